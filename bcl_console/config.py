@@ -1,0 +1,157 @@
+"""Settings of one centre, from defaults, then ``DATA_DIR/config.toml``, then ``BCL_*``
+environment variables, then command-line flags (each later source wins).
+
+Only paths and settings live here; nothing is opened or created at import.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP_NAME = "bcl-console"
+DEFAULT_PORT = 8470
+
+
+class ConfigError(Exception):
+    """A setting cannot be used (an unwritable data directory, a malformed value)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    """Where everything of this centre lives: database, keys, backups, documents, logs."""
+
+    host: str = "127.0.0.1"
+    """Address the HTTP services bind to; loopback unless told otherwise."""
+
+    port: int = DEFAULT_PORT
+    """Port of the kiosk relay and linkage receiving API."""
+
+    console_http: bool = True
+    """Whether the console also serves the HTTP API while it runs."""
+
+    now: datetime | None = None
+    """Start the centre's clock at this instant (training and tests); it then runs on."""
+
+    demo_seed: int = 2026
+    """Seed of the demo data set made on first start."""
+
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Keys of config.toml that this version does not know (kept, not used)."""
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "bcl.sqlite3"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.data_dir / "backups"
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.data_dir / "documents"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+
+def resolve_data_dir(flag: str | None) -> Path:
+    """``--data-dir``, else ``$BCL_DATA_DIR``, else the platform's user data directory."""
+    if flag:
+        return Path(flag).expanduser()
+    env = os.environ.get("BCL_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def _parse_now(text: str, source: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{source}: {text!r} is not an ISO date-time") from None
+    if value.tzinfo is None:
+        raise ConfigError(f"{source}: {text!r} needs a time zone, e.g. +09:00")
+    return value
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    try:
+        if name == "port":
+            port = int(value)
+            if not 0 <= port <= 65535:
+                raise ValueError
+            return port
+        if name == "demo_seed":
+            return int(value)
+        if name == "console_http":
+            if isinstance(value, bool):
+                return value
+            return str(value).lower() in ("1", "true", "yes", "on")
+        if name == "now":
+            return value if isinstance(value, datetime) else _parse_now(str(value), source)
+        if name == "host":
+            return str(value)
+    except ValueError:
+        raise ConfigError(f"{source}: {value!r} is not a valid value for {name}") from None
+    return value
+
+
+def load_settings(data_dir_flag: str | None = None, **flags: Any) -> Settings:
+    """Build the settings from every source, in order."""
+    data_dir = resolve_data_dir(data_dir_flag)
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    known = {f.name for f in fields(Settings)} - {"data_dir", "extra"}
+    config_file = data_dir / "config.toml"
+    if config_file.is_file():
+        try:
+            raw = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{config_file}: {exc}") from None
+        for key, value in raw.items():
+            name = key.replace("-", "_")
+            if name in known:
+                values[name] = _coerce(name, value, str(config_file))
+            else:
+                extra[key] = value
+    for name in sorted(known):
+        env_name = f"BCL_{name.upper()}"
+        if env_name in os.environ:
+            values[name] = _coerce(name, os.environ[env_name], env_name)
+    for name, value in flags.items():
+        if value is not None:
+            values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
+    return replace(Settings(data_dir=data_dir), **values, extra=extra)
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Create the directory (0700) and prove it writable, or raise one clear sentence."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ConfigError(
+            f"data directory {data_dir} cannot be created: {exc.strerror or exc}"
+        ) from None
+    if not data_dir.is_dir():
+        raise ConfigError(f"data directory {data_dir} is not a directory")
+    probe = data_dir / ".write-test"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"data directory {data_dir} is not writable: {exc.strerror or exc}"
+        ) from None

@@ -1,0 +1,53 @@
+"""Errors that the rules raise, each one sentence that a user can act on."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the system reports to a user as one sentence."""
+
+    code = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.field = field
+
+    def sentence(self) -> str:
+        """The message prefixed with the file, line and field, when it comes from a file."""
+        if not self.file:
+            return self.message
+        where = [self.file]
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.field:
+            where.append(f"column {self.field!r}")
+        prefix = ", ".join(where)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+
+class InvalidInput(DomainError):
+    """The input breaks a rule; nothing was changed (CLI exit 3, HTTP 400/422)."""
+
+    code = "invalid_input"
+
+
+class NotFound(DomainError):
+    """The thing named does not exist (CLI exit 3, HTTP 404)."""
+
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The request conflicts with the current state (CLI exit 3, HTTP 409)."""
+
+    code = "conflict"

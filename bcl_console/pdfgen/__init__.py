@@ -1,0 +1,1 @@
+"""PDF generation (fpdf2): certificates, statements, the anti-forgery side, fonts."""

@@ -1,0 +1,1 @@
+"""Async orchestration of the centre's functions; one module per function."""

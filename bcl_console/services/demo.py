@@ -1,0 +1,220 @@
+"""The demo data set: a living centre for trainers, made with no network and no set-up.
+
+Five invented municipalities of the invented prefecture 東雲県 (code 99, which no real
+prefecture has): a town and a village in service on BCL, a small city in its onboarding
+tests, a large city on its own issuance server, and a town that has just applied.
+Deterministic for a seed and the day it is made for.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from bcl_console.domain.codes import with_check_digit
+from bcl_console.domain.errors import InvalidInput
+from bcl_console.domain.fiscal import tokyo
+from bcl_console.domain.municipality import Hosting, Kind, Municipality
+from bcl_console.services import demo_names, seal_image
+from bcl_console.services.actor import DEMO
+from bcl_console.services.clock import Clock, iso_now
+from bcl_console.services.demo_people import PeopleGenerator, Place
+from bcl_console.services.events import DemoCompleted, DemoProgress, EventBus
+from bcl_console.store import Conn, Database
+from bcl_console.store import linkage as linkage_store
+from bcl_console.store import meta as meta_store
+from bcl_console.store import municipalities as muni_store
+from bcl_console.store import residents as res_store
+from bcl_console.store.audit import AuditEntry, append_audit
+from bcl_console.store.wipe import wipe_all
+
+PREFECTURE = "東雲県"
+CHUNK = 5_000
+OWN_SERVER_DEMO_URL = "http://127.0.0.1:8471/issuance/v1"
+
+
+@dataclass(frozen=True)
+class DemoMunicipality:
+    municipality: Municipality
+    residents: int
+    rural: bool
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    seed: int
+    municipalities: int
+    residents: int
+    households: int
+    seals: int
+    taxes: int
+    seconds: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "seed": self.seed,
+            "municipalities": self.municipalities,
+            "residents": self.residents,
+            "households": self.households,
+            "seals": self.seals,
+            "taxes": self.taxes,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def _first_of_month_after(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def demo_municipalities(today: date, scaled_residents: int | None = None) -> list[DemoMunicipality]:
+    """The demo's municipalities; ``scaled_residents`` grows the small city to that size."""
+    city_residents = scaled_residents if scaled_residents is not None else 28_500
+
+    def m(code5: str, name: str, kind: Kind, population: int, hosting: Hosting,
+          start: date | None, mayor: str, url: str | None = None) -> Municipality:
+        return Municipality(
+            code=with_check_digit(code5), name=name, kind=kind, population=population,
+            hosting=hosting, server_url=url, service_start=start,
+            prefecture=PREFECTURE, mayor=mayor,
+        )
+
+    return [
+        DemoMunicipality(
+            m("99361", "北山町", Kind.TOWN, 6_200, Hosting.BCL, date(2021, 10, 1), "山本 健一"),
+            6_200, rural=True,
+        ),
+        DemoMunicipality(
+            m("99482", "桜川村", Kind.VILLAGE, 2_400, Hosting.BCL, date(2023, 4, 1), "中村 和子"),
+            2_400, rural=True,
+        ),
+        DemoMunicipality(
+            m("99205", "東浜市", Kind.CITY, max(28_500, city_residents), Hosting.BCL,
+              _first_of_month_after(today, 3), "佐藤 誠"),
+            city_residents, rural=False,
+        ),
+        DemoMunicipality(
+            m("99201", "中央市", Kind.CITY, 182_000, Hosting.OWN_SERVER, date(2019, 2, 1),
+              "高橋 直樹", OWN_SERVER_DEMO_URL),
+            0, rural=False,
+        ),
+        DemoMunicipality(
+            m("99383", "西ヶ谷町", Kind.TOWN, 9_800, Hosting.BCL,
+              _first_of_month_after(today, 6), "小林 幸子"),
+            0, rural=True,
+        ),
+    ]
+
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+def _build(conn: Conn, specs: list[DemoMunicipality], seed: int, today: date, at: str,
+           progress: ProgressFn) -> DemoSummary:
+    started = time.perf_counter()
+    wipe_all(conn)
+    total = sum(s.residents for s in specs)
+    done = 0
+    households = seals = taxes = 0
+    impressions: dict[str, str] = {}
+    for index, spec in enumerate(specs):
+        m = spec.municipality
+        muni_store.insert_municipality(conn, m, at)
+        append_audit(conn, AuditEntry(at, DEMO.name, DEMO.interface, m.code, "add", None, None, m.name))
+        if spec.residents == 0:
+            continue
+        rng = random.Random(f"{seed}:{m.code}")
+        districts = rng.sample(
+            demo_names.RURAL_SECTIONS if spec.rural else demo_names.CITY_DISTRICTS, 10
+        )
+        generator = PeopleGenerator(
+            rng, Place(PREFECTURE, m.name, spec.rural, districts), today,
+            code_salt=(index + 1) * 1_234_567_891 + seed,
+        )
+        res_rows: list[tuple[object, ...]] = []
+        seal_rows: list[tuple[object, ...]] = []
+        tax_rows: list[tuple[object, ...]] = []
+        counts = {"residents": 0, "seals": 0, "taxes": 0}
+
+        def flush() -> None:
+            res_store.insert_residents(conn, m.code, res_rows)
+            res_store.insert_seals(conn, m.code, seal_rows)
+            res_store.insert_taxes(conn, m.code, tax_rows)
+            counts["residents"] += len(res_rows)
+            counts["seals"] += len(seal_rows)
+            counts["taxes"] += len(tax_rows)
+            res_rows.clear()
+            seal_rows.clear()
+            tax_rows.clear()
+
+        for household in generator.households(spec.residents):
+            households += 1
+            res_rows.extend(household.residents)
+            for seal in household.seals:
+                family = str(seal[4])
+                if family not in impressions:
+                    sha, png = seal_image.impression(family)
+                    res_store.insert_seal_impression(conn, sha, png)
+                    impressions[family] = sha
+                seal_rows.append((*seal[:4], impressions[family]))
+            tax_rows.extend(household.taxes)
+            if len(res_rows) >= CHUNK:
+                done += len(res_rows)
+                flush()
+                progress(m.name, done, total)
+        done += len(res_rows)
+        flush()
+        progress(m.name, done, total)
+        seals += counts["seals"]
+        taxes += counts["taxes"]
+        linkage_store.record_batch(
+            conn, municipality_code=m.code, sequence=1, kind="full", created_at=at,
+            received_at=at, source="demo", outcome="applied", counts=counts, checksums={},
+        )
+    meta_store.set_meta(conn, "demo_seed", str(seed))
+    meta_store.set_meta(conn, "demo_created_at", at)
+    return DemoSummary(
+        seed=seed, municipalities=len(specs), residents=done, households=households,
+        seals=seals, taxes=taxes, seconds=time.perf_counter() - started,
+    )
+
+
+class DemoService:
+    def __init__(self, db: Database, clock: Clock, bus: EventBus) -> None:
+        self._db = db
+        self._clock = clock
+        self._bus = bus
+
+    async def is_empty(self) -> bool:
+        return await self._db.read(muni_store.count_municipalities) == 0
+
+    async def create(
+        self,
+        seed: int,
+        *,
+        residents: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> DemoSummary:
+        """Replace everything in the database with the demo data set, in one transaction.
+
+        Generation runs on the writer's thread, so the event loop (the console, the
+        relay) stays responsive; progress reaches subscribers as DemoProgress events.
+        """
+        if residents is not None and not 1 <= residents <= 5_000_000:
+            raise InvalidInput("--residents must be between 1 and 5,000,000", field="residents")
+        now = self._clock.now()
+        today = tokyo(now).date()
+        specs = demo_municipalities(today, residents)
+        bus = self._bus
+
+        def report(step: str, done: int, total: int) -> None:
+            bus.publish_threadsafe(DemoProgress(step, done, total))
+            if progress is not None:
+                progress(step, done, total)
+
+        summary = await self._db.write(_build, specs, seed, today, iso_now(self._clock), report)
+        self._bus.publish(DemoCompleted(seed, summary.residents))
+        return summary

@@ -1,0 +1,77 @@
+"""The in-process event bus: services publish small typed facts, screens subscribe."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every event."""
+
+
+@dataclass(frozen=True)
+class MunicipalityChanged(Event):
+    code: str
+    action: str
+
+
+@dataclass(frozen=True)
+class DemoProgress(Event):
+    step: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class DemoCompleted(Event):
+    seed: int
+    residents: int
+
+
+@dataclass(frozen=True)
+class BatchApplied(Event):
+    municipality_code: str
+    sequence: int
+    kind: str
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    """Synchronous fan-out on the event loop; a subscriber must only hand the event on."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        self._subscribers.append(subscriber)
+
+        def unsubscribe() -> None:
+            if subscriber in self._subscribers:
+                self._subscribers.remove(subscriber)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> None:
+        for subscriber in list(self._subscribers):
+            try:
+                subscriber(event)
+            except Exception:
+                log.exception("event subscriber failed on %s", type(event).__name__)
+
+    def publish_threadsafe(self, event: Event) -> None:
+        """Publish from a worker thread: the event is delivered on the loop."""
+        if self._loop is None or self._loop.is_closed():
+            return
+        self._loop.call_soon_threadsafe(self.publish, event)

@@ -1,0 +1,110 @@
+"""The runtime: one object that owns the database, the keys and the services.
+
+The console, ``serve``, every CLI command and the tests build it the same way:
+``Runtime(settings)``, ``await start()``, use ``runtime.<service>``, ``await stop()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import logging.handlers
+from types import TracebackType
+
+from bcl_console.config import Settings, prepare_data_dir
+from bcl_console.services.clock import Clock, OffsetClock, SystemClock
+from bcl_console.services.demo import DemoService, DemoSummary
+from bcl_console.services.events import EventBus
+from bcl_console.services.keys import KeyStore
+from bcl_console.services.municipalities import MunicipalityService
+from bcl_console.services.overview import OverviewService
+from bcl_console.services.web import HttpServer
+from bcl_console.store import Database
+
+log = logging.getLogger("bcl_console")
+
+
+class Runtime:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        if clock is None:
+            clock = OffsetClock(settings.now) if settings.now else SystemClock()
+        self.clock: Clock = clock
+        self.bus = EventBus()
+        self.db = Database(settings.db_path)
+        self.keys = KeyStore(settings.keys_dir)
+        self.municipalities = MunicipalityService(self.db, self.clock, self.bus)
+        self.demo = DemoService(self.db, self.clock, self.bus)
+        self.overview = OverviewService(self.db, self.clock)
+        self.http: HttpServer | None = None
+        self.schema_versions: tuple[int, int] = (0, 0)
+        self._log_handler: logging.Handler | None = None
+        self._started = False
+
+    async def start(self, *, target_version: int | None = None) -> None:
+        """Create the data directory and keys if needed, open and migrate the database."""
+        prepare_data_dir(self.settings.data_dir)
+        self._start_logging()
+        self.keys.ensure()
+        self.bus.bind(asyncio.get_running_loop())
+        self.schema_versions = await self.db.open(target_version=target_version)
+        before, after = self.schema_versions
+        if before != after:
+            log.info("database migrated from schema %d to %d", before, after)
+        self._started = True
+
+    async def stop(self) -> None:
+        """Stop serving, close the database; safe to call twice."""
+        await self.stop_http()
+        await self.db.close()
+        if self._log_handler is not None:
+            log.removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
+        self._started = False
+
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def _start_logging(self) -> None:
+        logs = self.settings.logs_dir
+        logs.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(
+            logs / "bcl-console.log", maxBytes=5_000_000, backupCount=3, encoding="utf-8"
+        )
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        if log.level == logging.NOTSET or log.level > logging.INFO:
+            log.setLevel(logging.INFO)
+        self._log_handler = handler
+
+    async def start_http(self, host: str | None = None, port: int | None = None) -> HttpServer:
+        """Serve the HTTP API (healthz, relay, linkage) on this loop."""
+        if self.http is None:
+            self.http = await HttpServer.start(
+                self,
+                host or self.settings.host,
+                self.settings.port if port is None else port,
+            )
+            log.info("HTTP API listening on %s", self.http.url)
+        return self.http
+
+    async def stop_http(self) -> None:
+        if self.http is not None:
+            server, self.http = self.http, None
+            await server.stop()
+
+    async def ensure_demo(self) -> DemoSummary | None:
+        """Make the demo data set if the database holds no municipality yet."""
+        if await self.demo.is_empty():
+            return await self.demo.create(self.settings.demo_seed)
+        return None

@@ -1,0 +1,85 @@
+"""The centre's HTTP side: an aiohttp application from a factory, embedded in our loop."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from bcl_console import __version__
+from bcl_console.services.clock import iso_now
+
+if TYPE_CHECKING:
+    from bcl_console.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+#: Largest request body accepted anywhere (a linkage batch zip is the largest).
+MAX_BODY = 256 * 1024 * 1024
+RUNTIME_KEY: web.AppKey[Runtime] = web.AppKey("runtime")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME_KEY]
+    return web.json_response(
+        {"status": "ok", "version": __version__, "time": iso_now(runtime.clock)}
+    )
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    """Every error leaves as JSON ``{"error": {"code", "message"}}``; never a stack trace."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return web.json_response(
+            {"error": {"code": exc.reason.lower().replace(" ", "_"), "message": exc.reason}},
+            status=exc.status,
+        )
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response(
+            {"error": {"code": "internal", "message": "internal error"}}, status=500
+        )
+
+
+def build_app(runtime: Runtime) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors])
+    app[RUNTIME_KEY] = runtime
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+@dataclass
+class HttpServer:
+    """An AppRunner + TCPSite pair in a loop that the runtime owns."""
+
+    runner: web.AppRunner
+    host: str
+    port: int
+
+    @classmethod
+    async def start(cls, runtime: Runtime, host: str, port: int) -> HttpServer:
+        runner = web.AppRunner(build_app(runtime), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        actual = sockets[0].getsockname()[1] if sockets else port
+        return cls(runner, host, int(actual))
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"

@@ -1,0 +1,160 @@
+"""The database of one centre: a writer and a reader connection, migrations at open.
+
+Every query is a plain function ``fn(conn, ...)`` in a module of this package. A write
+runs whole on the writer connection's thread as one ``BEGIN IMMEDIATE`` transaction, so
+a business fact is committed completely or not at all and the event loop never waits
+on SQLite; reads run on a second connection and, thanks to WAL, never wait for writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import aiosqlite
+
+T = TypeVar("T")
+
+DB_FILENAME = "bcl.sqlite3"
+
+#: The connection type that query functions receive (services name it, never import sqlite3).
+Conn = sqlite3.Connection
+
+
+class StoreError(Exception):
+    """The database cannot be opened or migrated."""
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every numbered migration, in order."""
+    found = []
+    for entry in resources.files("bcl_console.store.migrations").iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [v for v, _, _ in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise StoreError(f"migrations are not numbered 1..n without gaps: {versions}")
+    return found
+
+
+LATEST_VERSION = len(migration_files())
+
+
+def _configure(conn: sqlite3.Connection, *, writer: bool) -> None:
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if writer:
+        conn.execute("PRAGMA journal_mode = WAL")
+        # FULL: a lost commit could lose money or an idempotency record.
+        conn.execute("PRAGMA synchronous = FULL")
+    else:
+        conn.execute("PRAGMA query_only = ON")
+
+
+def migrate(conn: sqlite3.Connection, target: int | None = None) -> tuple[int, int]:
+    """Apply the numbered migrations above the file's version; return (before, after)."""
+    before = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    goal = LATEST_VERSION if target is None else target
+    if before > LATEST_VERSION:
+        raise StoreError(
+            f"the database is at schema version {before}, newer than this program "
+            f"({LATEST_VERSION}); upgrade bcl-console"
+        )
+    for version, name, sql in migration_files():
+        if before < version <= goal:
+            try:
+                conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"migration {name} failed: {exc}") from exc
+    after = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    return before, after
+
+
+def _run_in_transaction(
+    conn: sqlite3.Connection, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> T:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn, *args, **kwargs)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
+
+
+class Database:
+    """One SQLite file with a writer and a reader connection (aiosqlite threads)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+
+    async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
+        """Open both connections and migrate; returns the schema version before and after."""
+        try:
+            self._writer = await aiosqlite.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+        versions = await self._call(self._writer, self._setup_writer, target_version)
+        self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._call(self._reader, _configure, writer=False)
+        return versions
+
+    @staticmethod
+    def _setup_writer(conn: sqlite3.Connection, target: int | None) -> tuple[int, int]:
+        _configure(conn, writer=True)
+        return migrate(conn, target)
+
+    async def close(self) -> None:
+        for attr in ("_reader", "_writer"):
+            conn = getattr(self, attr)
+            if conn is not None:
+                setattr(self, attr, None)
+                if attr == "_writer":
+                    await self._call(conn, _checkpoint)
+                await conn.close()
+
+    @staticmethod
+    async def _call(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        # aiosqlite runs every call of a connection on that connection's own thread;
+        # _execute hands it a whole function, so a transaction is one hop, not one per row.
+        def bound() -> T:
+            return fn(conn._conn, *args, **kwargs)
+
+        return cast(T, await conn._execute(bound))
+
+    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(conn, *args)`` as one BEGIN IMMEDIATE transaction on the writer."""
+        if self._writer is None:
+            raise StoreError("the database is not open")
+        return await self._call(self._writer, _run_in_transaction, fn, args, kwargs)
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(conn, *args)`` on the read-only connection (one consistent snapshot)."""
+        if self._reader is None:
+            raise StoreError("the database is not open")
+        return await self._call(self._reader, _run_read, fn, args, kwargs)
+
+
+def _run_read(
+    conn: sqlite3.Connection, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> T:
+    conn.execute("BEGIN")
+    try:
+        return fn(conn, *args, **kwargs)
+    finally:
+        conn.execute("COMMIT")
+
+
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

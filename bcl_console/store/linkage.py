@@ -1,0 +1,88 @@
+"""Queries on linkage batches (連携用データ) received from municipalities."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    id: int
+    municipality_code: str
+    sequence: int
+    kind: str
+    created_at: str | None
+    received_at: str
+    source: str
+    outcome: str
+    counts: dict[str, int]
+    checksums: dict[str, str]
+    problems: list[dict[str, Any]]
+
+
+def record_batch(
+    conn: sqlite3.Connection,
+    *,
+    municipality_code: str,
+    sequence: int,
+    kind: str,
+    created_at: str | None,
+    received_at: str,
+    source: str,
+    outcome: str,
+    counts: dict[str, int],
+    checksums: dict[str, str],
+    problems: list[dict[str, Any]] | None = None,
+) -> int:
+    cur = conn.execute(
+        "INSERT INTO linkage_batches (municipality_code, sequence, kind, created_at, "
+        "received_at, source, outcome, counts, checksums, problems) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (
+            municipality_code,
+            sequence,
+            kind,
+            created_at,
+            received_at,
+            source,
+            outcome,
+            json.dumps(counts, sort_keys=True),
+            json.dumps(checksums, sort_keys=True),
+            json.dumps(problems or [], ensure_ascii=False),
+        ),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def _record(row: sqlite3.Row) -> BatchRecord:
+    return BatchRecord(
+        id=row["id"],
+        municipality_code=row["municipality_code"],
+        sequence=row["sequence"],
+        kind=row["kind"],
+        created_at=row["created_at"],
+        received_at=row["received_at"],
+        source=row["source"],
+        outcome=row["outcome"],
+        counts=json.loads(row["counts"]),
+        checksums=json.loads(row["checksums"]),
+        problems=json.loads(row["problems"]),
+    )
+
+
+def last_applied_batches(conn: sqlite3.Connection) -> dict[str, BatchRecord]:
+    """The newest applied batch of each municipality."""
+    rows = conn.execute(
+        "SELECT b.* FROM linkage_batches b JOIN ("
+        "  SELECT municipality_code, max(id) AS id FROM linkage_batches"
+        "  WHERE outcome = 'applied' GROUP BY municipality_code"
+        ") last ON last.id = b.id"
+    ).fetchall()
+    return {r["municipality_code"]: _record(r) for r in rows}
+
+
+def delete_municipality_batches(conn: sqlite3.Connection, municipality_code: str) -> None:
+    conn.execute("DELETE FROM linkage_batches WHERE municipality_code = ?", (municipality_code,))

@@ -1,0 +1,115 @@
+"""Queries on municipalities and their controls (hours, suspension, fees)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+
+from bcl_console.domain.municipality import (
+    DEFAULT_FEES,
+    CertificateType,
+    Hosting,
+    Kind,
+    Municipality,
+    ServiceHours,
+)
+
+_COLUMNS = (
+    "code, name, kind, population, hosting, server_url, service_start, hours_open, "
+    "hours_close, suspended, suspension_reason, prefecture, mayor"
+)
+
+
+def _from_row(row: sqlite3.Row) -> Municipality:
+    return Municipality(
+        code=row["code"],
+        name=row["name"],
+        kind=Kind(row["kind"]),
+        population=row["population"],
+        hosting=Hosting(row["hosting"]),
+        server_url=row["server_url"],
+        service_start=date.fromisoformat(row["service_start"]) if row["service_start"] else None,
+        hours=ServiceHours(row["hours_open"], row["hours_close"]),
+        suspended=bool(row["suspended"]),
+        suspension_reason=row["suspension_reason"],
+        prefecture=row["prefecture"],
+        mayor=row["mayor"],
+    )
+
+
+def insert_municipality(conn: sqlite3.Connection, m: Municipality, created_at: str) -> None:
+    conn.execute(
+        f"INSERT INTO municipalities ({_COLUMNS}, created_at) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            m.code,
+            m.name,
+            m.kind.value,
+            m.population,
+            m.hosting.value,
+            m.server_url,
+            m.service_start.isoformat() if m.service_start else None,
+            m.hours.open,
+            m.hours.close,
+            int(m.suspended),
+            m.suspension_reason,
+            m.prefecture,
+            m.mayor,
+            created_at,
+        ),
+    )
+
+
+def get_municipality(conn: sqlite3.Connection, code: str) -> Municipality | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM municipalities WHERE code = ?", (code,)).fetchone()
+    return _from_row(row) if row else None
+
+
+def list_municipalities(conn: sqlite3.Connection) -> list[Municipality]:
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM municipalities ORDER BY code").fetchall()
+    return [_from_row(r) for r in rows]
+
+
+def municipality_exists(conn: sqlite3.Connection, code: str) -> bool:
+    return conn.execute("SELECT 1 FROM municipalities WHERE code = ?", (code,)).fetchone() is not None
+
+
+def count_municipalities(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM municipalities").fetchone()[0])
+
+
+def set_hours(conn: sqlite3.Connection, code: str, hours: ServiceHours) -> None:
+    conn.execute(
+        "UPDATE municipalities SET hours_open = ?, hours_close = ? WHERE code = ?",
+        (hours.open, hours.close, code),
+    )
+
+
+def set_suspension(
+    conn: sqlite3.Connection, code: str, suspended: bool, reason: str | None
+) -> None:
+    conn.execute(
+        "UPDATE municipalities SET suspended = ?, suspension_reason = ? WHERE code = ?",
+        (int(suspended), reason, code),
+    )
+
+
+def set_population(conn: sqlite3.Connection, code: str, population: int) -> None:
+    conn.execute("UPDATE municipalities SET population = ? WHERE code = ?", (population, code))
+
+
+def get_fees(conn: sqlite3.Connection, code: str) -> dict[CertificateType, int]:
+    fees = dict(DEFAULT_FEES)
+    for row in conn.execute(
+        "SELECT cert_type, yen FROM municipality_fees WHERE municipality_code = ?", (code,)
+    ):
+        fees[CertificateType(row["cert_type"])] = row["yen"]
+    return fees
+
+
+def set_fee(conn: sqlite3.Connection, code: str, cert_type: CertificateType, yen: int) -> None:
+    conn.execute(
+        "INSERT INTO municipality_fees (municipality_code, cert_type, yen) VALUES (?,?,?) "
+        "ON CONFLICT (municipality_code, cert_type) DO UPDATE SET yen = excluded.yen",
+        (code, cert_type.value, yen),
+    )

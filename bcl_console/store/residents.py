@@ -1,0 +1,164 @@
+"""Queries on the intermediate DB: residents, seals, seal impressions and tax records."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from bcl_console.domain.resident import RESIDENT_FIELDS, Resident, ResidentStatus
+
+Row = Sequence[Any]
+
+_RES_COLS = ", ".join(RESIDENT_FIELDS)
+_RES_MARKS = ", ".join("?" for _ in range(len(RESIDENT_FIELDS) + 1))
+
+SEAL_FIELDS = ("resident_code", "seal_number", "registered_on", "status", "impression_sha256")
+TAX_FIELDS = (
+    "resident_code",
+    "fiscal_year",
+    "total_income",
+    "salary_income",
+    "deductions",
+    "taxable_income",
+    "municipal_tax",
+    "prefectural_tax",
+)
+
+
+def insert_residents(conn: sqlite3.Connection, municipality_code: str, rows: Iterable[Row]) -> int:
+    """Insert resident rows (values in RESIDENT_FIELDS order); returns how many."""
+    cur = conn.executemany(
+        f"INSERT INTO residents (municipality_code, {_RES_COLS}) VALUES ({_RES_MARKS})",
+        ((municipality_code, *row) for row in rows),
+    )
+    return cur.rowcount
+
+
+def insert_seal_impression(conn: sqlite3.Connection, sha256: str, png: bytes) -> None:
+    conn.execute(
+        "INSERT INTO seal_impressions (sha256, png) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        (sha256, png),
+    )
+
+
+def insert_seals(conn: sqlite3.Connection, municipality_code: str, rows: Iterable[Row]) -> int:
+    cur = conn.executemany(
+        f"INSERT INTO seals (municipality_code, {', '.join(SEAL_FIELDS)}) VALUES (?,?,?,?,?,?)",
+        ((municipality_code, *row) for row in rows),
+    )
+    return cur.rowcount
+
+
+def insert_taxes(conn: sqlite3.Connection, municipality_code: str, rows: Iterable[Row]) -> int:
+    cur = conn.executemany(
+        f"INSERT INTO taxes (municipality_code, {', '.join(TAX_FIELDS)}) "
+        "VALUES (?,?,?,?,?,?,?,?,?)",
+        ((municipality_code, *row) for row in rows),
+    )
+    return cur.rowcount
+
+
+def delete_municipality_residents(conn: sqlite3.Connection, municipality_code: str) -> None:
+    """Remove everything the intermediate DB holds for one municipality (a full replace)."""
+    for table in ("taxes", "seals", "residents"):
+        # Table names come from the fixed tuple above, never from input.
+        conn.execute(f"DELETE FROM {table} WHERE municipality_code = ?", (municipality_code,))  # noqa: S608
+
+
+@dataclass(frozen=True)
+class HeldCounts:
+    residents: int
+    active: int
+    households: int
+    seals: int
+    taxes: int
+
+
+def held_counts(conn: sqlite3.Connection) -> dict[str, HeldCounts]:
+    """What the intermediate DB holds, per municipality."""
+    out: dict[str, dict[str, int]] = {}
+    for row in conn.execute(
+        "SELECT municipality_code, count(*), sum(status = 'active'), "
+        "count(DISTINCT household_number) FROM residents GROUP BY municipality_code"
+    ):
+        out[row[0]] = {"residents": row[1], "active": row[2] or 0, "households": row[3]}
+    for table in ("seals", "taxes"):
+        for row in conn.execute(
+            f"SELECT municipality_code, count(*) FROM {table} GROUP BY municipality_code"  # noqa: S608
+        ):
+            out.setdefault(row[0], {"residents": 0, "active": 0, "households": 0})[table] = row[1]
+    return {
+        code: HeldCounts(
+            residents=v.get("residents", 0),
+            active=v.get("active", 0),
+            households=v.get("households", 0),
+            seals=v.get("seals", 0),
+            taxes=v.get("taxes", 0),
+        )
+        for code, v in out.items()
+    }
+
+
+def _resident(row: sqlite3.Row) -> Resident:
+    return Resident(
+        municipality_code=row["municipality_code"],
+        resident_code=row["resident_code"],
+        household_number=row["household_number"],
+        name=row["name"],
+        name_kana=row["name_kana"],
+        birth_date=date.fromisoformat(row["birth_date"]),
+        sex=row["sex"],
+        relationship=row["relationship"],
+        address=row["address"],
+        resident_since=date.fromisoformat(row["resident_since"]),
+        previous_address=row["previous_address"],
+        domicile=row["domicile"],
+        head_of_family=row["head_of_family"],
+        status=ResidentStatus(row["status"]),
+        status_date=date.fromisoformat(row["status_date"]) if row["status_date"] else None,
+        needs_evacuation_help=bool(row["needs_evacuation_help"]),
+        restricted=bool(row["restricted"]),
+    )
+
+
+def get_resident(
+    conn: sqlite3.Connection, municipality_code: str, resident_code: str
+) -> Resident | None:
+    row = conn.execute(
+        "SELECT * FROM residents WHERE municipality_code = ? AND resident_code = ?",
+        (municipality_code, resident_code),
+    ).fetchone()
+    return _resident(row) if row else None
+
+
+def find_resident(conn: sqlite3.Connection, resident_code: str) -> Resident | None:
+    """A resident by 住民票コード alone (the code is unique nationwide)."""
+    row = conn.execute(
+        "SELECT * FROM residents WHERE resident_code = ? ORDER BY status = 'active' DESC LIMIT 1",
+        (resident_code,),
+    ).fetchone()
+    return _resident(row) if row else None
+
+
+def household_members(
+    conn: sqlite3.Connection, municipality_code: str, household_number: str
+) -> list[Resident]:
+    rows = conn.execute(
+        "SELECT * FROM residents WHERE municipality_code = ? AND household_number = ? "
+        "ORDER BY relationship != '世帯主', birth_date",
+        (municipality_code, household_number),
+    ).fetchall()
+    return [_resident(r) for r in rows]
+
+
+def sample_residents(
+    conn: sqlite3.Connection, municipality_code: str, limit: int
+) -> list[Resident]:
+    rows = conn.execute(
+        "SELECT * FROM residents WHERE municipality_code = ? ORDER BY resident_code LIMIT ?",
+        (municipality_code, limit),
+    ).fetchall()
+    return [_resident(r) for r in rows]
