@@ -137,7 +137,7 @@ def cmd_municipality(args: argparse.Namespace) -> int:
         svc = runtime.municipalities
         action = args.action
         if action == "list":
-            views = await svc.list()
+            views = await svc.all()
             emit(args, {"municipalities": [v.summary() for v in views]}, lambda: table(
                 [(v.code, v.municipality.name, v.municipality.kind.value, f"{v.municipality.population:,}",
                   v.municipality.hosting.value, v.summary()["service_start"] or "-", v.state.value)

@@ -20,6 +20,11 @@ class ContributionClass(StrEnum):
     def label_ja(self) -> str:
         return _LABELS_JA[self]
 
+    @property
+    def label_short(self) -> str:
+        """For narrow tables: 町村, 市<3万, 市≥15万 …"""
+        return _LABELS_SHORT[self]
+
 
 _LABELS_JA = {
     ContributionClass.DESIGNATED_LARGE: "政令市(100万以上)",
@@ -28,6 +33,16 @@ _LABELS_JA = {
     ContributionClass.CITY_50K: "市・特別区(5万以上15万未満)",
     ContributionClass.CITY_30K: "市・特別区(3万以上5万未満)",
     ContributionClass.CITY_SMALL: "市・特別区(3万未満)",
+    ContributionClass.TOWN_VILLAGE: "町村",
+}
+
+_LABELS_SHORT = {
+    ContributionClass.DESIGNATED_LARGE: "政令市≥100万",
+    ContributionClass.DESIGNATED: "政令市<100万",
+    ContributionClass.CITY_150K: "市≥15万",
+    ContributionClass.CITY_50K: "市5-15万",
+    ContributionClass.CITY_30K: "市3-5万",
+    ContributionClass.CITY_SMALL: "市<3万",
     ContributionClass.TOWN_VILLAGE: "町村",
 }
 

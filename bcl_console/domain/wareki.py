@@ -113,6 +113,11 @@ def format_era_short(day: date) -> str:
 
 
 def format_fiscal_year(fiscal_year: int) -> str:
-    """A fiscal year (年度) in the era of its first day: 2025 -> 令和7年度."""
-    era, n = era_year(date(fiscal_year, 4, 1))
+    """A fiscal year (年度) in era form: 2025 -> 令和7年度.
+
+    The era is the one in force on 1 May, so that FY2019, which began in 平成 but was
+    renamed with the change of era on 1 May 2019, prints as 令和元年度 as official
+    documents print it.
+    """
+    era, n = era_year(date(fiscal_year, 5, 1))
     return f"{era.name}{_year_text(n)}年度"

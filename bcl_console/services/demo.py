@@ -112,6 +112,29 @@ def demo_municipalities(today: date, scaled_residents: int | None = None) -> lis
 ProgressFn = Callable[[str, int, int], None]
 
 
+class _ChunkWriter:
+    """Rows of one municipality, written to SQLite a chunk at a time."""
+
+    def __init__(self, conn: Conn, code: str) -> None:
+        self.conn = conn
+        self.code = code
+        self.residents: list[tuple[object, ...]] = []
+        self.seals: list[tuple[object, ...]] = []
+        self.taxes: list[tuple[object, ...]] = []
+        self.counts = {"residents": 0, "seals": 0, "taxes": 0}
+
+    def flush(self) -> None:
+        res_store.insert_residents(self.conn, self.code, self.residents)
+        res_store.insert_seals(self.conn, self.code, self.seals)
+        res_store.insert_taxes(self.conn, self.code, self.taxes)
+        self.counts["residents"] += len(self.residents)
+        self.counts["seals"] += len(self.seals)
+        self.counts["taxes"] += len(self.taxes)
+        self.residents.clear()
+        self.seals.clear()
+        self.taxes.clear()
+
+
 def _build(conn: Conn, specs: list[DemoMunicipality], seed: int, today: date, at: str,
            progress: ProgressFn) -> DemoSummary:
     started = time.perf_counter()
@@ -134,40 +157,26 @@ def _build(conn: Conn, specs: list[DemoMunicipality], seed: int, today: date, at
             rng, Place(PREFECTURE, m.name, spec.rural, districts), today,
             code_salt=(index + 1) * 1_234_567_891 + seed,
         )
-        res_rows: list[tuple[object, ...]] = []
-        seal_rows: list[tuple[object, ...]] = []
-        tax_rows: list[tuple[object, ...]] = []
-        counts = {"residents": 0, "seals": 0, "taxes": 0}
-
-        def flush() -> None:
-            res_store.insert_residents(conn, m.code, res_rows)
-            res_store.insert_seals(conn, m.code, seal_rows)
-            res_store.insert_taxes(conn, m.code, tax_rows)
-            counts["residents"] += len(res_rows)
-            counts["seals"] += len(seal_rows)
-            counts["taxes"] += len(tax_rows)
-            res_rows.clear()
-            seal_rows.clear()
-            tax_rows.clear()
-
+        out = _ChunkWriter(conn, m.code)
         for household in generator.households(spec.residents):
             households += 1
-            res_rows.extend(household.residents)
+            out.residents.extend(household.residents)
             for seal in household.seals:
                 family = str(seal[4])
                 if family not in impressions:
                     sha, png = seal_image.impression(family)
                     res_store.insert_seal_impression(conn, sha, png)
                     impressions[family] = sha
-                seal_rows.append((*seal[:4], impressions[family]))
-            tax_rows.extend(household.taxes)
-            if len(res_rows) >= CHUNK:
-                done += len(res_rows)
-                flush()
+                out.seals.append((*seal[:4], impressions[family]))
+            out.taxes.extend(household.taxes)
+            if len(out.residents) >= CHUNK:
+                done += len(out.residents)
+                out.flush()
                 progress(m.name, done, total)
-        done += len(res_rows)
-        flush()
+        done += len(out.residents)
+        out.flush()
         progress(m.name, done, total)
+        counts = out.counts
         seals += counts["seals"]
         taxes += counts["taxes"]
         linkage_store.record_batch(

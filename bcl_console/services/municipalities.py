@@ -147,7 +147,7 @@ class MunicipalityService:
         self._bus.publish(MunicipalityChanged(m.code, "add"))
         return self._view(m, fees, self._clock.now())
 
-    async def list(self) -> list[MunicipalityView]:
+    async def all(self) -> list[MunicipalityView]:
         def q(conn: Conn) -> list[tuple[Municipality, dict[CertificateType, int]]]:
             return [(m, store.get_fees(conn, m.code)) for m in store.list_municipalities(conn)]
 

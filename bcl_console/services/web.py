@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bcl_console import __version__
 from bcl_console.services.clock import iso_now
@@ -29,7 +30,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def json_errors(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every error leaves as JSON ``{"error": {"code", "message"}}``; never a stack trace."""
     try:
         return await handler(request)

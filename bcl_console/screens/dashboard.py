@@ -1,0 +1,115 @@
+"""Dashboard: the centre at a glance — municipalities by class and state, data held,
+last linkage per municipality, and which are open for store issuance right now."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
+
+from bcl_console.domain.contribution import ContributionClass
+from bcl_console.domain.municipality import State
+from bcl_console.domain.wareki import format_era
+from bcl_console.screens.base import LiveScreen
+from bcl_console.screens.widgets.text import pad
+from bcl_console.services.events import (
+    BatchApplied,
+    DemoCompleted,
+    DemoProgress,
+    Event,
+    MunicipalityChanged,
+)
+
+CLOSED_LABELS = {
+    None: "open",
+    "suspended": "suspended",
+    "not-live": "not live",
+    "year-end-closure": "year-end",
+    "outside-hours": "after hours",
+}
+
+
+class DashboardScreen(LiveScreen):
+    EVENT_TYPES = (MunicipalityChanged, DemoProgress, DemoCompleted, BatchApplied)
+    BINDINGS = [Binding("g", "reload", "Refresh")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="status-line")
+        with Horizontal(id="summary"):
+            yield Static("", id="by-class", classes="panel")
+            yield Static("", id="by-state", classes="panel")
+        yield ProgressBar(total=100, id="demo-progress", show_eta=False)
+        table: DataTable[str] = DataTable(id="dashboard-table", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "BCL console"
+        self.sub_title = "Dashboard"
+        table = self.query_one("#dashboard-table", DataTable)
+        table.add_column("code", key="code")
+        table.add_column("name", key="name")
+        table.add_column("class", key="class")
+        table.add_column("state", key="state")
+        table.add_column("stores now", key="open")
+        table.add_column("residents", key="residents")
+        table.add_column("last linkage", key="linkage")
+        self.query_one("#demo-progress").display = False
+        super().on_mount()
+
+    def action_reload(self) -> None:
+        self.reload_now()
+
+    def handle_event(self, event: Event) -> None:
+        bar = self.query_one("#demo-progress", ProgressBar)
+        if isinstance(event, DemoProgress):
+            bar.display = True
+            bar.update(total=max(1, event.total), progress=event.done)
+        elif isinstance(event, DemoCompleted):
+            bar.display = False
+
+    async def reload(self) -> None:
+        ov = await self.runtime.overview.snapshot()
+        http = self.runtime.http
+        api = http.url if http else "not serving"
+        self.query_one("#status-line", Static).update(
+            f"[b]{ov.now:%Y-%m-%d %H:%M}[/b] JST ({format_era(ov.now.date())})  ·  API {api}  ·  "
+            f"{len(ov.lines)} municipalities  ·  {ov.residents_held:,} residents held "
+            f"in {ov.households_held:,} households  ·  [b]{ov.open_now}[/b] open now"
+        )
+        classes = "\n".join(
+            f"{pad(cls.label_ja, 28)} {ov.by_class.get(cls, 0):>3}"
+            for cls in ContributionClass
+            if ov.by_class.get(cls, 0)
+        )
+        self.query_one("#by-class", Static).update(f"[b]By class[/b]\n{classes or '—'}")
+        states = "\n".join(f"{state.value:<11} {ov.by_state.get(state, 0):>3}" for state in State)
+        self.query_one("#by-state", Static).update(f"[b]By state[/b]\n{states}")
+
+        table = self.query_one("#dashboard-table", DataTable)
+        seen = set()
+        for line in ov.lines:
+            seen.add(line.code)
+            last = line.last_linkage
+            linkage = (
+                f"#{last.sequence} {last.kind} {last.received_at[5:10]}" if last else "none"
+            )
+            values = {
+                "code": line.code,
+                "name": line.name,
+                "class": line.contribution_class.label_short,
+                "state": line.state.value,
+                "open": CLOSED_LABELS.get(line.closed_reason, line.closed_reason or ""),
+                "residents": f"{line.residents_active:,}",
+                "linkage": linkage,
+            }
+            if line.code in table.rows:
+                for key, value in values.items():
+                    if table.get_cell(line.code, key) != value:
+                        table.update_cell(line.code, key, value)
+            else:
+                table.add_row(*values.values(), key=line.code)
+        for gone in [k for k in table.rows if k.value not in seen]:
+            table.remove_row(gone)

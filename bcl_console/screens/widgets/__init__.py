@@ -1,0 +1,5 @@
+"""Widgets shared by several screens."""
+
+from bcl_console.screens.widgets.form import FormDialog, FormField
+
+__all__ = ["FormDialog", "FormField"]

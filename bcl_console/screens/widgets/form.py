@@ -1,0 +1,83 @@
+"""A small modal form: labelled inputs, submit with Enter, cancel with Escape.
+
+The form calls the service itself; a rule the service rejects is shown inside the form
+(one sentence) and nothing closes, so the operator can correct the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+from bcl_console.domain.errors import DomainError
+
+
+@dataclass(frozen=True)
+class FormField:
+    name: str
+    label: str
+    value: str = ""
+    placeholder: str = ""
+
+
+class FormDialog(ModalScreen[bool]):
+    """Dismisses with True once ``submit`` succeeded, False when cancelled."""
+
+    DEFAULT_CSS = """
+    FormDialog { align: center middle; }
+    FormDialog > Vertical {
+        width: 64; max-width: 100%; height: auto; max-height: 100%;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    FormDialog .title { text-style: bold; padding-bottom: 1; }
+    FormDialog Label { padding-top: 0; }
+    FormDialog Input { height: 3; }
+    FormDialog .error { color: $error; height: auto; }
+    FormDialog .help { color: $text-muted; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(
+        self,
+        title: str,
+        fields: Sequence[FormField],
+        submit: Callable[[dict[str, str]], Awaitable[None]],
+        help_text: str = "Enter: save · Tab: next field · Esc: cancel",
+    ) -> None:
+        super().__init__()
+        self._title = title
+        self._fields = list(fields)
+        self._submit = submit
+        self._help = help_text
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self._title, classes="title")
+            for f in self._fields:
+                yield Label(f.label)
+                yield Input(value=f.value, placeholder=f.placeholder, id=f"field-{f.name}")
+            yield Static("", classes="error", id="form-error")
+            yield Static(self._help, classes="help")
+
+    def values(self) -> dict[str, str]:
+        return {f.name: self.query_one(f"#field-{f.name}", Input).value for f in self._fields}
+
+    @on(Input.Submitted)
+    async def _submitted(self) -> None:
+        error = self.query_one("#form-error", Static)
+        try:
+            await self._submit(self.values())
+        except DomainError as exc:
+            error.update(exc.sentence())
+            return
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

@@ -1,0 +1,167 @@
+"""Every command through the real entry point, `bcl_console.cli.main`, and the script."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bcl_console.cli import main
+from tests.conftest import dump
+
+NOW = ["--now", "2026-06-17T10:00:00+09:00"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    code, out, _ = run(capsys, *args, "--json")
+    return code, json.loads(out)
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> str:
+    return str(tmp_path / "data")
+
+
+def add(capsys: pytest.CaptureFixture[str], data: str, *extra: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    return run_json(
+        capsys, "municipality", "add", "--code", "131016", "--name", "千代田区", "--kind",
+        "special-ward", "--population", "68000", "--service-start", "2020-04-01",
+        "--data-dir", data, *NOW, *extra,
+    )
+
+
+def test_municipality_commands_end_to_end(capsys: pytest.CaptureFixture[str], data: str) -> None:
+    code, doc = add(capsys, data)
+    assert code == 0 and doc["code"] == "131016" and doc["state"] == "live"
+    code, doc = run_json(capsys, "municipality", "list", "--data-dir", data, *NOW)
+    assert code == 0
+    assert doc == {"municipalities": [{
+        "code": "131016", "name": "千代田区", "kind": "special-ward", "population": 68000,
+        "hosting": "bcl", "service_start": "2020-04-01", "state": "live",
+    }]}
+    code, doc = run_json(capsys, "municipality", "hours", "131016", "08:30", "17:15", "--data-dir", data, *NOW)
+    assert code == 0 and doc["hours"] == {"open": "08:30", "close": "17:15"}
+    code, doc = run_json(capsys, "municipality", "suspend", "131016", "--reason", "点検のため", "--data-dir", data, *NOW)
+    assert code == 0 and doc["suspended"] is True and doc["suspension_reason"] == "点検のため"
+    assert doc["state"] == "suspended"
+    code, doc = run_json(capsys, "municipality", "resume", "131016", "--data-dir", data, *NOW)
+    assert code == 0 and doc["suspended"] is False
+    code, doc = run_json(capsys, "municipality", "fees", "131016", "--type", "residence", "--yen", "200", "--data-dir", data, *NOW)
+    assert code == 0 and doc["fees"]["residence"] == 200
+    code, doc = run_json(capsys, "municipality", "show", "131016", "--data-dir", data, *NOW)
+    for key in ("code", "name", "kind", "population", "hosting", "service_start", "state",
+                "hours", "suspended", "suspension_reason", "fees"):
+        assert key in doc
+    code, doc = run_json(capsys, "municipality", "audit", "131016", "--data-dir", data)
+    assert [e["action"] for e in doc["audit"]] == ["fee", "resume", "suspend", "hours", "add"]
+    assert {e["interface"] for e in doc["audit"]} == {"cli"}
+
+    # the same in human form
+    code, out, _ = run(capsys, "municipality", "show", "131016", "--data-dir", data, *NOW)
+    assert code == 0 and "千代田区" in out and "08:30–17:15" in out
+    code, out, _ = run(capsys, "municipality", "list", "--data-dir", data, *NOW)
+    assert "131016" in out and "special-ward" in out
+
+
+def test_data_dir_from_the_environment(capsys: pytest.CaptureFixture[str], data: str,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BCL_DATA_DIR", data)
+    code, doc = run_json(capsys, "municipality", "list")
+    assert code == 0 and doc == {"municipalities": []}
+    assert (Path(data) / "bcl.sqlite3").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--code", "131017", "--name", "x", "--kind", "town", "--population", "5"], "wrong check digit"),
+        (["--code", "011011", "--name", "x", "--kind", "metropolis", "--population", "5"], "unknown kind"),
+        (["--code", "011011", "--name", "x", "--kind", "town", "--population", "-5"], "negative"),
+        (["--code", "131016", "--name", "x", "--kind", "town", "--population", "5"], "already registered"),
+    ],
+)
+def test_bad_add_is_rejected_with_exit_3_and_nothing_changes(
+    capsys: pytest.CaptureFixture[str], data: str, args: list[str], fragment: str
+) -> None:
+    add(capsys, data)
+    before = dump(Path(data) / "bcl.sqlite3")
+    code, out, err = run(capsys, "municipality", "add", *args, "--data-dir", data, "--json")
+    assert code == 3
+    assert fragment in err and err.count("\n") == 1
+    assert json.loads(out)["error"]["message"]
+    assert dump(Path(data) / "bcl.sqlite3") == before
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["hours", "131016", "25:00", "26:00"], "not a time of day"),
+        (["hours", "131016", "20:00", "08:00"], "not after"),
+        (["hours", "999999", "08:00", "20:00"], "not registered"),
+        (["suspend", "999999", "--reason", "x"], "not registered"),
+        (["resume", "999999"], "not registered"),
+        (["show", "999999"], "not registered"),
+        (["fees", "131016", "--type", "passport", "--yen", "100"], "unknown certificate type"),
+        (["fees", "131016", "--type", "seal", "--yen", "-3"], "outside"),
+    ],
+)
+def test_bad_controls_are_rejected_with_exit_3(
+    capsys: pytest.CaptureFixture[str], data: str, args: list[str], fragment: str
+) -> None:
+    add(capsys, data)
+    before = dump(Path(data) / "bcl.sqlite3")
+    code, _, err = run(capsys, "municipality", *args, "--data-dir", data)
+    assert code == 3 and fragment in err
+    assert dump(Path(data) / "bcl.sqlite3") == before
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], data: str, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["municipality", "add", "--code", "131016"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["municipality", "add", "--code", "131016", "--name", "x", "--kind", "town", "--population", "many"])
+    assert exc.value.code == 2
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, out, err = run(capsys, "municipality", "list", "--data-dir", str(blocker / "data"), "--json")
+    assert code == 2 and "cannot be created" in err
+    assert json.loads(out)["error"]["code"] == "config"
+    code, _, err = run(capsys, "municipality", "list", "--data-dir", data, "--now", "yesterday")
+    assert code == 2 and "not an ISO date-time" in err
+
+
+def test_demo_command(capsys: pytest.CaptureFixture[str], data: str) -> None:
+    code, doc = run_json(capsys, "demo", "--data-dir", data, "--seed", "5", "--residents", "3000", *NOW)
+    assert code == 0
+    assert doc["municipalities"] == 5 and doc["residents"] == 3000 + 6200 + 2400
+    code, doc = run_json(capsys, "municipality", "list", "--data-dir", data, *NOW)
+    assert {m["state"] for m in doc["municipalities"]} == {"live", "onboarding"}
+    code, out, err = run(capsys, "demo", "--data-dir", data, "--residents", "0")
+    assert code == 3 and "--residents" in err
+
+
+def test_the_installed_script_and_python_m(data: str) -> None:
+    script = shutil.which("bcl-console", path=os.path.dirname(sys.executable))
+    assert script, "the console script is installed beside the interpreter"
+    env = {**os.environ, "BCL_DATA_DIR": data}
+    out = subprocess.run([script, "municipality", "list", "--json"], capture_output=True,
+                         text=True, env=env, timeout=60, check=True)
+    assert json.loads(out.stdout) == {"municipalities": []}
+    out = subprocess.run([sys.executable, "-m", "bcl_console", "--version"], capture_output=True,
+                         text=True, timeout=60, check=True)
+    assert out.stdout.startswith("bcl-console ")
+    bad = subprocess.run([script, "municipality", "show", "123456"], capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert bad.returncode == 3 and bad.stderr.startswith("bcl-console: ")

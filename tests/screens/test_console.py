@@ -1,0 +1,172 @@
+"""The console driven with Textual's pilot at 80x24, on the demo data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import DataTable, Input, Static
+
+from bcl_console.app import BclApp
+from bcl_console.config import load_settings
+from bcl_console.screens import DashboardScreen, MunicipalitiesScreen
+from bcl_console.screens.widgets import FormDialog
+from bcl_console.services.clock import FixedClock
+from bcl_console.services.runtime import Runtime
+from tests.conftest import TEST_NOW
+
+SIZE = (80, 24)
+
+
+async def settle(app: BclApp) -> None:
+    await app.workers.wait_for_complete()
+    await app.workers.wait_for_complete()
+
+
+def text_of(app: BclApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def test_empty_data_directory_gets_the_demo_and_the_dashboard_shows_it(tmp_path: Path) -> None:
+    rt = Runtime(load_settings(str(tmp_path / "d")), clock=FixedClock(TEST_NOW))
+    await rt.start()
+    try:
+        app = BclApp(rt)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app)
+            assert not await rt.demo.is_empty()
+            await pilot.pause()
+            app.screen.reload_now()  # type: ignore[attr-defined]
+            await settle(app)
+            assert isinstance(app.screen, DashboardScreen)
+            status = text_of(app, "#status-line")
+            assert "5 municipalities" in status and "residents held" in status
+            table = app.screen.query_one("#dashboard-table", DataTable)
+            assert table.row_count == 5
+            assert "町村" in text_of(app, "#by-class")
+    finally:
+        await rt.stop()
+
+
+async def test_dashboard_figures_and_navigation(demo_runtime: Runtime) -> None:
+    app = BclApp(demo_runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app)
+        status = text_of(app, "#status-line")
+        held = await demo_runtime.overview.snapshot()
+        assert f"{held.residents_held:,} residents held" in status
+        assert "3 open now" in status  # three live at 10:00 on a weekday in June
+        table = app.screen.query_one("#dashboard-table", DataTable)
+        row = table.get_row("993611")
+        assert row[1] == "北山町" and row[3] == "live" and row[4] == "open"
+        assert table.get_row("992054")[4] == "not live"
+        assert "live" in text_of(app, "#by-state")
+
+        await pilot.press("m")
+        await settle(app)
+        assert isinstance(app.screen, MunicipalitiesScreen)
+        await pilot.press("d")
+        await settle(app)
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def open_municipality(app: BclApp, pilot: object, code: str) -> MunicipalitiesScreen:
+    await pilot.press("m")  # type: ignore[attr-defined]
+    await settle(app)
+    screen = app.screen
+    assert isinstance(screen, MunicipalitiesScreen)
+    table = screen.query_one("#municipality-table", DataTable)
+    table.move_cursor(row=table.get_row_index(code))
+    await settle(app)
+    await screen.show_detail()
+    return screen
+
+
+async def fill(app: BclApp, pilot: object, values: dict[str, str]) -> None:
+    dialog = app.screen
+    assert isinstance(dialog, FormDialog)
+    for name, value in values.items():
+        box = dialog.query_one(f"#field-{name}", Input)
+        box.value = value
+    dialog.query_one(Input).focus()
+    await pilot.press("enter")  # type: ignore[attr-defined]
+    await settle(app)
+
+
+async def test_every_control_from_the_console(demo_runtime: Runtime) -> None:
+    app = BclApp(demo_runtime)
+    svc = demo_runtime.municipalities
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app)
+        screen = await open_municipality(app, pilot, "993611")
+        assert "北山町" in text_of(app, "#municipality-detail")
+
+        await pilot.press("h")
+        await fill(app, pilot, {"open": "08:00", "close": "20:00"})
+        assert (await svc.get("993611")).municipality.hours.open == "08:00"
+
+        await pilot.press("s")
+        await fill(app, pilot, {"reason": "システム点検"})
+        view = await svc.get("993611")
+        assert view.municipality.suspended and view.municipality.suspension_reason == "システム点検"
+        await screen.show_detail()
+        assert "SUSPENDED" in text_of(app, "#municipality-detail")
+
+        await pilot.press("r")
+        await settle(app)
+        assert not (await svc.get("993611")).municipality.suspended
+
+        await pilot.press("f")
+        await fill(app, pilot, {"residence": "200", "seal": "200"})
+        fees = (await svc.get("993611")).detail()["fees"]
+        assert fees == {"residence": 200, "seal": 200, "tax": 300, "disaster": 0}
+
+        trail = await svc.audit_trail("993611")
+        assert [e.action for e in trail[:5]] == ["fee", "fee", "resume", "suspend", "hours"]
+        assert all(e.interface == "console" for e in trail[:5])
+
+
+async def test_a_rejected_value_stays_in_the_form_and_changes_nothing(demo_runtime: Runtime) -> None:
+    app = BclApp(demo_runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app)
+        await open_municipality(app, pilot, "994821")
+        await pilot.press("h")
+        await fill(app, pilot, {"open": "25:00", "close": "26:00"})
+        assert isinstance(app.screen, FormDialog)
+        assert "not a time of day" in str(app.screen.query_one("#form-error", Static).render())
+        await pilot.press("escape")
+        await settle(app)
+        assert isinstance(app.screen, MunicipalitiesScreen)
+        assert (await demo_runtime.municipalities.get("994821")).municipality.hours.open == "06:30"
+
+
+async def test_add_a_municipality_from_the_console(demo_runtime: Runtime) -> None:
+    app = BclApp(demo_runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app)
+        await pilot.press("m")
+        await settle(app)
+        await pilot.press("a")
+        await fill(app, pilot, {"code": "131017", "name": "千代田区", "kind": "special-ward",
+                                "population": "68000"})
+        assert "wrong check digit" in str(app.screen.query_one("#form-error", Static).render())
+        await fill(app, pilot, {"code": "131016"})
+        assert isinstance(app.screen, MunicipalitiesScreen)
+        await settle(app)
+        table = app.screen.query_one("#municipality-table", DataTable)
+        assert "131016" in [k.value for k in table.rows]
+        assert (await demo_runtime.municipalities.get("131016")).municipality.kind.value == "special-ward"
+
+
+async def test_command_palette_reaches_every_area(demo_runtime: Runtime) -> None:
+    app = BclApp(demo_runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app)
+        commands = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Go to Municipalities (m)" in commands and "Go to Dashboard (d)" in commands
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Municipalities")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(app)
+        assert isinstance(app.screen, MunicipalitiesScreen)

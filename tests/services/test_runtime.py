@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bcl_console.config import ConfigError, load_settings
+from bcl_console.services.clock import FixedClock
+from bcl_console.services.runtime import Runtime
+from tests.conftest import TEST_NOW
+
+
+async def test_start_makes_the_data_directory_keys_and_database(tmp_path: Path) -> None:
+    data = tmp_path / "nested" / "data"
+    rt = Runtime(load_settings(str(data)), clock=FixedClock(TEST_NOW))
+    await rt.start()
+    try:
+        assert (data / "bcl.sqlite3").is_file()
+        for name in ("backup.key", "centre-signing.pem"):
+            mode = stat.S_IMODE((data / "keys" / name).stat().st_mode)
+            assert mode == 0o600, name
+        assert stat.S_IMODE((data / "keys").stat().st_mode) == 0o700
+        assert len(rt.keys.backup_key) == 32
+        signature = rt.keys.signing_key.sign(b"x")
+        rt.keys.verify_key.verify(signature, b"x")
+        assert await rt.demo.is_empty()
+    finally:
+        await rt.stop()
+        await rt.stop()  # stopping twice is harmless
+
+
+async def test_keys_survive_a_restart(tmp_path: Path) -> None:
+    settings = load_settings(str(tmp_path / "d"))
+    async with Runtime(settings, clock=FixedClock(TEST_NOW)) as rt:
+        key = rt.keys.backup_key
+    async with Runtime(settings, clock=FixedClock(TEST_NOW)) as rt:
+        assert rt.keys.backup_key == key
+
+
+async def test_a_data_directory_that_cannot_be_made_is_refused(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    rt = Runtime(load_settings(str(blocker / "data")))
+    with pytest.raises(ConfigError, match="cannot be created"):
+        await rt.start()
+
+
+async def test_healthz_is_served(runtime: Runtime) -> None:
+    server = await runtime.start_http("127.0.0.1", 0)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{server.url}/healthz") as resp:
+            assert resp.status == 200
+            body = await resp.json()
+    assert body["status"] == "ok"
+    assert body["time"].startswith("2026-06-17T01:00:00")
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{server.url}/nope") as resp:
+            assert resp.status == 404
+            assert (await resp.json())["error"]["code"] == "not_found"
+    await runtime.stop_http()
+    assert runtime.http is None
