@@ -43,7 +43,7 @@ class MunicipalitiesScreen(LiveScreen):
         table = self.query_one("#municipality-table", DataTable)
         for key, label in (
             ("code", "code"), ("name", "name"), ("kind", "kind"), ("population", "population"),
-            ("hosting", "hosting"), ("state", "state"), ("hours", "hours"), ("fees", "住民票"),
+            ("hosting", "hosting"), ("state", "state"), ("hours", "hours"), ("fees", "fee"),
         ):
             table.add_column(label, key=key)
         super().on_mount()

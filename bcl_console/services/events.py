@@ -41,6 +41,20 @@ class BatchApplied(Event):
     kind: str
 
 
+@dataclass(frozen=True)
+class BatchRejected(Event):
+    municipality_code: str | None
+    sequence: int | None
+    problems: int
+
+
+@dataclass(frozen=True)
+class LinkageProgress(Event):
+    batch: str
+    done: int
+    total: int
+
+
 Subscriber = Callable[[Event], None]
 
 

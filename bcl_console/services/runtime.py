@@ -16,8 +16,10 @@ from bcl_console.services.clock import Clock, OffsetClock, SystemClock
 from bcl_console.services.demo import DemoService, DemoSummary
 from bcl_console.services.events import EventBus
 from bcl_console.services.keys import KeyStore
+from bcl_console.services.linkage import LinkageService
 from bcl_console.services.municipalities import MunicipalityService
 from bcl_console.services.overview import OverviewService
+from bcl_console.services.tokens import TokenService
 from bcl_console.services.web import HttpServer
 from bcl_console.store import Database
 
@@ -36,6 +38,10 @@ class Runtime:
         self.municipalities = MunicipalityService(self.db, self.clock, self.bus)
         self.demo = DemoService(self.db, self.clock, self.bus)
         self.overview = OverviewService(self.db, self.clock)
+        self.tokens = TokenService(self.db, self.clock)
+        self.linkage = LinkageService(
+            self.db, self.clock, self.bus, self.keys, settings.data_dir, self.tokens
+        )
         self.http: HttpServer | None = None
         self.schema_versions: tuple[int, int] = (0, 0)
         self._log_handler: logging.Handler | None = None

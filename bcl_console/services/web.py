@@ -10,7 +10,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bcl_console import __version__
+from bcl_console.services import web_linkage
 from bcl_console.services.clock import iso_now
+from bcl_console.services.web_common import RUNTIME_KEY, json_error
 
 if TYPE_CHECKING:
     from bcl_console.services.runtime import Runtime
@@ -19,7 +21,6 @@ log = logging.getLogger(__name__)
 
 #: Largest request body accepted anywhere (a linkage batch zip is the largest).
 MAX_BODY = 256 * 1024 * 1024
-RUNTIME_KEY: web.AppKey[Runtime] = web.AppKey("runtime")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -37,21 +38,17 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return web.json_response(
-            {"error": {"code": exc.reason.lower().replace(" ", "_"), "message": exc.reason}},
-            status=exc.status,
-        )
+        return json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return web.json_response(
-            {"error": {"code": "internal", "message": "internal error"}}, status=500
-        )
+        return json_error(500, "internal", "internal error")
 
 
 def build_app(runtime: Runtime) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors])
     app[RUNTIME_KEY] = runtime
     app.router.add_get("/healthz", healthz)
+    web_linkage.setup(app)
     return app
 
 

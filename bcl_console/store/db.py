@@ -22,6 +22,8 @@ DB_FILENAME = "bcl.sqlite3"
 
 #: The connection type that query functions receive (services name it, never import sqlite3).
 Conn = sqlite3.Connection
+#: A constraint failed (a duplicate key, a row that refers to nothing).
+IntegrityError = sqlite3.IntegrityError
 
 
 class StoreError(Exception):

@@ -86,3 +86,69 @@ def last_applied_batches(conn: sqlite3.Connection) -> dict[str, BatchRecord]:
 
 def delete_municipality_batches(conn: sqlite3.Connection, municipality_code: str) -> None:
     conn.execute("DELETE FROM linkage_batches WHERE municipality_code = ?", (municipality_code,))
+
+
+def last_applied_sequence(conn: sqlite3.Connection, municipality_code: str) -> int:
+    row = conn.execute(
+        "SELECT max(sequence) FROM linkage_batches WHERE municipality_code = ? AND outcome = 'applied'",
+        (municipality_code,),
+    ).fetchone()
+    return int(row[0] or 0)
+
+
+def applied_batch(conn: sqlite3.Connection, municipality_code: str, sequence: int) -> BatchRecord | None:
+    row = conn.execute(
+        "SELECT * FROM linkage_batches WHERE municipality_code = ? AND sequence = ? "
+        "AND outcome = 'applied'",
+        (municipality_code, sequence),
+    ).fetchone()
+    return _record(row) if row else None
+
+
+def list_batches(
+    conn: sqlite3.Connection, municipality_code: str | None = None, limit: int = 200
+) -> list[BatchRecord]:
+    if municipality_code is None:
+        rows = conn.execute(
+            "SELECT * FROM linkage_batches ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT * FROM linkage_batches WHERE municipality_code = ? ORDER BY id DESC LIMIT ?",
+            (municipality_code, limit),
+        ).fetchall()
+    return [_record(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class BackupRecord:
+    municipality_code: str
+    sequence: int
+    kind: str
+    path: str
+    size: int
+    created_at: str
+
+
+def insert_backup(conn: sqlite3.Connection, b: BackupRecord) -> None:
+    conn.execute(
+        "INSERT INTO linkage_backups (municipality_code, sequence, kind, path, size, created_at) "
+        "VALUES (?,?,?,?,?,?)",
+        (b.municipality_code, b.sequence, b.kind, b.path, b.size, b.created_at),
+    )
+
+
+def list_backups(conn: sqlite3.Connection, municipality_code: str | None = None) -> list[BackupRecord]:
+    if municipality_code is None:
+        rows = conn.execute(
+            "SELECT * FROM linkage_backups ORDER BY municipality_code, sequence"
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT * FROM linkage_backups WHERE municipality_code = ? ORDER BY sequence",
+            (municipality_code,),
+        ).fetchall()
+    return [
+        BackupRecord(r["municipality_code"], r["sequence"], r["kind"], r["path"], r["size"], r["created_at"])
+        for r in rows
+    ]

@@ -170,3 +170,30 @@ def sample_residents(
         (municipality_code, limit),
     ).fetchall()
     return [_resident(r) for r in rows]
+
+
+def iter_residents(conn: sqlite3.Connection, municipality_code: str) -> Iterable[sqlite3.Row]:
+    """Every resident of a municipality, in code order, streamed (for export)."""
+    return conn.execute(
+        "SELECT * FROM residents WHERE municipality_code = ? ORDER BY resident_code",
+        (municipality_code,),
+    )
+
+
+def iter_seals(conn: sqlite3.Connection, municipality_code: str) -> Iterable[sqlite3.Row]:
+    return conn.execute(
+        "SELECT * FROM seals WHERE municipality_code = ? ORDER BY resident_code, seal_number",
+        (municipality_code,),
+    )
+
+
+def iter_taxes(conn: sqlite3.Connection, municipality_code: str) -> Iterable[sqlite3.Row]:
+    return conn.execute(
+        "SELECT * FROM taxes WHERE municipality_code = ? ORDER BY resident_code, fiscal_year",
+        (municipality_code,),
+    )
+
+
+def seal_impression(conn: sqlite3.Connection, sha256: str) -> bytes | None:
+    row = conn.execute("SELECT png FROM seal_impressions WHERE sha256 = ?", (sha256,)).fetchone()
+    return None if row is None else bytes(row[0])

@@ -1,0 +1,28 @@
+"""API tokens: only their SHA-256 is stored; the token itself is shown once."""
+
+from __future__ import annotations
+
+import sqlite3
+
+
+def insert_token(conn: sqlite3.Connection, kind: str, subject: str, token_sha256: str, at: str) -> None:
+    conn.execute(
+        "INSERT INTO api_tokens (kind, subject, token_sha256, created_at) VALUES (?,?,?,?)",
+        (kind, subject, token_sha256, at),
+    )
+
+
+def token_subject(conn: sqlite3.Connection, kind: str, token_sha256: str) -> str | None:
+    row = conn.execute(
+        "SELECT subject FROM api_tokens WHERE kind = ? AND token_sha256 = ? AND revoked_at IS NULL",
+        (kind, token_sha256),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def revoke_tokens(conn: sqlite3.Connection, kind: str, subject: str, at: str) -> int:
+    cur = conn.execute(
+        "UPDATE api_tokens SET revoked_at = ? WHERE kind = ? AND subject = ? AND revoked_at IS NULL",
+        (at, kind, subject),
+    )
+    return cur.rowcount
