@@ -206,6 +206,8 @@ class _Applier:
         self.done = 0
         self.counts: dict[str, int] = {}
         self._impressions: dict[str, str | None] = {}
+        # Residents whose rows were refused: their seals and taxes are not reported again.
+        self._refused: set[str] = set()
 
     def _tick(self, n: int = 1) -> None:
         self.done += n
@@ -246,6 +248,8 @@ class _Applier:
             for column, why in errors:
                 self.problems.add(name, line, column, why)
             if values is None:
+                if kind == "residents":
+                    self._refused.add(row.get("resident_code", "").strip())
                 continue
             if kind == "seals" and change != "D":
                 sha = self._impression(name, line, str(values[4]))
@@ -331,6 +335,8 @@ class _Applier:
             try:
                 insert(self.conn, self.code, [values])
             except IntegrityError as exc:
+                if "FOREIGN KEY" in str(exc) and values[0] in self._refused:
+                    continue  # the resident's own row was refused and reported already
                 self.problems.add(name, line, "resident_code", _integrity_reason(kind, str(exc), values))
 
     def _change(self, name: str, line: int, kind: str, change: str, values: tuple[Any, ...]) -> bool:

@@ -165,3 +165,66 @@ def test_the_installed_script_and_python_m(data: str) -> None:
     bad = subprocess.run([script, "municipality", "show", "123456"], capture_output=True,
                          text=True, env=env, timeout=60)
     assert bad.returncode == 3 and bad.stderr.startswith("bcl-console: ")
+
+
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "linkage"
+
+
+def test_link_backup_and_token_commands(capsys: pytest.CaptureFixture[str], demo_dir: Path, tmp_path: Path) -> None:
+    data = str(demo_dir)
+    before = dump(demo_dir / "bcl.sqlite3")
+    code, out, err = run(capsys, "link", str(FIX / "invalid" / "bad-dates"), "--data-dir", data, *NOW)
+    assert code == 3 and "nothing changed" in err and "residents.csv:2 [birth_date]" in out
+    assert dump(demo_dir / "bcl.sqlite3") == before
+    code, doc = run_json(capsys, "link", str(FIX / "valid-full"), "--data-dir", data, *NOW)
+    assert code == 0 and doc["outcome"] == "applied" and doc["counts"]["residents"] == 10
+    assert set(doc) >= {"outcome", "municipality_code", "sequence", "counts", "problems"}
+    code, doc = run_json(capsys, "link", str(FIX / "valid-full.zip"), "--data-dir", data, *NOW)
+    assert code == 0 and doc["outcome"] == "already-applied"
+    code, doc = run_json(capsys, "link", str(FIX / "invalid" / "count-mismatch"), "--data-dir", data, *NOW)
+    assert code == 3 and doc["outcome"] == "rejected"
+    assert doc["problems"][0] == {"file": "manifest.json", "line": None, "column": "sequence",
+                                  "reason": "sequence 2 was already applied with other content (conflict)"}
+
+    code, doc = run_json(capsys, "backup", "list", "993611", "--data-dir", data)
+    assert code == 0 and [b["sequence"] for b in doc["backups"]] == [2]
+    code, doc = run_json(capsys, "backup", "restore", "993611", "--data-dir", data, *NOW)
+    assert code == 0 and doc["restored_to_sequence"] == 2 and doc["residents"] == 10
+    out_dir = tmp_path / "export"
+    code, doc = run_json(capsys, "backup", "export", "993611", "--out", str(out_dir), "--data-dir", data, *NOW)
+    assert code == 0 and (out_dir / "manifest.json").is_file() and doc["counts"]["residents"] == 10
+    code, _, err = run(capsys, "backup", "restore", "994821", "--sequence", "4", "--data-dir", data, *NOW)
+    assert code == 3 and "no backups" in err
+
+    code, out, _ = run(capsys, "linkage-token", "993611", "--data-dir", data)
+    token = out.strip().splitlines()[-1]
+    assert code == 0 and token.startswith("bcl_lnk_") and len(token) > 40
+    code, doc = run_json(capsys, "linkage-token", "993611", "--data-dir", data)
+    assert doc["municipality_code"] == "993611" and doc["token"] != token
+    code, _, err = run(capsys, "linkage-token", "123456", "--data-dir", data)
+    assert code == 3 and "not registered" in err
+
+
+def test_agent_command_once_against_serve(demo_dir: Path, tmp_path: Path) -> None:
+    env = {**os.environ}
+    token = subprocess.run([sys.executable, "-m", "bcl_console", "linkage-token", "993611",
+                            "--data-dir", str(demo_dir)], capture_output=True, text=True, check=True,
+                           env=env).stdout.strip().splitlines()[-1]
+    token_file = tmp_path / "token"
+    token_file.write_text(token + "\n")
+    outbox = tmp_path / "outbox"
+    shutil.copytree(FIX / "valid-full", outbox / "seq2")
+    proc = subprocess.Popen([sys.executable, "-m", "bcl_console", "serve", "--port", "0",
+                             "--data-dir", str(demo_dir)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split("listening on ")[1].split(" ")[0]
+        done = subprocess.run([sys.executable, "-m", "bcl_console", "linkage-agent", "--outbox", str(outbox),
+                               "--url", url, "--token-file", str(token_file), "--once", "--json"],
+                              capture_output=True, text=True, timeout=60, env=env)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout.strip().splitlines()[-1])["deliveries"][0]["outcome"] == "applied"
+        assert (outbox / "sent" / "seq2").is_dir()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

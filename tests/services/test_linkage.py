@@ -1,0 +1,261 @@
+"""Linkage batches end to end through the service: apply, sequences, every bad input."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bcl_console.config import load_settings
+from bcl_console.domain.errors import InvalidInput
+from bcl_console.services.actor import Actor
+from bcl_console.services.batch_writer import write_csv, write_manifest
+from bcl_console.services.clock import FixedClock
+from bcl_console.services.runtime import Runtime
+from tests.conftest import TEST_NOW
+
+ROOT = Path(__file__).resolve().parents[2]
+FIX = ROOT / "fixtures" / "linkage"
+OP = Actor("op", "cli")
+CODE = "993611"
+
+
+def rows(db: Path, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+async def test_full_then_delta(demo_runtime: Runtime) -> None:
+    rt = demo_runtime
+    result = await rt.linkage.link(FIX / "valid-full")
+    assert result.outcome == "applied", result.problems
+    assert result.counts == {"residents": 10, "seals": 4, "taxes": 6}
+    db = rt.settings.db_path
+    held = rows(db, "SELECT resident_code, name, name_kana, birth_date, resident_since, restricted "
+                    "FROM residents WHERE municipality_code = ? ORDER BY resident_code", CODE)
+    assert len(held) == 10  # the full batch replaced the demo's 6,200 residents
+    hanako = next(r for r in held if r[0] == "10000000025")
+    assert hanako[1:5] == ("山田 花子", "ヤマダ ハナコ", "1970-08-03", "1995-04-01")  # ｶﾅ, S45, 平成7年
+    assert next(r for r in held if r[0] == "10000000075")[5] == 1
+    assert rows(db, "SELECT count(*) FROM seals WHERE municipality_code = ?", CODE) == [(4,)]
+
+    result = await rt.linkage.link(FIX / "valid-delta")
+    assert result.outcome == "applied", result.problems
+    assert result.counts["residents.added"] == 1 and result.counts["residents.deleted"] == 1
+    codes = {r[0] for r in rows(db, "SELECT resident_code FROM residents WHERE municipality_code = ?", CODE)}
+    assert "10000000113" in codes and "10000000091" not in codes
+    assert rows(db, "SELECT address FROM residents WHERE resident_code = '10000000059'") == [("東雲県北山町大字上原90番地",)]
+    assert rows(db, "SELECT total_income FROM taxes WHERE resident_code = '10000000025'") == [(600000,)]
+    assert rows(db, "SELECT count(*) FROM seals WHERE resident_code = '10000000075'") == [(1,)]
+    batches = await rt.linkage.batches(CODE)
+    assert [(b.sequence, b.kind, b.outcome) for b in batches[:2]] == [(3, "delta", "applied"), (2, "full", "applied")]
+    backups = await rt.linkage.backups(CODE)
+    assert [(b.sequence, b.kind) for b in backups] == [(2, "full"), (3, "delta")]
+    for b in backups:
+        data = (rt.settings.data_dir / b.path).read_bytes()
+        assert b"manifest" not in data and "山田".encode() not in data  # encrypted
+
+
+async def test_same_batch_again_is_already_applied_and_changes_nothing(
+    demo_runtime: Runtime, db_dump: Callable[[Path], list[str]]
+) -> None:
+    assert (await demo_runtime.linkage.link(FIX / "valid-full")).outcome == "applied"
+    before = db_dump(demo_runtime.settings.db_path)
+    again = await demo_runtime.linkage.link(FIX / "valid-full.zip")  # the same batch, zipped
+    assert again.outcome == "already-applied" and again.sequence == 2
+    assert db_dump(demo_runtime.settings.db_path) == before
+
+
+async def test_cp932_and_crlf_give_the_same_data(demo_runtime: Runtime, tmp_path: Path) -> None:
+    assert (await demo_runtime.linkage.link(FIX / "valid-full-cp932")).outcome == "applied"
+    db = demo_runtime.settings.db_path
+    cp932 = rows(db, "SELECT * FROM residents WHERE municipality_code = ? ORDER BY resident_code", CODE)
+    other = Runtime(load_settings(str(tmp_path / "d")), clock=FixedClock(TEST_NOW))
+    await other.start()
+    try:
+        await other.municipalities.add(code=CODE, name="北山町", kind="town", population=6200, actor=OP)
+        assert (await other.linkage.link(FIX / "valid-full")).outcome == "applied"
+        utf8 = rows(other.settings.db_path, "SELECT * FROM residents ORDER BY resident_code")
+    finally:
+        await other.stop()
+    assert cp932 == utf8
+
+
+def copy(src: Path, tmp: Path) -> Path:
+    target = tmp / src.name
+    if src.is_dir():
+        shutil.copytree(src, target)
+    else:
+        shutil.copy(src, target)
+    return target
+
+
+INVALID = [
+    ("checksum-mismatch", "residents.csv", None, "checksum mismatch"),
+    ("count-mismatch", "taxes.csv", None, "the manifest says 7"),
+    ("unknown-column", "residents.csv", "nickname", "unknown column"),
+    ("missing-column", "residents.csv", "sex", "required column 'sex' is missing"),
+    ("bad-dates", "residents.csv", "birth_date", "outside the 平成 era"),
+    ("bad-sex", "residents.csv", "sex", "not a sex code"),
+    ("bad-kana", "residents.csv", "name_kana", "not katakana"),
+    ("short-resident-code", "residents.csv", "resident_code", "not an 11-digit resident code"),
+    ("duplicate-resident-code", "residents.csv", "resident_code", "appears twice"),
+    ("cp932-declared-utf8-given", "residents.csv", None, "cp932 is declared but the file is UTF-8"),
+    ("utf8-declared-cp932-given", "residents.csv", None, "not UTF-8"),
+    ("impression-not-png", "seals.csv", "impression", "not a PNG"),
+    ("truncated.zip", "truncated.zip", None, "not a readable zip"),
+    ("zip-slip.zip", "zip-slip.zip", None, "unsafe entry name '../../evil.txt'"),
+    ("absolute-path.zip", "absolute-path.zip", None, "unsafe entry name '/etc/evil.txt'"),
+    ("zip-bomb.zip", "zip-bomb.zip", None, "zip bomb"),
+]
+
+
+@pytest.mark.parametrize(("name", "file", "column", "reason"), INVALID, ids=[i[0] for i in INVALID])
+async def test_each_invalid_batch_is_rejected_and_changes_nothing(
+    demo_runtime: Runtime, db_dump: Callable[[Path], list[str]], tmp_path: Path,
+    name: str, file: str, column: str | None, reason: str,
+) -> None:
+    before = db_dump(demo_runtime.settings.db_path)
+    backups_before = sorted((demo_runtime.settings.data_dir).rglob("*.bclbak"))
+    result = await demo_runtime.linkage.link(copy(FIX / "invalid" / name, tmp_path))
+    assert result.outcome == "rejected"
+    assert any(p.file == file and p.column == column and reason in p.reason for p in result.problems), result.problems
+    assert db_dump(demo_runtime.settings.db_path) == before
+    assert sorted(demo_runtime.settings.data_dir.rglob("*.bclbak")) == backups_before
+    assert not list((tmp_path / "evil.txt").parent.glob("evil.txt"))
+    journal = await demo_runtime.linkage.batches(CODE if result.municipality_code else None)
+    assert any(b.outcome == "rejected" and b.problems for b in journal)
+
+
+@pytest.mark.parametrize(
+    ("name", "column", "reason"),
+    [
+        ("bad-change-code", "change", "change 'X' is not A, U or D"),
+        ("delete-unknown-resident", "change", "D of resident 99999999999, which is not held"),
+        ("sequence-gap", "sequence", "a delta must be sequence 3"),
+    ],
+)
+async def test_bad_deltas_are_rejected(
+    demo_runtime: Runtime, db_dump: Callable[[Path], list[str]], name: str, column: str, reason: str
+) -> None:
+    assert (await demo_runtime.linkage.link(FIX / "valid-full")).outcome == "applied"
+    before = db_dump(demo_runtime.settings.db_path)
+    result = await demo_runtime.linkage.link(FIX / "invalid" / name)
+    assert result.outcome == "rejected"
+    assert any(p.column == column and reason in p.reason for p in result.problems), result.problems
+    assert db_dump(demo_runtime.settings.db_path) == before
+
+
+async def test_sequence_rules(demo_runtime: Runtime, tmp_path: Path) -> None:
+    rt = demo_runtime
+    assert (await rt.linkage.link(FIX / "valid-full")).outcome == "applied"
+    # the same sequence with other content is a conflict
+    other = copy(FIX / "invalid" / "bad-sex", tmp_path)
+    result = await rt.linkage.link(other)
+    assert result.outcome == "rejected" and "conflict" in result.problems[0].reason
+    # a full batch must go above the last applied sequence
+    higher = make_batch(tmp_path / "higher", sequence=9)
+    assert (await rt.linkage.link(higher)).outcome == "applied"  # a full may skip numbers
+    lower = make_batch(tmp_path / "lower", sequence=5)
+    result = await rt.linkage.link(lower)
+    assert result.outcome == "rejected" and "above the last applied (9)" in result.problems[0].reason
+
+
+def make_batch(d: Path, *, sequence: int, code: str = CODE, n: int = 3, bad_rows: int = 0) -> Path:
+    d.mkdir(parents=True)
+    header = ("resident_code", "household_number", "name", "name_kana", "birth_date", "sex",
+              "relationship", "address", "resident_since", "status")
+    good = [(f"2{i:010d}", f"H{i}", "試験 太郎", "シケン タロウ", "1980-01-01", "1", "世帯主",
+             "東雲県北山町1番地", "2000-01-01", "active") for i in range(n)]
+    bad = [(f"3{i:010d}", f"B{i}", "試験", "しけん", "1980-13-01", "4", "", "", "", "gone")
+           for i in range(bad_rows)]
+    files = {"residents.csv": write_csv(d / "residents.csv", header, good + bad)}
+    write_manifest(d, municipality_code=code, sequence=sequence, kind="full",
+                   created_at="2026-06-01T00:00:00+09:00", files=files)
+    return d
+
+
+async def test_problem_lists_are_complete_but_capped(demo_runtime: Runtime, tmp_path: Path) -> None:
+    batch = make_batch(tmp_path / "b", sequence=2, bad_rows=100)
+    result = await demo_runtime.linkage.link(batch)
+    assert result.outcome == "rejected"
+    # 100 rows x 8 problems each: the first 200 listed, the rest counted
+    assert len(result.problems) == 200 and result.problems_omitted == 600
+    assert result.as_dict()["problems_omitted"] == 600
+    assert {p.line for p in result.problems[:8]} == {5}
+
+
+async def test_unknown_municipality_is_rejected(demo_runtime: Runtime, tmp_path: Path) -> None:
+    batch = make_batch(tmp_path / "b", sequence=1, code="131016")
+    result = await demo_runtime.linkage.link(batch)
+    assert result.outcome == "rejected"
+    assert result.problems[0].reason == "municipality 131016 is not registered"
+
+
+async def test_export_then_link_into_an_empty_centre_gives_identical_data(
+    demo_runtime: Runtime, tmp_path: Path
+) -> None:
+    code = "994821"
+    out = tmp_path / "export"
+    doc = await demo_runtime.linkage.export(code, out)
+    assert doc["counts"]["residents"] == 2400
+    src_db = demo_runtime.settings.db_path
+    other = Runtime(load_settings(str(tmp_path / "empty")), clock=FixedClock(TEST_NOW))
+    await other.start()
+    try:
+        await other.municipalities.add(code=code, name="桜川村", kind="village", population=2400, actor=OP)
+        result = await other.linkage.link(out)
+        assert result.outcome == "applied", result.problems[:3]
+        dst_db = other.settings.db_path
+        for sql in (
+            "SELECT * FROM residents WHERE municipality_code = ? ORDER BY resident_code",
+            "SELECT s.resident_code, s.seal_number, s.registered_on, s.status, i.png FROM seals s "
+            "JOIN seal_impressions i ON i.sha256 = s.impression_sha256 WHERE municipality_code = ? "
+            "ORDER BY 1, 2",
+            "SELECT * FROM taxes WHERE municipality_code = ? ORDER BY resident_code, fiscal_year",
+        ):
+            assert rows(src_db, sql, code) == rows(dst_db, sql, code)
+    finally:
+        await other.stop()
+    with pytest.raises(InvalidInput, match="not an empty directory"):
+        await demo_runtime.linkage.export(code, out)
+
+
+async def test_restore_rebuilds_from_full_plus_deltas(demo_runtime: Runtime) -> None:
+    rt = demo_runtime
+    db = rt.settings.db_path
+    await rt.linkage.link(FIX / "valid-full")
+    after_full = rows(db, "SELECT * FROM residents WHERE municipality_code = ? ORDER BY 2", CODE)
+    await rt.linkage.link(FIX / "valid-delta")
+    after_delta = rows(db, "SELECT * FROM residents WHERE municipality_code = ? ORDER BY 2", CODE)
+    # the data is lost (a disaster): restore brings back the newest state
+    await rt.db.write(lambda conn: conn.execute("DELETE FROM taxes WHERE municipality_code = ?", (CODE,)))
+    doc = await rt.linkage.restore(CODE, actor=OP)
+    assert doc["restored_to_sequence"] == 3 and doc["batches"] == [2, 3]
+    assert rows(db, "SELECT * FROM residents WHERE municipality_code = ? ORDER BY 2", CODE) == after_delta
+    assert rows(db, "SELECT count(*) FROM taxes WHERE municipality_code = ?", CODE) == [(6,)]
+    doc = await rt.linkage.restore(CODE, 2, actor=OP)
+    assert rows(db, "SELECT * FROM residents WHERE municipality_code = ? ORDER BY 2", CODE) == after_full
+    trail = await rt.municipalities.audit_trail(CODE, 2)
+    assert [(e.action, e.new_value) for e in trail] == [("restore", "2"), ("restore", "3")]
+    with pytest.raises(InvalidInput, match="no backup of sequence 7"):
+        await rt.linkage.restore(CODE, 7, actor=OP)
+
+
+async def test_a_tampered_backup_is_refused(demo_runtime: Runtime, db_dump: Callable[[Path], list[str]]) -> None:
+    rt = demo_runtime
+    await rt.linkage.link(FIX / "valid-full")
+    backup = rt.settings.data_dir / (await rt.linkage.backups(CODE))[0].path
+    data = bytearray(backup.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    backup.write_bytes(bytes(data))
+    before = db_dump(rt.settings.db_path)
+    with pytest.raises(Exception, match="wrong key, or it was altered"):
+        await rt.linkage.restore(CODE, actor=OP)
+    assert db_dump(rt.settings.db_path) == before
