@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.signal import Signal
 
 from bcl_console.config import Settings
-from bcl_console.screens import DashboardScreen, MunicipalitiesScreen
+from bcl_console.screens import DashboardScreen, LinkageScreen, MunicipalitiesScreen
 from bcl_console.services.events import Event
 from bcl_console.services.runtime import Runtime
 
@@ -33,13 +33,19 @@ AREAS: tuple[Area, ...] = (
     Area("dashboard", "d", "Dashboard", "Municipalities by class and state, data held, open now"),
     Area("municipalities", "m", "Municipalities",
          "List, detail and management-terminal controls: hours, suspend, resume, fees"),
+    Area("linkage", "l", "Linkage",
+         "Batches received, problems of rejected ones, ingest from a path, backups and restore"),
 )
 
 
 class BclApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "BCL console"
-    MODES = {"dashboard": DashboardScreen, "municipalities": MunicipalitiesScreen}
+    MODES = {
+        "dashboard": DashboardScreen,
+        "municipalities": MunicipalitiesScreen,
+        "linkage": LinkageScreen,
+    }
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
         *(Binding(a.key, f"switch_mode('{a.mode}')", a.title) for a in AREAS),

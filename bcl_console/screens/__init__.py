@@ -1,6 +1,7 @@
 """The console's screens, one module per area."""
 
 from bcl_console.screens.dashboard import DashboardScreen
+from bcl_console.screens.linkage import LinkageScreen
 from bcl_console.screens.municipalities import MunicipalitiesScreen
 
-__all__ = ["DashboardScreen", "MunicipalitiesScreen"]
+__all__ = ["DashboardScreen", "LinkageScreen", "MunicipalitiesScreen"]

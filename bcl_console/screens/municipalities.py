@@ -3,6 +3,7 @@ management-terminal controls (hours, suspend, resume, fees) — the same service
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -104,7 +105,7 @@ class MunicipalitiesScreen(LiveScreen):
             if m.service_start else "not set"
         )
         suspended = (
-            f"[b red]SUSPENDED[/] — {m.suspension_reason}" if m.suspended else "running"
+            f"[b red]SUSPENDED[/] — {escape(m.suspension_reason or '')}" if m.suspended else "running"
         )
         open_now = "open now" if view.closed_reason is None else f"closed now ({view.closed_reason})"
         fees = "  ".join(f"{t.label} {yen}円" for t, yen in view.fees.items())
@@ -121,7 +122,7 @@ class MunicipalitiesScreen(LiveScreen):
         ]
         for e in audit:
             change = f"{e.old_value} → {e.new_value}" if e.old_value is not None else (e.new_value or "")
-            lines.append(f"  {e.at[:16].replace('T', ' ')}Z {e.actor}/{e.interface} {e.action}: {change}")
+            lines.append(escape(f"  {e.at[:16].replace('T', ' ')}Z {e.actor}/{e.interface} {e.action}: {change}"))
         detail.update("\n".join(lines))
 
     # -- controls --------------------------------------------------------------------

@@ -48,6 +48,7 @@ from bcl_console.store.audit import AuditEntry, append_audit
 from bcl_console.store.linkage import BackupRecord, BatchRecord
 
 log = logging.getLogger(__name__)
+__all__ = ["BackupRecord", "BatchView", "IngestResult", "LinkageService"]
 
 CHUNK = 5_000
 MAX_PNG = 256 * 1024
@@ -556,7 +557,8 @@ class LinkageService:
             for b in applied
         ]
         views.extend(await asyncio.to_thread(self._rejected, code, limit))
-        views.sort(key=lambda v: v.received_at, reverse=True)
+        # Newest first; on a tie (a stopped clock) the journal's rejections come first.
+        views.sort(key=lambda v: (v.received_at, v.outcome == "rejected"), reverse=True)
         return views[:limit]
 
     def _rejected(self, code: str | None, limit: int) -> list[BatchView]:
