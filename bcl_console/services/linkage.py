@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -209,6 +210,9 @@ class _Applier:
         self._impressions: dict[str, str | None] = {}
         # Residents whose rows were refused: their seals and taxes are not reported again.
         self._refused: set[str] = set()
+        # Residents of a full batch: duplicates and dangling references are found here,
+        # so the load runs without SQLite's per-row foreign-key checks.
+        self._codes: set[str] = set()
 
     def _tick(self, n: int = 1) -> None:
         self.done += n
@@ -252,6 +256,8 @@ class _Applier:
                 if kind == "residents":
                     self._refused.add(row.get("resident_code", "").strip())
                 continue
+            if change is None and not self._references_ok(name, line, kind, values[0]):
+                continue
             if kind == "seals" and change != "D":
                 sha = self._impression(name, line, str(values[4]))
                 if sha is None:
@@ -275,6 +281,20 @@ class _Applier:
         if self.m.kind == "delta":
             for c, n in changes.items():
                 self.counts[f"{kind}.{_CHANGE_NAMES[c]}"] = n
+
+    def _references_ok(self, name: str, line: int, kind: str, code: str) -> bool:
+        """Full batches: a resident appears once; seals and taxes name a resident of the batch."""
+        if kind == "residents":
+            if code in self._codes:
+                self.problems.add(name, line, "resident_code", f"resident code {code} appears twice")
+                return False
+            self._codes.add(code)
+            return True
+        if code in self._codes:
+            return True
+        if code not in self._refused:
+            self.problems.add(name, line, "resident_code", f"resident {code} is not in residents.csv")
+        return False
 
     def _key_only(self, kind: str, row: dict[str, str], errors: list[tuple[str, str]]) -> tuple[Any, ...] | None:
         try:
@@ -509,8 +529,13 @@ class LinkageService:
                              f"a delta must be sequence {last + 1} (the last applied is {last}); "
                              f"{manifest.sequence} is {gap}")
                 raise _Rejected
-            applier = _Applier(conn, src, manifest, problems, today, report)
-            applier.run()
+            # The backup (deflate and AES, both outside the GIL) is made beside the load.
+            backup = _BackgroundBackup(src, key, partial, self.tmp_dir)
+            try:
+                applier = _Applier(conn, src, manifest, problems, today, report)
+                applier.run()
+            finally:
+                size = backup.join()
             if problems:
                 raise _Rejected
             store.record_batch(
@@ -518,13 +543,12 @@ class LinkageService:
                 created_at=manifest.created_at, received_at=at, source=source, outcome="applied",
                 counts=applier.counts, checksums=manifest.checksums(),
             )
-            size = _write_backup(src, key, partial, self.tmp_dir)
             store.insert_backup(conn, BackupRecord(code, manifest.sequence, manifest.kind,
                                                    backup_rel.as_posix(), size, at))
             return applier.counts
 
         try:
-            counts = await self._db.write(tx)
+            counts = await self._db.write_bulk(tx)
         except _AlreadyApplied as already:
             return IngestResult("already-applied", code, manifest.sequence, manifest.kind,
                                 counts=already.record.counts)
@@ -633,7 +657,7 @@ class LinkageService:
                 return totals
 
             try:
-                await self._db.write(tx)
+                await self._db.write_bulk(tx)
             except _Rejected:
                 raise InvalidInput("the backups could not be restored: "
                                    + "; ".join(f"{p.file}: {p.reason}" for p in problems.items[:3])) from None
@@ -664,6 +688,29 @@ class LinkageService:
             raise NotFound(f"municipality {code} is not registered", field="code")
         created = tokyo(self._clock.now()).isoformat(timespec="seconds")
         return await self._db.read(_export, code, out, created)
+
+
+class _BackgroundBackup:
+    """Writes the encrypted backup on its own thread; ``join`` gives its size or re-raises."""
+
+    def __init__(self, src: BatchSource, key: bytes, target: Path, tmp: Path) -> None:
+        self._size = 0
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(src, key, target, tmp),
+                                        name="linkage-backup", daemon=True)
+        self._thread.start()
+
+    def _run(self, src: BatchSource, key: bytes, target: Path, tmp: Path) -> None:
+        try:
+            self._size = _write_backup(src, key, target, tmp)
+        except BaseException as exc:
+            self._error = exc
+
+    def join(self) -> int:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._size
 
 
 def _write_backup(src: BatchSource, key: bytes, target: Path, tmp: Path) -> int:

@@ -55,6 +55,8 @@ def _configure(conn: sqlite3.Connection, *, writer: bool) -> None:
         conn.execute("PRAGMA journal_mode = WAL")
         # FULL: a lost commit could lose money or an idempotency record.
         conn.execute("PRAGMA synchronous = FULL")
+        # 64 MiB of page cache: a city's batch inserts into large B-trees and indexes.
+        conn.execute("PRAGMA cache_size = -65536")
     else:
         conn.execute("PRAGMA query_only = ON")
 
@@ -141,6 +143,16 @@ class Database:
             raise StoreError("the database is not open")
         return await self._call(self._writer, _run_in_transaction, fn, args, kwargs)
 
+    async def write_bulk(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Like ``write``, with SQLite's per-row foreign-key checks off for this transaction.
+
+        For bulk loads whose caller checks every reference itself (a linkage batch keeps
+        the set of its residents): the per-row checks cost a third of the load time.
+        """
+        if self._writer is None:
+            raise StoreError("the database is not open")
+        return await self._call(self._writer, _run_without_fk_checks, fn, args, kwargs)
+
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(conn, *args)`` on the read-only connection (one consistent snapshot)."""
         if self._reader is None:
@@ -156,6 +168,16 @@ def _run_read(
         return fn(conn, *args, **kwargs)
     finally:
         conn.execute("COMMIT")
+
+
+def _run_without_fk_checks(
+    conn: sqlite3.Connection, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> T:
+    conn.execute("PRAGMA foreign_keys = OFF")  # only outside a transaction does this take effect
+    try:
+        return _run_in_transaction(conn, fn, args, kwargs)
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
 
 
 def _checkpoint(conn: sqlite3.Connection) -> None:

@@ -1,0 +1,171 @@
+"""Benchmark: linking a 500,000-resident full batch, and a 5,000-change delta.
+
+Steps (each measured run in its own child process, so peak RSS is its own):
+1. setup: the demo generator makes a city of N residents; it is exported as a full batch;
+2. `link` of that batch into a fresh centre: records/s and peak RSS;
+3. baseline, same run: the same CSV rows inserted with plain sqlite3 executemany in one
+   transaction, no validation, no checksums, no backup;
+4. a delta of 5,000 changes (updates) linked on top.
+Targets (issue 3): >= 100,000 records/s, peak RSS < 300 MB, the delta in < 1 s.
+
+    ./dev bench linkage [--residents 500000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+CITY = "992054"
+
+SETUP = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from bcl_console.config import load_settings
+    from bcl_console.services.runtime import Runtime
+
+    async def main(data, out, residents):
+        rt = Runtime(load_settings(data)); await rt.start()
+        await rt.demo.create(2026, residents=residents)
+        await rt.linkage.export("%s", Path(out))
+        await rt.stop()
+
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    """ % CITY
+)
+
+LINK = textwrap.dedent(
+    """
+    import asyncio, json, resource, sys, time
+    from pathlib import Path
+    from bcl_console.config import load_settings
+    from bcl_console.services.actor import Actor
+    from bcl_console.services.runtime import Runtime
+
+    async def main(data, batch, fresh):
+        rt = Runtime(load_settings(data)); await rt.start()
+        if fresh == "1":
+            await rt.municipalities.add(code="%s", name="東浜市", kind="city", population=500000,
+                                        actor=Actor("bench", "cli"))
+        started = time.perf_counter()
+        result = await rt.linkage.link(Path(batch))
+        seconds = time.perf_counter() - started
+        await rt.stop()
+        assert result.outcome == "applied", result.problems[:3]
+        records = sum(v for k, v in result.counts.items() if "." not in k)
+        print(json.dumps({"records": records, "seconds": seconds,
+                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+    asyncio.run(main(*sys.argv[1:4]))
+    """ % CITY
+)
+
+BASELINE = textwrap.dedent(
+    """
+    import csv, json, resource, sqlite3, sys, time
+    from pathlib import Path
+    from bcl_console.store.db import migrate
+
+    db, batch = sys.argv[1], Path(sys.argv[2])
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL"); conn.execute("PRAGMA synchronous = FULL")
+    migrate(conn)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("INSERT INTO municipalities (code, name, kind, population, hosting, created_at) "
+                 "VALUES ('%s', 'x', 'city', 1, 'bcl', 'now')")
+    conn.execute("INSERT INTO seal_impressions VALUES ('x', x'00')")
+    started = time.perf_counter()
+    conn.execute("BEGIN")
+    records = 0
+    for name, table in (("residents.csv", "residents"), ("seals.csv", "seals"), ("taxes.csv", "taxes")):
+        with open(batch / name, encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader)
+            if table == "seals":
+                header[-1] = "impression_sha256"
+            cols = ", ".join(["municipality_code", *header])
+            marks = ", ".join("?" * (len(header) + 1))
+            rows = [("%s", *r[:-1], "x") if table == "seals" else ("%s", *r) for r in reader]
+            conn.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+            records += len(rows)
+    conn.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    print(json.dumps({"records": records, "seconds": seconds,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    """ % (CITY, CITY, CITY)
+)
+
+
+def child(code: str, *args: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def make_delta(full: Path, target: Path, changes: int) -> None:
+    from bcl_console.services.batch_writer import write_csv, write_manifest
+
+    target.mkdir()
+    with (full / "residents.csv").open(encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        rows = []
+        for row in reader:
+            if row[header.index("status")] != "active":
+                continue
+            row[header.index("address")] = row[header.index("address")] + "の2"
+            rows.append([*row, "U"])
+            if len(rows) == changes:
+                break
+    manifest = json.loads((full / "manifest.json").read_text(encoding="utf-8"))
+    files = {"residents.csv": write_csv(target / "residents.csv", [*header, "change"], rows)}
+    write_manifest(target, municipality_code=CITY, sequence=manifest["sequence"] + 1, kind="delta",
+                   created_at=manifest["created_at"], files=files)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--residents", type=int, default=500_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bcl-bench-") as tmp:
+        t = Path(tmp)
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", SETUP, str(t / "source"), str(t / "batch"), str(args.residents)],
+                       check=True)
+        size = sum(p.stat().st_size for p in (t / "batch").rglob("*") if p.is_file())
+        print(f"setup: demo city of {args.residents:,} exported as a full batch "
+              f"({size / 1e6:.0f} MB) in {time.perf_counter() - started:.0f} s")
+        link = child(LINK, str(t / "centre"), str(t / "batch"), "1")
+        base = child(BASELINE, str(t / "baseline.sqlite3"), str(t / "batch"))
+        make_delta(t / "batch", t / "delta", 5_000)
+        delta = child(LINK, str(t / "centre"), str(t / "delta"), "0")
+    link_rate = link["records"] / link["seconds"]
+    base_rate = base["records"] / base["seconds"]
+    print(f"link (validate, write, backup) {link['records']:>10,.0f} records {link['seconds']:7.2f} s "
+          f"{link_rate:>10,.0f} records/s  peak RSS {link['peak_rss_mb']:6.1f} MB")
+    print(f"baseline (plain executemany)   {base['records']:>10,.0f} records {base['seconds']:7.2f} s "
+          f"{base_rate:>10,.0f} records/s  peak RSS {base['peak_rss_mb']:6.1f} MB")
+    print(f"ratio link/baseline: {link_rate / base_rate:.2f} (the baseline does no validation, "
+          f"checksums or backup)")
+    print(f"delta of 5,000 changes: {delta['seconds']:.2f} s")
+    verdict = {
+        "records_per_s_at_least_100k": link_rate >= 100_000,
+        "peak_rss_under_300mb": link["peak_rss_mb"] < 300,
+        "delta_under_1s": delta["seconds"] < 1.0,
+    }
+    print(json.dumps({"link": link, "baseline": base, "delta": delta,
+                      "ratio_to_baseline": round(link_rate / base_rate, 3), "targets_met": verdict}, indent=2))
+    return 0 if all(verdict.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
