@@ -328,6 +328,61 @@ def cmd_linkage_agent(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
+def cmd_issue(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    options: dict[str, Any] = {}
+    if args.type == "residence":
+        options = {"scope": args.scope, "include_domicile": args.include_domicile}
+    elif args.scope != "self" or args.include_domicile:
+        raise CliError("--scope and --include-domicile are for residence certificates", EXIT_USAGE, "usage")
+    if args.fiscal_year is not None:
+        options["fiscal_year"] = args.fiscal_year
+    if args.disaster is not None:
+        options["disaster_id"] = args.disaster
+    out = Path(args.out)
+    if out.exists() and out.is_dir():
+        raise CliError(f"--out {out} is a directory; give a file name", EXIT_USAGE, "usage")
+
+    async def body(runtime: Runtime) -> int:
+        doc = await runtime.issuance.issue(args.resident, args.type, options, channel="counter")
+        try:
+            await asyncio.to_thread(out.write_bytes, doc.pdf)
+        except OSError as exc:
+            raise CliError(f"{out} cannot be written: {exc.strerror}", EXIT_FAILURE, "os") from None
+        r = doc.record
+        result = {"request_id": r.request_id, "type": r.type, "municipality_code": r.municipality_code,
+                  "resident_code": r.resident_code, "verification_code": r.verification_code,
+                  "pages": r.pages, "out": str(out), "bytes": len(doc.pdf)}
+        emit(args, result, lambda: print(
+            f"{out}: {r.type} certificate for resident {r.resident_code} ({r.municipality_code}), "
+            f"{r.pages} pages, verification code {r.verification_code}"))
+        return EXIT_OK
+
+    return with_runtime(args, body)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    if bool(args.file) == bool(args.code):
+        raise CliError("give a PDF file or --code CODE (one of them)", EXIT_USAGE, "usage")
+
+    async def body(runtime: Runtime) -> int:
+        if args.code:
+            verdict = await runtime.verification.verify_code(args.code)
+        else:
+            verdict = await runtime.verification.verify_pdf(Path(args.file))
+        doc = verdict.as_dict()
+        emit(args, doc, lambda: print(f"{verdict.status.upper()}: {verdict.reason}"
+                                      + (f" (code {doc.get('code')}, {doc.get('type')}, "
+                                         f"{doc.get('municipality')}, issued {doc.get('issued_at')})"
+                                         if doc.get("type") else "")))
+        return EXIT_OK if verdict.status == "genuine" else EXIT_REJECTED
+
+    return with_runtime(args, body)
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -396,6 +451,24 @@ def build_parser() -> argparse.ArgumentParser:
     au.add_argument("code", nargs="?", default=None)
     au.add_argument("--limit", type=int, default=50)
     m.set_defaults(func=cmd_municipality)
+
+    p = sub.add_parser("issue", parents=[common, js], help="issue a certificate at the counter (窓口)")
+    p.add_argument("--resident", required=True, metavar="CODE", help="the 11-digit resident code")
+    p.add_argument("--type", required=True, choices=["residence", "seal", "tax", "disaster"])
+    p.add_argument("--scope", default="self", choices=["self", "household"],
+                   help="residence: the requester only, or every current member of the household")
+    p.add_argument("--include-domicile", action="store_true", help="residence: print 本籍 and 筆頭者")
+    p.add_argument("--fiscal-year", type=int, default=None, help="tax: the fiscal year (default: the latest)")
+    p.add_argument("--disaster", type=int, default=None, metavar="ID",
+                   help="disaster: the disaster number (default: the latest assessed)")
+    p.add_argument("--out", required=True, metavar="FILE.pdf")
+    p.set_defaults(func=cmd_issue)
+
+    p = sub.add_parser("verify", parents=[common, js],
+                       help="check that a certificate is genuine, unaltered and not voided")
+    p.add_argument("file", nargs="?", help="the certificate PDF")
+    p.add_argument("--code", default=None, help="look a verification code up instead")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("link", parents=[common, js], help="ingest one linkage batch (directory or .zip)")
     p.add_argument("path", help="the batch: a directory with manifest.json, or a .zip")

@@ -16,7 +16,6 @@ from typing import Any
 from bcl_console.domain.codes import validate_municipality_code
 from bcl_console.domain.errors import InvalidInput
 from bcl_console.domain.kana import is_katakana, normalise_kana
-from bcl_console.domain.resident import RESIDENT_FIELDS
 from bcl_console.domain.wareki import parse_date
 
 FORMAT = "bcl-linkage/1"

@@ -12,18 +12,21 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from bcl_console.domain.codes import with_check_digit
+from bcl_console.domain.damage import class_from_ratio
 from bcl_console.domain.errors import InvalidInput
 from bcl_console.domain.fiscal import tokyo
 from bcl_console.domain.municipality import Hosting, Kind, Municipality
+from bcl_console.domain.wareki import era_year
 from bcl_console.services import demo_names, seal_image
 from bcl_console.services.actor import DEMO
 from bcl_console.services.clock import Clock, iso_now
 from bcl_console.services.demo_people import PeopleGenerator, Place
 from bcl_console.services.events import DemoCompleted, DemoProgress, EventBus
 from bcl_console.store import Conn, Database
+from bcl_console.store import disasters as disaster_store
 from bcl_console.store import linkage as linkage_store
 from bcl_console.store import meta as meta_store
 from bcl_console.store import municipalities as muni_store
@@ -183,12 +186,31 @@ def _build(conn: Conn, specs: list[DemoMunicipality], seed: int, today: date, at
             conn, municipality_code=m.code, sequence=1, kind="full", created_at=at,
             received_at=at, source="demo", outcome="applied", counts=counts, checksums={},
         )
+    _demo_disaster(conn, specs[0].municipality, seed, today, at)
     meta_store.set_meta(conn, "demo_seed", str(seed))
     meta_store.set_meta(conn, "demo_created_at", at)
     return DemoSummary(
         seed=seed, municipalities=len(specs), residents=done, households=households,
         seals=seals, taxes=taxes, seconds=time.perf_counter() - started,
     )
+
+
+def _demo_disaster(conn: Conn, town: Municipality, seed: int, today: date, at: str) -> None:
+    """One disaster, six weeks ago, with assessed dwellings in the town."""
+    rng = random.Random(f"{seed}:disaster")
+    occurred = today - timedelta(days=42)
+    era, year = era_year(occurred)
+    name = f"{era.name}{year}年{occurred.month}月{PREFECTURE}豪雨"
+    disaster_id = disaster_store.insert_disaster(conn, name, "flood", occurred.isoformat(), at, [town.code])
+    households = disaster_store.heads_of_households(conn, town.code)
+    chosen = rng.sample(households, min(150, len(households)))
+    inspectors = ("調査員 中野", "調査員 石井", "調査員 小川")
+    rows = []
+    for household, address in sorted(chosen):
+        ratio = min(100, int(rng.expovariate(1 / 14)))
+        rows.append((disaster_id, town.code, household, address, class_from_ratio(ratio).value, ratio,
+                     rng.choice(inspectors), (occurred + timedelta(days=rng.randint(5, 30))).isoformat()))
+    disaster_store.insert_assessments(conn, rows)
 
 
 class DemoService:

@@ -55,6 +55,13 @@ class LinkageProgress(Event):
     total: int
 
 
+@dataclass(frozen=True)
+class CertificateIssued(Event):
+    municipality_code: str
+    type: str
+    channel: str
+
+
 Subscriber = Callable[[Event], None]
 
 

@@ -15,11 +15,13 @@ from bcl_console.config import Settings, prepare_data_dir
 from bcl_console.services.clock import Clock, OffsetClock, SystemClock
 from bcl_console.services.demo import DemoService, DemoSummary
 from bcl_console.services.events import EventBus
+from bcl_console.services.issuance import IssuanceService
 from bcl_console.services.keys import KeyStore
 from bcl_console.services.linkage import LinkageService
 from bcl_console.services.municipalities import MunicipalityService
 from bcl_console.services.overview import OverviewService
 from bcl_console.services.tokens import TokenService
+from bcl_console.services.verification import VerificationService
 from bcl_console.services.web import HttpServer
 from bcl_console.store import Database
 
@@ -27,7 +29,7 @@ log = logging.getLogger("bcl_console")
 
 
 class Runtime:
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None, *, render_workers: int = 0) -> None:
         self.settings = settings
         if clock is None:
             clock = OffsetClock(settings.now) if settings.now else SystemClock()
@@ -42,6 +44,10 @@ class Runtime:
         self.linkage = LinkageService(
             self.db, self.clock, self.bus, self.keys, settings.data_dir, self.tokens
         )
+        self.issuance = IssuanceService(
+            self.db, self.clock, self.bus, self.keys, settings.data_dir, workers=render_workers
+        )
+        self.verification = VerificationService(self.db, self.keys)
         self.http: HttpServer | None = None
         self.schema_versions: tuple[int, int] = (0, 0)
         self._log_handler: logging.Handler | None = None
@@ -57,11 +63,13 @@ class Runtime:
         before, after = self.schema_versions
         if before != after:
             log.info("database migrated from schema %d to %d", before, after)
+        await self.issuance.start()
         self._started = True
 
     async def stop(self) -> None:
         """Stop serving, close the database; safe to call twice."""
         await self.stop_http()
+        await self.issuance.stop()
         await self.db.close()
         if self._log_handler is not None:
             log.removeHandler(self._log_handler)

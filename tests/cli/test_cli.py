@@ -228,3 +228,33 @@ def test_agent_command_once_against_serve(demo_dir: Path, tmp_path: Path) -> Non
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_issue_and_verify_commands(capsys: pytest.CaptureFixture[str], demo_dir: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    data = str(demo_dir)
+    conn = sqlite3.connect(demo_dir / "bcl.sqlite3")
+    resident = conn.execute("SELECT resident_code FROM residents WHERE status='active' AND restricted=0 "
+                            "AND municipality_code='993611' LIMIT 1").fetchone()[0]
+    conn.close()
+    out = tmp_path / "juminhyo.pdf"
+    code, doc = run_json(capsys, "issue", "--resident", resident, "--type", "residence", "--scope", "household",
+                         "--out", str(out), "--data-dir", data, *NOW)
+    assert code == 0 and out.read_bytes().startswith(b"%PDF") and doc["verification_code"]
+    code, verdict = run_json(capsys, "verify", str(out), "--data-dir", data)
+    assert code == 0 and verdict["status"] == "genuine" and verdict["code"] == doc["verification_code"]
+    code, verdict = run_json(capsys, "verify", "--code", doc["verification_code"], "--data-dir", data)
+    assert code == 0 and verdict["status"] == "genuine"
+    code, verdict = run_json(capsys, "verify", "--code", "ZZZZ-ZZZZ-ZZZZ-ZZZZ", "--data-dir", data)
+    assert code == 3 and verdict["status"] == "unknown"
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(out.read_bytes()[:-2000])
+    code, verdict = run_json(capsys, "verify", str(broken), "--data-dir", data)
+    assert code == 3 and verdict["status"] in ("unknown", "altered")
+    code, _, err = run(capsys, "issue", "--resident", "99999999999", "--type", "seal", "--out",
+                       str(tmp_path / "x.pdf"), "--data-dir", data, *NOW)
+    assert code == 3 and "not known" in err and not (tmp_path / "x.pdf").exists()
+    with pytest.raises(SystemExit) as exc:
+        main(["issue", "--resident", resident, "--type", "passport", "--out", "x.pdf"])
+    assert exc.value.code == 2

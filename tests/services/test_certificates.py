@@ -1,0 +1,298 @@
+"""Certificates: the content of each type read back from the PDF, verification and every
+tampering case, refusals, and the records kept."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pypdf import PdfReader, PdfWriter
+
+from bcl_console.domain.certificate import normalise_code
+from bcl_console.domain.errors import InvalidInput, NotFound
+from bcl_console.pdfgen.certificate import ATTACHMENT
+from bcl_console.services.runtime import Runtime
+
+
+def q(rt: Runtime, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
+    conn = sqlite3.connect(rt.settings.db_path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def texts(pdf: bytes) -> list[str]:
+    return [p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def flat(text: str) -> str:
+    return "".join(text.split())
+
+
+def household_with_members(rt: Runtime) -> tuple[str, list[tuple]]:  # type: ignore[type-arg]
+    """A household of the town with 3+ members, one of whom has moved out."""
+    rows = q(rt, "SELECT household_number FROM residents WHERE municipality_code = '993611' "
+                 "GROUP BY household_number HAVING count(*) >= 3 AND sum(status != 'active') >= 1 "
+                 "AND sum(restricted) = 0 ORDER BY household_number LIMIT 1")
+    household = rows[0][0]
+    members = q(rt, "SELECT resident_code, name, address, status, relationship FROM residents "
+                    "WHERE municipality_code = '993611' AND household_number = ?", household)
+    return household, members
+
+
+async def test_household_residence_copy_lists_exactly_the_current_members(demo_runtime: Runtime) -> None:
+    rt = demo_runtime
+    _, members = household_with_members(rt)
+    active = [m for m in members if m[3] == "active"]
+    gone = [m for m in members if m[3] != "active"]
+    requester = active[0][0]
+    doc = await rt.issuance.issue(requester, "residence", {"scope": "household"})
+    pages = texts(doc.pdf)
+    fronts = pages[0::2]
+    assert len(fronts) == len(active) and len(pages) == 2 * len(active)
+    body = flat("".join(fronts))
+    for code, name, address, _, _ in active:
+        assert flat(name) in body and flat(address) in body
+        assert code not in body  # never the 住民票コード
+    for _, name, _, _, _ in gone:
+        assert flat(name) not in body
+    assert "この写しは、世帯全員の住民票の原本と相違ないことを証明する。" in body
+    assert "本籍" not in body
+    assert doc.record.pages == len(pages) and doc.record.state == "issued"
+
+
+async def test_self_copy_with_domicile(demo_runtime: Runtime) -> None:
+    rt = demo_runtime
+    code, name, domicile, head = q(rt, "SELECT resident_code, name, domicile, head_of_family FROM residents "
+                                       "WHERE municipality_code='994821' AND status='active' AND restricted=0 "
+                                       "AND domicile != '' LIMIT 1")[0]
+    doc = await rt.issuance.issue(code, "residence", {"scope": "self", "include_domicile": True})
+    front = flat(texts(doc.pdf)[0])
+    assert flat(name) in front and flat(domicile) in front and "筆頭者" in front
+    assert "この写しは、住民票の原本と相違ないことを証明する。" in front
+    assert "桜川村長" in front and "令和8年6月17日" in front
+    assert f"検証コード{doc.record.verification_code}" in front
+
+
+async def test_seal_tax_and_disaster_contents(demo_runtime: Runtime) -> None:
+    rt = demo_runtime
+    code, name, number = q(rt, "SELECT r.resident_code, r.name, s.seal_number FROM residents r JOIN seals s "
+                               "USING (municipality_code, resident_code) WHERE r.status='active' AND "
+                               "r.restricted=0 AND s.status='active' LIMIT 1")[0]
+    doc = await rt.issuance.issue(code, "seal")
+    front = flat(texts(doc.pdf)[0])
+    assert "印鑑登録証明書" in front and flat(name) in front and number in front
+    assert "この写しは、登録されている印影と相違ないことを証明する。" in front
+    assert len(PdfReader(io.BytesIO(doc.pdf)).pages[0].images) == 1  # the impression
+
+    code, fy, salary, total, municipal, prefectural = q(
+        rt, "SELECT t.resident_code, t.fiscal_year, t.salary_income, t.total_income, t.municipal_tax, "
+            "t.prefectural_tax FROM taxes t JOIN residents r USING (municipality_code, resident_code) "
+            "WHERE r.status='active' AND r.restricted=0 AND t.salary_income > 0 AND t.fiscal_year = 2025 LIMIT 1")[0]
+    doc = await rt.issuance.issue(code, "tax", {"fiscal_year": fy})
+    front = flat(texts(doc.pdf)[0])
+    assert "令和7年度" in front and "令和6年中" in front
+    for amount in (salary, total, municipal, prefectural, municipal + prefectural):
+        assert f"{amount:,}円" in front
+
+    code, household, address, damage, head = q(
+        rt, "SELECT r.resident_code, r.household_number, a.address, a.damage_class, "
+            "(SELECT name FROM residents h WHERE h.municipality_code = r.municipality_code AND "
+            " h.household_number = r.household_number AND h.relationship = '世帯主') "
+            "FROM residents r JOIN damage_assessments a ON a.municipality_code = r.municipality_code "
+            "AND a.household_number = r.household_number WHERE r.status='active' AND r.restricted=0 LIMIT 1")[0]
+    doc = await rt.issuance.issue(code, "disaster")
+    front = flat(texts(doc.pdf)[0])
+    assert "罹災証明書" in front and flat(head) in front and flat(address) in front and damage in front
+    assert "豪雨" in front
+
+
+async def test_verify_round_trip_and_code_lookup(demo_runtime: Runtime, tmp_path: Path) -> None:
+    rt = demo_runtime
+    code = q(rt, "SELECT resident_code FROM residents WHERE status='active' AND restricted=0 LIMIT 1")[0][0]
+    doc = await rt.issuance.issue(code, "residence")
+    path = tmp_path / "c.pdf"
+    path.write_bytes(doc.pdf)
+    verdict = await rt.verification.verify_pdf(path)
+    assert verdict.status == "genuine", verdict.reason
+    assert verdict.details["code"] == doc.record.verification_code
+    by_code = await rt.verification.verify_code(doc.record.verification_code.lower().replace("-", " "))
+    assert by_code.status == "genuine"
+    assert (await rt.verification.verify_code("0000-0000-0000-0000")).status == "unknown"
+    # voided documents are reported as such
+    await rt.db.write(lambda c: c.execute("UPDATE issuances SET state='voided', voided_at='x' "
+                                          "WHERE request_id = ?", (doc.record.request_id,)))
+    assert (await rt.verification.verify_pdf(path)).status == "voided"
+    # the record keeps what was issued
+    assert q(rt, "SELECT type, channel, content_sha256 FROM issuances WHERE request_id = ?",
+             doc.record.request_id)[0][:2] == ("residence", "counter")
+    assert (rt.settings.data_dir / doc.record.document_path).read_bytes() == doc.pdf
+
+
+def _rewrite_text(pdf: bytes, old: str, new: str) -> bytes:
+    """Change a word in the front's content stream the way a forger would (same glyphs)."""
+    reader = PdfReader(io.BytesIO(pdf))
+    writer = PdfWriter(clone_from=reader)
+    page = writer.pages[0]
+    contents = page.get_contents()
+    data = contents.get_data()
+    assert old.encode() in data, "the marker must be in the stream"
+    contents.set_data(data.replace(old.encode(), new.encode(), 1))
+    page.replace_contents(contents)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+async def test_every_tampering_fails(demo_runtime: Runtime) -> None:
+    rt = demo_runtime
+    rc1, rc2 = [r[0] for r in q(rt, "SELECT resident_code FROM residents WHERE status='active' "
+                                    "AND restricted=0 AND municipality_code='993611' LIMIT 2")]
+    a = (await rt.issuance.issue(rc1, "residence")).pdf
+    b = (await rt.issuance.issue(rc2, "residence")).pdf
+
+    # 1. text of the front changed: the page number "1 / 1" is plain ASCII in the stream,
+    #    so edit the glyph string of a digit of the date instead via a content change.
+    reader = PdfReader(io.BytesIO(a))
+    writer = PdfWriter(clone_from=reader)
+    page = writer.pages[0]
+    contents = page.get_contents()
+    data = contents.get_data()
+    # drop the last text-showing operation (the page number) from the front
+    cut = data.rfind(b"Tj")
+    assert cut > 0
+    start = data.rfind(b"(", 0, cut) if data.rfind(b"(", 0, cut) > data.rfind(b"<", 0, cut) else data.rfind(b"<", 0, cut)
+    contents.set_data(data[:start] + b"<> " + data[cut:])
+    page.replace_contents(contents)
+    out = io.BytesIO()
+    writer.write(out)
+    verdict = await rt.verification.verify_bytes(out.getvalue())
+    assert verdict.status == "altered" and "text of the front" in verdict.reason
+
+    # 2. the back page of another document paired with this front
+    ra, rb = PdfReader(io.BytesIO(a)), PdfReader(io.BytesIO(b))
+    writer = PdfWriter(clone_from=ra)
+    writer.remove_page(1)
+    writer.add_page(rb.pages[1])
+    out = io.BytesIO()
+    writer.write(out)
+    verdict = await rt.verification.verify_bytes(out.getvalue())
+    assert verdict.status == "altered" and "back page 1 belongs to another document" in verdict.reason
+
+    # 3. a signature by another key
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(a)))
+    attached = json.loads(PdfReader(io.BytesIO(a)).attachments[ATTACHMENT][0])
+    payload_json = json.dumps(attached["payload"], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    forged_sig = base64.b64encode(Ed25519PrivateKey.generate().sign(payload_json.encode())).decode()
+    writer._root_object["/Names"]["/EmbeddedFiles"]  # noqa: B018 - it is there
+    del writer._root_object["/Names"]
+    writer.add_attachment(ATTACHMENT, json.dumps({"payload": attached["payload"], "signature": forged_sig}).encode())
+    out = io.BytesIO()
+    writer.write(out)
+    verdict = await rt.verification.verify_bytes(out.getvalue())
+    assert verdict.status == "altered" and "signature does not verify" in verdict.reason
+
+    # 4. the signed payload itself edited (another municipality claimed)
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(a)))
+    del writer._root_object["/Names"]
+    edited = dict(attached["payload"], municipality="994821")
+    writer.add_attachment(ATTACHMENT, json.dumps({"payload": edited, "signature": attached["signature"]}).encode())
+    out = io.BytesIO()
+    writer.write(out)
+    assert (await rt.verification.verify_bytes(out.getvalue())).status == "altered"
+
+    # 5. not one of ours at all
+    assert (await rt.verification.verify_bytes(b"%PDF-1.4 nonsense")).status == "unknown"
+    assert (await rt.verification.verify_bytes(b"hello")).status == "unknown"
+
+
+async def test_refusals_change_nothing(demo_runtime: Runtime, db_dump: Callable[[Path], list[str]]) -> None:
+    rt = demo_runtime
+    before = db_dump(rt.settings.db_path)
+    moved = q(rt, "SELECT resident_code FROM residents WHERE status='moved-out' LIMIT 1")[0][0]
+    dead = q(rt, "SELECT resident_code FROM residents WHERE status='deceased' LIMIT 1")[0][0]
+    restricted = q(rt, "SELECT resident_code FROM residents WHERE restricted=1 AND status='active' LIMIT 1")[0][0]
+    no_seal = q(rt, "SELECT resident_code FROM residents r WHERE status='active' AND restricted=0 AND NOT EXISTS "
+                    "(SELECT 1 FROM seals s WHERE s.resident_code = r.resident_code AND s.status='active') LIMIT 1")[0][0]
+    no_assessment = q(rt, "SELECT resident_code FROM residents r WHERE status='active' AND restricted=0 AND "
+                          "municipality_code='994821' LIMIT 1")[0][0]
+    cases = [
+        (lambda: rt.issuance.issue("99999999999", "residence"), NotFound, "not known"),
+        (lambda: rt.issuance.issue(moved, "residence"), InvalidInput, "moved out"),
+        (lambda: rt.issuance.issue(dead, "residence"), InvalidInput, "deceased"),
+        (lambda: rt.issuance.issue(restricted, "residence"), InvalidInput, "protection measure"),
+        (lambda: rt.issuance.issue(no_seal, "seal"), InvalidInput, "no active seal"),
+        (lambda: rt.issuance.issue(no_seal, "tax", {"fiscal_year": 2001}), InvalidInput, "no tax record for fiscal year 2001"),
+        (lambda: rt.issuance.issue(no_assessment, "disaster"), InvalidInput, "no damage assessment"),
+        (lambda: rt.issuance.issue(no_seal, "passport"), InvalidInput, "unknown certificate type"),
+        (lambda: rt.issuance.issue(no_seal, "residence", {"scope": "street"}), InvalidInput, "scope"),
+        (lambda: rt.issuance.issue(no_seal, "seal", {"colour": "red"}), InvalidInput, "unknown option"),
+    ]
+    for call, error, message in cases:
+        with pytest.raises(error, match=message):
+            await call()
+    assert db_dump(rt.settings.db_path) == before
+    assert not list((rt.settings.data_dir / "documents").rglob("*.pdf")) if (rt.settings.data_dir / "documents").exists() else True
+
+
+async def test_gaiji_is_refused_never_printed_as_a_box(demo_runtime: Runtime) -> None:
+    rt = demo_runtime
+    code = q(rt, "SELECT resident_code FROM residents WHERE status='active' AND restricted=0 LIMIT 1")[0][0]
+    # 𠮷 (U+20BB7, the "tsuchi-yoshi" variant) is outside CP932: a classic 外字.
+    await rt.db.write(lambda c: c.execute("UPDATE residents SET name = '𠮷田 一郎' WHERE resident_code = ?", (code,)))
+    with pytest.raises(InvalidInput, match="外字") as exc:
+        await rt.issuance.issue(code, "residence")
+    assert "U+20BB7" in str(exc.value)
+
+
+def test_codes_are_long_enough_and_typeable() -> None:
+    from bcl_console.domain.certificate import new_verification_code
+
+    codes = {new_verification_code() for _ in range(2000)}
+    assert len(codes) == 2000
+    sample = next(iter(codes))
+    assert len(sample) == 19 and sample.count("-") == 3
+    assert normalise_code(sample.lower().replace("-", " ")) == sample
+    with pytest.raises(InvalidInput):
+        normalise_code("ABCD")
+
+
+async def test_concurrent_issues_never_mix_people(demo_runtime: Runtime) -> None:
+    import asyncio
+
+    rt = demo_runtime
+    people = q(rt, "SELECT resident_code, name FROM residents WHERE status='active' AND restricted=0 "
+                   "AND municipality_code='993611' LIMIT 40")
+    docs = await asyncio.gather(*(rt.issuance.issue(code, "residence") for code, _ in people))
+    for (code, name), doc in zip(people, docs, strict=True):
+        front = flat(texts(doc.pdf)[0])
+        assert flat(name) in front
+        others = [n for c, n in people if c != code and flat(n) != flat(name)]
+        assert not any(flat(n) in front for n in others)
+
+
+async def test_the_worker_pool_renders_the_same_documents(demo_dir: Path) -> None:
+    import asyncio
+
+    from bcl_console.config import load_settings
+    from bcl_console.services.clock import FixedClock
+    from tests.conftest import TEST_NOW
+
+    rt = Runtime(load_settings(str(demo_dir)), clock=FixedClock(TEST_NOW), render_workers=2)
+    await rt.start()
+    try:
+        people = q(rt, "SELECT resident_code, name FROM residents WHERE status='active' AND restricted=0 "
+                       "AND municipality_code='994821' LIMIT 12")
+        docs = await asyncio.gather(*(rt.issuance.issue(code, "residence") for code, _ in people))
+        for (_, name), doc in zip(people, docs, strict=True):
+            assert flat(name) in flat(texts(doc.pdf)[0])
+            assert (await rt.verification.verify_bytes(doc.pdf)).status == "genuine"
+    finally:
+        await rt.stop()
