@@ -37,11 +37,12 @@ SETUP = textwrap.dedent(
     async def main(data, out, residents):
         rt = Runtime(load_settings(data)); await rt.start()
         await rt.demo.create(2026, residents=residents)
-        await rt.linkage.export("%s", Path(out))
+        await rt.linkage.export(CITY, Path(out))
         await rt.stop()
 
+    CITY = sys.argv[4]
     asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
-    """ % CITY
+    """
 )
 
 LINK = textwrap.dedent(
@@ -55,7 +56,7 @@ LINK = textwrap.dedent(
     async def main(data, batch, fresh):
         rt = Runtime(load_settings(data)); await rt.start()
         if fresh == "1":
-            await rt.municipalities.add(code="%s", name="東浜市", kind="city", population=500000,
+            await rt.municipalities.add(code=CITY, name="東浜市", kind="city", population=500000,
                                         actor=Actor("bench", "cli"))
         started = time.perf_counter()
         result = await rt.linkage.link(Path(batch))
@@ -66,8 +67,9 @@ LINK = textwrap.dedent(
         print(json.dumps({"records": records, "seconds": seconds,
                           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
+    CITY = sys.argv[4]
     asyncio.run(main(*sys.argv[1:4]))
-    """ % CITY
+    """
 )
 
 BASELINE = textwrap.dedent(
@@ -76,13 +78,13 @@ BASELINE = textwrap.dedent(
     from pathlib import Path
     from bcl_console.store.db import migrate
 
-    db, batch = sys.argv[1], Path(sys.argv[2])
+    db, batch, city = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL"); conn.execute("PRAGMA synchronous = FULL")
     migrate(conn)
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute("INSERT INTO municipalities (code, name, kind, population, hosting, created_at) "
-                 "VALUES ('%s', 'x', 'city', 1, 'bcl', 'now')")
+                 "VALUES (?, 'x', 'city', 1, 'bcl', 'now')", (city,))
     conn.execute("INSERT INTO seal_impressions VALUES ('x', x'00')")
     started = time.perf_counter()
     conn.execute("BEGIN")
@@ -95,14 +97,14 @@ BASELINE = textwrap.dedent(
                 header[-1] = "impression_sha256"
             cols = ", ".join(["municipality_code", *header])
             marks = ", ".join("?" * (len(header) + 1))
-            rows = [("%s", *r[:-1], "x") if table == "seals" else ("%s", *r) for r in reader]
+            rows = [(city, *r[:-1], "x") if table == "seals" else (city, *r) for r in reader]
             conn.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
             records += len(rows)
     conn.execute("COMMIT")
     seconds = time.perf_counter() - started
     print(json.dumps({"records": records, "seconds": seconds,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-    """ % (CITY, CITY, CITY)
+    """
 )
 
 
@@ -139,15 +141,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bcl-bench-") as tmp:
         t = Path(tmp)
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", SETUP, str(t / "source"), str(t / "batch"), str(args.residents)],
-                       check=True)
+        subprocess.run([sys.executable, "-c", SETUP, str(t / "source"), str(t / "batch"), str(args.residents),
+                        CITY], check=True)
         size = sum(p.stat().st_size for p in (t / "batch").rglob("*") if p.is_file())
         print(f"setup: demo city of {args.residents:,} exported as a full batch "
               f"({size / 1e6:.0f} MB) in {time.perf_counter() - started:.0f} s")
-        link = child(LINK, str(t / "centre"), str(t / "batch"), "1")
-        base = child(BASELINE, str(t / "baseline.sqlite3"), str(t / "batch"))
+        link = child(LINK, str(t / "centre"), str(t / "batch"), "1", CITY)
+        base = child(BASELINE, str(t / "baseline.sqlite3"), str(t / "batch"), CITY)
         make_delta(t / "batch", t / "delta", 5_000)
-        delta = child(LINK, str(t / "centre"), str(t / "delta"), "0")
+        delta = child(LINK, str(t / "centre"), str(t / "delta"), "0", CITY)
     link_rate = link["records"] / link["seconds"]
     base_rate = base["records"] / base["seconds"]
     print(f"link (validate, write, backup) {link['records']:>10,.0f} records {link['seconds']:7.2f} s "
