@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -383,6 +384,51 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return with_runtime(args, body)
 
 
+def cmd_card(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    async def body(runtime: Runtime) -> int:
+        if args.action == "issue":
+            out = Path(args.out)
+            card = await runtime.pki.issue_card(args.municipality, args.resident, actor=actor())
+            try:
+                fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(card.pem)
+            except OSError as exc:
+                raise CliError(f"{out} cannot be written: {exc.strerror}", EXIT_FAILURE, "os") from None
+            doc = {"serial": card.serial, "municipality_code": card.municipality_code,
+                   "resident_code": card.resident_code, "not_after": card.not_after.isoformat(), "out": str(out)}
+            emit(args, doc, lambda: print(
+                f"{out}: test card {card.serial} for resident {card.resident_code} of {card.municipality_code}, "
+                f"valid until {card.not_after:%Y-%m-%d}"))
+        else:
+            target = args.card
+            path = Path(target)
+            text = path.read_text(encoding="ascii", errors="replace") if path.is_file() else target
+            serial = await runtime.pki.revoke(text, actor=actor())
+            emit(args, {"serial": serial, "revoked": True}, lambda: print(f"card {serial} revoked"))
+        return EXIT_OK
+
+    return with_runtime(args, body)
+
+
+def cmd_kiosk(args: argparse.Namespace) -> int:
+    async def body(runtime: Runtime) -> int:
+        name = " ".join(args.operator.split())
+        if not name or len(name) > 80:
+            raise CliError("--operator must be a name of 1 to 80 characters", EXIT_USAGE, "usage")
+        token = await runtime.tokens.issue("kiosk", name, actor=actor())
+        if args.json:
+            print(json.dumps({"operator": name, "token": token}, ensure_ascii=False))
+        else:
+            print(f"Kiosk operator {name}: token (shown once; only its hash is kept):")
+            print(token)
+        return EXIT_OK
+
+    return with_runtime(args, body)
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -469,6 +515,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", help="the certificate PDF")
     p.add_argument("--code", default=None, help="look a verification code up instead")
     p.set_defaults(func=cmd_verify)
+
+    c = sub.add_parser("card", help="test My Number cards (simulated JPKI)")
+    csub = c.add_subparsers(dest="action", metavar="ACTION", required=True)
+    x = csub.add_parser("issue", parents=[common, js], help="issue a test card: one PEM with certificate and key")
+    x.add_argument("--municipality", required=True, metavar="CODE")
+    x.add_argument("--resident", required=True, metavar="RESIDENT_CODE")
+    x.add_argument("--out", required=True, metavar="FILE")
+    x = csub.add_parser("revoke", parents=[common, js], help="revoke a card: the relay refuses it at once")
+    x.add_argument("card", metavar="FILE|SERIAL")
+    c.set_defaults(func=cmd_card)
+
+    k = sub.add_parser("kiosk", help="kiosk operators")
+    ksub = k.add_subparsers(dest="action", metavar="ACTION", required=True)
+    x = ksub.add_parser("register", parents=[common, js], help="register an operator; prints its token once")
+    x.add_argument("--operator", required=True, metavar="NAME")
+    k.set_defaults(func=cmd_kiosk)
 
     p = sub.add_parser("link", parents=[common, js], help="ingest one linkage batch (directory or .zip)")
     p.add_argument("path", help="the batch: a directory with manifest.json, or a .zip")

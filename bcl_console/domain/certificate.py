@@ -232,3 +232,58 @@ def disaster_certificate(m: Municipality, r: Resident, head: Resident, record: D
     page = FrontPage("罹災証明書", fields, SENTENCE_AS_ABOVE)
     return CertificateContent(CertificateType.DISASTER, m.code, issuer, stamp, issued_on, (page,),
                               subject=r.resident_code)
+
+
+def content_to_dict(c: CertificateContent) -> dict[str, object]:
+    """The content as JSON (own-server municipalities answer with it)."""
+    import base64
+
+    return {
+        "type": c.type.value, "municipality_code": c.municipality_code, "issuer": c.issuer,
+        "seal_text": c.seal_text, "issued_on": c.issued_on.isoformat(), "subject": c.subject,
+        "pages": [
+            {"title": p.title, "fields": [list(f) for f in p.fields], "sentence": p.sentence,
+             "image_png": base64.b64encode(p.image_png).decode() if p.image_png else None,
+             "image_label": p.image_label}
+            for p in c.pages
+        ],
+    }
+
+
+def content_from_dict(raw: object, *, municipality_code: str) -> CertificateContent:
+    """Validate content received from a municipality's own server; refuse anything odd."""
+    import base64
+
+    def text(value: object, what: str, limit: int = 400) -> str:
+        if not isinstance(value, str) or len(value) > limit:
+            raise InvalidInput(f"the own server sent a bad {what}")
+        return value
+
+    if not isinstance(raw, dict):
+        raise InvalidInput("the own server sent no certificate content")
+    try:
+        ctype = CertificateType(str(raw.get("type")))
+    except ValueError:
+        raise InvalidInput("the own server sent an unknown certificate type") from None
+    if raw.get("municipality_code") != municipality_code:
+        raise InvalidInput("the own server sent content of another municipality")
+    pages_raw = raw.get("pages")
+    if not isinstance(pages_raw, list) or not 1 <= len(pages_raw) <= 20:
+        raise InvalidInput("the own server sent no pages (or too many)")
+    pages = []
+    for p in pages_raw:
+        if not isinstance(p, dict) or not isinstance(p.get("fields"), list) or len(p["fields"]) > 30:
+            raise InvalidInput("the own server sent a malformed page")
+        fields = tuple((text(f[0], "label", 40), text(f[1], "value"))
+                       for f in p["fields"] if isinstance(f, list) and len(f) == 2)
+        image = p.get("image_png")
+        png = base64.b64decode(text(image, "image", 400_000)) if image else None
+        pages.append(FrontPage(text(p.get("title"), "title", 40), fields, text(p.get("sentence"), "sentence"),
+                               png, text(p.get("image_label", ""), "image label", 20)))
+    try:
+        issued_on = date.fromisoformat(text(raw.get("issued_on"), "date", 10))
+    except ValueError:
+        raise InvalidInput("the own server sent a bad date") from None
+    return CertificateContent(ctype, municipality_code, text(raw.get("issuer"), "issuer", 60),
+                              text(raw.get("seal_text"), "seal text", 20), issued_on, tuple(pages),
+                              subject=text(raw.get("subject", ""), "subject", 20))

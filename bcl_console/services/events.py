@@ -62,6 +62,24 @@ class CertificateIssued(Event):
     channel: str
 
 
+@dataclass(frozen=True)
+class IssuanceChanged(Event):
+    """A store request moved: created (awaiting_payment), issued, printed or voided."""
+
+    request_id: str
+    municipality_code: str
+    type: str
+    state: str
+    operator: str | None
+    latency_ms: int | None
+
+
+@dataclass(frozen=True)
+class RelayRefused(Event):
+    reason: str
+    municipality_code: str | None
+
+
 Subscriber = Callable[[Event], None]
 
 

@@ -239,5 +239,8 @@ class IssuanceService:
         tmp.write_bytes(pdf)
         os.replace(tmp, path)
 
+    def read_document(self, rel: str) -> bytes:
+        return (self._data_dir / rel).read_bytes()
+
     async def record(self, request_id: str) -> IssuanceRecord | None:
         return await self._db.read(store.by_request, request_id)

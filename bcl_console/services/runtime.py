@@ -18,8 +18,12 @@ from bcl_console.services.events import EventBus
 from bcl_console.services.issuance import IssuanceService
 from bcl_console.services.keys import KeyStore
 from bcl_console.services.linkage import LinkageService
+from bcl_console.services.metrics import Metrics
 from bcl_console.services.municipalities import MunicipalityService
 from bcl_console.services.overview import OverviewService
+from bcl_console.services.own_server import OwnServerClient
+from bcl_console.services.pki import PkiService
+from bcl_console.services.relay import RelayService
 from bcl_console.services.tokens import TokenService
 from bcl_console.services.verification import VerificationService
 from bcl_console.services.web import HttpServer
@@ -48,6 +52,12 @@ class Runtime:
             self.db, self.clock, self.bus, self.keys, settings.data_dir, workers=render_workers
         )
         self.verification = VerificationService(self.db, self.keys)
+        self.pki = PkiService(self.db, self.clock, settings.keys_dir)
+        self.metrics = Metrics()
+        self.own_server = OwnServerClient()
+        self.relay = RelayService(
+            self.db, self.clock, self.bus, self.pki, self.issuance, self.metrics, self.own_server
+        )
         self.http: HttpServer | None = None
         self.schema_versions: tuple[int, int] = (0, 0)
         self._log_handler: logging.Handler | None = None
@@ -58,6 +68,7 @@ class Runtime:
         prepare_data_dir(self.settings.data_dir)
         self._start_logging()
         self.keys.ensure()
+        self.pki.ensure()
         self.bus.bind(asyncio.get_running_loop())
         self.schema_versions = await self.db.open(target_version=target_version)
         before, after = self.schema_versions
@@ -69,6 +80,7 @@ class Runtime:
     async def stop(self) -> None:
         """Stop serving, close the database; safe to call twice."""
         await self.stop_http()
+        await self.own_server.close()
         await self.issuance.stop()
         await self.db.close()
         if self._log_handler is not None:

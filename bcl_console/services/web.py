@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bcl_console import __version__
-from bcl_console.services import web_linkage
+from bcl_console.services import web_kiosk, web_linkage
 from bcl_console.services.clock import iso_now
 from bcl_console.services.web_common import RUNTIME_KEY, json_error
 
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from bcl_console.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
+#: The access log names no person: paths hold only random request ids, never a query.
+access_log = logging.getLogger("bcl_console.access")
 
 #: Largest request body accepted anywhere (a linkage batch zip is the largest).
 MAX_BODY = 256 * 1024 * 1024
@@ -45,10 +47,12 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 def build_app(runtime: Runtime) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors])
+    app = web.Application(client_max_size=MAX_BODY,
+                          middlewares=[web_kiosk.measure, json_errors, web_kiosk.kiosk_auth])
     app[RUNTIME_KEY] = runtime
     app.router.add_get("/healthz", healthz)
     web_linkage.setup(app)
+    web_kiosk.setup(app)
     return app
 
 
@@ -62,7 +66,8 @@ class HttpServer:
 
     @classmethod
     async def start(cls, runtime: Runtime, host: str, port: int) -> HttpServer:
-        runner = web.AppRunner(build_app(runtime), access_log=None, handle_signals=False)
+        runner = web.AppRunner(build_app(runtime), handle_signals=False, access_log=access_log,
+                               access_log_format='%a "%r" %s %b %Tfs')
         await runner.setup()
         site = web.TCPSite(runner, host, port, reuse_address=True)
         try:

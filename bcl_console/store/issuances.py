@@ -32,6 +32,7 @@ class IssuanceRecord:
 
 
 def _record(row: sqlite3.Row) -> IssuanceRecord:
+    """An issuance row (any of its states) as a record."""
     return IssuanceRecord(
         request_id=row["request_id"], type=row["type"], options=json.loads(row["options"]),
         municipality_code=row["municipality_code"], resident_code=row["resident_code"],
@@ -119,3 +120,89 @@ def disaster_record(conn: sqlite3.Connection, code: str, household: str,
     if row is None:
         return None
     return DisasterRecord(row[0], row[1], date.fromisoformat(row[2]), row[3], row[4])
+
+
+def insert_request(conn: sqlite3.Connection, r: IssuanceRecord, *, session_id: str, idempotency_key: str,
+                   body_sha256: str, copies: int) -> None:
+    insert_issued(conn, r)
+    conn.execute(
+        "UPDATE issuances SET session_id = ?, idempotency_key = ?, body_sha256 = ?, copies = ? "
+        "WHERE request_id = ?",
+        (session_id, idempotency_key, body_sha256, copies, r.request_id),
+    )
+
+
+def by_idempotency(conn: sqlite3.Connection, operator: str, key: str) -> tuple[IssuanceRecord, str, int] | None:
+    row = conn.execute(
+        "SELECT * FROM issuances WHERE operator = ? AND idempotency_key = ?", (operator, key)
+    ).fetchone()
+    return (_record(row), row["body_sha256"], row["copies"]) if row else None
+
+
+def copies_of(conn: sqlite3.Connection, request_id: str) -> int:
+    row = conn.execute("SELECT copies FROM issuances WHERE request_id = ?", (request_id,)).fetchone()
+    return int(row[0]) if row else 1
+
+
+def mark_issued(conn: sqlite3.Connection, request_id: str, *, code: str, content_sha256: str, pages: int,
+                document_path: str, at: str, latency_ms: int) -> bool:
+    """awaiting_payment → issued, only from that state (one guarded transaction)."""
+    cur = conn.execute(
+        "UPDATE issuances SET state = 'issued', verification_code = ?, content_sha256 = ?, pages = ?, "
+        "document_path = ?, issued_at = ?, latency_ms = ? WHERE request_id = ? AND state = 'awaiting_payment'",
+        (code, content_sha256, pages, document_path, at, latency_ms, request_id),
+    )
+    return cur.rowcount == 1
+
+
+def complete(conn: sqlite3.Connection, request_id: str, printed: bool, at: str) -> bool:
+    """issued → printed, or issued → voided (a failed print: not billed, refunded)."""
+    if printed:
+        cur = conn.execute(
+            "UPDATE issuances SET state = 'printed', completed_at = ? WHERE request_id = ? AND state = 'issued'",
+            (at, request_id))
+    else:
+        cur = conn.execute(
+            "UPDATE issuances SET state = 'voided', completed_at = ?, voided_at = ? "
+            "WHERE request_id = ? AND state = 'issued'", (at, at, request_id))
+    return cur.rowcount == 1
+
+
+def insert_refusal(conn: sqlite3.Connection, at: str, operator: str | None, municipality_code: str | None,
+                   reason: str) -> None:
+    conn.execute(
+        "INSERT INTO relay_refusals (at, operator, municipality_code, reason) VALUES (?,?,?,?)",
+        (at, operator, municipality_code, reason),
+    )
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    request_id: str
+    at: str
+    municipality_code: str
+    type: str
+    operator: str | None
+    channel: str
+    state: str
+    latency_ms: int | None
+
+
+def recent(conn: sqlite3.Connection, limit: int = 50) -> list[FeedRow]:
+    rows = conn.execute(
+        "SELECT request_id, coalesce(completed_at, issued_at, created_at) AS at, municipality_code, type, "
+        "operator, channel, state, latency_ms FROM issuances ORDER BY id DESC LIMIT ?", (limit,)
+    ).fetchall()
+    return [FeedRow(*r) for r in rows]
+
+
+def counts_since(conn: sqlite3.Connection, since: str) -> list[tuple[str, str, str, int]]:
+    """(municipality, type, state, n) of requests created since an instant."""
+    return [(r[0], r[1], r[2], r[3]) for r in conn.execute(
+        "SELECT municipality_code, type, state, count(*) FROM issuances WHERE created_at >= ? "
+        "GROUP BY municipality_code, type, state", (since,))]
+
+
+def refusals_since(conn: sqlite3.Connection, since: str) -> list[tuple[str, int]]:
+    return [(r[0], r[1]) for r in conn.execute(
+        "SELECT reason, count(*) FROM relay_refusals WHERE at >= ? GROUP BY reason ORDER BY 2 DESC", (since,))]
