@@ -35,6 +35,7 @@ class RateLimiter:
 
 
 RATE_LIMIT_KEY: web.AppKey[RateLimiter] = web.AppKey("rate-limiter")
+OPERATOR: web.RequestKey[str] = web.RequestKey("operator", str)
 
 
 @web.middleware
@@ -48,7 +49,7 @@ async def kiosk_auth(request: web.Request, handler: Handler) -> web.StreamRespon
         return json_error(401, "unauthorized", "a valid kiosk operator token is required (Authorization: Bearer …)")
     if not request.app[RATE_LIMIT_KEY].allow(operator):
         return json_error(429, "rate_limited", "too many requests for this operator; slow down")
-    request["operator"] = operator
+    request[OPERATOR] = operator
     try:
         return await handler(request)
     except RelayError as exc:
@@ -92,35 +93,35 @@ def _relay(request: web.Request) -> Any:
 
 
 async def challenges(request: web.Request) -> web.Response:
-    return web.json_response(_relay(request).challenge(request["operator"]), status=201)
+    return web.json_response(_relay(request).challenge(request[OPERATOR]), status=201)
 
 
 async def sessions(request: web.Request) -> web.Response:
     body = await read_json(request)
-    return web.json_response(await _relay(request).open_session(request["operator"], body), status=201)
+    return web.json_response(await _relay(request).open_session(request[OPERATOR], body), status=201)
 
 
 async def requests_(request: web.Request) -> web.Response:
     body = await read_json(request)
-    status, doc = await _relay(request).request(request["operator"], request.headers.get("Idempotency-Key"), body)
+    status, doc = await _relay(request).request(request[OPERATOR], request.headers.get("Idempotency-Key"), body)
     return web.json_response(doc, status=status)
 
 
 async def payment(request: web.Request) -> web.Response:
     body = await read_json(request)
-    doc = await _relay(request).pay(request["operator"], request.match_info["id"], body)
+    doc = await _relay(request).pay(request[OPERATOR], request.match_info["id"], body)
     return web.json_response(doc)
 
 
 async def document(request: web.Request) -> web.Response:
-    pdf = await _relay(request).document(request["operator"], request.match_info["id"])
+    pdf = await _relay(request).document(request[OPERATOR], request.match_info["id"])
     return web.Response(body=pdf, content_type="application/pdf",
                         headers={"Cache-Control": "no-store"})
 
 
 async def completion(request: web.Request) -> web.Response:
     body = await read_json(request)
-    doc = await _relay(request).complete(request["operator"], request.match_info["id"], body)
+    doc = await _relay(request).complete(request[OPERATOR], request.match_info["id"], body)
     return web.json_response(doc)
 
 
