@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -94,6 +95,7 @@ def run_console(settings: Settings) -> int:
     async def main() -> int:
         runtime = Runtime(settings)
         await runtime.start()
+        await runtime.issuance.use_workers(max(1, os.cpu_count() or 1))
         http_error = None
         try:
             if settings.console_http:

@@ -81,6 +81,11 @@ def with_runtime(
     return asyncio.run(main())
 
 
+def render_workers() -> int:
+    """Certificate render processes for long-running services: one per core."""
+    return max(1, os.cpu_count() or 1)
+
+
 def actor() -> Actor:
     return Actor.local("cli")
 
@@ -94,6 +99,7 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     async def body(runtime: Runtime) -> int:
+        await runtime.issuance.use_workers(render_workers())
         server = await runtime.start_http(args.host, args.port)
         print(f"bcl-console serve: listening on {server.url} (data: {runtime.settings.data_dir})",
               flush=True)
@@ -387,6 +393,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_card(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    revoke_target = ""
+    if args.action == "revoke":
+        path = Path(args.card)
+        revoke_target = path.read_text(encoding="ascii", errors="replace") if path.is_file() else args.card
+
     async def body(runtime: Runtime) -> int:
         if args.action == "issue":
             out = Path(args.out)
@@ -403,10 +414,7 @@ def cmd_card(args: argparse.Namespace) -> int:
                 f"{out}: test card {card.serial} for resident {card.resident_code} of {card.municipality_code}, "
                 f"valid until {card.not_after:%Y-%m-%d}"))
         else:
-            target = args.card
-            path = Path(target)
-            text = path.read_text(encoding="ascii", errors="replace") if path.is_file() else target
-            serial = await runtime.pki.revoke(text, actor=actor())
+            serial = await runtime.pki.revoke(revoke_target, actor=actor())
             emit(args, {"serial": serial, "revoked": True}, lambda: print(f"card {serial} revoked"))
         return EXIT_OK
 
@@ -427,6 +435,51 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return with_runtime(args, body)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bcl_console.services.simulator import Simulator, load_cards
+
+    async def main() -> int:
+        settings = settings_from(args)
+        token = None
+        if args.token_file:
+            try:
+                token = Path(args.token_file).read_text(encoding="utf-8").strip().splitlines()[-1].strip()
+            except (OSError, IndexError) as exc:
+                raise CliError(f"token file {args.token_file} cannot be read: {exc}", EXIT_USAGE, "usage") from None
+        cards_dir = Path(args.cards) if args.cards else settings.data_dir / "cards"
+        cards = await asyncio.to_thread(load_cards, cards_dir) if cards_dir.is_dir() else []
+        if not cards:
+            raise CliError(f"no test cards in {cards_dir} (run bcl-console demo, or give --cards DIR)",
+                           EXIT_USAGE, "usage")
+        if token is None:  # the centre's own data directory: register a simulator operator
+            runtime = Runtime(settings)
+            await runtime.start()
+            try:
+                token = await runtime.tokens.issue("kiosk", "simulator", actor=actor())
+            finally:
+                await runtime.stop()
+        sim = Simulator(args.url, token, cards, kiosks=args.kiosks, rate=args.rate, duration=args.duration,
+                        seed=args.seed)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, sim.stop)
+        report = (await sim.run()).as_dict()
+
+        def human() -> None:
+            lat = report["latency_ms"]
+            print(f"{report['flows']} flows in {report['seconds']} s: {report['completed_per_s']} completed/s; "
+                  f"latency p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms")
+            for outcome, n in report["outcomes"].items():
+                print(f"  {outcome:<32} {n}")
+
+        emit(args, report, human)
+        return EXIT_OK
+
+    return asyncio.run(main())
 
 
 # --------------------------------------------------------------------------- parser
@@ -531,6 +584,18 @@ def build_parser() -> argparse.ArgumentParser:
     x = ksub.add_parser("register", parents=[common, js], help="register an operator; prints its token once")
     x.add_argument("--operator", required=True, metavar="NAME")
     k.set_defaults(func=cmd_kiosk)
+
+    p = sub.add_parser("simulate", parents=[common, js],
+                       help="drive simulated kiosks against a relay and report throughput and latency")
+    p.add_argument("--url", default="http://127.0.0.1:8470", help="the centre (default http://127.0.0.1:8470)")
+    p.add_argument("--kiosks", type=int, default=4, help="concurrent kiosks (default 4)")
+    p.add_argument("--rate", type=float, default=5.0, help="flows started per second, all kiosks (default 5)")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds (default 10)")
+    p.add_argument("--token-file", default=None, metavar="FILE",
+                   help="kiosk token (default: register a 'simulator' operator in --data-dir)")
+    p.add_argument("--cards", default=None, metavar="DIR", help="test cards (default DATA_DIR/cards)")
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("link", parents=[common, js], help="ingest one linkage batch (directory or .zip)")
     p.add_argument("path", help="the batch: a directory with manifest.json, or a .zip")

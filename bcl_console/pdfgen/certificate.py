@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -200,8 +201,20 @@ def _back(pdf: _Doc, content: CertificateContent, code: str, signed: Signed) -> 
     pdf.put(MARGIN, y + 16, sig[60:], 7, color=(60, 60, 60), record=False)
 
 
+#: One render at a time per process. The font clones share the pristine font's glyph
+#: objects, which fontTools may touch while subsetting: two threads rendering at once
+#: could corrupt a document. Worker processes render one job at a time anyway; the lock
+#: makes thread-mode rendering (the CLI, tests) just as safe.
+_RENDER_LOCK = threading.Lock()
+
+
 def render(content: CertificateContent, code: str, signed: Signed, created: datetime) -> bytes:
     """The whole document: each front followed by its back, and the payload attached."""
+    with _RENDER_LOCK:
+        return _render(content, code, signed, created)
+
+
+def _render(content: CertificateContent, code: str, signed: Signed, created: datetime) -> bytes:
     pdf = _Doc()
     pdf.set_creation_date(created)
     pdf.set_title(content.pages[0].title)

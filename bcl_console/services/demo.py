@@ -8,11 +8,16 @@ Deterministic for a seed and the day it is made for.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import os
 import random
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 from bcl_console.domain.codes import with_check_digit
 from bcl_console.domain.damage import class_from_ratio
@@ -25,6 +30,7 @@ from bcl_console.services.actor import DEMO
 from bcl_console.services.clock import Clock, iso_now
 from bcl_console.services.demo_people import PeopleGenerator, Place
 from bcl_console.services.events import DemoCompleted, DemoProgress, EventBus
+from bcl_console.services.pki import PkiService
 from bcl_console.store import Conn, Database
 from bcl_console.store import disasters as disaster_store
 from bcl_console.store import linkage as linkage_store
@@ -213,11 +219,37 @@ def _demo_disaster(conn: Conn, town: Municipality, seed: int, today: date, at: s
     disaster_store.insert_assessments(conn, rows)
 
 
+#: Test cards the demo makes: (municipality index, where, how many, revoke?)
+_CARD_PLAN = (
+    (0, "status = 'active' AND restricted = 0", 60, False),
+    (1, "status = 'active' AND restricted = 0", 30, False),
+    (2, "status = 'active' AND restricted = 0", 8, False),   # onboarding city: refused, not live
+    (0, "status = 'moved-out'", 3, False),                    # no longer a resident
+    (0, "status = 'active' AND restricted = 1", 2, False),    # DV等支援措置: counter only
+    (0, "status = 'active' AND restricted = 0", 5, True),     # revoked cards
+)
+
+
+def _card_holders(conn: Conn, specs: list[DemoMunicipality], seed: int) -> list[tuple[str, str, bool]]:
+    rng = random.Random(f"{seed}:cards")
+    taken: set[str] = set()
+    out = []
+    for index, where, count, revoke in _CARD_PLAN:
+        code = specs[index].municipality.code
+        candidates = [c for c in res_store.resident_codes_where(conn, code, where) if c not in taken]
+        for rc in rng.sample(candidates, min(count, len(candidates))):
+            taken.add(rc)
+            out.append((code, rc, revoke))
+    return out
+
+
 class DemoService:
-    def __init__(self, db: Database, clock: Clock, bus: EventBus) -> None:
+    def __init__(self, db: Database, clock: Clock, bus: EventBus, pki: PkiService, cards_dir: Path) -> None:
         self._db = db
         self._clock = clock
         self._bus = bus
+        self._pki = pki
+        self._cards_dir = cards_dir
 
     async def is_empty(self) -> bool:
         return await self._db.read(muni_store.count_municipalities) == 0
@@ -247,5 +279,29 @@ class DemoService:
                 progress(step, done, total)
 
         summary = await self._db.write(_build, specs, seed, today, iso_now(self._clock), report)
+        report("cards", 0, 1)
+        await self._make_cards(specs, seed)
         self._bus.publish(DemoCompleted(seed, summary.residents))
         return summary
+
+    async def _make_cards(self, specs: list[DemoMunicipality], seed: int) -> None:
+        """Test My Number cards for trainers and the simulator, in DATA_DIR/cards."""
+        holders = await self._db.read(_card_holders, specs, seed)
+        await asyncio.to_thread(shutil.rmtree, self._cards_dir, True)
+        await asyncio.to_thread(self._cards_dir.mkdir, parents=True, exist_ok=True)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:  # key generation frees the GIL
+            loop = asyncio.get_running_loop()
+            cards = await asyncio.gather(*(loop.run_in_executor(pool, self._pki.make_card, code, rc)
+                                           for code, rc, _ in holders))
+        await self._pki.record(list(cards), actor=DEMO)
+        for card, (_, _, revoke) in zip(cards, holders, strict=True):
+            name = f"{card.municipality_code}-{card.resident_code}{'-revoked' if revoke else ''}.pem"
+            await asyncio.to_thread(_write_card, self._cards_dir / name, card.pem)
+            if revoke:
+                await self._pki.revoke(card.serial, actor=DEMO)
+
+
+def _write_card(path: Path, pem: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)

@@ -161,6 +161,12 @@ class IssuanceService:
             loop = asyncio.get_running_loop()
             await asyncio.gather(*(loop.run_in_executor(self._pool, _init_worker) for _ in range(self._workers)))
 
+    async def use_workers(self, workers: int) -> None:
+        """Switch to a pool of render processes (the console and `serve` do at start)."""
+        if self._pool is None and workers > 0:
+            self._workers = workers
+            await self.start()
+
     async def stop(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None

@@ -42,7 +42,8 @@ class Runtime:
         self.db = Database(settings.db_path)
         self.keys = KeyStore(settings.keys_dir)
         self.municipalities = MunicipalityService(self.db, self.clock, self.bus)
-        self.demo = DemoService(self.db, self.clock, self.bus)
+        self.pki = PkiService(self.db, self.clock, settings.keys_dir)
+        self.demo = DemoService(self.db, self.clock, self.bus, self.pki, settings.data_dir / "cards")
         self.overview = OverviewService(self.db, self.clock)
         self.tokens = TokenService(self.db, self.clock)
         self.linkage = LinkageService(
@@ -52,7 +53,6 @@ class Runtime:
             self.db, self.clock, self.bus, self.keys, settings.data_dir, workers=render_workers
         )
         self.verification = VerificationService(self.db, self.keys)
-        self.pki = PkiService(self.db, self.clock, settings.keys_dir)
         self.metrics = Metrics()
         self.own_server = OwnServerClient()
         self.relay = RelayService(

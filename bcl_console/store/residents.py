@@ -197,3 +197,19 @@ def iter_taxes(conn: sqlite3.Connection, municipality_code: str) -> Iterable[sql
 def seal_impression(conn: sqlite3.Connection, sha256: str) -> bytes | None:
     row = conn.execute("SELECT png FROM seal_impressions WHERE sha256 = ?", (sha256,)).fetchone()
     return None if row is None else bytes(row[0])
+
+
+_CARD_FILTERS = {
+    "status = 'active' AND restricted = 0",
+    "status = 'active' AND restricted = 1",
+    "status = 'moved-out'",
+}
+
+
+def resident_codes_where(conn: sqlite3.Connection, municipality_code: str, where: str) -> list[str]:
+    """Resident codes matching one of a few fixed filters (the demo's card holders)."""
+    if where not in _CARD_FILTERS:
+        raise ValueError(f"not a known filter: {where}")
+    return [r[0] for r in conn.execute(
+        f"SELECT resident_code FROM residents WHERE municipality_code = ? AND {where} "  # noqa: S608
+        "ORDER BY resident_code", (municipality_code,))]

@@ -39,7 +39,8 @@ async def relay(demo_runtime: Runtime) -> AsyncIterator[tuple[Runtime, Kiosk, st
 
 
 def resident(rt: Runtime, where: str = "status='active' AND restricted=0", code: str = TOWN) -> str:
-    return str(q(rt, f"SELECT resident_code FROM residents WHERE municipality_code=? AND {where} LIMIT 1", code)[0][0])
+    sql = f"SELECT resident_code FROM residents WHERE municipality_code=? AND {where} LIMIT 1"  # noqa: S608
+    return str(q(rt, sql, code)[0][0])
 
 
 async def card_for(rt: Runtime, resident_code: str, code: str = TOWN) -> bytes:
