@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.signal import Signal
 
 from bcl_console.config import Settings
-from bcl_console.screens import DashboardScreen, LinkageScreen, MunicipalitiesScreen
+from bcl_console.screens import DashboardScreen, LinkageScreen, MonitorScreen, MunicipalitiesScreen
 from bcl_console.services.events import Event
 from bcl_console.services.runtime import Runtime
 
@@ -32,6 +32,8 @@ class Area:
 #: The console's areas: the key that opens each, shown in the footer and the palette.
 AREAS: tuple[Area, ...] = (
     Area("dashboard", "d", "Dashboard", "Municipalities by class and state, data held, open now"),
+    Area("monitor", "i", "Issuance Monitor",
+         "Store issuance live: feed, today's counts, refusals, throughput chart, simulated traffic"),
     Area("municipalities", "m", "Municipalities",
          "List, detail and management-terminal controls: hours, suspend, resume, fees"),
     Area("linkage", "l", "Linkage",
@@ -46,6 +48,7 @@ class BclApp(App[int]):
         "dashboard": DashboardScreen,
         "municipalities": MunicipalitiesScreen,
         "linkage": LinkageScreen,
+        "monitor": MonitorScreen,
     }
     DEFAULT_MODE = "dashboard"
     BINDINGS = [

@@ -81,6 +81,17 @@ def with_runtime(
     return asyncio.run(main())
 
 
+def read_token_file(name: str) -> str:
+    """A token from a file whose last non-empty line is the token (as the CLI prints it)."""
+    from pathlib import Path
+
+    try:
+        lines = [line.strip() for line in Path(name).read_text(encoding="utf-8").splitlines() if line.strip()]
+        return lines[-1]
+    except (OSError, IndexError, UnicodeDecodeError) as exc:
+        raise CliError(f"token file {name} cannot be read: {exc}", EXIT_USAGE, "usage") from None
+
+
 def render_workers() -> int:
     """Certificate render processes for long-running services: one per core."""
     return max(1, os.cpu_count() or 1)
@@ -310,10 +321,7 @@ def cmd_linkage_agent(args: argparse.Namespace) -> int:
     outbox = Path(args.outbox)
     if not outbox.is_dir():
         raise CliError(f"outbox {outbox} is not a directory", EXIT_USAGE, "usage")
-    try:
-        token = Path(args.token_file).read_text(encoding="utf-8").strip().splitlines()[-1].strip()
-    except (OSError, IndexError) as exc:
-        raise CliError(f"token file {args.token_file} cannot be read: {exc}", EXIT_USAGE, "usage") from None
+    token = read_token_file(args.token_file)
 
     def say(text: str) -> None:
         print(text, flush=True)
@@ -442,16 +450,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     from bcl_console.services.simulator import Simulator, load_cards
 
+    settings = settings_from(args)
+    cards_dir = Path(args.cards) if args.cards else settings.data_dir / "cards"
+
     async def main() -> int:
-        settings = settings_from(args)
-        token = None
-        if args.token_file:
-            try:
-                token = Path(args.token_file).read_text(encoding="utf-8").strip().splitlines()[-1].strip()
-            except (OSError, IndexError) as exc:
-                raise CliError(f"token file {args.token_file} cannot be read: {exc}", EXIT_USAGE, "usage") from None
-        cards_dir = Path(args.cards) if args.cards else settings.data_dir / "cards"
-        cards = await asyncio.to_thread(load_cards, cards_dir) if cards_dir.is_dir() else []
+        token = read_token_file(args.token_file) if args.token_file else None
+        cards = await asyncio.to_thread(load_cards, cards_dir)
         if not cards:
             raise CliError(f"no test cards in {cards_dir} (run bcl-console demo, or give --cards DIR)",
                            EXIT_USAGE, "usage")

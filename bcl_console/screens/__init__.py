@@ -2,6 +2,7 @@
 
 from bcl_console.screens.dashboard import DashboardScreen
 from bcl_console.screens.linkage import LinkageScreen
+from bcl_console.screens.monitor import MonitorScreen
 from bcl_console.screens.municipalities import MunicipalitiesScreen
 
-__all__ = ["DashboardScreen", "LinkageScreen", "MunicipalitiesScreen"]
+__all__ = ["DashboardScreen", "LinkageScreen", "MonitorScreen", "MunicipalitiesScreen"]

@@ -24,7 +24,7 @@ from bcl_console.services.linkage import BackupRecord, BatchView
 class LinkageScreen(LiveScreen):
     EVENT_TYPES = (BatchApplied, BatchRejected, LinkageProgress)
     BINDINGS = [
-        Binding("i", "ingest", "Ingest"),
+        Binding("a", "ingest", "Add batch"),
         Binding("b", "toggle_backups", "Batches/Backups"),
         Binding("R", "restore", "Restore"),
         Binding("t", "token", "Token"),
@@ -82,7 +82,7 @@ class LinkageScreen(LiveScreen):
                               b.received_at[:16].replace("T", " "), b.source, outcome,
                               f"{records:,}", key=str(i))
             rejected = sum(1 for b in self._batches if b.outcome == "rejected")
-            title = f"[b]Batches[/b]: {len(self._batches)} shown, {rejected} rejected. i ingests a batch from a path."
+            title = f"[b]Batches[/b]: {len(self._batches)} shown, {rejected} rejected. a ingests a batch from a path."
         if not self.query_one("#linkage-progress").display:
             self.query_one("#linkage-title", Static).update(title)
         self.show_detail()
@@ -102,7 +102,7 @@ class LinkageScreen(LiveScreen):
         detail = self.query_one("#linkage-detail", Static)
         index = self._selected_index()
         if index is None:
-            detail.update("Nothing yet. Press [b]i[/b] to ingest a batch (a directory or .zip).")
+            detail.update("Nothing yet. Press [b]a[/b] to ingest a batch (a directory or .zip).")
             return
         if self.showing_backups:
             backup = self._backups[index]

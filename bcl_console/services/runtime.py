@@ -19,6 +19,7 @@ from bcl_console.services.issuance import IssuanceService
 from bcl_console.services.keys import KeyStore
 from bcl_console.services.linkage import LinkageService
 from bcl_console.services.metrics import Metrics
+from bcl_console.services.monitor import MonitorService
 from bcl_console.services.municipalities import MunicipalityService
 from bcl_console.services.overview import OverviewService
 from bcl_console.services.own_server import OwnServerClient
@@ -54,6 +55,7 @@ class Runtime:
         )
         self.verification = VerificationService(self.db, self.keys)
         self.metrics = Metrics()
+        self.monitor = MonitorService(self.db, self.clock, self.bus)
         self.own_server = OwnServerClient()
         self.relay = RelayService(
             self.db, self.clock, self.bus, self.pki, self.issuance, self.metrics, self.own_server

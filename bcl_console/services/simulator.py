@@ -19,7 +19,7 @@ import aiohttp
 
 from bcl_console.services.pki import certificate_pem, sign_nonce
 
-TYPES = (("residence", 0.6), ("seal", 0.25), ("tax", 0.15))
+TYPES = (("residence", 0.75), ("seal", 0.15), ("tax", 0.10))
 
 
 @dataclass
@@ -54,6 +54,9 @@ class SimReport:
 
 
 def load_cards(directory: Path) -> list[bytes]:
+    """Every card file (*.pem) of a directory; none when it does not exist."""
+    if not directory.is_dir():
+        return []
     return [p.read_bytes() for p in sorted(directory.glob("*.pem"))]
 
 

@@ -25,7 +25,7 @@ async def test_ingest_problems_backups_and_restore(demo_runtime: Runtime) -> Non
         table = screen.query_one("#linkage-table", DataTable)
         assert table.row_count == 3  # the demo's batches
 
-        await pilot.press("i")
+        await pilot.press("a")
         await fill(app, pilot, {"path": str(FIX / "invalid" / "bad-dates")})
         await settle(app)
         assert table.row_count == 4
@@ -35,12 +35,12 @@ async def test_ingest_problems_backups_and_restore(demo_runtime: Runtime) -> Non
         assert "rejected" in detail and "residents.csv:2 [birth_date]" in detail
         assert "'H31.5.1' is outside the 平成 era" in detail
 
-        await pilot.press("i")
+        await pilot.press("a")
         await fill(app, pilot, {"path": "/no/such/batch"})
         assert "does not exist" in str(app.screen.query_one("#form-error", Static).render())
         await pilot.press("escape")
 
-        await pilot.press("i")
+        await pilot.press("a")
         await fill(app, pilot, {"path": str(FIX / "valid-full")})
         await settle(app)
         held = await demo_runtime.municipalities.held_counts()

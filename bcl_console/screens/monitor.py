@@ -1,0 +1,163 @@
+"""Issuance Monitor: store issuance live — a bounded feed (never a resident's name),
+today's counts per type and municipality, refusals by reason, a throughput and latency
+chart, suspend/resume of the selected municipality, and simulated traffic for trainers."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Footer, Header, Static
+from textual_plotext import PlotextPlot
+
+from bcl_console.domain.fiscal import tokyo
+from bcl_console.domain.municipality import CertificateType
+from bcl_console.screens.base import LiveScreen
+from bcl_console.screens.widgets import FormDialog, FormField
+from bcl_console.services.actor import Actor
+from bcl_console.services.events import IssuanceChanged, MunicipalityChanged, RelayRefused
+from bcl_console.services.simulator import Simulator, load_cards
+
+FEED_ROWS = 40
+_SHORT = {"residence": "住民票", "seal": "印鑑", "tax": "税", "disaster": "罹災"}
+
+
+class MonitorScreen(LiveScreen):
+    EVENT_TYPES = (IssuanceChanged, RelayRefused, MunicipalityChanged)
+    BINDINGS = [
+        Binding("s", "suspend", "Suspend"),
+        Binding("r", "resume", "Resume"),
+        Binding("t", "traffic", "Traffic on/off"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="monitor-summary")
+        with Horizontal(id="monitor-body"):
+            table: DataTable[str] = DataTable(id="monitor-feed", cursor_type="row", zebra_stripes=True)
+            yield table
+            yield PlotextPlot(id="monitor-chart")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Issuance Monitor"
+        self._simulator: Simulator | None = None
+        self._names: dict[str, str] = {}
+        table = self.query_one("#monitor-feed", DataTable)
+        for key, label in (("at", "time"), ("muni", "団体"), ("type", "type"), ("op", "operator"),
+                           ("state", "state"), ("ms", "ms")):
+            table.add_column(label, key=key)
+        super().on_mount()
+
+    async def reload(self) -> None:
+        if not self._names:
+            self._names = {v.code: v.municipality.name for v in await self.runtime.municipalities.all()}
+        snap = await self.runtime.monitor.snapshot(FEED_ROWS)
+        types = "  ".join(f"{_SHORT[t.value]} {snap.by_type.get(t.value, 0)}" for t in CertificateType)
+        munis = "  ".join(f"{self._names.get(c, c)} {n}" for c, n in sorted(snap.by_municipality.items()))
+        refusals = "  ".join(f"{r} {n}" for r, n in snap.refusals[:4]) or "none"
+        traffic = "[b green]simulated traffic ON[/]" if self._simulator else "traffic off (t)"
+        self.query_one("#monitor-summary", Static).update(
+            f"[b]Today[/b] {snap.today_total} issued · {types} · {traffic}\n"
+            f"by municipality: {munis or '—'}\nrefusals: {refusals}"
+        )
+        table = self.query_one("#monitor-feed", DataTable)
+        seen = set()
+        for row in snap.feed:
+            seen.add(row.request_id)
+            values = {
+                "at": _jst(row.at),
+                "muni": self._names.get(row.municipality_code, row.municipality_code),
+                "type": _SHORT.get(row.type, row.type),
+                "op": (row.operator or row.channel)[:7],
+                "state": row.state.replace("awaiting_payment", "awaiting"),
+                "ms": str(row.latency_ms) if row.latency_ms is not None else "",
+            }
+            if row.request_id in table.rows:
+                for key, value in values.items():
+                    if table.get_cell(row.request_id, key) != value:
+                        table.update_cell(row.request_id, key, value)
+            else:
+                table.add_row(*values.values(), key=row.request_id)
+        for gone in [k for k in table.rows if k.value not in seen]:
+            table.remove_row(gone)
+        table.sort("at", reverse=True)  # newest first
+        plot = self.query_one("#monitor-chart", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        xs = list(range(-len(snap.throughput) + 1, 1))
+        plt.plot(xs, snap.throughput)
+        plt.title("issued/s, 2 min")
+        plot.refresh()
+
+    def _selected_municipality(self) -> str | None:
+        table = self.query_one("#monitor-feed", DataTable)
+        if table.row_count == 0:
+            self.notify("No issuance selected yet.", severity="warning")
+            return None
+        row = table.get_row_at(table.cursor_row)
+        name = str(row[1])
+        return next((c for c, n in self._names.items() if n == name), name)
+
+    def action_suspend(self) -> None:
+        code = self._selected_municipality()
+        if code is None:
+            return
+
+        async def submit(v: dict[str, str]) -> None:
+            await self.runtime.municipalities.suspend(code, v["reason"], actor=Actor.local("console"))
+            self.notify(f"{self._names.get(code, code)}: store issuance suspended.", severity="warning")
+
+        self.app.push_screen(FormDialog(f"Suspend store issuance of {self._names.get(code, code)}",
+                                        [FormField("reason", "Reason")], submit))
+
+    async def action_resume(self) -> None:
+        code = self._selected_municipality()
+        if code is None:
+            return
+        await self.runtime.municipalities.resume(code, actor=Actor.local("console"))
+        self.notify(f"{self._names.get(code, code)}: store issuance resumed.")
+
+    def action_traffic(self) -> None:
+        if self._simulator is not None:
+            self._simulator.stop()
+            self.notify("Stopping simulated traffic …")
+            return
+        if self.runtime.http is None:
+            self.notify("The HTTP API is not running, so there is nothing to drive.", severity="error")
+            return
+        self.run_traffic()
+
+    @work(group="traffic", exclusive=True, exit_on_error=False, description="simulated kiosk traffic")
+    async def run_traffic(self) -> None:
+        cards_dir: Path = self.runtime.settings.data_dir / "cards"
+        cards = await asyncio.to_thread(load_cards, cards_dir)
+        if not cards:
+            self.notify(f"No test cards in {cards_dir}: run bcl-console demo.", severity="error")
+            return
+        http = self.runtime.http
+        assert http is not None
+        token = await self.runtime.tokens.issue("kiosk", "simulator", actor=Actor.local("console"))
+        self._simulator = Simulator(http.url, token, cards, kiosks=4, rate=5, duration=24 * 3600)
+        self.notify("Simulated traffic: 4 kiosks, 5 flows/s. Press t again to stop.")
+        self.reload_now()
+        try:
+            report = await self._simulator.run()
+        finally:
+            self._simulator = None
+        done = report.outcomes.get("printed", 0)
+        self.notify(f"Simulated traffic stopped: {report.flows} flows, {done} printed.")
+        self.reload_now()
+
+
+def _jst(iso: str) -> str:
+    try:
+        return f"{tokyo(datetime.fromisoformat(iso)):%H:%M:%S}"
+    except ValueError:
+        return iso[11:19]

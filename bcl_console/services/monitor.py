@@ -1,0 +1,91 @@
+"""The Issuance Monitor's read model: a bounded feed paged from SQLite, today's counts,
+refusals by reason, and per-second throughput and latency kept from service events."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from datetime import time as dtime
+
+from bcl_console.domain.fiscal import TOKYO, tokyo
+from bcl_console.services.clock import Clock
+from bcl_console.services.events import Event, EventBus, IssuanceChanged, RelayRefused
+from bcl_console.store import Conn, Database
+from bcl_console.store import issuances as store
+from bcl_console.store.issuances import FeedRow
+
+WINDOW = 120  # seconds of history in the chart
+
+
+@dataclass
+class Second:
+    issued: int = 0
+    latency_ms_total: int = 0
+
+
+@dataclass(frozen=True)
+class MonitorSnapshot:
+    feed: list[FeedRow]
+    by_type: dict[str, int]
+    by_municipality: dict[str, int]
+    refusals: list[tuple[str, int]]
+    throughput: list[int]  # issued per second, oldest first
+    latency_ms: list[float]  # mean per second (0 when none)
+    today_total: int
+
+
+@dataclass
+class _Rolling:
+    seconds: deque[tuple[int, Second]] = field(default_factory=lambda: deque(maxlen=WINDOW))
+
+    def add(self, latency_ms: int | None) -> None:
+        now = int(time.monotonic())
+        if not self.seconds or self.seconds[-1][0] != now:
+            self.seconds.append((now, Second()))
+        bucket = self.seconds[-1][1]
+        bucket.issued += 1
+        bucket.latency_ms_total += latency_ms or 0
+
+    def series(self) -> tuple[list[int], list[float]]:
+        now = int(time.monotonic())
+        by_second = dict(self.seconds)
+        issued, latency = [], []
+        for t in range(now - WINDOW + 1, now + 1):
+            b = by_second.get(t)
+            issued.append(b.issued if b else 0)
+            latency.append(b.latency_ms_total / b.issued if b and b.issued else 0.0)
+        return issued, latency
+
+
+class MonitorService:
+    def __init__(self, db: Database, clock: Clock, bus: EventBus) -> None:
+        self._db = db
+        self._clock = clock
+        self._rolling = _Rolling()
+        self.refusals_live: Counter[str] = Counter()
+        bus.subscribe(self._on_event)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, IssuanceChanged) and event.state == "issued":
+            self._rolling.add(event.latency_ms)
+        elif isinstance(event, RelayRefused):
+            self.refusals_live[event.reason] += 1
+
+    async def snapshot(self, limit: int = 40) -> MonitorSnapshot:
+        start = datetime.combine(tokyo(self._clock.now()).date(), dtime(0), TOKYO).astimezone(UTC).isoformat()
+
+        def q(conn: Conn) -> tuple[list[FeedRow], list[tuple[str, str, str, int]], list[tuple[str, int]]]:
+            return store.recent(conn, limit), store.counts_since(conn, start), store.refusals_since(conn, start)
+
+        feed, counts, refusals = await self._db.read(q)
+        by_type: Counter[str] = Counter()
+        by_municipality: Counter[str] = Counter()
+        for code, type_, state, n in counts:
+            if state in ("issued", "printed"):
+                by_type[type_] += n
+                by_municipality[code] += n
+        throughput, latency = self._rolling.series()
+        return MonitorSnapshot(feed, dict(by_type), dict(by_municipality), refusals, throughput, latency,
+                               sum(by_type.values()))

@@ -1,0 +1,52 @@
+"""The Issuance Monitor with the pilot: live feed from simulated traffic, suspend/resume."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.widgets import DataTable, Static
+
+from bcl_console.app import BclApp
+from bcl_console.screens import MonitorScreen
+from bcl_console.services.runtime import Runtime
+from tests.screens.test_console import SIZE, fill, settle
+
+
+async def test_traffic_feed_and_controls(demo_runtime: Runtime) -> None:
+    rt = demo_runtime
+    await rt.start_http("127.0.0.1", 0)
+    app = BclApp(rt)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app)
+        await pilot.press("i")
+        await settle(app)
+        screen = app.screen
+        assert isinstance(screen, MonitorScreen)
+        await pilot.press("t")
+        feed = screen.query_one("#monitor-feed", DataTable)
+        for _ in range(100):  # traffic runs in a worker: wait until issuances show, at most 10 s
+            await asyncio.sleep(0.1)
+            if feed.row_count >= 5:
+                break
+        await pilot.press("t")  # stop the traffic
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if screen._simulator is None:
+                break
+        screen.reload_now()
+        await app.workers.wait_for_complete()
+        assert feed.row_count >= 5
+        summary = str(screen.query_one("#monitor-summary", Static).render())
+        assert "issued" in summary and "北山町" in summary or "桜川村" in summary
+        # rows name municipalities and types, never a person
+        first = [str(c) for c in feed.get_row_at(0)]
+        assert first[1] in ("北山町", "桜川村") and first[2] in ("住民票", "印鑑", "税")
+        # suspend the selected row's municipality, one key away
+        feed.move_cursor(row=0)
+        code = next(c for c, n in screen._names.items() if n == first[1])
+        await pilot.press("s")
+        await fill(app, pilot, {"reason": "点検"})
+        assert (await rt.municipalities.get(code)).municipality.suspended
+        await pilot.press("r")
+        await settle(app)
+        assert not (await rt.municipalities.get(code)).municipality.suspended
