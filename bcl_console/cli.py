@@ -125,6 +125,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return with_runtime(args, body)
 
 
+def cmd_own_server(args: argparse.Namespace) -> int:
+    from bcl_console.services.web import HttpServer
+    from bcl_console.services.web_own_server import BASE, build_own_server_app
+
+    async def body(runtime: Runtime) -> int:
+        server = await HttpServer.start(runtime, args.host, args.port, build_own_server_app(runtime))
+        print(f"bcl-console own-server: issuance server on {server.url}{BASE} "
+              f"(data: {runtime.settings.data_dir})", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await server.stop()
+        print("bcl-console own-server: stopping", flush=True)
+        return EXIT_OK
+
+    return with_runtime(args, body)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     show_progress = not args.json and sys.stderr.isatty()
 
@@ -514,6 +534,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default 8470; 0 picks a free one)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("own-server", parents=[common],
+                       help="a reference municipal issuance server for own-server municipalities")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8471)
+    p.set_defaults(func=cmd_own_server)
 
     p = sub.add_parser("demo", parents=[common, js], help="(re)create the demo data set")
     p.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")

@@ -32,12 +32,13 @@ class OwnServerError(Exception):
 
 
 class OwnServerClient:
-    def __init__(self) -> None:
+    def __init__(self, timeout: aiohttp.ClientTimeout = TIMEOUT) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self.timeout = timeout
 
     async def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=TIMEOUT)
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
         return self._session
 
     async def close(self) -> None:

@@ -65,8 +65,8 @@ class HttpServer:
     port: int
 
     @classmethod
-    async def start(cls, runtime: Runtime, host: str, port: int) -> HttpServer:
-        runner = web.AppRunner(build_app(runtime), handle_signals=False, access_log=access_log,
+    async def start(cls, runtime: Runtime, host: str, port: int, app: web.Application | None = None) -> HttpServer:
+        runner = web.AppRunner(app or build_app(runtime), handle_signals=False, access_log=access_log,
                                access_log_format='%a "%r" %s %b %Tfs')
         await runner.setup()
         site = web.TCPSite(runner, host, port, reuse_address=True)
