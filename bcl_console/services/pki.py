@@ -235,11 +235,29 @@ class PkiService:
         return card is None or card.revoked_at is not None
 
 
+class CardHolder:
+    """A test card read once: its certificate (PEM) and key, ready to answer challenges.
+
+    Loading an RSA key runs OpenSSL's consistency checks (~35 ms); a kiosk simulator that
+    did it on every flow would measure itself, not the relay.
+    """
+
+    def __init__(self, card_pem: bytes) -> None:
+        self.certificate = certificate_pem(card_pem)
+        key = serialization.load_pem_private_key(card_pem, password=None, unsafe_skip_rsa_key_validation=True)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("a card holds an RSA key")
+        self._key = key
+
+    def sign(self, nonce_b64: str) -> str:
+        """What the card does at the kiosk: sign the challenge's nonce (PKCS#1 v1.5, SHA-256)."""
+        signature = self._key.sign(base64.b64decode(nonce_b64), padding.PKCS1v15(), hashes.SHA256())
+        return base64.b64encode(signature).decode()
+
+
 def sign_nonce(card_pem: bytes, nonce_b64: str) -> str:
-    """What a kiosk does with the card: sign the challenge's nonce (for clients and tests)."""
-    key = serialization.load_pem_private_key(card_pem, password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    return base64.b64encode(key.sign(base64.b64decode(nonce_b64), padding.PKCS1v15(), hashes.SHA256())).decode()
+    """Sign a challenge's nonce with a card file (for clients and tests)."""
+    return CardHolder(card_pem).sign(nonce_b64)
 
 
 def certificate_pem(card_pem: bytes) -> str:

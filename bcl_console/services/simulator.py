@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from bcl_console.services.pki import certificate_pem, sign_nonce
+from bcl_console.services.pki import CardHolder
 
 TYPES = (("residence", 0.75), ("seal", 0.15), ("tax", 0.10))
 
@@ -63,21 +63,23 @@ def load_cards(directory: Path) -> list[bytes]:
 class Simulator:
     def __init__(self, url: str, token: str, cards: list[bytes], *, kiosks: int = 4, rate: float = 5.0,
                  duration: float = 10.0, failed_print: float = 0.04, wrong_payment: float = 0.03,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, types: tuple[tuple[str, float], ...] = TYPES) -> None:
         if not cards:
             raise ValueError("the simulator needs test cards (bcl-console demo makes some)")
         self.base = url.rstrip("/") + "/kiosk/v1"
         self.token = token
-        self.cards = cards
+        self.cards = [CardHolder(c) for c in cards]
         self.kiosks = max(1, kiosks)
         self.rate = max(0.1, rate)
         self.duration = duration
         self.failed_print = failed_print
         self.wrong_payment = wrong_payment
         self.rng = random.Random(seed)
+        self.types = types
         self.report = SimReport()
         self._stop = asyncio.Event()
         self._counter = 0
+        self._run_id = f"{random.getrandbits(48):012x}"
 
     def stop(self) -> None:
         self._stop.set()
@@ -136,12 +138,12 @@ class Simulator:
             if status != 201:
                 return f"challenge-{status}"
             status, s = await self._call(http, "POST", "/sessions", {
-                "challenge_id": c["challenge_id"], "certificate": certificate_pem(card),
-                "signature": sign_nonce(card, c["nonce"])})
+                "challenge_id": c["challenge_id"], "certificate": card.certificate,
+                "signature": card.sign(c["nonce"])})
             if status != 201:
                 return f"refused-{(s or {}).get('error', {}).get('code', status)}"
-            type_ = self.rng.choices([t for t, _ in TYPES], [w for _, w in TYPES])[0]
-            key = f"sim-{id(self)}-{n}"
+            type_ = self.rng.choices([t for t, _ in self.types], [w for _, w in self.types])[0]
+            key = f"sim-{self._run_id}-{n}"
             status, req = await self._call(http, "POST", "/requests",
                                            {"session_id": s["session_id"], "type": type_, "copies": 1},
                                            {"Idempotency-Key": key})
