@@ -258,3 +258,46 @@ def test_issue_and_verify_commands(capsys: pytest.CaptureFixture[str], demo_dir:
     with pytest.raises(SystemExit) as exc:
         main(["issue", "--resident", resident, "--type", "passport", "--out", "x.pdf"])
     assert exc.value.code == 2
+
+
+def test_card_kiosk_and_simulate_commands(capsys: pytest.CaptureFixture[str], demo_dir: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    data = str(demo_dir)
+    conn = sqlite3.connect(demo_dir / "bcl.sqlite3")
+    resident = conn.execute("SELECT resident_code FROM residents WHERE status='active' AND restricted=0 "
+                            "AND municipality_code='993611' LIMIT 1").fetchone()[0]
+    conn.close()
+    card = tmp_path / "card.pem"
+    code, doc = run_json(capsys, "card", "issue", "--municipality", "993611", "--resident", resident,
+                         "--out", str(card), "--data-dir", data)
+    assert code == 0 and b"BEGIN CERTIFICATE" in card.read_bytes() and b"BEGIN PRIVATE KEY" in card.read_bytes()
+    assert oct(card.stat().st_mode & 0o777) == "0o600"
+    code, revoked = run_json(capsys, "card", "revoke", str(card), "--data-dir", data)
+    assert code == 0 and revoked == {"serial": doc["serial"], "revoked": True}
+    code, _, err = run(capsys, "card", "revoke", "abcdef", "--data-dir", data)
+    assert code == 3 and "no card" in err
+    code, _, err = run(capsys, "card", "issue", "--municipality", "131017", "--resident", resident,
+                       "--out", str(tmp_path / "x.pem"), "--data-dir", data)
+    assert code == 3 and "check digit" in err
+    code, doc = run_json(capsys, "kiosk", "register", "--operator", "Seven Mart", "--data-dir", data)
+    assert code == 0 and doc["operator"] == "Seven Mart" and doc["token"].startswith("bcl_ksk_")
+    code, out, _ = run(capsys, "kiosk", "register", "--operator", "Lawsome", "--data-dir", data)
+    assert out.strip().splitlines()[-1].startswith("bcl_ksk_")
+    # the simulator against a real serve process, with the demo's cards
+    env = {**os.environ}
+    proc = subprocess.Popen([sys.executable, "-m", "bcl_console", "serve", "--port", "0", "--data-dir", data],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split("listening on ")[1].split(" ")[0]
+        code, report = run_json(capsys, "simulate", "--url", url, "--kiosks", "2", "--rate", "4",
+                                "--duration", "2", "--data-dir", data)
+        assert code == 0 and report["flows"] >= 4
+        assert set(report) >= {"flows", "completed_per_s", "latency_ms", "outcomes"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    code, _, err = run(capsys, "simulate", "--url", "http://127.0.0.1:1", "--cards", str(tmp_path / "none"),
+                       "--data-dir", data)
+    assert code == 2 and "no test cards" in err
