@@ -281,6 +281,7 @@ class DemoService:
         summary = await self._db.write(_build, specs, seed, today, iso_now(self._clock), report)
         report("cards", 0, 1)
         await self._make_cards(specs, seed)
+        report("cards", 1, 1)
         self._bus.publish(DemoCompleted(seed, summary.residents))
         return summary
 
