@@ -16,13 +16,14 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
 from bcl_console.domain.codes import with_check_digit
 from bcl_console.domain.damage import class_from_ratio
 from bcl_console.domain.errors import InvalidInput
-from bcl_console.domain.fiscal import tokyo
+from bcl_console.domain.fiscal import TOKYO, tokyo
 from bcl_console.domain.municipality import Hosting, Kind, Municipality
 from bcl_console.domain.wareki import era_year
 from bcl_console.services import demo_names, seal_image
@@ -33,6 +34,7 @@ from bcl_console.services.events import DemoCompleted, DemoProgress, EventBus
 from bcl_console.services.pki import PkiService
 from bcl_console.store import Conn, Database
 from bcl_console.store import disasters as disaster_store
+from bcl_console.store import issuances as issuance_store
 from bcl_console.store import linkage as linkage_store
 from bcl_console.store import meta as meta_store
 from bcl_console.store import municipalities as muni_store
@@ -193,6 +195,7 @@ def _build(conn: Conn, specs: list[DemoMunicipality], seed: int, today: date, at
             received_at=at, source="demo", outcome="applied", counts=counts, checksums={},
         )
     _demo_disaster(conn, specs[0].municipality, seed, today, at)
+    _demo_history(conn, [s.municipality for s in specs[:2]], seed, today)
     meta_store.set_meta(conn, "demo_seed", str(seed))
     meta_store.set_meta(conn, "demo_created_at", at)
     return DemoSummary(
@@ -241,6 +244,35 @@ def _card_holders(conn: Conn, specs: list[DemoMunicipality], seed: int) -> list[
             taken.add(rc)
             out.append((code, rc, revoke))
     return out
+
+
+OPERATORS = ("セブンマート", "ローソム", "ファミリーストア")
+
+
+def _demo_history(conn: Conn, live: list[Municipality], seed: int, today: date) -> None:
+    """A year of store issuances (records only, no documents) for the live municipalities."""
+    rng = random.Random(f"{seed}:history")
+    rows = []
+    for m in live:
+        residents = res_store.resident_codes_where(conn, m.code, "status = 'active' AND restricted = 0")
+        per_day = max(1.0, m.population / 2500)
+        day = today - timedelta(days=395)
+        while day < today:
+            for _ in range(int(rng.expovariate(1 / per_day))):
+                ctype = rng.choices(("residence", "seal", "tax"), (70, 20, 10))[0]
+                wall = datetime.combine(day, dtime(rng.randint(7, 21), rng.randint(0, 59), rng.randint(0, 59)), TOKYO)
+                created = wall.astimezone(UTC)
+                issued = created + timedelta(seconds=rng.randint(20, 90))
+                state = "voided" if rng.random() < 0.02 else "printed"
+                rows.append((
+                    f"{rng.getrandbits(128):032x}", ctype, m.code, rng.choice(residents), "store",
+                    rng.choice(OPERATORS), 300, state, created.isoformat(timespec="microseconds"),
+                    issued.isoformat(timespec="microseconds"),
+                    (issued + timedelta(seconds=30)).isoformat(timespec="microseconds"),
+                    (issued + timedelta(seconds=30)).isoformat(timespec="microseconds") if state == "voided" else None,
+                ))
+            day += timedelta(days=1)
+    issuance_store.insert_history(conn, rows)
 
 
 class DemoService:

@@ -25,6 +25,7 @@ from bcl_console.services.overview import OverviewService
 from bcl_console.services.own_server import OwnServerClient
 from bcl_console.services.pki import PkiService
 from bcl_console.services.relay import RelayService
+from bcl_console.services.settlement import SettlementService
 from bcl_console.services.tokens import TokenService
 from bcl_console.services.verification import VerificationService
 from bcl_console.services.web import HttpServer
@@ -56,6 +57,7 @@ class Runtime:
         self.verification = VerificationService(self.db, self.keys)
         self.metrics = Metrics()
         self.monitor = MonitorService(self.db, self.clock, self.bus)
+        self.settlement = SettlementService(self.db, self.clock)
         self.own_server = OwnServerClient()
         self.relay = RelayService(
             self.db, self.clock, self.bus, self.pki, self.issuance, self.metrics, self.own_server

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -206,3 +207,14 @@ def counts_since(conn: sqlite3.Connection, since: str) -> list[tuple[str, str, s
 def refusals_since(conn: sqlite3.Connection, since: str) -> list[tuple[str, int]]:
     return [(r[0], r[1]) for r in conn.execute(
         "SELECT reason, count(*) FROM relay_refusals WHERE at >= ? GROUP BY reason ORDER BY 2 DESC", (since,))]
+
+
+def insert_history(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:
+    """Past store issuances without documents (the demo's year of history). Rows:
+    (request_id, type, municipality, resident, channel, operator, fee, state, created_at,
+    issued_at, completed_at, voided_at)."""
+    conn.executemany(
+        "INSERT INTO issuances (request_id, type, municipality_code, resident_code, channel, operator, fee, "
+        "state, created_at, issued_at, completed_at, voided_at, pages) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,2)",
+        rows,
+    )

@@ -1,0 +1,97 @@
+"""Settlement queries: billable issuances grouped for a fiscal year, and closed years.
+
+All grouping happens in SQLite (one pass over the year's rows), so ten million issuances
+settle in seconds. Months are Japan's (UTC + 9 h).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+_BILLABLE = "channel IN ('store', 'real-store-test') AND state IN ('issued', 'printed')"
+
+# (municipality, operator, type, month, certificates, fees)
+Group = tuple[str, str, str, str, int, int]
+
+
+def year_groups(conn: sqlite3.Connection, start: str, end: str) -> list[Group]:
+    """The year's own billable issuances not yet counted by a statement."""
+    sql = (
+        "SELECT municipality_code, coalesce(operator, ''), type, "
+        "strftime('%Y-%m', issued_at, '+9 hours'), sum(copies), sum(fee) FROM issuances "
+        f"WHERE issued_at >= ? AND issued_at < ? AND {_BILLABLE} AND settled_year IS NULL "  # noqa: S608
+        "GROUP BY 1, 2, 3, 4"
+    )
+    return [tuple(r) for r in conn.execute(sql, (start, end))]
+
+
+def late_groups(conn: sqlite3.Connection, start: str, closed_ranges: Sequence[tuple[str, str]]) -> list[Group]:
+    """Billable issuances of closed years that no statement counted yet (late events)."""
+    out: list[Group] = []
+    for lo, hi in closed_ranges:
+        if lo >= start:
+            continue
+        sql = (
+            "SELECT municipality_code, coalesce(operator, ''), type, "
+            "strftime('%Y-%m', issued_at, '+9 hours'), sum(copies), sum(fee) FROM issuances "
+            f"WHERE issued_at >= ? AND issued_at < ? AND {_BILLABLE} AND settled_year IS NULL "  # noqa: S608
+            "GROUP BY 1, 2, 3, 4"
+        )
+        out.extend(tuple(r) for r in conn.execute(sql, (lo, hi)))
+    return out
+
+
+def voided_after_close(conn: sqlite3.Connection, before_year: int) -> list[Group]:
+    """Issuances counted by an earlier statement and voided since: to be taken back."""
+    sql = (
+        "SELECT municipality_code, coalesce(operator, ''), type, "
+        "strftime('%Y-%m', issued_at, '+9 hours'), sum(copies), sum(fee) FROM issuances "
+        "WHERE settled_year IS NOT NULL AND settled_year < ? AND state = 'voided' "
+        "AND void_settled_year IS NULL GROUP BY 1, 2, 3, 4"
+    )
+    return [tuple(r) for r in conn.execute(sql, (before_year,))]
+
+
+def mark_settled(conn: sqlite3.Connection, fiscal_year: int, start: str, end: str,
+                 closed_ranges: Sequence[tuple[str, str]]) -> None:
+    conn.execute(
+        f"UPDATE issuances SET settled_year = ? WHERE issued_at >= ? AND issued_at < ? AND {_BILLABLE} "  # noqa: S608
+        "AND settled_year IS NULL", (fiscal_year, start, end))
+    for lo, hi in closed_ranges:
+        if lo < start:
+            conn.execute(
+                f"UPDATE issuances SET settled_year = ? WHERE issued_at >= ? AND issued_at < ? AND {_BILLABLE} "  # noqa: S608
+                "AND settled_year IS NULL", (fiscal_year, lo, hi))
+    conn.execute(
+        "UPDATE issuances SET void_settled_year = ? WHERE settled_year IS NOT NULL AND settled_year < ? "
+        "AND state = 'voided' AND void_settled_year IS NULL", (fiscal_year, fiscal_year))
+
+
+def closed_years(conn: sqlite3.Connection) -> list[int]:
+    return [int(r[0]) for r in conn.execute("SELECT fiscal_year FROM settlements ORDER BY 1")]
+
+
+def closed_document(conn: sqlite3.Connection, fiscal_year: int) -> str | None:
+    row = conn.execute("SELECT document FROM settlements WHERE fiscal_year = ?", (fiscal_year,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def insert_settlement(conn: sqlite3.Connection, fiscal_year: int, closed_at: str, document: str) -> None:
+    conn.execute("INSERT INTO settlements (fiscal_year, closed_at, document) VALUES (?,?,?)",
+                 (fiscal_year, closed_at, document))
+
+
+def start_job(conn: sqlite3.Connection, job: str, at: str) -> int:
+    cur = conn.execute("INSERT INTO job_runs (job, started_at, outcome) VALUES (?, ?, 'running')", (job, at))
+    return int(cur.lastrowid or 0)
+
+
+def finish_job(conn: sqlite3.Connection, run_id: int, at: str, outcome: str, detail: str) -> None:
+    conn.execute("UPDATE job_runs SET finished_at = ?, outcome = ?, detail = ? WHERE id = ?",
+                 (at, outcome, detail, run_id))
+
+
+def job_runs(conn: sqlite3.Connection, limit: int = 50) -> list[tuple[int, str, str, str | None, str, str]]:
+    return [tuple(r) for r in conn.execute(
+        "SELECT id, job, started_at, finished_at, outcome, detail FROM job_runs ORDER BY id DESC LIMIT ?", (limit,))]

@@ -1,0 +1,176 @@
+"""Settlement end to end: billable rules, closing twice, late events and voids as
+adjustments on the next year, statements, and refusals."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from bcl_console.config import load_settings
+from bcl_console.domain.errors import InvalidInput
+from bcl_console.services.actor import Actor
+from bcl_console.services.clock import FixedClock
+from bcl_console.services.runtime import Runtime
+
+OP = Actor("op", "cli")
+TOWN, VILLAGE = "131016", "011011"
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text + "+09:00")
+
+
+async def put(rt: Runtime, request_id: str, when: str, *, code: str = TOWN, channel: str = "store",
+              state: str = "printed", fee: int = 300, copies: int = 1, operator: str = "セブンマート",
+              type_: str = "residence") -> None:
+    issued = at(when).astimezone().isoformat(timespec="microseconds")
+
+    def tx(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO issuances (request_id, type, municipality_code, resident_code, channel, operator, fee, state, "
+            "created_at, issued_at, copies) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (request_id, type_, code, "12345678901", channel, operator, fee, state, issued, issued, copies))
+
+    await rt.db.write(tx)
+
+
+@pytest.fixture
+async def centre(tmp_path: Path) -> Runtime:
+    rt = Runtime(load_settings(str(tmp_path / "d")), clock=FixedClock(at("2026-04-01T02:00:00")))
+    await rt.start()
+    await rt.municipalities.add(code=TOWN, name="北山町", kind="town", population=8000,
+                                service_start="2025-10-01", actor=OP)
+    await rt.municipalities.add(code=VILLAGE, name="南村", kind="city", population=29_999,
+                                service_start="2019-04-01", actor=OP)
+    return rt
+
+
+async def test_billable_rules_and_contributions(centre: Runtime) -> None:
+    rt = centre
+    await put(rt, "a", "2025-10-05T10:00:00")
+    await put(rt, "b", "2025-11-05T10:00:00", copies=2, fee=600, type_="seal")
+    await put(rt, "c", "2025-12-05T10:00:00", state="voided")  # a failed print: not billed
+    await put(rt, "d", "2025-12-06T10:00:00", channel="test-stage-2")  # test stages: free
+    await put(rt, "e", "2025-12-07T10:00:00", channel="test-stage-3")
+    await put(rt, "f", "2026-01-07T10:00:00", channel="real-store-test")  # billed like production
+    await put(rt, "g", "2026-02-07T10:00:00", channel="counter")  # not a store issuance
+    await put(rt, "h", "2026-03-31T23:59:00")  # the last minute of FY2025 in Japan
+    await put(rt, "i", "2026-04-01T00:01:00")  # FY2026
+    await put(rt, "j", "2025-05-01T10:00:00", code=VILLAGE, operator="ローソム")
+    doc = await rt.settlement.settle(2025)
+    town = next(m for m in doc["municipalities"] if m["code"] == TOWN)
+    assert town["certificates"] == {"residence": 3, "seal": 2, "tax": 0, "disaster": 0}
+    assert town["billable"] == 5
+    assert town["usage_fee"] == 5 * 180 and town["commission"] == 5 * 117
+    assert town["fees_collected"] == 300 * 3 + 600 and town["net_to_municipality"] == 1500 - 585
+    assert town["contribution"] == 172_740  # a town joining in October: 345,481 x 6 / 12
+    village = next(m for m in doc["municipalities"] if m["code"] == VILLAGE)
+    assert village["contribution"] == 1_873_259  # a city under 30,000 on BCL from FY2023
+    assert town["by_month"]["2025-11"]["seal"] == 2 and town["by_month"]["2026-03"]["residence"] == 1
+    ops = {o["operator"]: o for o in doc["operators"]}
+    assert ops["セブンマート"]["billable"] == 5 and ops["セブンマート"]["commission"] == 585
+    assert ops["ローソム"]["billable"] == 1
+    assert doc["totals"]["billable"] == 6 and doc["closed"] is False
+
+
+async def test_closing_twice_gives_identical_output_and_late_events_become_adjustments(
+    centre: Runtime, db_dump: Callable[[Path], list[str]], tmp_path: Path
+) -> None:
+    rt = centre
+    await put(rt, "a", "2025-10-05T10:00:00")
+    await put(rt, "b", "2025-11-05T10:00:00")
+    first = await rt.settlement.settle(2025, close=True, actor=OP)
+    assert first["closed"] is True
+    before = db_dump(rt.settings.db_path)
+    second = await rt.settlement.settle(2025, close=True, actor=OP)
+    assert json.dumps(second, sort_keys=True) == json.dumps(first, sort_keys=True)
+    assert db_dump(rt.settings.db_path) == before  # closing again changes nothing
+    # a late event for the closed year, and a void of an issuance it counted
+    await put(rt, "late", "2026-02-01T10:00:00")
+    await rt.db.write(lambda c: c.execute("UPDATE issuances SET state='voided' WHERE request_id='a'"))
+    assert (await rt.settlement.settle(2025))["municipalities"] == first["municipalities"]  # frozen
+    rt.clock.set(at("2027-04-01T02:00:00"))  # type: ignore[attr-defined]
+    await put(rt, "fy26", "2026-05-01T10:00:00")
+    next_year = await rt.settlement.settle(2026, close=True, actor=OP)
+    town = next(m for m in next_year["municipalities"] if m["code"] == TOWN)
+    assert town["billable"] == 1  # its own year
+    assert town["adjustments"]["billable"] == 0  # +1 late, -1 voided
+    assert town["adjustments"]["from_fiscal_years"] == [2025]
+    # each issuance is counted by exactly one statement; nothing twice, nothing lost
+    conn = sqlite3.connect(rt.settings.db_path)
+    try:
+        rows = dict(conn.execute("SELECT request_id, settled_year FROM issuances"))
+        voids = dict(conn.execute("SELECT request_id, void_settled_year FROM issuances"))
+    finally:
+        conn.close()
+    assert rows == {"a": 2025, "b": 2025, "late": 2026, "fy26": 2026}
+    assert voids["a"] == 2026
+    third = await rt.settlement.settle(2027 - 1)
+    assert third == next_year
+
+
+async def test_refusals_change_nothing(centre: Runtime, db_dump: Callable[[Path], list[str]], tmp_path: Path) -> None:
+    rt = centre
+    before = db_dump(rt.settings.db_path)
+    with pytest.raises(InvalidInput, match="has not begun"):
+        await rt.settlement.settle(2027)
+    with pytest.raises(InvalidInput, match="unknown"):
+        await rt.settlement.settle(1990)
+    with pytest.raises(InvalidInput, match="cannot be closed before"):
+        await rt.settlement.settle(2026, close=True)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(InvalidInput, match="--out"):
+        await rt.settlement.settle(2025, close=True, out=blocker / "out")
+    assert db_dump(rt.settings.db_path) == before
+
+
+async def test_statements_are_written(centre: Runtime, tmp_path: Path) -> None:
+    rt = centre
+    await put(rt, "a", "2025-10-05T10:00:00")
+    out = tmp_path / "statements"
+    await rt.settlement.settle(2025, close=True, out=out, actor=OP)
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["operators-2025.csv", f"statement-2025-{VILLAGE}.csv", f"statement-2025-{VILLAGE}.pdf",
+                     f"statement-2025-{TOWN}.csv", f"statement-2025-{TOWN}.pdf", "summary-2025.csv"]
+    with open(out / "summary-2025.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert next(r for r in rows if r["code"] == TOWN)["billable"] == "1"
+    from pypdf import PdfReader
+
+    text = "".join(PdfReader(out / f"statement-2025-{TOWN}.pdf").pages[0].extract_text().split())
+    assert "令和7年度" in text and "精算書" in text and "北山町" in text and "172,740円" in text
+
+
+def test_settle_command_is_idempotent_for_schedulers(tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    run = [sys.executable, "-m", "bcl_console"]
+    now = ["--now", "2026-04-01T02:00:00+09:00"]
+    subprocess.run([*run, "municipality", "add", "--code", TOWN, "--name", "北山町", "--kind", "town",
+                    "--population", "8000", "--service-start", "2025-10-01", "--data-dir", data], check=True,
+                   capture_output=True)
+    first = subprocess.run([*run, "settle", "--fiscal-year", "2025", "--close", "--json", "--data-dir", data, *now],
+                           capture_output=True, text=True)
+    second = subprocess.run([*run, "settle", "--fiscal-year", "2025", "--close", "--json", "--data-dir", data, *now],
+                            capture_output=True, text=True)
+    assert first.returncode == second.returncode == 0
+    assert first.stdout == second.stdout and json.loads(first.stdout)["closed"] is True
+    future = subprocess.run([*run, "settle", "--fiscal-year", "2030", "--json", "--data-dir", data, *now],
+                            capture_output=True, text=True)
+    assert future.returncode == 3 and json.loads(future.stdout)["error"]["code"] == "invalid_input"
+
+
+async def test_demo_year_settles(demo_runtime: Runtime) -> None:
+    rt = demo_runtime
+    doc = await rt.settlement.settle(2025)
+    assert doc["totals"]["billable"] > 0 and len(doc["operators"]) == 3
+    clock = rt.clock
+    assert isinstance(clock, FixedClock)
