@@ -99,6 +99,7 @@ def run_console(settings: Settings) -> int:
         runtime = Runtime(settings)
         await runtime.start()
         await runtime.issuance.use_workers(max(1, os.cpu_count() or 1))
+        await runtime.scheduler.start()
         http_error = None
         try:
             if settings.console_http:

@@ -111,6 +111,7 @@ def cmd_console(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     async def body(runtime: Runtime) -> int:
         await runtime.issuance.use_workers(render_workers())
+        await runtime.scheduler.start()
         server = await runtime.start_http(args.host, args.port)
         print(f"bcl-console serve: listening on {server.url} (data: {runtime.settings.data_dir})",
               flush=True)
@@ -539,6 +540,23 @@ def cmd_settle(args: argparse.Namespace) -> int:
     return with_runtime(args, body)
 
 
+def cmd_jobs(args: argparse.Namespace) -> int:
+    async def body(runtime: Runtime) -> int:
+        if args.action == "run":
+            outcome, detail = await runtime.scheduler.run_now(args.job)
+            emit(args, {"job": args.job, "outcome": outcome, "detail": detail},
+                 lambda: print(f"{args.job}: {outcome} — {detail}"))
+            return EXIT_OK if outcome == "ok" else EXIT_FAILURE
+        runs = await runtime.scheduler.history(args.limit)
+        docs = [{"id": r[0], "job": r[1], "started_at": r[2], "finished_at": r[3], "outcome": r[4], "detail": r[5]}
+                for r in runs]
+        emit(args, {"runs": docs}, lambda: table(
+            [(r[1], r[2][:19], r[4], r[5][:60]) for r in runs], ("job", "started (UTC)", "outcome", "detail")))
+        return EXIT_OK
+
+    return with_runtime(args, body)
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -665,6 +683,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--close", action="store_true", help="freeze the year (idempotent; only after it ended)")
     p.add_argument("--out", default=None, metavar="DIR", help="write statements (PDF and CSV) and summaries")
     p.set_defaults(func=cmd_settle)
+
+    j = sub.add_parser("jobs", help="scheduled jobs: run one now, or list past runs")
+    jsub = j.add_subparsers(dest="action", metavar="ACTION", required=True)
+    x = jsub.add_parser("run", parents=[common, js], help="run a job now (year-end-settlement, nightly-backup-check)")
+    x.add_argument("job", choices=["year-end-settlement", "nightly-backup-check"])
+    x = jsub.add_parser("history", parents=[common, js], help="past runs with their outcomes")
+    x.add_argument("--limit", type=int, default=20)
+    j.set_defaults(func=cmd_jobs)
 
     p = sub.add_parser("link", parents=[common, js], help="ingest one linkage batch (directory or .zip)")
     p.add_argument("path", help="the batch: a directory with manifest.json, or a .zip")

@@ -25,6 +25,7 @@ from bcl_console.services.overview import OverviewService
 from bcl_console.services.own_server import OwnServerClient
 from bcl_console.services.pki import PkiService
 from bcl_console.services.relay import RelayService
+from bcl_console.services.scheduler import SchedulerService
 from bcl_console.services.settlement import SettlementService
 from bcl_console.services.tokens import TokenService
 from bcl_console.services.verification import VerificationService
@@ -58,6 +59,7 @@ class Runtime:
         self.metrics = Metrics()
         self.monitor = MonitorService(self.db, self.clock, self.bus)
         self.settlement = SettlementService(self.db, self.clock)
+        self.scheduler = SchedulerService(self)
         self.own_server = OwnServerClient()
         self.relay = RelayService(
             self.db, self.clock, self.bus, self.pki, self.issuance, self.metrics, self.own_server
@@ -84,6 +86,7 @@ class Runtime:
     async def stop(self) -> None:
         """Stop serving, close the database; safe to call twice."""
         await self.stop_http()
+        await self.scheduler.stop()
         await self.own_server.close()
         await self.issuance.stop()
         await self.db.close()
