@@ -14,7 +14,13 @@ from textual.screen import Screen
 from textual.signal import Signal
 
 from bcl_console.config import Settings
-from bcl_console.screens import DashboardScreen, LinkageScreen, MonitorScreen, MunicipalitiesScreen
+from bcl_console.screens import (
+    DashboardScreen,
+    LinkageScreen,
+    MonitorScreen,
+    MunicipalitiesScreen,
+    SettlementScreen,
+)
 from bcl_console.services.events import Event
 from bcl_console.services.runtime import Runtime
 
@@ -38,6 +44,8 @@ AREAS: tuple[Area, ...] = (
          "List, detail and management-terminal controls: hours, suspend, resume, fees"),
     Area("linkage", "l", "Linkage",
          "Batches received, problems of rejected ones, ingest from a path, backups and restore"),
+    Area("settlement", "e", "Settlement",
+         "A fiscal year's fees per municipality and operator, close the year, statements, scheduled jobs"),
 )
 
 
@@ -49,6 +57,7 @@ class BclApp(App[int]):
         "municipalities": MunicipalitiesScreen,
         "linkage": LinkageScreen,
         "monitor": MonitorScreen,
+        "settlement": SettlementScreen,
     }
     DEFAULT_MODE = "dashboard"
     BINDINGS = [

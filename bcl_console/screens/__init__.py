@@ -4,5 +4,6 @@ from bcl_console.screens.dashboard import DashboardScreen
 from bcl_console.screens.linkage import LinkageScreen
 from bcl_console.screens.monitor import MonitorScreen
 from bcl_console.screens.municipalities import MunicipalitiesScreen
+from bcl_console.screens.settlement import SettlementScreen
 
-__all__ = ["DashboardScreen", "LinkageScreen", "MonitorScreen", "MunicipalitiesScreen"]
+__all__ = ["DashboardScreen", "LinkageScreen", "MonitorScreen", "MunicipalitiesScreen", "SettlementScreen"]

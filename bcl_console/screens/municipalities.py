@@ -10,8 +10,9 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
+from bcl_console.domain.costs import estimate
 from bcl_console.domain.errors import InvalidInput
-from bcl_console.domain.municipality import CertificateType, validate_fee
+from bcl_console.domain.municipality import CertificateType, Municipality, validate_fee
 from bcl_console.domain.wareki import format_era
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
@@ -118,6 +119,7 @@ class MunicipalitiesScreen(LiveScreen):
             f"fees: {fees}",
             f"held: {held.active:,} residents, {held.households:,} households, "
             f"{held.seals:,} seals, {held.taxes:,} tax records" if held else "held: no resident data yet",
+            _cost_line(m),
             "[b]recent changes[/b]",
         ]
         for e in audit:
@@ -249,3 +251,10 @@ class MunicipalitiesScreen(LiveScreen):
             ),
             self._after,
         )
+
+
+def _cost_line(m: Municipality) -> str:
+    e = estimate(m.kind, m.population)
+    return (f"5-year cost: BCL {e.bcl_five_years / 1e6:,.1f}M yen vs own server {e.own_five_years / 1e6:,.1f}M "
+            f"→ saves {e.saving / 1e6:,.1f}M ({e.saving_percent}%); special allocation covers "
+            f"{e.special_allocation / 1e6:,.1f}M of the introduction [{e.method}]")

@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from bcl_console.domain.codes import validate_municipality_code
 from bcl_console.domain.contribution import ContributionClass, contribution_class
+from bcl_console.domain.costs import estimate
 from bcl_console.domain.errors import Conflict, InvalidInput, NotFound
 from bcl_console.domain.fiscal import tokyo
 from bcl_console.domain.municipality import (
@@ -75,6 +76,7 @@ class MunicipalityView:
             "open_now": self.closed_reason is None,
             "closed_reason": self.closed_reason,
             "fees": {t.value: yen for t, yen in self.fees.items()},
+            "cost_estimate": estimate(m.kind, m.population).as_dict(),
         }
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from bcl_console.config import ConfigError, prepare_data_dir
 from bcl_console.domain.errors import InvalidInput
-from bcl_console.domain.fiscal import fiscal_year_bounds, fiscal_year_of, tokyo
+from bcl_console.domain.fiscal import fiscal_year_bounds, fiscal_year_of
 from bcl_console.domain.municipality import CertificateType, Municipality
 from bcl_console.domain.settlement import COMMISSION_YEN, USAGE_FEE_YEN, contribution, money
 from bcl_console.domain.wareki import format_fiscal_year

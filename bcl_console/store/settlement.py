@@ -14,16 +14,18 @@ _BILLABLE = "channel IN ('store', 'real-store-test') AND state IN ('issued', 'pr
 # (municipality, operator, type, month, certificates, fees)
 Group = tuple[str, str, str, str, int, int]
 
+# Built once from the constant filter above; the bounds are parameters.
+_GROUP_SQL = (
+    "SELECT municipality_code, coalesce(operator, ''), type, "  # noqa: S608
+    "strftime('%Y-%m', issued_at, '+9 hours'), sum(copies), sum(fee) FROM issuances "
+    f"WHERE issued_at >= ? AND issued_at < ? AND {_BILLABLE} AND settled_year IS NULL "
+    "GROUP BY 1, 2, 3, 4"
+)
+
 
 def year_groups(conn: sqlite3.Connection, start: str, end: str) -> list[Group]:
     """The year's own billable issuances not yet counted by a statement."""
-    sql = (
-        "SELECT municipality_code, coalesce(operator, ''), type, "
-        "strftime('%Y-%m', issued_at, '+9 hours'), sum(copies), sum(fee) FROM issuances "
-        f"WHERE issued_at >= ? AND issued_at < ? AND {_BILLABLE} AND settled_year IS NULL "  # noqa: S608
-        "GROUP BY 1, 2, 3, 4"
-    )
-    return [tuple(r) for r in conn.execute(sql, (start, end))]
+    return [tuple(r) for r in conn.execute(_GROUP_SQL, (start, end))]
 
 
 def late_groups(conn: sqlite3.Connection, start: str, closed_ranges: Sequence[tuple[str, str]]) -> list[Group]:
@@ -32,13 +34,7 @@ def late_groups(conn: sqlite3.Connection, start: str, closed_ranges: Sequence[tu
     for lo, hi in closed_ranges:
         if lo >= start:
             continue
-        sql = (
-            "SELECT municipality_code, coalesce(operator, ''), type, "
-            "strftime('%Y-%m', issued_at, '+9 hours'), sum(copies), sum(fee) FROM issuances "
-            f"WHERE issued_at >= ? AND issued_at < ? AND {_BILLABLE} AND settled_year IS NULL "  # noqa: S608
-            "GROUP BY 1, 2, 3, 4"
-        )
-        out.extend(tuple(r) for r in conn.execute(sql, (lo, hi)))
+        out.extend(tuple(r) for r in conn.execute(_GROUP_SQL, (lo, hi)))
     return out
 
 

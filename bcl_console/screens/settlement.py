@@ -1,0 +1,164 @@
+"""Settlement: a fiscal year's statement per municipality with totals, one
+municipality's certificates by type and a bar chart by month, commissions per kiosk
+operator, closing the year behind a confirmation, writing the statements, and the
+scheduled jobs (visible and triggerable)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Header, Static
+from textual_plotext import PlotextPlot
+
+from bcl_console.domain.errors import DomainError, InvalidInput
+from bcl_console.screens.base import LiveScreen
+from bcl_console.screens.widgets import FormDialog, FormField
+from bcl_console.services.actor import Actor
+from bcl_console.services.events import IssuanceChanged
+
+
+class SettlementScreen(LiveScreen):
+    EVENT_TYPES = (IssuanceChanged,)
+    BINDINGS = [
+        Binding("left_square_bracket", "year(-1)", "Prev FY"),
+        Binding("right_square_bracket", "year(1)", "Next FY"),
+        Binding("o", "operators", "Operators"),
+        Binding("c", "close_year", "Close FY"),
+        Binding("w", "write", "Statements"),
+        Binding("j", "run_job", "Run job"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="settle-title")
+        with Horizontal(id="settle-body"):
+            table: DataTable[str] = DataTable(id="settle-table", cursor_type="row", zebra_stripes=True)
+            yield table
+            with Vertical(id="settle-side"):
+                yield Static("", id="settle-detail")
+                yield PlotextPlot(id="settle-chart")
+        yield Static("", id="settle-jobs")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Settlement"
+        self.fiscal_year = self.runtime.settlement.current_fiscal_year() - 1
+        self.show_operators = False
+        self.doc: dict[str, Any] | None = None
+        super().on_mount()
+
+    async def reload(self) -> None:
+        try:
+            self.doc = await self.runtime.settlement.settle(self.fiscal_year)
+        except DomainError as exc:
+            self.notify(exc.sentence(), severity="error")
+            return
+        doc = self.doc
+        t = doc["totals"]
+        state = "[b green]closed[/]" if doc["closed"] else "[b yellow]open[/] (c closes it after 31 March)"
+        self.query_one("#settle-title", Static).update(
+            f"[b]{doc['fiscal_year_ja']}[/b] FY{doc['fiscal_year']} · {state} · {t['billable']:,} billable · "
+            f"usage fee {t['usage_fee']:,}円 · commission {t['commission']:,}円 · contributions {t['contribution']:,}円"
+        )
+        table = self.query_one("#settle-table", DataTable)
+        table.clear(columns=True)
+        if self.show_operators:
+            for label in ("operator", "billable", "commission", "adj."):
+                table.add_column(label, key=label)
+            for op in doc["operators"]:
+                table.add_row(op["operator"], f"{op['billable']:,}", f"{op['commission']:,}",
+                              f"{op['adjustment_billable']:+,}", key=op["operator"])
+        else:
+            for label in ("code", "name", "billable", "usage fee", "commission", "fees", "net", "負担金", "adj."):
+                table.add_column(label, key=label)
+            for r in doc["municipalities"]:
+                table.add_row(r["code"], r["name"], f"{r['billable']:,}", f"{r['usage_fee']:,}",
+                              f"{r['commission']:,}", f"{r['fees_collected']:,}", f"{r['net_to_municipality']:,}",
+                              f"{r['contribution']:,}", f"{r['adjustments']['billable']:+,}", key=r["code"])
+            table.add_row("", "total", f"{t['billable']:,}", f"{t['usage_fee']:,}", f"{t['commission']:,}",
+                          f"{t['fees_collected']:,}", f"{t['net_to_municipality']:,}", f"{t['contribution']:,}",
+                          f"{t['adjustment_billable']:+,}", key="__total__")
+        self.show_detail()
+        jobs = await self.runtime.scheduler.jobs()
+        self.query_one("#settle-jobs", Static).update("  ".join(
+            f"[b]{j.name}[/b] next {j.next_run:%Y-%m-%d %H:%M} " if j.next_run else f"[b]{j.name}[/b] (not scheduled) "
+            for j in jobs) + "· " + "  ".join(f"{j.name}: last {j.last_outcome or 'never'}" for j in jobs))
+
+    @on(DataTable.RowHighlighted, "#settle-table")
+    def _highlighted(self) -> None:
+        self.show_detail()
+
+    def show_detail(self) -> None:
+        if self.doc is None or self.show_operators:
+            return
+        table = self.query_one("#settle-table", DataTable)
+        if table.row_count == 0:
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        row = next((r for r in self.doc["municipalities"] if r["code"] == key), None)
+        detail = self.query_one("#settle-detail", Static)
+        plot = self.query_one("#settle-chart", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if row is None:
+            detail.update("Totals of all municipalities.")
+            plot.refresh()
+            return
+        c = row["certificates"]
+        detail.update(escape(f"{row['name']}: 住民票 {c['residence']} 印鑑 {c['seal']} 税 {c['tax']} 罹災 {c['disaster']}"))
+        months = list(row["by_month"])
+        plt.bar([m[5:] for m in months], [sum(v.values()) for v in row["by_month"].values()])
+        plt.title("by month")
+        plot.refresh()
+
+    def action_year(self, step: int) -> None:
+        target = self.fiscal_year + step
+        if target > self.runtime.settlement.current_fiscal_year():
+            self.notify("That fiscal year has not begun.", severity="warning")
+            return
+        self.fiscal_year = target
+        self.reload_now()
+
+    def action_operators(self) -> None:
+        self.show_operators = not self.show_operators
+        self.reload_now()
+
+    def action_close_year(self) -> None:
+        fy = self.fiscal_year
+
+        async def submit(v: dict[str, str]) -> None:
+            if v["confirm"].strip() != str(fy):
+                raise InvalidInput(f"type {fy} to close fiscal year {fy}")
+            out = self.runtime.settings.data_dir / "statements" / str(fy)
+            await self.runtime.settlement.settle(fy, close=True, out=out, actor=Actor.local("console"))
+            self.notify(f"Fiscal year {fy} closed; statements in {out}.")
+
+        self.app.push_screen(FormDialog(
+            f"Close fiscal year {fy}? Its figures are then frozen; later events go to the next year.",
+            [FormField("confirm", f"Type {fy} to confirm")], submit), lambda ok: self.reload_now() if ok else None)
+
+    @work(group="statements", exclusive=True, exit_on_error=False)
+    async def action_write(self) -> None:
+        out = self.runtime.settings.data_dir / "statements" / str(self.fiscal_year)
+        try:
+            await self.runtime.settlement.settle(self.fiscal_year, out=out)
+        except DomainError as exc:
+            self.notify(exc.sentence(), severity="error")
+            return
+        self.notify(f"Statements written to {out}")
+
+    def action_run_job(self) -> None:
+        async def submit(v: dict[str, str]) -> None:
+            outcome, detail = await self.runtime.scheduler.run_now(v["job"].strip())
+            self.notify(f"{v['job']}: {outcome} — {detail}", severity="information" if outcome == "ok" else "error")
+
+        self.app.push_screen(FormDialog("Run a scheduled job now",
+                                        [FormField("job", "Job (year-end-settlement or nightly-backup-check)",
+                                                   "nightly-backup-check")], submit),
+                             lambda ok: self.reload_now() if ok else None)
