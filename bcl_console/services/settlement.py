@@ -35,18 +35,6 @@ TYPES = [t.value for t in CertificateType]
 FIRST_YEAR = 2000
 
 
-def _iso(instant: Any) -> str:
-    return str(instant.isoformat(timespec="microseconds"))
-
-
-def _ranges(years: list[int]) -> list[tuple[str, str]]:
-    out = []
-    for y in years:
-        lo, hi = fiscal_year_bounds(y)
-        out.append((_iso(lo), _iso(hi)))
-    return out
-
-
 def _months(fy: int) -> list[str]:
     return [f"{fy + (m < 4)}-{m:02d}" for m in (*range(4, 13), 1, 2, 3)]
 
@@ -178,10 +166,9 @@ class SettlementService:
         return doc
 
     def _compute(self, conn: Conn, fiscal_year: int) -> dict[str, Any]:
-        lo, hi = fiscal_year_bounds(fiscal_year)
-        closed = _ranges(store.closed_years(conn))
-        own = store.year_groups(conn, _iso(lo), _iso(hi))
-        late = store.late_groups(conn, _iso(lo), closed)
+        closed = store.closed_years(conn)
+        own = store.year_groups(conn, fiscal_year)
+        late = store.late_groups(conn, fiscal_year, closed)
         voided = store.voided_after_close(conn, fiscal_year)
         return build_statement(fiscal_year, muni_store.list_municipalities(conn), own, late, voided)
 
@@ -193,9 +180,8 @@ class SettlementService:
         doc = self._compute(conn, fiscal_year)
         doc["closed"] = True
         doc["closed_at"] = at
-        lo, hi = fiscal_year_bounds(fiscal_year)
         store.insert_settlement(conn, fiscal_year, at, json.dumps(doc, ensure_ascii=False, sort_keys=True))
-        store.mark_settled(conn, fiscal_year, _iso(lo), _iso(hi), _ranges(store.closed_years(conn)))
+        store.mark_settled(conn, fiscal_year, store.closed_years(conn))
         append_audit(conn, AuditEntry(at, actor.name, actor.interface, None, "settle-close", "fiscal_year",
                                       None, str(fiscal_year)))
         stored: dict[str, Any] = json.loads(json.dumps(doc, ensure_ascii=False, sort_keys=True))

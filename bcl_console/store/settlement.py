@@ -14,27 +14,26 @@ _BILLABLE = "channel IN ('store', 'real-store-test') AND state IN ('issued', 'pr
 # (municipality, operator, type, month, certificates, fees)
 Group = tuple[str, str, str, str, int, int]
 
-# Built once from the constant filter above; the bounds are parameters.
+# One ordered scan of the partial covering index issuances_settle (migration 7): its
+# WHERE is exactly the billable, not yet settled rows, and its columns are in group order.
 _GROUP_SQL = (
-    "SELECT municipality_code, coalesce(operator, ''), type, "  # noqa: S608
-    "strftime('%Y-%m', issued_at, '+9 hours'), sum(copies), sum(fee) FROM issuances "
-    f"WHERE issued_at >= ? AND issued_at < ? AND {_BILLABLE} AND settled_year IS NULL "
-    "GROUP BY 1, 2, 3, 4"
+    "SELECT municipality_code, coalesce(operator, ''), type, jst_month, sum(copies), sum(fee) "  # noqa: S608
+    f"FROM issuances WHERE jst_fiscal_year = ? AND {_BILLABLE} AND settled_year IS NULL "
+    "GROUP BY municipality_code, operator, type, jst_month"
 )
 
 
-def year_groups(conn: sqlite3.Connection, start: str, end: str) -> list[Group]:
+def year_groups(conn: sqlite3.Connection, fiscal_year: int) -> list[Group]:
     """The year's own billable issuances not yet counted by a statement."""
-    return [tuple(r) for r in conn.execute(_GROUP_SQL, (start, end))]
+    return [tuple(r) for r in conn.execute(_GROUP_SQL, (fiscal_year,))]
 
 
-def late_groups(conn: sqlite3.Connection, start: str, closed_ranges: Sequence[tuple[str, str]]) -> list[Group]:
-    """Billable issuances of closed years that no statement counted yet (late events)."""
+def late_groups(conn: sqlite3.Connection, fiscal_year: int, closed: Sequence[int]) -> list[Group]:
+    """Billable issuances of closed earlier years that no statement counted yet (late events)."""
     out: list[Group] = []
-    for lo, hi in closed_ranges:
-        if lo >= start:
-            continue
-        out.extend(tuple(r) for r in conn.execute(_GROUP_SQL, (lo, hi)))
+    for year in closed:
+        if year < fiscal_year:
+            out.extend(tuple(r) for r in conn.execute(_GROUP_SQL, (year,)))
     return out
 
 
@@ -43,22 +42,18 @@ def voided_after_close(conn: sqlite3.Connection, before_year: int) -> list[Group
     sql = (
         "SELECT municipality_code, coalesce(operator, ''), type, "
         "strftime('%Y-%m', issued_at, '+9 hours'), sum(copies), sum(fee) FROM issuances "
-        "WHERE settled_year IS NOT NULL AND settled_year < ? AND state = 'voided' "
-        "AND void_settled_year IS NULL GROUP BY 1, 2, 3, 4"
+        "WHERE state = 'voided' AND void_settled_year IS NULL AND settled_year IS NOT NULL "
+        "AND settled_year < ? GROUP BY 1, 2, 3, 4"
     )
     return [tuple(r) for r in conn.execute(sql, (before_year,))]
 
 
-def mark_settled(conn: sqlite3.Connection, fiscal_year: int, start: str, end: str,
-                 closed_ranges: Sequence[tuple[str, str]]) -> None:
-    conn.execute(
-        f"UPDATE issuances SET settled_year = ? WHERE issued_at >= ? AND issued_at < ? AND {_BILLABLE} "  # noqa: S608
-        "AND settled_year IS NULL", (fiscal_year, start, end))
-    for lo, hi in closed_ranges:
-        if lo < start:
-            conn.execute(
-                f"UPDATE issuances SET settled_year = ? WHERE issued_at >= ? AND issued_at < ? AND {_BILLABLE} "  # noqa: S608
-                "AND settled_year IS NULL", (fiscal_year, lo, hi))
+def mark_settled(conn: sqlite3.Connection, fiscal_year: int, closed: Sequence[int]) -> None:
+    """Mark what the statement of ``fiscal_year`` counted: its own year and late events."""
+    for year in {fiscal_year, *(y for y in closed if y < fiscal_year)}:
+        conn.execute(
+            f"UPDATE issuances SET settled_year = ? WHERE jst_fiscal_year = ? AND {_BILLABLE} "  # noqa: S608
+            "AND settled_year IS NULL", (fiscal_year, year))
     conn.execute(
         "UPDATE issuances SET void_settled_year = ? WHERE settled_year IS NOT NULL AND settled_year < ? "
         "AND state = 'voided' AND void_settled_year IS NULL", (fiscal_year, fiscal_year))

@@ -12,6 +12,7 @@ from bcl_console.services.clock import FixedClock
 from bcl_console.services.runtime import Runtime
 
 OP = Actor("op", "cli")
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "linkage"
 
 
 async def make(path: Path, now: str) -> Runtime:
@@ -67,8 +68,7 @@ async def test_a_missed_run_is_made_up_at_the_next_start(demo_dir: Path) -> None
 
 async def test_a_damaged_backup_fails_the_nightly_check(demo_runtime: Runtime) -> None:
     rt = demo_runtime
-    fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "linkage"
-    await rt.linkage.link(fixtures / "valid-full")
+    await rt.linkage.link(FIXTURES / "valid-full")
     backup = rt.settings.data_dir / (await rt.linkage.backups("993611"))[0].path
     backup.write_bytes(b"garbage")
     outcome, detail = await rt.scheduler.run_now("nightly-backup-check")

@@ -4,6 +4,7 @@ adjustments on the next year, statements, and refusals."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sqlite3
 import subprocess
@@ -141,8 +142,7 @@ async def test_statements_are_written(centre: Runtime, tmp_path: Path) -> None:
     names = sorted(p.name for p in out.iterdir())
     assert names == ["operators-2025.csv", f"statement-2025-{VILLAGE}.csv", f"statement-2025-{VILLAGE}.pdf",
                      f"statement-2025-{TOWN}.csv", f"statement-2025-{TOWN}.pdf", "summary-2025.csv"]
-    with open(out / "summary-2025.csv", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = list(csv.DictReader(io.StringIO((out / "summary-2025.csv").read_text(encoding="utf-8"))))
     assert next(r for r in rows if r["code"] == TOWN)["billable"] == "1"
     from pypdf import PdfReader
 

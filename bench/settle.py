@@ -1,0 +1,125 @@
+"""Benchmark: settle a fiscal year of 10,000,000 issuance records over 100 municipalities
+and 5 kiosk operators; seconds and peak RSS; in the same run the baseline: one SQL
+GROUP BY count over the same table. Target (issue 6): under 10 s, within 3x the baseline.
+
+    ./dev bench settle [--records 10000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+SETUP = textwrap.dedent(
+    """
+    import random, sqlite3, sys
+    from datetime import datetime, timedelta, timezone
+    from bcl_console.domain.codes import with_check_digit
+    from bcl_console.store.db import migrate
+    db, records = sys.argv[1], int(sys.argv[2])
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL"); conn.execute("PRAGMA synchronous = OFF")
+    migrate(conn)
+    codes = [with_check_digit(f"98{i:03d}") for i in range(100)]
+    conn.execute("BEGIN")
+    for i, code in enumerate(codes):
+        conn.execute("INSERT INTO municipalities (code, name, kind, population, hosting, service_start, created_at) "
+                     "VALUES (?, ?, ?, ?, 'bcl', '2020-04-01', 'x')", (code, f"市{i}", "city" if i % 3 else "town", 5000 + i * 3000))
+    conn.execute("COMMIT")
+    rng = random.Random(1)
+    start = datetime(2025, 3, 31, 15, tzinfo=timezone.utc)
+    span = 365 * 24 * 3600
+    ops = ["op-a", "op-b", "op-c", "op-d", "op-e"]
+    types = ["residence"] * 7 + ["seal"] * 2 + ["tax"]
+    chunk = 200_000
+    done = 0
+    while done < records:
+        n = min(chunk, records - done)
+        rows = []
+        for k in range(n):
+            i = done + k
+            t = (start + timedelta(seconds=rng.randrange(span))).isoformat(timespec="microseconds")
+            state = "voided" if i % 50 == 0 else "printed"
+            channel = "test-stage-2" if i % 997 == 0 else "store"
+            rows.append((f"{i:032x}", types[i % 10], codes[i % 100], "12345678901", channel, ops[i % 5], 300, state, t, t))
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO issuances (request_id, type, municipality_code, resident_code, channel, operator, "
+                         "fee, state, created_at, issued_at) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        conn.execute("COMMIT")
+        done += n
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("ANALYZE")
+    """
+)
+
+SETTLE = textwrap.dedent(
+    """
+    import asyncio, json, resource, sys, time, shutil
+    from datetime import datetime
+    from pathlib import Path
+    from bcl_console.config import load_settings
+    from bcl_console.services.clock import FixedClock
+    from bcl_console.services.runtime import Runtime
+    async def main(data):
+        rt = Runtime(load_settings(data), clock=FixedClock(datetime.fromisoformat("2026-04-01T02:00:00+09:00")))
+        await rt.start()
+        started = time.perf_counter()
+        doc = await rt.settlement.settle(2025)
+        seconds = time.perf_counter() - started
+        await rt.stop()
+        print(json.dumps({"seconds": seconds, "billable": doc["totals"]["billable"],
+                          "municipalities": len(doc["municipalities"]), "operators": len(doc["operators"]),
+                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    asyncio.run(main(sys.argv[1]))
+    """
+)
+
+BASELINE = textwrap.dedent(
+    """
+    import json, resource, sqlite3, sys, time
+    conn = sqlite3.connect(sys.argv[1])
+    started = time.perf_counter()
+    rows = conn.execute("SELECT municipality_code, count(*) FROM issuances GROUP BY municipality_code").fetchall()
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "groups": len(rows), "rows": sum(r[1] for r in rows),
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    """
+)
+
+
+def child(code: str, *args: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=10_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bcl-bench-") as tmp:
+        data = Path(tmp) / "data"
+        data.mkdir()
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", SETUP, str(data / "bcl.sqlite3"), str(args.records)], check=True)
+        print(f"setup: {args.records:,} issuance records in {time.perf_counter() - started:.0f} s")
+        base = child(BASELINE, str(data / "bcl.sqlite3"))
+        settle = child(SETTLE, str(data))
+    ratio = settle["seconds"] / base["seconds"]
+    print(f"settle FY2025:            {settle['seconds']:6.2f} s, peak RSS {settle['peak_rss_mb']:.0f} MB, "
+          f"{settle['billable']:,} billable over {settle['municipalities']} municipalities and "
+          f"{settle['operators']} operators")
+    print(f"baseline GROUP BY count:  {base['seconds']:6.2f} s ({base['rows']:,} rows)")
+    print(f"ratio settle/baseline:    {ratio:.2f}")
+    verdict = {"under_10s": settle["seconds"] < 10, "within_3x_baseline": ratio <= 3}
+    print(json.dumps({"settle": settle, "baseline": base, "ratio": round(ratio, 2), "targets_met": verdict}, indent=2))
+    return 0 if all(verdict.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
