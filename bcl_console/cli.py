@@ -81,6 +81,15 @@ def with_runtime(
     return asyncio.run(main())
 
 
+def print_token(args: argparse.Namespace, doc: dict[str, str], label: str) -> None:
+    """A new token: the JSON document, or a sentence and then the token alone on the last line."""
+    if args.json:
+        print(json.dumps(doc, ensure_ascii=False))
+    else:
+        print(f"{label} (shown once; only its hash is kept):")
+        print(doc["token"])
+
+
 def read_token_file(name: str) -> str:
     """A token from a file whose last non-empty line is the token (as the CLI prints it)."""
     from pathlib import Path
@@ -95,6 +104,15 @@ def read_token_file(name: str) -> str:
 def render_workers() -> int:
     """Certificate render processes for long-running services: one per core."""
     return max(1, os.cpu_count() or 1)
+
+
+def stop_signal() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM: long-running commands stop cleanly on either."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
 
 
 def actor() -> Actor:
@@ -115,11 +133,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server = await runtime.start_http(args.host, args.port)
         print(f"bcl-console serve: listening on {server.url} (data: {runtime.settings.data_dir})",
               flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await stop_signal().wait()
         print("bcl-console serve: stopping", flush=True)
         return EXIT_OK
 
@@ -134,11 +148,7 @@ def cmd_own_server(args: argparse.Namespace) -> int:
         server = await HttpServer.start(runtime, args.host, args.port, build_own_server_app(runtime))
         print(f"bcl-console own-server: issuance server on {server.url}{BASE} "
               f"(data: {runtime.settings.data_dir})", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await stop_signal().wait()
         await server.stop()
         print("bcl-console own-server: stopping", flush=True)
         return EXIT_OK
@@ -324,11 +334,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_linkage_token(args: argparse.Namespace) -> int:
     async def body(runtime: Runtime) -> int:
         token = await runtime.linkage.issue_token(args.code, actor=actor())
-        if args.json:
-            print(json.dumps({"municipality_code": args.code, "token": token}))
-        else:
-            print(f"Linkage token for municipality {args.code} (shown once; only its hash is kept):")
-            print(token)
+        print_token(args, {"municipality_code": args.code, "token": token},
+                    f"Linkage token for municipality {args.code}")
         return EXIT_OK
 
     return with_runtime(args, body)
@@ -349,10 +356,7 @@ def cmd_linkage_agent(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         agent = LinkageAgent(outbox, args.url, token, interval=args.interval, say=say)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_signal()
         try:
             deliveries = await agent.run(once=args.once, stop=stop)
         except AgentStopped as exc:
@@ -456,11 +460,7 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
         if not name or len(name) > 80:
             raise CliError("--operator must be a name of 1 to 80 characters", EXIT_USAGE, "usage")
         token = await runtime.tokens.issue("kiosk", name, actor=actor())
-        if args.json:
-            print(json.dumps({"operator": name, "token": token}, ensure_ascii=False))
-        else:
-            print(f"Kiosk operator {name}: token (shown once; only its hash is kept):")
-            print(token)
+        print_token(args, {"operator": name, "token": token}, f"Kiosk operator {name}: token")
         return EXIT_OK
 
     return with_runtime(args, body)

@@ -84,6 +84,15 @@ def dump(db_path: Path) -> list[str]:
         conn.close()
 
 
+def query(db_path: Path, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
+    """Rows of a query on a data directory's database, read outside the runtime."""
+    conn = sqlite3.connect(db_path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
 @pytest.fixture
 def db_dump() -> Iterator[object]:
     yield dump

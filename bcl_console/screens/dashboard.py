@@ -12,6 +12,7 @@ from bcl_console.domain.contribution import ContributionClass
 from bcl_console.domain.municipality import State
 from bcl_console.domain.wareki import format_era
 from bcl_console.screens.base import LiveScreen
+from bcl_console.screens.widgets.table import sync_rows
 from bcl_console.screens.widgets.text import pad
 from bcl_console.services.events import (
     BatchApplied,
@@ -88,15 +89,13 @@ class DashboardScreen(LiveScreen):
         states = "\n".join(f"{state.value:<11} {ov.by_state.get(state, 0):>3}" for state in State)
         self.query_one("#by-state", Static).update(f"[b]By state[/b]\n{states}")
 
-        table = self.query_one("#dashboard-table", DataTable)
-        seen = set()
+        rows: dict[str, dict[str, str]] = {}
         for line in ov.lines:
-            seen.add(line.code)
             last = line.last_linkage
             linkage = (
                 f"#{last.sequence} {last.kind} {last.received_at[5:10]}" if last else "none"
             )
-            values = {
+            rows[line.code] = {
                 "code": line.code,
                 "name": line.name,
                 "class": line.contribution_class.label_short,
@@ -105,11 +104,4 @@ class DashboardScreen(LiveScreen):
                 "residents": f"{line.residents_active:,}",
                 "linkage": linkage,
             }
-            if line.code in table.rows:
-                for key, value in values.items():
-                    if table.get_cell(line.code, key) != value:
-                        table.update_cell(line.code, key, value)
-            else:
-                table.add_row(*values.values(), key=line.code)
-        for gone in [k for k in table.rows if k.value not in seen]:
-            table.remove_row(gone)
+        sync_rows(self.query_one("#dashboard-table", DataTable), rows)

@@ -19,6 +19,7 @@ from bcl_console.domain.fiscal import tokyo
 from bcl_console.domain.municipality import CertificateType
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
+from bcl_console.screens.widgets.table import sync_rows
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import IssuanceChanged, MunicipalityChanged, RelayRefused
 from bcl_console.services.simulator import Simulator, load_cards
@@ -66,11 +67,8 @@ class MonitorScreen(LiveScreen):
             f"[b]Today[/b] {snap.today_total} issued · {types} · {traffic}\n"
             f"by municipality: {munis or '—'}\nrefusals: {refusals}"
         )
-        table = self.query_one("#monitor-feed", DataTable)
-        seen = set()
-        for row in snap.feed:
-            seen.add(row.request_id)
-            values = {
+        rows = {
+            row.request_id: {
                 "at": _jst(row.at),
                 "muni": self._names.get(row.municipality_code, row.municipality_code),
                 "type": _SHORT.get(row.type, row.type),
@@ -78,14 +76,10 @@ class MonitorScreen(LiveScreen):
                 "state": row.state.replace("awaiting_payment", "awaiting"),
                 "ms": str(row.latency_ms) if row.latency_ms is not None else "",
             }
-            if row.request_id in table.rows:
-                for key, value in values.items():
-                    if table.get_cell(row.request_id, key) != value:
-                        table.update_cell(row.request_id, key, value)
-            else:
-                table.add_row(*values.values(), key=row.request_id)
-        for gone in [k for k in table.rows if k.value not in seen]:
-            table.remove_row(gone)
+            for row in snap.feed
+        }
+        table = self.query_one("#monitor-feed", DataTable)
+        sync_rows(table, rows)
         table.sort("at", reverse=True)  # newest first
         plot = self.query_one("#monitor-chart", PlotextPlot)
         plt = plot.plt

@@ -16,6 +16,7 @@ from bcl_console.domain.municipality import CertificateType, Municipality, valid
 from bcl_console.domain.wareki import format_era
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
+from bcl_console.screens.widgets.table import sync_rows
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import BatchApplied, DemoCompleted, MunicipalityChanged
 from bcl_console.services.municipalities import MunicipalityView
@@ -65,10 +66,10 @@ class MunicipalitiesScreen(LiveScreen):
     async def reload(self) -> None:
         views = await self.runtime.municipalities.all()
         self._views = {v.code: v for v in views}
-        table = self.query_one("#municipality-table", DataTable)
+        rows: dict[str, dict[str, str]] = {}
         for v in views:
             m = v.municipality
-            values = {
+            rows[m.code] = {
                 "code": m.code,
                 "name": m.name,
                 "kind": m.kind.value,
@@ -78,14 +79,7 @@ class MunicipalitiesScreen(LiveScreen):
                 "hours": f"{m.hours.open}-{m.hours.close}",
                 "fees": f"{v.fees[CertificateType.RESIDENCE]}円",
             }
-            if m.code in table.rows:
-                for key, value in values.items():
-                    if table.get_cell(m.code, key) != value:
-                        table.update_cell(m.code, key, value)
-            else:
-                table.add_row(*values.values(), key=m.code)
-        for gone in [k for k in table.rows if k.value not in self._views]:
-            table.remove_row(gone)
+        sync_rows(self.query_one("#municipality-table", DataTable), rows)
         await self.show_detail()
 
     @on(DataTable.RowHighlighted, "#municipality-table")

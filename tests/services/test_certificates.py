@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,14 +17,11 @@ from bcl_console.domain.certificate import normalise_code
 from bcl_console.domain.errors import InvalidInput, NotFound
 from bcl_console.pdfgen.certificate import ATTACHMENT
 from bcl_console.services.runtime import Runtime
+from tests.conftest import query
 
 
 def q(rt: Runtime, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
-    conn = sqlite3.connect(rt.settings.db_path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+    return query(rt.settings.db_path, sql, *params)
 
 
 def texts(pdf: bytes) -> list[str]:

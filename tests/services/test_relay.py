@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -16,6 +15,7 @@ from pypdf import PdfReader
 from bcl_console.services.actor import Actor
 from bcl_console.services.pki import PkiService, certificate_pem, sign_nonce
 from bcl_console.services.runtime import Runtime
+from tests.conftest import query
 from tests.services.relay_client import Kiosk
 
 OP = Actor("op", "cli")
@@ -23,11 +23,7 @@ TOWN = "993611"
 
 
 def q(rt: Runtime, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
-    conn = sqlite3.connect(rt.settings.db_path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+    return query(rt.settings.db_path, sql, *params)
 
 
 @pytest.fixture
@@ -223,7 +219,7 @@ async def test_bad_requests(relay: tuple[Runtime, Kiosk, str]) -> None:
     assert got == 404 and err["error"]["code"] == "unknown_request"
     got, err = await kiosk.call("POST", "/requests/x/completion", {"result": "burned"})
     assert got == 404
-    assert q(rt, "SELECT count(*) FROM issuances") == [(0,)]
+    assert q(rt, "SELECT count(*) FROM issuances WHERE operator = 'Seven Mart'") == [(0,)]
 
 
 async def test_another_operator_cannot_touch_a_request(relay: tuple[Runtime, Kiosk, str]) -> None:
@@ -260,4 +256,5 @@ async def test_200_concurrent_flows_never_mix_people(relay: tuple[Runtime, Kiosk
         # no other requester is named as the person of this certificate
         assert not any(f"氏名{flat[other]}生" in front or f"氏名{flat[other]}フ" in front
                        for other in flat if other != rc and flat[other] != flat[rc])
-    assert q(rt, "SELECT count(*), count(DISTINCT verification_code) FROM issuances WHERE state='printed'") == [(200, 200)]
+    assert q(rt, "SELECT count(*), count(DISTINCT verification_code) FROM issuances WHERE state='printed' "
+             "AND operator='Seven Mart'") == [(200, 200)]
