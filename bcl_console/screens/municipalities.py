@@ -117,7 +117,7 @@ class MunicipalitiesScreen(LiveScreen):
             "[b]recent changes[/b]",
         ]
         for e in audit:
-            change = f"{e.old_value} → {e.new_value}" if e.old_value is not None else (e.new_value or "")
+            change = f"{_short(e.old_value)} → {_short(e.new_value)}" if e.old_value is not None else _short(e.new_value)
             lines.append(escape(f"  {e.at[:16].replace('T', ' ')}Z {e.actor}/{e.interface} {e.action}: {change}"))
         detail.update("\n".join(lines))
 
@@ -252,3 +252,8 @@ def _cost_line(m: Municipality) -> str:
     return (f"5-year cost: BCL {e.bcl_five_years / 1e6:,.1f}M yen vs own server {e.own_five_years / 1e6:,.1f}M "
             f"→ saves {e.saving / 1e6:,.1f}M ({e.saving_percent}%); special allocation covers "
             f"{e.special_allocation / 1e6:,.1f}M of the introduction [{e.method}]")
+
+
+def _short(value: str | None, limit: int = 24) -> str:
+    text = value or ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
