@@ -79,6 +79,11 @@ async def test_complete_flow_gives_a_genuine_certificate(relay: tuple[Runtime, K
     assert status == 409  # completion twice
     assert q(rt, "SELECT state, operator, channel, fee FROM issuances WHERE request_id=?", rid) == [
         ("printed", "Seven Mart", "store", 300)]
+    async with kiosk.http.get(kiosk.base.removesuffix("/kiosk/v1") + "/metrics") as r:
+        metrics = await r.text()
+    assert 'bcl_issuances_total{type="residence",municipality="993611"} 1' in metrics
+    assert 'bcl_http_requests_total{route="/kiosk/v1/requests/{id}/payment",method="POST",status="422"} 1' in metrics
+    assert "bcl_http_request_seconds_bucket" in metrics
 
 
 async def test_a_failed_print_voids_and_refunds(relay: tuple[Runtime, Kiosk, str]) -> None:
@@ -258,3 +263,16 @@ async def test_200_concurrent_flows_never_mix_people(relay: tuple[Runtime, Kiosk
                        for other in flat if other != rc and flat[other] != flat[rc])
     assert q(rt, "SELECT count(*), count(DISTINCT verification_code) FROM issuances WHERE state='printed' "
              "AND operator='Seven Mart'") == [(200, 200)]
+
+
+async def test_a_flooding_operator_is_rate_limited(relay: tuple[Runtime, Kiosk, str]) -> None:
+    rt, kiosk, _ = relay
+    app = rt.http.runner.app  # type: ignore[union-attr]
+    from bcl_console.services.web_kiosk import RATE_LIMIT_KEY
+
+    limiter = app[RATE_LIMIT_KEY]
+    limiter.rate, limiter.burst = 1.0, 5.0
+    statuses = [(await kiosk.call("POST", "/challenges"))[0] for _ in range(8)]
+    assert statuses[:5] == [201] * 5 and 429 in statuses[5:]
+    status, err = await kiosk.call("POST", "/challenges")
+    assert status == 429 and err["error"]["code"] == "rate_limited"
