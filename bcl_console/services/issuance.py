@@ -204,7 +204,7 @@ class IssuanceService:
         request_id = request_id or uuid.uuid4().hex
         pdf, code, pages = await self.render_document(content, request_id)
         rel = self.document_path(request_id)
-        await asyncio.to_thread(self._save, rel, pdf)
+        await asyncio.to_thread(self.save_document, rel, pdf)
         at = iso_now(self._clock)
         record = IssuanceRecord(
             request_id=request_id, type=content.type.value, options=opts, municipality_code=m.code,
@@ -238,7 +238,8 @@ class IssuanceService:
         now = tokyo(self._clock.now())
         return Path("documents") / f"{now:%Y}" / f"{now:%m}" / f"{request_id}.pdf"
 
-    def _save(self, rel: Path, pdf: bytes) -> None:
+    def save_document(self, rel: Path, pdf: bytes) -> None:
+        """Write a document atomically (a temporary file, then a rename)."""
         path = self._data_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".part")

@@ -288,7 +288,7 @@ class RelayService:
         except OwnServerError as exc:
             raise RelayError(exc.status, exc.code, exc.message) from None
         rel = self._issuance.document_path(request_id)
-        await asyncio.to_thread(self._issuance._save, rel, pdf)
+        await asyncio.to_thread(self._issuance.save_document, rel, pdf)
         created = datetime.fromisoformat(record.created_at)
         latency = int((self._clock.now() - created).total_seconds() * 1000) if created else 0
         latency = max(latency, int((time.perf_counter() - started) * 1000))
