@@ -66,7 +66,7 @@ class DashboardScreen(LiveScreen):
     def handle_event(self, event: Event) -> None:
         bar = self.query_one("#demo-progress", ProgressBar)
         if isinstance(event, DemoProgress):
-            bar.display = True
+            bar.display = event.done < event.total  # events may arrive after DemoCompleted
             bar.update(total=max(1, event.total), progress=event.done)
         elif isinstance(event, DemoCompleted):
             bar.display = False
