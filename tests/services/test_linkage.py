@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from bcl_console.services.actor import Actor
 from bcl_console.services.batch_writer import write_csv, write_manifest
 from bcl_console.services.clock import FixedClock
 from bcl_console.services.runtime import Runtime
-from tests.conftest import TEST_NOW
+from tests.conftest import TEST_NOW, query
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "fixtures" / "linkage"
@@ -23,12 +22,7 @@ OP = Actor("op", "cli")
 CODE = "993611"
 
 
-def rows(db: Path, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+rows = query
 
 
 async def test_full_then_delta(demo_runtime: Runtime) -> None:
