@@ -51,8 +51,6 @@ def _configure(conn: sqlite3.Connection, *, writer: bool) -> None:
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA busy_timeout = 10000")
     conn.execute("PRAGMA foreign_keys = ON")
-    # Memory-mapped reads: long index scans (a year's settlement) skip a copy per page.
-    conn.execute("PRAGMA mmap_size = 268435456")
     if writer:
         conn.execute("PRAGMA journal_mode = WAL")
         # FULL: a lost commit could lose money or an idempotency record.
