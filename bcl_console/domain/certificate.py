@@ -7,6 +7,7 @@ exactly them, so a changed word on the paper fails verification.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 from dataclasses import dataclass, field
@@ -236,8 +237,6 @@ def disaster_certificate(m: Municipality, r: Resident, head: Resident, record: D
 
 def content_to_dict(c: CertificateContent) -> dict[str, object]:
     """The content as JSON (own-server municipalities answer with it)."""
-    import base64
-
     return {
         "type": c.type.value, "municipality_code": c.municipality_code, "issuer": c.issuer,
         "seal_text": c.seal_text, "issued_on": c.issued_on.isoformat(), "subject": c.subject,
@@ -252,8 +251,6 @@ def content_to_dict(c: CertificateContent) -> dict[str, object]:
 
 def content_from_dict(raw: object, *, municipality_code: str) -> CertificateContent:
     """Validate content received from a municipality's own server; refuse anything odd."""
-    import base64
-
     def text(value: object, what: str, limit: int = 400) -> str:
         if not isinstance(value, str) or len(value) > limit:
             raise InvalidInput(f"the own server sent a bad {what}")

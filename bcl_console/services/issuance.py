@@ -248,6 +248,3 @@ class IssuanceService:
 
     def read_document(self, rel: str) -> bytes:
         return (self._data_dir / rel).read_bytes()
-
-    async def record(self, request_id: str) -> IssuanceRecord | None:
-        return await self._db.read(store.by_request, request_id)

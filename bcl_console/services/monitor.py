@@ -11,7 +11,7 @@ from datetime import time as dtime
 
 from bcl_console.domain.fiscal import TOKYO, tokyo
 from bcl_console.services.clock import Clock
-from bcl_console.services.events import Event, EventBus, IssuanceChanged, RelayRefused
+from bcl_console.services.events import Event, EventBus, IssuanceChanged
 from bcl_console.store import Conn, Database
 from bcl_console.store import issuances as store
 from bcl_console.store.issuances import FeedRow
@@ -64,14 +64,11 @@ class MonitorService:
         self._db = db
         self._clock = clock
         self._rolling = _Rolling()
-        self.refusals_live: Counter[str] = Counter()
         bus.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, IssuanceChanged) and event.state == "issued":
             self._rolling.add(event.latency_ms)
-        elif isinstance(event, RelayRefused):
-            self.refusals_live[event.reason] += 1
 
     async def snapshot(self, limit: int = 40) -> MonitorSnapshot:
         start = datetime.combine(tokyo(self._clock.now()).date(), dtime(0), TOKYO).astimezone(UTC).isoformat()

@@ -50,12 +50,11 @@ MAX_COPIES = 5
 class RelayError(Exception):
     """A refusal with its HTTP status and error code."""
 
-    def __init__(self, status: int, code: str, message: str, *, count_as_refusal: bool = False) -> None:
+    def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
-        self.count_as_refusal = count_as_refusal
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ def _closed_error(reason: str) -> RelayError:
         "year-end-closure": "store issuance is closed from 29 December to 3 January",
         "outside-hours": "store issuance is outside this municipality's service hours",
     }
-    return RelayError(503, reason.replace("-", "_"), messages.get(reason, reason), count_as_refusal=True)
+    return RelayError(503, reason.replace("-", "_"), messages.get(reason, reason))
 
 
 class RelayService:
@@ -253,7 +252,7 @@ class RelayService:
                 if again[1] != body_sha:
                     raise RelayError(409, "idempotency_conflict", "this Idempotency-Key was used with another body")
                 return again[0]
-            store.insert_request(conn, record, session_id=_session_key(body["session_id"]),
+            store.insert_request(conn, record, session_id=str(body["session_id"]),
                                  idempotency_key=idempotency_key, body_sha256=body_sha, copies=copies)
             return record
 
@@ -337,10 +336,6 @@ def _string(body: dict[str, Any], key: str, limit: int) -> str:
     if not isinstance(value, str) or not value or len(value) > limit:
         raise RelayError(400, "bad_request", f"{key} must be a non-empty string of at most {limit} characters")
     return value
-
-
-def _session_key(value: Any) -> str:
-    return str(value)[:64]
 
 
 def _request_view(r: IssuanceRecord) -> dict[str, Any]:

@@ -38,7 +38,3 @@ def get_card(conn: sqlite3.Connection, serial: str) -> CardRecord | None:
 def revoke_card(conn: sqlite3.Connection, serial: str, at: str) -> bool:
     cur = conn.execute("UPDATE cards SET revoked_at = ? WHERE serial = ? AND revoked_at IS NULL", (at, serial))
     return cur.rowcount == 1
-
-
-def revoked_serials(conn: sqlite3.Connection) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT serial FROM cards WHERE revoked_at IS NOT NULL")}

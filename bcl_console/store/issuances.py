@@ -66,18 +66,6 @@ def by_request(conn: sqlite3.Connection, request_id: str) -> IssuanceRecord | No
     return _record(row) if row else None
 
 
-def void(conn: sqlite3.Connection, request_id: str, at: str) -> bool:
-    cur = conn.execute(
-        "UPDATE issuances SET state = 'voided', voided_at = ? WHERE request_id = ? AND state != 'voided'",
-        (at, request_id),
-    )
-    return cur.rowcount == 1
-
-
-def count_issuances(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT count(*) FROM issuances").fetchone()[0])
-
-
 def active_seal(conn: sqlite3.Connection, code: str, resident_code: str) -> SealRecord | None:
     row = conn.execute(
         "SELECT s.seal_number, s.registered_on, i.png FROM seals s "
@@ -138,11 +126,6 @@ def by_idempotency(conn: sqlite3.Connection, operator: str, key: str) -> tuple[I
         "SELECT * FROM issuances WHERE operator = ? AND idempotency_key = ?", (operator, key)
     ).fetchone()
     return (_record(row), row["body_sha256"], row["copies"]) if row else None
-
-
-def copies_of(conn: sqlite3.Connection, request_id: str) -> int:
-    row = conn.execute("SELECT copies FROM issuances WHERE request_id = ?", (request_id,)).fetchone()
-    return int(row[0]) if row else 1
 
 
 def mark_issued(conn: sqlite3.Connection, request_id: str, *, code: str, content_sha256: str, pages: int,

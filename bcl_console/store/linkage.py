@@ -84,10 +84,6 @@ def last_applied_batches(conn: sqlite3.Connection) -> dict[str, BatchRecord]:
     return {r["municipality_code"]: _record(r) for r in rows}
 
 
-def delete_municipality_batches(conn: sqlite3.Connection, municipality_code: str) -> None:
-    conn.execute("DELETE FROM linkage_batches WHERE municipality_code = ?", (municipality_code,))
-
-
 def last_applied_sequence(conn: sqlite3.Connection, municipality_code: str) -> int:
     row = conn.execute(
         "SELECT max(sequence) FROM linkage_batches WHERE municipality_code = ? AND outcome = 'applied'",

@@ -96,10 +96,6 @@ def set_suspension(
     )
 
 
-def set_population(conn: sqlite3.Connection, code: str, population: int) -> None:
-    conn.execute("UPDATE municipalities SET population = ? WHERE code = ?", (population, code))
-
-
 def get_fees(conn: sqlite3.Connection, code: str) -> dict[CertificateType, int]:
     fees = dict(DEFAULT_FEES)
     for row in conn.execute(

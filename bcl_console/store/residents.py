@@ -162,16 +162,6 @@ def household_members(
     return [_resident(r) for r in rows]
 
 
-def sample_residents(
-    conn: sqlite3.Connection, municipality_code: str, limit: int
-) -> list[Resident]:
-    rows = conn.execute(
-        "SELECT * FROM residents WHERE municipality_code = ? ORDER BY resident_code LIMIT ?",
-        (municipality_code, limit),
-    ).fetchall()
-    return [_resident(r) for r in rows]
-
-
 def iter_residents(conn: sqlite3.Connection, municipality_code: str) -> Iterable[sqlite3.Row]:
     """Every resident of a municipality, in code order, streamed (for export)."""
     return conn.execute(

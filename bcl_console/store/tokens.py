@@ -18,11 +18,3 @@ def token_subject(conn: sqlite3.Connection, kind: str, token_sha256: str) -> str
         (kind, token_sha256),
     ).fetchone()
     return None if row is None else str(row[0])
-
-
-def revoke_tokens(conn: sqlite3.Connection, kind: str, subject: str, at: str) -> int:
-    cur = conn.execute(
-        "UPDATE api_tokens SET revoked_at = ? WHERE kind = ? AND subject = ? AND revoked_at IS NULL",
-        (at, kind, subject),
-    )
-    return cur.rowcount
