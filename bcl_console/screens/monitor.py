@@ -56,8 +56,8 @@ class MonitorScreen(LiveScreen):
         super().on_mount()
 
     async def reload(self) -> None:
-        if not self._names:
-            self._names = {v.code: v.municipality.name for v in await self.runtime.municipalities.all()}
+        # Read each time (one small query): a municipality added since must show by name.
+        self._names = {v.code: v.municipality.name for v in await self.runtime.municipalities.all()}
         snap = await self.runtime.monitor.snapshot(FEED_ROWS)
         types = "  ".join(f"{_SHORT[t.value]} {snap.by_type.get(t.value, 0)}" for t in CertificateType)
         munis = "  ".join(f"{self._names.get(c, c)} {n}" for c, n in sorted(snap.by_municipality.items()))
