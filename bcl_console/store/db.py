@@ -109,9 +109,14 @@ class Database:
             self._writer = await aiosqlite.connect(self.path, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
-        versions = await self._call(self._writer, self._setup_writer, target_version)
-        self._reader = await aiosqlite.connect(self.path, isolation_level=None)
-        await self._call(self._reader, _configure, writer=False)
+        try:
+            versions = await self._call(self._writer, self._setup_writer, target_version)
+            self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._call(self._reader, _configure, writer=False)
+        except BaseException:
+            # Each connection owns a thread: one left open keeps the process alive.
+            await self.close()
+            raise
         return versions
 
     @staticmethod
@@ -124,9 +129,11 @@ class Database:
             conn = getattr(self, attr)
             if conn is not None:
                 setattr(self, attr, None)
-                if attr == "_writer":
-                    await self._call(conn, _checkpoint)
-                await conn.close()
+                try:
+                    if attr == "_writer":
+                        await self._call(conn, _checkpoint)
+                finally:
+                    await conn.close()
 
     @staticmethod
     async def _call(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

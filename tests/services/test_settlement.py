@@ -9,7 +9,7 @@ import json
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -44,14 +44,15 @@ async def put(rt: Runtime, request_id: str, when: str, *, code: str = TOWN, chan
 
 
 @pytest.fixture
-async def centre(tmp_path: Path) -> Runtime:
+async def centre(tmp_path: Path) -> AsyncIterator[Runtime]:
     rt = Runtime(load_settings(str(tmp_path / "d")), clock=FixedClock(at("2026-04-01T02:00:00")))
     await rt.start()
     await rt.municipalities.add(code=TOWN, name="北山町", kind="town", population=8000,
                                 service_start="2025-10-01", actor=OP)
     await rt.municipalities.add(code=VILLAGE, name="南村", kind="city", population=29_999,
                                 service_start="2019-04-01", actor=OP)
-    return rt
+    yield rt
+    await rt.stop()
 
 
 async def test_billable_rules_and_contributions(centre: Runtime) -> None:
