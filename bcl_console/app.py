@@ -82,7 +82,7 @@ class BclApp(App[int]):
     async def _ensure_demo(self) -> None:
         if await self.runtime.demo.is_empty():
             self.notify("Empty data directory: creating the demo data set…", timeout=5)
-            summary = await self.runtime.demo.create(self.runtime.settings.demo_seed)
+            summary = await self.runtime.make_demo(self.runtime.settings.demo_seed)
             self.notify(
                 f"Demo data ready: {summary.municipalities} municipalities, "
                 f"{summary.residents:,} residents ({summary.seconds:.1f} s).",

@@ -53,7 +53,7 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     async def make() -> None:
         rt = Runtime(load_settings(str(directory)), clock=FixedClock(TEST_NOW))
         await rt.start()
-        await rt.demo.create(7)
+        await rt.make_demo(7)
         await rt.stop()
 
     asyncio.run(make())

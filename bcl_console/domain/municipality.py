@@ -197,11 +197,13 @@ class State(StrEnum):
     SUSPENDED = "suspended"
 
 
-def municipality_state(service_start: date | None, suspended: bool, today: date) -> State:
-    """Suspended overrides all; live once the service start has come; else onboarding."""
+def municipality_state(service_start: date | None, suspended: bool, today: date,
+                       awaiting_stages: tuple[str, ...] = ()) -> State:
+    """Suspended overrides all; live once the service start has come and no required test
+    stage is awaited; else onboarding."""
     if suspended:
         return State.SUSPENDED
-    if service_start is not None and service_start <= today:
+    if service_start is not None and service_start <= today and not awaiting_stages:
         return State.LIVE
     return State.ONBOARDING
 
@@ -212,12 +214,16 @@ def closed_reason(
     suspended: bool,
     hours: ServiceHours,
     now: datetime,
+    awaiting_stages: tuple[str, ...] = (),
+    failure_drill: bool = False,
 ) -> str | None:
     """Why store issuance is closed at ``now``, or None when it is open."""
     wall = tokyo(now)
+    if failure_drill:
+        return "failure-drill"
     if suspended:
         return "suspended"
-    if service_start is None or service_start > wall.date():
+    if service_start is None or service_start > wall.date() or awaiting_stages:
         return "not-live"
     if in_year_end_closure(wall.date()):
         return "year-end-closure"
@@ -242,9 +248,13 @@ class Municipality:
     suspension_reason: str | None = None
     prefecture: str = ""
     mayor: str = ""
+    #: Required test stages not passed yet (only with an onboarding plan and no override).
+    awaiting_stages: tuple[str, ...] = ()
+    #: A business-operation-test failure drill is running: the relay answers 503.
+    failure_drill: bool = False
 
     def state(self, today: date) -> State:
-        return municipality_state(self.service_start, self.suspended, today)
+        return municipality_state(self.service_start, self.suspended, today, self.awaiting_stages)
 
     def closed_reason(self, now: datetime) -> str | None:
         return closed_reason(
@@ -252,4 +262,6 @@ class Municipality:
             suspended=self.suspended,
             hours=self.hours,
             now=now,
+            awaiting_stages=self.awaiting_stages,
+            failure_drill=self.failure_drill,
         )

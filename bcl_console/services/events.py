@@ -75,6 +75,30 @@ class IssuanceChanged(Event):
 
 
 @dataclass(frozen=True)
+class OnboardingChanged(Event):
+    """A plan was made or changed, a step ticked, an override set, reminders given."""
+
+    municipality_code: str | None
+    action: str
+
+
+@dataclass(frozen=True)
+class StageProgress(Event):
+    """One line of a running test stage's log."""
+
+    municipality_code: str
+    stage: str
+    message: str
+
+
+@dataclass(frozen=True)
+class StageFinished(Event):
+    municipality_code: str
+    stage: str
+    outcome: str
+
+
+@dataclass(frozen=True)
 class RelayRefused(Event):
     reason: str
     municipality_code: str | None

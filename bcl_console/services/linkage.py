@@ -682,12 +682,13 @@ class LinkageService:
         return Path(name)
 
     # -- export ----------------------------------------------------------------------
-    async def export(self, code: str, out: Path) -> dict[str, Any]:
-        """Write the municipality's current data as a full batch (the BCP recovery path)."""
+    async def export(self, code: str, out: Path, *, sequence: int | None = None) -> dict[str, Any]:
+        """Write the municipality's current data as a full batch (the BCP recovery path);
+        ``sequence`` numbers it (default: the last applied one)."""
         if not await self._db.read(muni_store.municipality_exists, code):
             raise NotFound(f"municipality {code} is not registered", field="code")
         created = tokyo(self._clock.now()).isoformat(timespec="seconds")
-        return await self._db.read(_export, code, out, created)
+        return await self._db.read(_export, code, out, created, sequence)
 
 
 class _BackgroundBackup:
@@ -730,7 +731,7 @@ def _write_backup(src: BatchSource, key: bytes, target: Path, tmp: Path) -> int:
     return size
 
 
-def _export(conn: Conn, code: str, out: Path, created_at: str) -> dict[str, Any]:
+def _export(conn: Conn, code: str, out: Path, created_at: str, sequence: int | None = None) -> dict[str, Any]:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InvalidInput(f"{out} exists and is not an empty directory", field="out")
     try:
@@ -760,7 +761,7 @@ def _export(conn: Conn, code: str, out: Path, created_at: str) -> dict[str, Any]
         out / "taxes.csv", rules.TAX_COLUMNS,
         ([r[f] for f in rules.TAX_COLUMNS] for r in res_store.iter_taxes(conn, code)),
     )
-    sequence = store.last_applied_sequence(conn, code) or 1
+    sequence = sequence or store.last_applied_sequence(conn, code) or 1
     write_manifest(out, municipality_code=code, sequence=sequence, kind="full",
                    created_at=created_at, files=files)
     return {"municipality_code": code, "out": str(out), "sequence": sequence,

@@ -12,8 +12,9 @@ import logging.handlers
 from types import TracebackType
 
 from bcl_console.config import Settings, prepare_data_dir
+from bcl_console.services import demo_onboarding
 from bcl_console.services.clock import Clock, OffsetClock, SystemClock
-from bcl_console.services.demo import DemoService, DemoSummary
+from bcl_console.services.demo import DemoService, DemoSummary, ProgressFn
 from bcl_console.services.events import EventBus
 from bcl_console.services.issuance import IssuanceService
 from bcl_console.services.keys import KeyStore
@@ -21,12 +22,14 @@ from bcl_console.services.linkage import LinkageService
 from bcl_console.services.metrics import Metrics
 from bcl_console.services.monitor import MonitorService
 from bcl_console.services.municipalities import MunicipalityService
+from bcl_console.services.onboarding import OnboardingService
 from bcl_console.services.overview import OverviewService
 from bcl_console.services.own_server import OwnServerClient
 from bcl_console.services.pki import PkiService
 from bcl_console.services.relay import RelayService
 from bcl_console.services.scheduler import SchedulerService
 from bcl_console.services.settlement import SettlementService
+from bcl_console.services.teststages import TestStageService
 from bcl_console.services.tokens import TokenService
 from bcl_console.services.verification import VerificationService
 from bcl_console.services.web import HttpServer
@@ -63,6 +66,11 @@ class Runtime:
         self.own_server = OwnServerClient()
         self.relay = RelayService(
             self.db, self.clock, self.bus, self.pki, self.issuance, self.metrics, self.own_server
+        )
+        self.onboarding = OnboardingService(self.db, self.clock, self.bus)
+        self.teststages = TestStageService(
+            self.db, self.clock, self.bus, self.keys, settings.data_dir, self.pki, self.issuance, self.relay,
+            self.verification, self.own_server,
         )
         self.http: HttpServer | None = None
         self.schema_versions: tuple[int, int] = (0, 0)
@@ -136,8 +144,19 @@ class Runtime:
             server, self.http = self.http, None
             await server.stop()
 
+    async def make_demo(self, seed: int, *, residents: int | None = None,
+                        progress: ProgressFn | None = None) -> DemoSummary:
+        """The demo data set, then its onboarding story played through the real services."""
+        summary = await self.demo.create(seed, residents=residents, progress=progress)
+        if progress is not None:
+            progress("onboarding", 0, 1)
+        await demo_onboarding.play(self)
+        if progress is not None:
+            progress("onboarding", 1, 1)
+        return summary
+
     async def ensure_demo(self) -> DemoSummary | None:
         """Make the demo data set if the database holds no municipality yet."""
         if await self.demo.is_empty():
-            return await self.demo.create(self.settings.demo_seed)
+            return await self.make_demo(self.settings.demo_seed)
         return None

@@ -47,6 +47,8 @@ JOBS = (
             CronTrigger(month=4, day=1, hour=2, minute=0, timezone=TOKYO), 30 * 24 * 3600),
     JobSpec("nightly-backup-check", "check that every linkage backup is present and readable (02:30 JST)",
             CronTrigger(hour=2, minute=30, timezone=TOKYO), 12 * 3600),
+    JobSpec("onboarding-reminders", "mark onboarding steps that became due or late (07:00 JST)",
+            CronTrigger(hour=7, minute=0, timezone=TOKYO), 12 * 3600),
 )
 
 
@@ -91,7 +93,14 @@ async def nightly_backup_check(runtime: Runtime) -> str:
     return f"{len(backups)} backups present and readable"
 
 
+async def onboarding_reminders(runtime: Runtime) -> str:
+    given = await runtime.onboarding.remind()
+    late = sum(1 for _, _, kind in given if kind == "late")
+    return f"{len(given)} reminder(s): {len(given) - late} step(s) due, {late} late"
+
+
 _FUNCTIONS: dict[str, Callable[[Runtime], Awaitable[str]]] = {
+    "onboarding-reminders": onboarding_reminders,
     "year-end-settlement": year_end_settlement,
     "nightly-backup-check": nightly_backup_check,
 }

@@ -38,3 +38,10 @@ def get_card(conn: sqlite3.Connection, serial: str) -> CardRecord | None:
 def revoke_card(conn: sqlite3.Connection, serial: str, at: str) -> bool:
     cur = conn.execute("UPDATE cards SET revoked_at = ? WHERE serial = ? AND revoked_at IS NULL", (at, serial))
     return cur.rowcount == 1
+
+
+def card_residents(conn: sqlite3.Connection, municipality_code: str, limit: int = 10) -> list[str]:
+    """Residents holding an unrevoked test card of a municipality (own-server test residents)."""
+    return [str(r[0]) for r in conn.execute(
+        "SELECT DISTINCT resident_code FROM cards WHERE municipality_code = ? AND revoked_at IS NULL "
+        "ORDER BY resident_code LIMIT ?", (municipality_code, limit))]

@@ -13,6 +13,8 @@ from bcl_console.domain.municipality import (
     Municipality,
     ServiceHours,
 )
+from bcl_console.domain.onboarding import go_live_blockers
+from bcl_console.store import onboarding
 
 _COLUMNS = (
     "code, name, kind, population, hosting, server_url, service_start, hours_open, "
@@ -20,16 +22,27 @@ _COLUMNS = (
 )
 # Built once from the constant column list above; values always go in as parameters.
 _INSERT = f"INSERT INTO municipalities ({_COLUMNS}, created_at) VALUES ({', '.join('?' * 14)})"  # noqa: S608
-_SELECT = f"SELECT {_COLUMNS} FROM municipalities"  # noqa: S608
+# With the go-live facts: whether it has an onboarding plan (NULL: none; else whether an
+# override is set) and whether a failure drill is running.
+_SELECT = (
+    f"SELECT {_COLUMNS}, "  # noqa: S608
+    "(SELECT p.override_reason IS NOT NULL FROM onboarding_plans p WHERE p.municipality_code = municipalities.code) AS plan_override, "
+    "EXISTS (SELECT 1 FROM failure_drills d WHERE d.municipality_code = municipalities.code) AS drill "
+    "FROM municipalities"
+)
 
 
-def _from_row(row: sqlite3.Row) -> Municipality:
+def _from_row(conn: sqlite3.Connection, row: sqlite3.Row) -> Municipality:
+    hosting = Hosting(row["hosting"])
+    has_plan = row["plan_override"] is not None
+    passed = onboarding.passed_stage_set(conn, row["code"]) if has_plan else set()
+    awaiting = go_live_blockers(hosting, has_plan, passed, bool(row["plan_override"]))
     return Municipality(
         code=row["code"],
         name=row["name"],
         kind=Kind(row["kind"]),
         population=row["population"],
-        hosting=Hosting(row["hosting"]),
+        hosting=hosting,
         server_url=row["server_url"],
         service_start=date.fromisoformat(row["service_start"]) if row["service_start"] else None,
         hours=ServiceHours(row["hours_open"], row["hours_close"]),
@@ -37,6 +50,8 @@ def _from_row(row: sqlite3.Row) -> Municipality:
         suspension_reason=row["suspension_reason"],
         prefecture=row["prefecture"],
         mayor=row["mayor"],
+        awaiting_stages=tuple(s.value for s in awaiting),
+        failure_drill=bool(row["drill"]),
     )
 
 
@@ -64,12 +79,12 @@ def insert_municipality(conn: sqlite3.Connection, m: Municipality, created_at: s
 
 def get_municipality(conn: sqlite3.Connection, code: str) -> Municipality | None:
     row = conn.execute(f"{_SELECT} WHERE code = ?", (code,)).fetchone()
-    return _from_row(row) if row else None
+    return _from_row(conn, row) if row else None
 
 
 def list_municipalities(conn: sqlite3.Connection) -> list[Municipality]:
     rows = conn.execute(f"{_SELECT} ORDER BY code").fetchall()
-    return [_from_row(r) for r in rows]
+    return [_from_row(conn, r) for r in rows]
 
 
 def municipality_exists(conn: sqlite3.Connection, code: str) -> bool:
@@ -111,3 +126,7 @@ def set_fee(conn: sqlite3.Connection, code: str, cert_type: CertificateType, yen
         "ON CONFLICT (municipality_code, cert_type) DO UPDATE SET yen = excluded.yen",
         (code, cert_type.value, yen),
     )
+
+
+def set_service_start(conn: sqlite3.Connection, code: str, start: date) -> None:
+    conn.execute("UPDATE municipalities SET service_start = ? WHERE code = ?", (start.isoformat(), code))

@@ -203,3 +203,34 @@ def resident_codes_where(conn: sqlite3.Connection, municipality_code: str, where
     return [r[0] for r in conn.execute(
         f"SELECT resident_code FROM residents WHERE municipality_code = ? AND {where} "  # noqa: S608
         "ORDER BY resident_code", (municipality_code,))]
+
+
+def resident_values(conn: sqlite3.Connection, municipality_code: str,
+                    codes: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """Residents' stored values in RESIDENT_FIELDS order (to compare with a batch's rows)."""
+    out: dict[str, tuple[Any, ...]] = {}
+    for code in codes:
+        row = conn.execute(
+            f"SELECT {', '.join(RESIDENT_FIELDS)} FROM residents "  # noqa: S608 - constant column names
+            "WHERE municipality_code = ? AND resident_code = ?", (municipality_code, code)).fetchone()
+        if row is not None:
+            out[code] = tuple(row)
+    return out
+
+
+def test_residents(conn: sqlite3.Connection, municipality_code: str, limit: int = 10) -> list[str]:
+    """Active residents shown at stores, those with a seal and a tax record first (stage tests)."""
+    return [str(r[0]) for r in conn.execute(
+        "SELECT r.resident_code FROM residents r WHERE r.municipality_code = ? AND r.status = 'active' "
+        "AND r.restricted = 0 ORDER BY "
+        "EXISTS (SELECT 1 FROM seals s WHERE s.municipality_code = r.municipality_code "
+        "        AND s.resident_code = r.resident_code AND s.status = 'active') DESC, "
+        "EXISTS (SELECT 1 FROM taxes t WHERE t.municipality_code = r.municipality_code "
+        "        AND t.resident_code = r.resident_code) DESC, r.resident_code LIMIT ?",
+        (municipality_code, limit))]
+
+
+def latest_tax_year(conn: sqlite3.Connection, municipality_code: str, resident_code: str) -> int | None:
+    row = conn.execute("SELECT max(fiscal_year) FROM taxes WHERE municipality_code = ? AND resident_code = ?",
+                       (municipality_code, resident_code)).fetchone()
+    return None if row is None or row[0] is None else int(row[0])

@@ -18,3 +18,9 @@ def token_subject(conn: sqlite3.Connection, kind: str, token_sha256: str) -> str
         (kind, token_sha256),
     ).fetchone()
     return None if row is None else str(row[0])
+
+
+def token_subjects(conn: sqlite3.Connection, kind: str) -> list[str]:
+    """Everyone holding a valid token of a kind (e.g. the registered kiosk operators)."""
+    return [str(r[0]) for r in conn.execute(
+        "SELECT DISTINCT subject FROM api_tokens WHERE kind = ? AND revoked_at IS NULL ORDER BY subject", (kind,))]

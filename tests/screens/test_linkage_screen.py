@@ -23,12 +23,12 @@ async def test_ingest_problems_backups_and_restore(demo_runtime: Runtime) -> Non
         screen = app.screen
         assert isinstance(screen, LinkageScreen)
         table = screen.query_one("#linkage-table", DataTable)
-        assert table.row_count == 3  # the demo's batches
+        assert table.row_count == 4  # the demo's batches (東浜市's second came from its linkage agent)
 
         await pilot.press("a")
         await fill(app, pilot, {"path": str(FIX / "invalid" / "bad-dates")})
         await settle(app)
-        assert table.row_count == 4
+        assert table.row_count == 5
         table.move_cursor(row=0)
         screen.show_detail()
         detail = str(screen.query_one("#linkage-detail", Static).render())
@@ -48,7 +48,8 @@ async def test_ingest_problems_backups_and_restore(demo_runtime: Runtime) -> Non
 
         await pilot.press("b")
         await settle(app)
-        assert screen.showing_backups and table.row_count == 1
+        assert screen.showing_backups and table.row_count == 2  # 東浜市's and the one just linked
+        table.move_cursor(row=[b.municipality_code for b in screen._backups].index("993611"))
         # restore asks for the code as a confirmation; a wrong one changes nothing
         await demo_runtime.db.write(lambda c: c.execute("DELETE FROM taxes WHERE municipality_code='993611'"))
         await pilot.press("R")
