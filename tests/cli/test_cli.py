@@ -301,3 +301,46 @@ def test_card_kiosk_and_simulate_commands(capsys: pytest.CaptureFixture[str], de
     code, _, err = run(capsys, "simulate", "--url", "http://127.0.0.1:1", "--cards", str(tmp_path / "none"),
                        "--data-dir", data)
     assert code == 2 and "no test cards" in err
+
+
+def test_onboarding_and_teststage_commands(capsys: pytest.CaptureFixture[str], demo_dir: Path) -> None:
+    data = ["--data-dir", str(demo_dir), *NOW]
+    code, doc = run_json(capsys, "onboarding", "list", *data)
+    assert code == 0
+    assert {m["code"]: m["status"] for m in doc["municipalities"]} == {
+        "992011": "in-service", "992054": "late", "993611": "in-service", "993832": "on-track",
+        "994821": "in-service"}
+    before = dump(demo_dir / "bcl.sqlite3")
+    code, doc = run_json(capsys, "onboarding", "done", "993832", "lunch", *data)
+    assert code == 3 and "unknown step 'lunch'" in doc["error"]["message"] and doc["error"]["field"] == "step"
+    code, doc = run_json(capsys, "teststage", "run", "993832", "stage2", *data)
+    assert code == 3 and "needs linkage to pass first" in doc["error"]["message"]
+    code, doc = run_json(capsys, "onboarding", "plan", "993832", "--service-start", "2026-01-01", "--replace",
+                         *data)
+    assert code == 3 and "not after today" in doc["error"]["message"]
+    code, doc = run_json(capsys, "onboarding", "plan", "993611", "--service-start", "2027-01-01", *data)
+    assert code == 3 and "already in service since 2021-10-01" in doc["error"]["message"]
+    code, _, err = run(capsys, "onboarding", "override", "992054", *data)
+    assert code == 2 and "--reason" in err
+    assert dump(demo_dir / "bcl.sqlite3") == before
+
+    code, doc = run_json(capsys, "onboarding", "done", "992054", "plan-bcp", "--note", "第2版", *data)
+    assert code == 0 and next(s for s in doc["steps"] if s["key"] == "plan-bcp")["note"] == "第2版"
+    code, _ = run_json(capsys, "onboarding", "done", "992054", "plan-disaster-support", *data)
+    code, doc = run_json(capsys, "teststage", "run", "992054", "operation", *data)
+    assert code == 0 and doc["outcome"] == "passed" and doc["evidence"]["during_drill"]["status"] == 503
+    code, doc = run_json(capsys, "teststage", "show", "992054", *data)
+    assert code == 0 and [s["outcome"] for s in doc["stages"]] == [
+        "passed", "not-required", "passed", "passed", "passed", "not-run"]
+    assert [r["stage"] for r in doc["runs"]][-1] == "operation"
+    code, out, _ = run(capsys, "onboarding", "show", "992054", *data)
+    assert code == 0 and "東浜市 992054 (bcl): on-track" in out and "令和8年" in out  # the late steps are done
+    code, out, _ = run(capsys, "teststage", "show", "992054", *data)
+    assert code == 0 and "業務運用試験" in out
+
+    code, doc = run_json(capsys, "teststage", "run", "993832", "linkage", *data)
+    assert code == 1 and doc["outcome"] == "failed"  # ran, recorded, did not pass
+    code, doc = run_json(capsys, "onboarding", "plan", "993832", "--service-start", "2027-01-04", "--replace",
+                         "--without-seal", *data)
+    assert code == 0 and doc["service_start_ja"] == "令和9年1月4日" and doc["steps"][0]["done_on"] is not None
+    assert "ordinance-seal" not in [s["key"] for s in doc["steps"]]
