@@ -19,7 +19,9 @@ from bcl_console.screens import (
     LinkageScreen,
     MonitorScreen,
     MunicipalitiesScreen,
+    OnboardingScreen,
     SettlementScreen,
+    StagesScreen,
 )
 from bcl_console.services.events import Event
 from bcl_console.services.runtime import Runtime
@@ -46,6 +48,10 @@ AREAS: tuple[Area, ...] = (
          "Batches received, problems of rejected ones, ingest from a path, backups and restore"),
     Area("settlement", "e", "Settlement",
          "A fiscal year's fees per municipality and operator, close the year, statements, scheduled jobs"),
+    Area("onboarding", "n", "Onboarding",
+         "Every municipality's onboarding progress; a plan's timeline and checklist; go-live override"),
+    Area("stages", "x", "Test stages",
+         "Run the test stages against the live services, watch them run, read the evidence, confirm stage 3"),
 )
 
 
@@ -58,6 +64,8 @@ class BclApp(App[int]):
         "linkage": LinkageScreen,
         "monitor": MonitorScreen,
         "settlement": SettlementScreen,
+        "onboarding": OnboardingScreen,
+        "stages": StagesScreen,
     }
     DEFAULT_MODE = "dashboard"
     BINDINGS = [

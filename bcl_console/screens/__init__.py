@@ -4,6 +4,9 @@ from bcl_console.screens.dashboard import DashboardScreen
 from bcl_console.screens.linkage import LinkageScreen
 from bcl_console.screens.monitor import MonitorScreen
 from bcl_console.screens.municipalities import MunicipalitiesScreen
+from bcl_console.screens.onboarding import OnboardingScreen
 from bcl_console.screens.settlement import SettlementScreen
+from bcl_console.screens.teststages import StagesScreen
 
-__all__ = ["DashboardScreen", "LinkageScreen", "MonitorScreen", "MunicipalitiesScreen", "SettlementScreen"]
+__all__ = ["DashboardScreen", "LinkageScreen", "MonitorScreen", "MunicipalitiesScreen", "OnboardingScreen",
+           "SettlementScreen", "StagesScreen"]

@@ -3,6 +3,7 @@ last linkage per municipality, and which are open for store issuance right now."
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -20,6 +21,7 @@ from bcl_console.services.events import (
     DemoProgress,
     Event,
     MunicipalityChanged,
+    OnboardingChanged,
 )
 
 CLOSED_LABELS = {
@@ -32,7 +34,7 @@ CLOSED_LABELS = {
 
 
 class DashboardScreen(LiveScreen):
-    EVENT_TYPES = (MunicipalityChanged, DemoProgress, DemoCompleted, BatchApplied)
+    EVENT_TYPES = (MunicipalityChanged, DemoProgress, DemoCompleted, BatchApplied, OnboardingChanged)
     BINDINGS = [Binding("g", "reload", "Refresh")]
 
     def compose(self) -> ComposeResult:
@@ -41,6 +43,7 @@ class DashboardScreen(LiveScreen):
         with Horizontal(id="summary"):
             yield Static("", id="by-class", classes="panel")
             yield Static("", id="by-state", classes="panel")
+        yield Static("", id="reminders")
         yield ProgressBar(total=100, id="demo-progress", show_eta=False)
         table: DataTable[str] = DataTable(id="dashboard-table", cursor_type="row", zebra_stripes=True)
         yield table
@@ -105,3 +108,12 @@ class DashboardScreen(LiveScreen):
                 "linkage": linkage,
             }
         sync_rows(self.query_one("#dashboard-table", DataTable), rows)
+        await self._reminders({line.code: line.name for line in ov.lines})
+
+    async def _reminders(self, names: dict[str, str]) -> None:
+        """Onboarding steps the scheduler found due or late (still not done)."""
+        given = await self.runtime.onboarding.reminders(4)
+        items = [f"{'[red]late[/]' if kind == 'late' else '[yellow]due[/]'} {escape(names.get(code, code))} "
+                 f"{escape(step)} {due[5:]}" for _, code, step, kind, due in given]
+        self.query_one("#reminders", Static).update(
+            "[b]Onboarding reminders[/b] (n): " + (" · ".join(items) if items else "none"))

@@ -45,6 +45,7 @@ async def play(runtime: Runtime) -> None:
     await runtime.onboarding.plan(town.code, town.service_start.isoformat(), actor=DEMO)
     await runtime.onboarding.done(town.code, "materials-request", note="申込書・誓約書 受領", actor=CITY_STAFF)
     await _city(runtime, specs["東浜市"].code, specs["東浜市"].service_start or today)
+    await runtime.onboarding.remind()  # what the 07:00 job would have marked today
 
 
 async def _city(runtime: Runtime, code: str, start: date) -> None:

@@ -1,0 +1,116 @@
+"""The Onboarding and Test stages screens with the pilot, at 80×24."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, Static
+
+from bcl_console.app import BclApp
+from bcl_console.screens import DashboardScreen, OnboardingScreen, StagesScreen
+from bcl_console.services.runtime import Runtime
+from tests.conftest import query
+from tests.screens.test_console import SIZE, fill, settle
+
+
+def text(app: BclApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def test_onboarding_timeline_tick_plan_and_override(demo_runtime: Runtime) -> None:
+    rt = demo_runtime
+    app = BclApp(rt)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app)
+        assert isinstance(app.screen, DashboardScreen)
+        assert "late 東浜市 plan-bcp" in text(app, "#reminders")  # the demo's reminders
+        await pilot.press("n")
+        await settle(app)
+        screen = app.screen
+        assert isinstance(screen, OnboardingScreen)
+        table = screen.query_one("#onboarding-table", DataTable)
+        assert table.row_count == 5
+        table.move_cursor(row=table.get_row_index("992054"))
+        await pilot.pause()
+        await settle(app)
+        assert "東浜市 service start 2026-09-01 (令和8年9月1日)" in text(app, "#onboarding-plan-line")
+        steps = screen.query_one("#onboarding-steps", DataTable)
+        assert steps.row_count == 20
+        row = steps.get_row("plan-bcp")
+        assert str(row[4]) == "late" and "R8" in row[3]
+        assert "┃" in str(row[5]) or "█" in str(row[5])  # the bar on the month axis
+
+        steps.focus()
+        steps.move_cursor(row=steps.get_row_index("plan-bcp"))
+        await pilot.pause()
+        await pilot.press("t")
+        await fill(app, pilot, {"note": "BCP計画 第2版"})
+        assert query(rt.settings.db_path, "SELECT done_by, note FROM onboarding_steps WHERE municipality_code = "
+                     "'992054' AND step_key = 'plan-bcp'")[0][1] == "BCP計画 第2版"
+        await settle(app)
+        assert str(steps.get_row("plan-bcp")[4]) == "done"
+
+        # a stage's step cannot be ticked by hand: the form says why and stays open
+        steps.move_cursor(row=steps.get_row_index("real-store-test"))
+        await pilot.pause()
+        await pilot.press("t")
+        await fill(app, pilot, {"note": ""})
+        assert "completed by passing the real-store test stage" in text(app, "#form-error")
+        await pilot.press("escape")
+        await settle(app)
+
+        await pilot.press("v")
+        await fill(app, pilot, {"reason": "県の指示"})
+        audit = await rt.municipalities.audit_trail("992054")
+        assert audit[0].action == "go-live-override" and audit[0].new_value == "県の指示"
+
+        table.move_cursor(row=table.get_row_index("993611"))
+
+        await pilot.pause()
+        await settle(app)
+        assert "in service" in text(app, "#onboarding-plan-line")
+        await pilot.press("p")
+        await fill(app, pilot, {"start": "2027-04-01", "seal": "y"})
+        assert "already in service since 2021-10-01" in text(app, "#form-error")
+
+
+async def test_stages_screen_runs_a_stage_and_confirms_stage_3(demo_runtime: Runtime) -> None:
+    rt = demo_runtime
+    app = BclApp(rt)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app)
+        await pilot.press("x")
+        await settle(app)
+        screen = app.screen
+        assert isinstance(screen, StagesScreen)
+        assert screen.code == "992054"  # the first municipality with a plan
+        assert "awaiting: operation, real-store" in text(app, "#stages-title")
+        table = screen.query_one("#stages-table", DataTable)
+        table.move_cursor(row=table.get_row_index("operation"))
+        await pilot.pause()
+        await settle(app)
+        assert "procedure checklist is not confirmed" in text(app, "#stages-log")
+
+        table.move_cursor(row=table.get_row_index("stage3"))
+
+        await pilot.pause()
+        await pilot.press("r")  # run stage 3 again: it waits for the confirmation
+        await settle(app)
+        assert "awaiting-confirmation" in str(table.get_row("stage3")[3])
+        assert "test-stage-3" in text(app, "#stages-log")  # the evidence
+        await pilot.press("c")
+        await fill(app, pilot, {"note": "確認しました"})
+        await settle(app)
+        assert "passed" in str(table.get_row("stage3")[3])
+
+        table.move_cursor(row=table.get_row_index("real-store"))
+
+        await pilot.pause()
+        await pilot.press("r")
+        await fill(app, pilot, {"operator": ""})
+        await settle(app)
+        runs = query(rt.settings.db_path, "SELECT stage, outcome FROM stage_runs ORDER BY id")
+        assert runs[-1] == ("stage3", "passed")  # real-store refused: operation has not passed
+
+        await pilot.press("right_square_bracket")
+        await settle(app)
+        assert screen.code == "993832"
+        assert "awaiting: linkage, stage2" in text(app, "#stages-title")
