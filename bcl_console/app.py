@@ -16,6 +16,7 @@ from textual.signal import Signal
 from bcl_console.config import Settings
 from bcl_console.screens import (
     DashboardScreen,
+    DisasterScreen,
     LinkageScreen,
     MonitorScreen,
     MunicipalitiesScreen,
@@ -50,6 +51,8 @@ AREAS: tuple[Area, ...] = (
          "A fiscal year's fees per municipality and operator, close the year, statements, scheduled jobs"),
     Area("onboarding", "n", "Onboarding",
          "Every municipality's onboarding progress; a plan's timeline and checklist; go-live override"),
+    Area("disaster", "z", "Disaster support",
+         "Victim ledger, damage by class, evacuation centres, people needing help, support payments, applications"),
     Area("stages", "x", "Test stages",
          "Run the test stages against the live services, watch them run, read the evidence, confirm stage 3"),
 )
@@ -66,6 +69,7 @@ class BclApp(App[int]):
         "settlement": SettlementScreen,
         "onboarding": OnboardingScreen,
         "stages": StagesScreen,
+        "disaster": DisasterScreen,
     }
     DEFAULT_MODE = "dashboard"
     BINDINGS = [

@@ -639,6 +639,126 @@ def cmd_teststage(args: argparse.Namespace) -> int:
     return with_runtime(args, body)
 
 
+def cmd_disaster(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bcl_console.services.ledger import AssessmentsRejected
+
+    async def body(runtime: Runtime) -> int:
+        svc, act, who = runtime.ledger, args.action, actor()
+        doc: dict[str, Any]
+        if act == "declare":
+            doc = (await svc.declare(args.name, args.kind, args.date, args.municipality, actor=who)).as_dict()
+        elif act == "list":
+            views = await svc.disasters()
+            doc = {"disasters": [v.as_dict() for v in views]}
+            emit(args, doc, lambda: table(
+                [(v.disaster.id, v.disaster.name, v.disaster.kind, v.disaster.occurred_on.isoformat(),
+                  ",".join(v.disaster.municipalities), sum(v.by_class.values()),
+                  "closed" if v.disaster.closed_at else "open") for v in views],
+                ("id", "name", "kind", "date", "municipalities", "assessed", "state")))
+            return EXIT_OK
+        elif act == "show":
+            doc = (await svc.get(args.id)).as_dict()
+        elif act == "close":
+            doc = (await svc.close(args.id, actor=who)).as_dict()
+        elif act == "assess":
+            doc = await svc.assess(args.id, args.municipality, args.household, ratio=args.ratio,
+                                   damage_class=args.damage_class, inspector=args.inspector,
+                                   assessed_on=args.date or "", actor=who)
+        elif act == "import-assessments":
+            try:
+                doc = await svc.import_assessments(args.id, Path(args.file), actor=who)
+            except AssessmentsRejected as exc:
+                problems = [p.__dict__ for p in exc.problems.items]
+                print(f"bcl-console: {exc.message}", file=sys.stderr)
+
+                def listing() -> None:
+                    for p in problems:
+                        print(f"  {p['file']}:{p['line']} [{p['column'] or '-'}] {p['reason']}")
+
+                emit(args, {"outcome": "rejected", "problems": problems, "problems_omitted": exc.problems.omitted},
+                     listing)
+                return EXIT_REJECTED
+        elif act == "ledger":
+            filters = {"code": args.municipality, "min_class": args.min_class, "needs_help": args.needs_help,
+                       "whereabouts": args.whereabouts}
+            if args.out:
+                doc = await svc.export_ledger(args.id, Path(args.out), **filters)
+            else:
+                rows = await svc.ledger(args.id, **filters)
+                doc = {"disaster_id": args.id, "people": rows}
+                emit(args, doc, lambda: table(
+                    [(r["municipality_code"], r["household_number"], r["damage_class"], r["name"],
+                      r["relationship"], "要支援" if r["needs_evacuation_help"] else "", r["whereabouts"],
+                      r["shelter"] or "", r["support_state"] or "") for r in rows],
+                    ("code", "household", "damage", "name", "rel.", "help", "whereabouts", "shelter", "support")))
+                return EXIT_OK
+        elif act == "person":
+            await svc.set_person(args.id, args.municipality, args.resident, whereabouts=args.whereabouts,
+                                 injury=args.injury, note=args.note, actor=who)
+            doc = next((r for r in await svc.ledger(args.id, code=args.municipality)
+                        if r["resident_code"] == args.resident), {"resident_code": args.resident})
+        elif act == "shelter-open":
+            doc = (await svc.open_shelter(args.id, args.municipality, args.name, args.capacity, actor=who)).as_dict()
+        elif act == "shelter-close":
+            doc = (await svc.close_shelter(args.shelter, actor=who)).as_dict()
+        elif act == "shelters":
+            rows_s = await svc.shelters(args.id)
+            doc = {"shelters": [x.as_dict() for x in rows_s]}
+            emit(args, doc, lambda: table([(x.id, x.disaster_id, x.municipality_code, x.name,
+                                            f"{x.occupancy}/{x.capacity}", "closed" if x.closed_at else "open")
+                                           for x in rows_s], ("id", "disaster", "code", "name", "occupancy", "state")))
+            return EXIT_OK
+        elif act == "checkin":
+            doc = await svc.check_in(args.shelter, args.municipality, args.resident, actor=who)
+        elif act == "checkout":
+            doc = await svc.check_out(args.municipality, args.resident, whereabouts=args.whereabouts, actor=who)
+        elif act == "shelter-token":
+            token = await runtime.tokens.issue("shelter", args.terminal, actor=who)
+            print_token(args, {"terminal": args.terminal, "token": token}, f"Token for shelter terminal {args.terminal}")
+            return EXIT_OK
+        elif act == "support-apply":
+            doc = await svc.apply_support(args.id, args.municipality, args.household, method=args.method,
+                                          demolished=args.demolished, long_term=args.long_term, actor=who)
+        elif act == "support-decide":
+            doc = await svc.decide_support(args.application, args.decision, note=args.note, actor=who)
+        elif act == "support":
+            items = await svc.support_list(args.id)
+            doc = {"disaster_id": args.id, "applications": items,
+                   "totals": {st: sum(i["total"] for i in items if i["state"] == st)
+                              for st in ("applied", "approved", "paid")}}
+            emit(args, doc, lambda: table([(i["id"], i["municipality_code"], i["household_number"], i["damage_class"],
+                                            i["members"], i["rebuild_method"] or "-", f"{i['total']:,}", i["state"])
+                                           for i in items],
+                                          ("id", "code", "household", "damage", "members", "rebuild", "yen", "state")))
+            return EXIT_OK
+        elif act == "needs-help":
+            people = await svc.needs_help(args.code)
+            doc = {"municipality_code": args.code, "people": people}
+            emit(args, doc, lambda: table([(p["resident_code"], p["name"], p["status"], p["supporter"] or "-",
+                                            p["destination"] or "-", p["review_reason"] or "")
+                                           for p in people],
+                                          ("resident", "name", "status", "supporter", "destination", "review")))
+            return EXIT_OK
+        elif act == "plan":
+            doc = await svc.set_plan(args.code, args.resident, supporter=args.supporter,
+                                     destination=args.destination, notes=args.notes or "", actor=who)
+        elif act == "applications":
+            apps = await svc.applications(args.state)
+            doc = {"applications": apps}
+            emit(args, doc, lambda: table([(a["id"], a["municipality_code"], a["resident_code"], a["disaster_id"],
+                                            a["applied_at"][:19], a["state"]) for a in apps],
+                                          ("id", "code", "resident", "disaster", "applied (UTC)", "state")))
+            return EXIT_OK
+        else:  # approve / reject
+            doc = await svc.decide_application(args.application, act == "approve", reason=args.reason, actor=who)
+        emit(args, doc, lambda: print(json.dumps(doc, ensure_ascii=False, indent=2, default=str)))
+        return EXIT_OK
+
+    return with_runtime(args, body)
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -811,6 +931,94 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("stage")
     x.add_argument("--note")
     t.set_defaults(func=cmd_teststage)
+
+    d = sub.add_parser("disaster", help="disaster-victim support: disasters, assessments, ledger, centres, support")
+    dsub = d.add_subparsers(dest="action", metavar="ACTION", required=True)
+    x = dsub.add_parser("declare", parents=[common, js], help="declare a disaster")
+    x.add_argument("--name", required=True)
+    x.add_argument("--kind", required=True, help="flood, earthquake, typhoon, landslide, tsunami, snow, fire, …")
+    x.add_argument("--date", required=True, help="the day it occurred (YYYY-MM-DD or 和暦)")
+    x.add_argument("--municipality", action="append", required=True, metavar="CODE", help="affected (repeatable)")
+    dsub.add_parser("list", parents=[common, js], help="every disaster")
+    for name, text in (("show", "one disaster: households by class, centres, applications, support"),
+                       ("close", "close a disaster (its centres closed first)")):
+        x = dsub.add_parser(name, parents=[common, js], help=text)
+        x.add_argument("id", type=int)
+    x = dsub.add_parser("assess", parents=[common, js], help="assess a dwelling (a re-assessment keeps history)")
+    x.add_argument("id", type=int)
+    x.add_argument("--municipality", required=True)
+    x.add_argument("--household", required=True)
+    x.add_argument("--ratio", type=int, help="damage ratio in percent (0–100)")
+    x.add_argument("--class", dest="damage_class", help="全壊, 大規模半壊, 中規模半壊, 半壊, 準半壊, 一部損壊")
+    x.add_argument("--inspector", required=True)
+    x.add_argument("--date", help="assessed on (default today)")
+    x = dsub.add_parser("import-assessments", parents=[common, js],
+                        help="import assessments from CSV, all or nothing")
+    x.add_argument("id", type=int)
+    x.add_argument("file")
+    x = dsub.add_parser("ledger", parents=[common, js], help="the victim ledger (被災者台帳), filtered; --out writes CSV")
+    x.add_argument("id", type=int)
+    x.add_argument("--municipality")
+    x.add_argument("--min-class", help="this class or worse, e.g. 半壊")
+    x.add_argument("--needs-help", action="store_true", help="only people needing evacuation help")
+    x.add_argument("--whereabouts", help="home, shelter, relatives, elsewhere, unknown")
+    x.add_argument("--out", help="write the extract as CSV (UTF-8 with BOM)")
+    x = dsub.add_parser("person", parents=[common, js], help="set a person's whereabouts (居所), injury, note")
+    x.add_argument("id", type=int)
+    x.add_argument("--municipality", required=True)
+    x.add_argument("--resident", required=True)
+    x.add_argument("--whereabouts")
+    x.add_argument("--injury", help="none, injured, seriously-injured, dead, missing")
+    x.add_argument("--note")
+    x = dsub.add_parser("shelter-open", parents=[common, js], help="open an evacuation centre (避難所)")
+    x.add_argument("id", type=int)
+    x.add_argument("--municipality", required=True)
+    x.add_argument("--name", required=True)
+    x.add_argument("--capacity", type=int, required=True)
+    x = dsub.add_parser("shelter-close", parents=[common, js], help="close an evacuation centre (empty)")
+    x.add_argument("shelter", type=int)
+    x = dsub.add_parser("shelters", parents=[common, js], help="evacuation centres with occupancy")
+    x.add_argument("id", type=int, nargs="?")
+    x = dsub.add_parser("checkin", parents=[common, js], help="check a person in by hand")
+    x.add_argument("shelter", type=int)
+    x.add_argument("--municipality", required=True)
+    x.add_argument("--resident", required=True)
+    x = dsub.add_parser("checkout", parents=[common, js], help="check a person out")
+    x.add_argument("--municipality", required=True)
+    x.add_argument("--resident", required=True)
+    x.add_argument("--whereabouts", default="home")
+    x = dsub.add_parser("shelter-token", parents=[common, js],
+                        help="register a shelter terminal; prints its token once (for /shelter/v1)")
+    x.add_argument("terminal")
+    x = dsub.add_parser("support-apply", parents=[common, js], help="apply for reconstruction support (支援金)")
+    x.add_argument("id", type=int)
+    x.add_argument("--municipality", required=True)
+    x.add_argument("--household", required=True)
+    x.add_argument("--method", help="build, repair or rent (加算支援金)")
+    x.add_argument("--demolished", action="store_true")
+    x.add_argument("--long-term", action="store_true", help="long-term evacuation (長期避難)")
+    x = dsub.add_parser("support-decide", parents=[common, js], help="approve, reject or pay an application")
+    x.add_argument("application", type=int)
+    x.add_argument("decision", choices=["approve", "reject", "pay"])
+    x.add_argument("--note")
+    x = dsub.add_parser("support", parents=[common, js], help="support applications of a disaster with totals")
+    x.add_argument("id", type=int)
+    x = dsub.add_parser("needs-help", parents=[common, js],
+                        help="people needing evacuation help (避難行動要支援者名簿) with their plans")
+    x.add_argument("code")
+    x = dsub.add_parser("plan", parents=[common, js], help="set a person's individual evacuation plan")
+    x.add_argument("code")
+    x.add_argument("resident")
+    x.add_argument("--supporter", required=True)
+    x.add_argument("--destination", required=True)
+    x.add_argument("--notes")
+    x = dsub.add_parser("applications", parents=[common, js], help="residents' online applications")
+    x.add_argument("--state", choices=["waiting", "approved", "rejected"])
+    for name in ("approve", "reject"):
+        x = dsub.add_parser(name, parents=[common, js], help=f"{name} an online application")
+        x.add_argument("application", type=int)
+        x.add_argument("--reason")
+    d.set_defaults(func=cmd_disaster)
 
     p = sub.add_parser("link", parents=[common, js], help="ingest one linkage batch (directory or .zip)")
     p.add_argument("path", help="the batch: a directory with manifest.json, or a .zip")

@@ -99,6 +99,14 @@ class StageFinished(Event):
 
 
 @dataclass(frozen=True)
+class LedgerChanged(Event):
+    """Disaster support changed: a disaster, assessment, check-in, payment, plan, application."""
+
+    disaster_id: int | None
+    what: str
+
+
+@dataclass(frozen=True)
 class RelayRefused(Event):
     reason: str
     municipality_code: str | None

@@ -42,6 +42,7 @@ from bcl_console.services.keys import KeyStore
 from bcl_console.services.tokens import TokenService
 from bcl_console.store import Conn, Database, IntegrityError
 from bcl_console.store import delta as delta_store
+from bcl_console.store import ledger as ledger_store
 from bcl_console.store import linkage as store
 from bcl_console.store import municipalities as muni_store
 from bcl_console.store import residents as res_store
@@ -545,7 +546,10 @@ class LinkageService:
             )
             store.insert_backup(conn, BackupRecord(code, manifest.sequence, manifest.kind,
                                                    backup_rel.as_posix(), size, at))
-            return applier.counts
+            # Evacuation plans of people the batch moved, removed or changed: flagged for
+            # review in the same transaction, never dropped.
+            flagged = ledger_store.flag_plans(conn, code, at)
+            return {**applier.counts, "plans_flagged": flagged} if flagged else applier.counts
 
         try:
             counts = await self._db.write_bulk(tx)

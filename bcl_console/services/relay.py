@@ -31,7 +31,7 @@ from bcl_console.services.events import EventBus, IssuanceChanged, RelayRefused
 from bcl_console.services.issuance import IssuanceService, check_options
 from bcl_console.services.metrics import Metrics
 from bcl_console.services.own_server import OwnServerClient, OwnServerError
-from bcl_console.services.pki import CardRefused, PkiService
+from bcl_console.services.pki import Card, CardRefused, PkiService
 from bcl_console.store import Conn, Database
 from bcl_console.store import issuances as store
 from bcl_console.store import municipalities as muni_store
@@ -130,22 +130,8 @@ class RelayService:
     async def open_session(self, operator: str, body: dict[str, Any], *, channel: str = "store") -> dict[str, Any]:
         """Authenticate a card. ``channel`` is ``store`` for the production API; the test
         stages open sessions on their own channels (test-stage-2/3, real-store-test)."""
-        challenge_id = _string(body, "challenge_id", 64)
-        certificate = _string(body, "certificate", 16 * 1024)
-        signature = _string(body, "signature", 1024)
-        challenge = self._challenges.pop(challenge_id, None)  # single use, whatever happens next
+        card = await self.authenticate_card(operator, body)
         now = self._clock.now()
-        if challenge is None or challenge.operator != operator:
-            raise RelayError(409, "unknown_challenge", "the challenge is unknown or was already used")
-        if challenge.expires < now:
-            raise RelayError(409, "expired_challenge", "the challenge has expired (60 s); ask for a new one")
-        try:
-            card, key = self._pki.check_certificate(certificate)
-            self._pki.check_signature(key, challenge.nonce, signature)
-            if await self._pki.is_revoked(card.serial):
-                raise CardRefused("the card has been revoked", "revoked")
-        except CardRefused as exc:
-            raise await self.refuse(RelayError(exc.status, exc.reason, exc.message), operator, None) from None
         m, fees = await self._live_municipality(card.municipality_code, operator, channel)
         await self._check_resident(m, card.resident_code, operator)
         session_id = uuid.uuid4().hex
@@ -157,6 +143,27 @@ class RelayService:
             "resident_code": card.resident_code,
             "certificates": [{"type": t.value, "fee": fees[t]} for t in CertificateType],
         }
+
+    async def authenticate_card(self, operator: str, body: dict[str, Any]) -> Card:
+        """Check a card against a challenge this client asked for (contract §5 step 2):
+        single-use challenge, chain to the test JPKI CA, validity, revocation, signature.
+        Kiosks, shelter terminals and residents at home all authenticate this way."""
+        challenge_id = _string(body, "challenge_id", 64)
+        certificate = _string(body, "certificate", 16 * 1024)
+        signature = _string(body, "signature", 1024)
+        challenge = self._challenges.pop(challenge_id, None)  # single use, whatever happens next
+        if challenge is None or challenge.operator != operator:
+            raise RelayError(409, "unknown_challenge", "the challenge is unknown or was already used")
+        if challenge.expires < self._clock.now():
+            raise RelayError(409, "expired_challenge", "the challenge has expired (60 s); ask for a new one")
+        try:
+            card, key = self._pki.check_certificate(certificate)
+            self._pki.check_signature(key, challenge.nonce, signature)
+            if await self._pki.is_revoked(card.serial):
+                raise CardRefused("the card has been revoked", "revoked")
+        except CardRefused as exc:
+            raise await self.refuse(RelayError(exc.status, exc.reason, exc.message), operator, None) from None
+        return card
 
     async def _live_municipality(self, code: str, operator: str,
                                  channel: str) -> tuple[Municipality, dict[CertificateType, int]]:

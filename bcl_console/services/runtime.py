@@ -12,12 +12,13 @@ import logging.handlers
 from types import TracebackType
 
 from bcl_console.config import Settings, prepare_data_dir
-from bcl_console.services import demo_onboarding
+from bcl_console.services import demo_disaster, demo_onboarding
 from bcl_console.services.clock import Clock, OffsetClock, SystemClock
 from bcl_console.services.demo import DemoService, DemoSummary, ProgressFn
 from bcl_console.services.events import EventBus
 from bcl_console.services.issuance import IssuanceService
 from bcl_console.services.keys import KeyStore
+from bcl_console.services.ledger import LedgerService
 from bcl_console.services.linkage import LinkageService
 from bcl_console.services.metrics import Metrics
 from bcl_console.services.monitor import MonitorService
@@ -68,6 +69,7 @@ class Runtime:
             self.db, self.clock, self.bus, self.pki, self.issuance, self.metrics, self.own_server
         )
         self.onboarding = OnboardingService(self.db, self.clock, self.bus)
+        self.ledger = LedgerService(self.db, self.clock, self.bus)
         self.teststages = TestStageService(
             self.db, self.clock, self.bus, self.keys, settings.data_dir, self.pki, self.issuance, self.relay,
             self.verification, self.own_server,
@@ -151,6 +153,7 @@ class Runtime:
         if progress is not None:
             progress("onboarding", 0, 1)
         await demo_onboarding.play(self)
+        await demo_disaster.play(self, seed)
         if progress is not None:
             progress("onboarding", 1, 1)
         return summary

@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bcl_console import __version__
-from bcl_console.services import web_kiosk, web_linkage
+from bcl_console.services import web_disaster, web_kiosk, web_linkage
 from bcl_console.services.clock import iso_now
 from bcl_console.services.web_common import RUNTIME_KEY, json_error
 
@@ -48,11 +48,13 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 def build_app(runtime: Runtime) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY,
-                          middlewares=[web_kiosk.measure, json_errors, web_kiosk.kiosk_auth])
+                          middlewares=[web_kiosk.measure, json_errors, web_kiosk.kiosk_auth,
+                                       web_disaster.disaster_auth])
     app[RUNTIME_KEY] = runtime
     app.router.add_get("/healthz", healthz)
     web_linkage.setup(app)
     web_kiosk.setup(app)
+    web_disaster.setup(app)
     return app
 
 

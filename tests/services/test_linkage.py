@@ -29,8 +29,10 @@ async def test_full_then_delta(demo_runtime: Runtime) -> None:
     rt = demo_runtime
     result = await rt.linkage.link(FIX / "valid-full")
     assert result.outcome == "applied", result.problems
-    assert result.counts == {"residents": 10, "seals": 4, "taxes": 6}
+    # the demo's evacuation plans name people this batch no longer holds: flagged, kept
+    assert result.counts == {"residents": 10, "seals": 4, "taxes": 6, "plans_flagged": 12}
     db = rt.settings.db_path
+    assert rows(db, "SELECT count(*) FROM evacuation_plans WHERE review_reason LIKE 'removed%'") == [(12,)]
     held = rows(db, "SELECT resident_code, name, name_kana, birth_date, resident_since, restricted "
                     "FROM residents WHERE municipality_code = ? ORDER BY resident_code", CODE)
     assert len(held) == 10  # the full batch replaced the demo's 6,200 residents

@@ -1,0 +1,380 @@
+"""Disaster support: one disaster at a time (``[`` / ``]``), six views on number keys —
+1 overview (households by damage class as a bar chart, centre occupancy, applications
+waiting, support totals), 2 victim ledger (filter, export CSV), 3 evacuation centres,
+4 people needing evacuation help and their plans, 5 support payments, 6 online
+applications. Declare, assess, import, check in, decide: the same services as the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Static
+from textual_plotext import PlotextPlot
+
+from bcl_console.domain.errors import DomainError, InvalidInput
+from bcl_console.domain.support import SEVERITY
+from bcl_console.screens.base import LiveScreen
+from bcl_console.screens.widgets import FormDialog, FormField
+from bcl_console.services.actor import Actor
+from bcl_console.services.events import DemoCompleted, LedgerChanged
+from bcl_console.services.ledger import DisasterView
+
+VIEWS = ("overview", "ledger", "centres", "needs-help", "support", "applications")
+SHORT_CLASS = {"全壊": "全壊", "大規模半壊": "大規模", "中規模半壊": "中規模", "半壊": "半壊", "準半壊": "準半壊",
+               "準半壊に至らない（一部損壊）": "一部損壊"}
+
+
+class DisasterScreen(LiveScreen):
+    EVENT_TYPES = (LedgerChanged, DemoCompleted)
+    BINDINGS = [
+        *(Binding(str(n), f"view({n - 1})", v.title(), show=False) for n, v in enumerate(VIEWS, start=1)),
+        Binding("left_square_bracket", "disaster(-1)", "Prev", show=False),
+        Binding("right_square_bracket", "disaster(1)", "Next", show=False),
+        Binding("D", "declare", "Declare"),
+        Binding("A", "assess", "Assess"),
+        Binding("I", "import_csv", "Import"),
+        Binding("f", "filter", "Filter"),
+        Binding("w", "export", "Export"),
+        Binding("o", "open_centre", "Open centre"),
+        Binding("k", "check_in", "Check in"),
+        Binding("u", "check_out", "Check out"),
+        Binding("p", "plan", "Plan"),
+        Binding("a", "decide('approve')", "Approve"),
+        Binding("r", "decide('reject')", "Reject"),
+        Binding("y", "decide('pay')", "Pay"),
+        Binding("C", "close", "Close"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="disaster-title")
+        with Horizontal(id="disaster-body"):
+            table: DataTable[str] = DataTable(id="disaster-table", cursor_type="row", zebra_stripes=True)
+            yield table
+            yield PlotextPlot(id="disaster-chart")
+            with VerticalScroll(id="disaster-side"):
+                yield Static("", id="disaster-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Disaster support"
+        self.view_index = 0
+        self.ids: list[int] = []
+        self.disaster_id: int | None = None
+        self.current: DisasterView | None = None
+        self.filters: dict[str, Any] = {"min_class": None, "needs_help": False, "whereabouts": None}
+        self.rows: list[dict[str, Any]] = []
+        super().on_mount()
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.local("console")
+
+    @property
+    def view_name(self) -> str:
+        return VIEWS[self.view_index]
+
+    def action_view(self, index: int) -> None:
+        self.view_index = index
+        self.reload_now()
+
+    def action_disaster(self, step: int) -> None:
+        if self.ids and self.disaster_id in self.ids:
+            self.disaster_id = self.ids[(self.ids.index(self.disaster_id) + step) % len(self.ids)]
+            self.reload_now()
+
+    async def reload(self) -> None:
+        views = await self.runtime.ledger.disasters()
+        self.ids = [v.disaster.id for v in views]
+        title = self.query_one("#disaster-title", Static)
+        if not views:
+            self.current = None
+            title.update("No disaster declared. D declares one.")
+            return
+        if self.disaster_id not in self.ids:
+            self.disaster_id = self.ids[-1]
+        self.current = view = next(v for v in views if v.disaster.id == self.disaster_id)
+        d = view.disaster
+        tabs = " ".join(f"[reverse]{n}:{v}[/]" if v == self.view_name else f"{n}:{v}"
+                        for n, v in enumerate(VIEWS, start=1))
+        state = "closed" if d.closed_at else "[b red]open[/]"
+        title.update(f"[b]#{d.id} {escape(d.name)}[/b] {d.occurred_on} {d.kind} · {state} · {tabs}")
+        chart = self.query_one("#disaster-chart", PlotextPlot)
+        chart.display = self.view_name == "overview"
+        self.query_one("#disaster-table", DataTable).display = self.view_name != "overview"
+        await getattr(self, "_show_" + self.view_name.replace("-", "_"))(view)
+
+    def _table(self, columns: tuple[str, ...], rows: list[tuple[Any, ...]], keys: list[str]) -> None:
+        table = self.query_one("#disaster-table", DataTable)
+        keep = table.cursor_row
+        table.clear(columns=True)
+        for c in columns:
+            table.add_column(c, key=c)
+        for key, row in zip(keys, rows, strict=True):
+            table.add_row(*(escape(str("" if v is None else v)) for v in row), key=key)
+        if table.row_count:
+            table.move_cursor(row=min(keep, table.row_count - 1))
+
+    def _side(self, text: str) -> None:
+        self.query_one("#disaster-detail", Static).update(text)
+
+    async def _show_overview(self, view: DisasterView) -> None:
+        doc = view.as_dict()
+        plot = self.query_one("#disaster-chart", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.bar([SHORT_CLASS[c.value] for c in SEVERITY], [doc["households_by_class"][c.value] for c in SEVERITY])
+        plt.title("households by damage")
+        plot.refresh()
+        centres = "\n".join(f"{escape(s['name'])} {s['occupancy']}/{s['capacity']}"
+                            + (" (closed)" if s["closed_at"] else "") for s in doc["shelters"]) or "none open"
+        s = doc["support"]
+        self._side(f"[b]Evacuation centres[/b]\n{centres}\n\n[b]Applications waiting[/b] {doc['applications_waiting']}"
+                   f"\n\n[b]Support[/b]\napplied {s['applied']} · approved {s['approved']} · paid {s['paid']}\n"
+                   f"paid {s['paid_yen']:,}円\ndecided {s['approved_yen']:,}円")
+
+    async def _show_ledger(self, view: DisasterView) -> None:
+        self.rows = await self.runtime.ledger.ledger(view.disaster.id, **self.filters)
+        self._table(("household", "damage", "name", "help", "居所", "support"),
+                    [(r["household_number"], SHORT_CLASS.get(r["damage_class"], r["damage_class"]), r["name"],
+                      "要" if r["needs_evacuation_help"] else "", r["shelter"] or r["whereabouts"],
+                      r["support_state"] or "") for r in self.rows],
+                    [f"{r['municipality_code']}/{r['resident_code']}" for r in self.rows])
+        f = self.filters
+        self._side(f"[b]{len(self.rows)} people[/b] in "
+                   f"{len({r['household_number'] for r in self.rows})} households\nfilter: class ≥ "
+                   f"{f['min_class'] or 'any'}, needs help {'yes' if f['needs_help'] else 'any'}, whereabouts "
+                   f"{f['whereabouts'] or 'any'}\n\nf filter · w export CSV")
+
+    async def _show_centres(self, view: DisasterView) -> None:
+        self._table(("id", "centre", "people", "state"),
+                    [(s.id, s.name, f"{s.occupancy}/{s.capacity}", "closed" if s.closed_at else "open")
+                     for s in view.shelters], [str(s.id) for s in view.shelters])
+        await self._centre_people()
+
+    @on(DataTable.RowHighlighted, "#disaster-table")
+    async def _highlighted(self) -> None:
+        if self.view_name == "centres":
+            await self._centre_people()
+
+    async def _centre_people(self) -> None:
+        key = self._selected()
+        if key is None:
+            self._side("o opens a centre")
+            return
+        people = await self.runtime.ledger.shelter_people(int(key))
+        self._side("[b]In the centre now[/b]\n" + "\n".join(f"{escape(n)} {t[5:16]} {v}" for _, n, t, v in people)
+                   + "\n\nk check in · u check out · C close")
+
+    async def _show_needs_help(self, view: DisasterView) -> None:
+        code = view.disaster.municipalities[0]
+        self.rows = await self.runtime.ledger.needs_help(code)
+        self._table(("resident", "name", "supporter", "destination", "review"),
+                    [(r["resident_code"], r["name"], r["supporter"] or "-", r["destination"] or "-",
+                      "⚠ " + r["review_reason"] if r["review_reason"] else "") for r in self.rows],
+                    [r["resident_code"] for r in self.rows])
+        flagged = sum(1 for r in self.rows if r["review_reason"])
+        self._side(f"[b]{len(self.rows)} people[/b] of {code} need evacuation help; "
+                   f"{sum(1 for r in self.rows if r['supporter'])} have a plan; [red]{flagged} to review[/]\n\n"
+                   "p sets the selected person's plan")
+
+    async def _show_support(self, view: DisasterView) -> None:
+        self.rows = await self.runtime.ledger.support_list(view.disaster.id)
+        self._table(("id", "household", "damage", "人", "rebuild", "yen", "state"),
+                    [(r["id"], r["household_number"], SHORT_CLASS.get(r["damage_class"], r["damage_class"]),
+                      r["members"], r["rebuild_method"] or "-", f"{r['total']:,}", r["state"]) for r in self.rows],
+                    [str(r["id"]) for r in self.rows])
+        s = view.support
+        self._side(f"paid {s['paid_yen']:,}円\ndecided {s['approved_yen']:,}円\n\na approve · r reject · y pay")
+
+    async def _show_applications(self, view: DisasterView) -> None:
+        self.rows = [a for a in await self.runtime.ledger.applications() if a["disaster_id"] == view.disaster.id]
+        self._table(("id", "resident", "applied", "state"),
+                    [(a["id"], a["resident_code"], a["applied_at"][:16], a["state"]) for a in self.rows],
+                    [str(a["id"]) for a in self.rows])
+        self._side(f"{view.applications_waiting} waiting\n\na approve (needs the household's assessment: then "
+                   "the certificate is available at stores and the counter) · r reject")
+
+    def _selected(self) -> str | None:
+        table = self.query_one("#disaster-table", DataTable)
+        if table.row_count == 0 or not table.display:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def _form(self, title: str, fields: list[FormField], submit: Any) -> None:
+        self.app.push_screen(FormDialog(title, fields, submit), lambda ok: self.reload_now() if ok else None)
+
+    # -- actions ---------------------------------------------------------------------------------
+    def action_declare(self) -> None:
+        async def submit(v: dict[str, str]) -> None:
+            view = await self.runtime.ledger.declare(v["name"], v["kind"], v["date"], v["codes"].split(","),
+                                                     actor=self.actor)
+            self.disaster_id = view.disaster.id
+
+        self._form("Declare a disaster", [FormField("name", "Name", placeholder="令和8年7月東雲県豪雨"),
+                                          FormField("kind", "Kind (flood, earthquake, typhoon, …)", "flood"),
+                                          FormField("date", "Occurred on (YYYY-MM-DD or 和暦)"),
+                                          FormField("codes", "Affected municipality codes, comma-separated")], submit)
+
+    def action_close(self) -> None:
+        if self.current is None:
+            return
+        key = self._selected() if self.view_name == "centres" else None
+        did = self.current.disaster.id
+
+        async def submit(v: dict[str, str]) -> None:
+            if v["confirm"].strip() != "yes":
+                raise InvalidInput("type yes to confirm")
+            if key is not None:
+                await self.runtime.ledger.close_shelter(int(key), actor=self.actor)
+            else:
+                await self.runtime.ledger.close(did, actor=self.actor)
+
+        what = f"evacuation centre {key}" if key else f"disaster #{did}"
+        self._form(f"Close {what}?", [FormField("confirm", "Type yes to confirm")], submit)
+
+    def action_assess(self) -> None:
+        if self.current is None:
+            return
+        d = self.current.disaster
+
+        async def submit(v: dict[str, str]) -> None:
+            ratio = v["ratio"].strip()
+            if ratio and not ratio.isdigit():
+                raise InvalidInput(f"damage ratio {ratio!r} is not a whole number", field="ratio")
+            result = await self.runtime.ledger.assess(
+                d.id, v["code"].strip(), v["household"].strip(), ratio=int(ratio) if ratio else None,
+                damage_class=v["class"].strip() or None, inspector=v["inspector"], actor=self.actor)
+            self.notify(f"Household {result['household_number']}: {result['damage_class']} "
+                        f"(revision {result['revision']}).")
+
+        self._form(f"Assess a dwelling — #{d.id} {d.name}",
+                   [FormField("code", "Municipality", d.municipalities[0]), FormField("household", "Household number"),
+                    FormField("ratio", "Damage ratio % (or leave empty and give the class)"),
+                    FormField("class", "Damage class (全壊 … 一部損壊)"), FormField("inspector", "Inspector")], submit)
+
+    def action_import_csv(self) -> None:
+        if self.current is None:
+            return
+        did = self.current.disaster.id
+
+        async def submit(v: dict[str, str]) -> None:
+            result = await self.runtime.ledger.import_assessments(did, Path(v["path"].strip()), actor=self.actor)
+            self.notify(f"{result['imported']} assessments imported from {result['file']}.")
+
+        self._form("Import assessments (CSV: municipality_code, household_number, damage_ratio or damage_class, "
+                   "inspector, assessed_on) — all or nothing", [FormField("path", "Path of the CSV file")], submit)
+
+    def action_filter(self) -> None:
+        async def submit(v: dict[str, str]) -> None:
+            filters = {"min_class": v["min_class"].strip() or None,
+                       "needs_help": v["needs_help"].strip().lower() in ("y", "yes"),
+                       "whereabouts": v["whereabouts"].strip() or None}
+            if self.current is not None:
+                await self.runtime.ledger.ledger(self.current.disaster.id, **filters)  # checks the values
+            self.filters = filters
+            self.view_index = VIEWS.index("ledger")
+
+        f = self.filters
+        self._form("Ledger filter", [FormField("min_class", "Damage class or worse (e.g. 半壊)", f["min_class"] or ""),
+                                     FormField("needs_help", "Only people needing help? (y/n)",
+                                               "y" if f["needs_help"] else "n"),
+                                     FormField("whereabouts", "Whereabouts (home, shelter, relatives, …)",
+                                               f["whereabouts"] or "")], submit)
+
+    async def action_export(self) -> None:
+        if self.current is None:
+            return
+        did = self.current.disaster.id
+        out = self.runtime.settings.data_dir / "exports" / f"ledger-{did}.csv"
+        try:
+            doc = await self.runtime.ledger.export_ledger(did, out, **self.filters)
+        except DomainError as exc:
+            self.notify(exc.sentence(), severity="error")
+            return
+        self.notify(f"{doc['people']} people written to {out}")
+
+    def action_open_centre(self) -> None:
+        if self.current is None:
+            return
+        d = self.current.disaster
+
+        async def submit(v: dict[str, str]) -> None:
+            capacity = v["capacity"].strip()
+            if not capacity.isdigit():
+                raise InvalidInput(f"capacity {capacity!r} is not a whole number", field="capacity")
+            await self.runtime.ledger.open_shelter(d.id, v["code"].strip(), v["name"], int(capacity),
+                                                   actor=self.actor)
+            self.view_index = VIEWS.index("centres")
+
+        self._form("Open an evacuation centre", [FormField("code", "Municipality", d.municipalities[0]),
+                                                 FormField("name", "Name"), FormField("capacity", "Capacity")], submit)
+
+    def action_check_in(self) -> None:
+        key = self._selected() if self.view_name == "centres" else None
+        if key is None or self.current is None:
+            self.notify("Select a centre (3) first.", severity="warning")
+            return
+        code = self.current.disaster.municipalities[0]
+
+        async def submit(v: dict[str, str]) -> None:
+            doc = await self.runtime.ledger.check_in(int(key), v["code"].strip(), v["resident"].strip(),
+                                                     actor=self.actor)
+            self.notify(f"{doc['name']} checked in at {doc['shelter']['name']} ({doc['occupancy']}/{doc['capacity']}).")
+
+        self._form("Check in by hand (a card at the shelter terminal does the same)",
+                   [FormField("code", "Municipality", code), FormField("resident", "Resident code")], submit)
+
+    def action_check_out(self) -> None:
+        if self.current is None:
+            return
+        code = self.current.disaster.municipalities[0]
+
+        async def submit(v: dict[str, str]) -> None:
+            await self.runtime.ledger.check_out(v["code"].strip(), v["resident"].strip(),
+                                                whereabouts=v["whereabouts"].strip() or "home", actor=self.actor)
+
+        self._form("Check out", [FormField("code", "Municipality", code), FormField("resident", "Resident code"),
+                                 FormField("whereabouts", "Now at (home, relatives, elsewhere)", "home")], submit)
+
+    def action_plan(self) -> None:
+        key = self._selected() if self.view_name == "needs-help" else None
+        if key is None or self.current is None:
+            self.notify("Select a person in the needs-help list (4) first.", severity="warning")
+            return
+        code = self.current.disaster.municipalities[0]
+        row = next(r for r in self.rows if r["resident_code"] == key)
+
+        async def submit(v: dict[str, str]) -> None:
+            await self.runtime.ledger.set_plan(code, key, supporter=v["supporter"], destination=v["destination"],
+                                               notes=v["notes"], actor=self.actor)
+
+        self._form(f"Individual evacuation plan: {row['name']}",
+                   [FormField("supporter", "Supporter", row["supporter"] or ""),
+                    FormField("destination", "Destination", row["destination"] or ""),
+                    FormField("notes", "Notes", row["notes"] or "")], submit)
+
+    async def action_decide(self, decision: str) -> None:
+        key = self._selected()
+        if key is None or self.view_name not in ("support", "applications"):
+            self.notify("Select a support application (5) or an online application (6).", severity="warning")
+            return
+        try:
+            if self.view_name == "support":
+                doc = await self.runtime.ledger.decide_support(int(key), decision, actor=self.actor)
+            elif decision == "pay":
+                return
+            else:
+                doc = await self.runtime.ledger.decide_application(int(key), decision == "approve", actor=self.actor)
+        except DomainError as exc:
+            self.notify(exc.sentence(), severity="error")
+            return
+        self.notify(f"Application {key}: {doc['state']}.")
+        self.reload_now()

@@ -1,0 +1,87 @@
+"""The Disaster support screen with the pilot: views, a check-in, an assessment, decisions."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, Static
+
+from bcl_console.app import BclApp
+from bcl_console.screens import DisasterScreen
+from bcl_console.services.runtime import Runtime
+from tests.conftest import query
+from tests.screens.test_console import SIZE, fill, settle
+
+
+def text(app: BclApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def test_disaster_views_and_actions(demo_runtime: Runtime) -> None:
+    rt = demo_runtime
+    app = BclApp(rt)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app)
+        await pilot.press("z")
+        await settle(app)
+        screen = app.screen
+        assert isinstance(screen, DisasterScreen)
+        assert "令和8年" in text(app, "#disaster-title") or "東雲県豪雨" in text(app, "#disaster-title")
+        assert "北山小学校 体育館 23/80" in text(app, "#disaster-detail")
+        assert "Applications waiting 5" in text(app, "#disaster-detail")
+        table = screen.query_one("#disaster-table", DataTable)
+
+        await pilot.press("3")
+        await settle(app)
+        assert table.row_count == 2
+        table.move_cursor(row=1)
+        await pilot.pause()
+        resident = query(rt.settings.db_path, "SELECT resident_code FROM residents WHERE municipality_code = "
+                         "'993611' AND status = 'active' AND resident_code NOT IN (SELECT resident_code FROM "
+                         "shelter_stays) ORDER BY resident_code LIMIT 1")[0][0]
+        await pilot.press("k")
+        await fill(app, pilot, {"resident": resident})
+        await settle(app)
+        assert "23/40" in str(table.get_row("2")[2])
+        await pilot.press("k")
+        await fill(app, pilot, {"resident": resident})
+        assert "already checked in at 北山町 公民館" in text(app, "#form-error")
+        await pilot.press("escape")
+
+        await pilot.press("2")
+        await settle(app)
+        people = table.row_count
+        await pilot.press("f")
+        await fill(app, pilot, {"min_class": "大規模半壊", "needs_help": "n", "whereabouts": ""})
+        await settle(app)
+        assert 0 < table.row_count < people
+        await pilot.press("w")
+        await settle(app)
+        out = rt.settings.data_dir / "exports" / "ledger-1.csv"
+        assert len(out.read_text(encoding="utf-8-sig").splitlines()) == table.row_count + 1
+
+        household = query(rt.settings.db_path, "SELECT household_number FROM damage_assessments WHERE "
+                          "damage_class = '準半壊' ORDER BY household_number LIMIT 1")[0][0]
+        await pilot.press("A")
+        await fill(app, pilot, {"household": household, "ratio": "150", "class": "", "inspector": "調査員"})
+        assert "outside 0–100" in text(app, "#form-error")
+        await fill(app, pilot, {"household": household, "ratio": "52", "class": "", "inspector": "調査員"})
+        assert query(rt.settings.db_path, "SELECT damage_class, revision FROM damage_assessments WHERE "
+                     "household_number = ? AND current = 1", household) == [("全壊", 2)]
+
+        await pilot.press("6")
+        await settle(app)
+        assert table.row_count == 5
+        await pilot.press("r")
+        await settle(app)
+        assert query(rt.settings.db_path, "SELECT count(*) FROM online_applications WHERE state = 'rejected'") == [(1,)]
+
+        await pilot.press("5")
+        await settle(app)
+        applied = next(k.value for k in table.rows if str(table.get_row(k)[6]) == "applied")
+        table.move_cursor(row=table.get_row_index(applied))
+        await pilot.pause()
+        await pilot.press("a")
+        await settle(app)
+        await pilot.press("y")
+        await settle(app)
+        assert query(rt.settings.db_path, "SELECT state FROM support_applications WHERE id = ?",
+                     int(applied)) == [("paid",)]
