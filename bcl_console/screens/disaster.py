@@ -274,7 +274,7 @@ class DisasterScreen(LiveScreen):
 
     def action_filter(self) -> None:
         async def submit(v: dict[str, str]) -> None:
-            filters = {"min_class": v["min_class"].strip() or None,
+            filters: dict[str, Any] = {"min_class": v["min_class"].strip() or None,
                        "needs_help": v["needs_help"].strip().lower() in ("y", "yes"),
                        "whereabouts": v["whereabouts"].strip() or None}
             if self.current is not None:
