@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -344,3 +345,66 @@ def test_onboarding_and_teststage_commands(capsys: pytest.CaptureFixture[str], d
                          "--without-seal", *data)
     assert code == 0 and doc["service_start_ja"] == "令和9年1月4日" and doc["steps"][0]["done_on"] is not None
     assert "ordinance-seal" not in [s["key"] for s in doc["steps"]]
+
+
+def test_disaster_commands(capsys: pytest.CaptureFixture[str], demo_dir: Path, tmp_path: Path) -> None:
+    data = ["--data-dir", str(demo_dir), *NOW]
+    code, doc = run_json(capsys, "disaster", "declare", "--name", "令和8年6月東雲県地震", "--kind", "earthquake",
+                         "--date", "2026-06-12", "--municipality", "993611", *data)
+    assert code == 0 and doc["id"] == 2 and doc["municipalities"] == ["993611"]
+    db = demo_dir / "bcl.sqlite3"
+    conn = sqlite3.connect(db)
+    (household, head), = conn.execute(
+        "SELECT household_number, resident_code FROM residents WHERE municipality_code = '993611' "
+        "AND relationship = '世帯主' AND status = 'active' ORDER BY household_number LIMIT 1").fetchall()
+    conn.close()
+    before = dump(db)
+    code, doc = run_json(capsys, "disaster", "assess", "2", "--municipality", "993611", "--household", household,
+                         "--ratio", "101", "--inspector", "調査員", *data)
+    assert code == 3 and doc["error"]["field"] == "ratio"
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"municipality_code,household_number,damage_ratio,inspector\n993611,{household},x,A\n"
+                   "993611,nope,10,A\n", encoding="utf-8")
+    code, doc = run_json(capsys, "disaster", "import-assessments", "2", str(bad), *data)
+    assert code == 3 and [p["line"] for p in doc["problems"]] == [2, 3]
+    code, doc = run_json(capsys, "disaster", "support-apply", "2", "--municipality", "993611", "--household",
+                         household, *data)
+    assert code == 3 and "no damage assessment" in doc["error"]["message"]
+    assert dump(db) == before
+
+    code, doc = run_json(capsys, "disaster", "assess", "2", "--municipality", "993611", "--household", household,
+                         "--class", "全壊", "--inspector", "調査員", *data)
+    assert code == 0 and doc["damage_class"] == "全壊"
+    code, doc = run_json(capsys, "disaster", "shelter-open", "2", "--municipality", "993611", "--name", "体育館",
+                         "--capacity", "10", *data)
+    assert code == 0
+    shelter = str(doc["id"])
+    code, doc = run_json(capsys, "disaster", "checkin", shelter, "--municipality", "993611", "--resident", head,
+                         *data)
+    assert code == 0 and doc["occupancy"] == 1
+    code, doc = run_json(capsys, "disaster", "ledger", "2", "--whereabouts", "shelter", *data)
+    assert code == 0 and [p["resident_code"] for p in doc["people"]] == [head]
+    out = tmp_path / "ledger.csv"
+    code, doc = run_json(capsys, "disaster", "ledger", "2", "--out", str(out), *data)
+    assert code == 0 and doc["people"] >= 1 and out.exists()
+    code, doc = run_json(capsys, "disaster", "support-apply", "2", "--municipality", "993611", "--household",
+                         household, "--method", "build", *data)
+    assert code == 0 and doc["basic"] in (1_000_000, 750_000)
+    code, doc = run_json(capsys, "disaster", "support-decide", str(doc["id"]), "approve", *data)
+    assert code == 0 and doc["state"] == "approved"
+    code, doc = run_json(capsys, "disaster", "support", "2", *data)
+    assert code == 0 and doc["totals"]["approved"] >= 2_250_000
+    code, doc = run_json(capsys, "disaster", "close", "2", *data)
+    assert code == 3 and "close the evacuation centres first" in doc["error"]["message"]
+    code, doc = run_json(capsys, "disaster", "checkout", "--municipality", "993611", "--resident", head, *data)
+    assert code == 0
+    code, doc = run_json(capsys, "disaster", "shelter-close", shelter, *data)
+    assert code == 0
+    code, doc = run_json(capsys, "disaster", "close", "2", *data)
+    assert code == 0 and doc["closed_at"]
+    code, doc = run_json(capsys, "disaster", "applications", "--state", "waiting", *data)
+    assert code == 0 and len(doc["applications"]) == 5
+    code, doc = run_json(capsys, "disaster", "needs-help", "993611", *data)
+    assert code == 0 and sum(1 for p in doc["people"] if p["supporter"]) == 12
+    code, out_text, _ = run(capsys, "disaster", "shelter-token", "受付2", *data)
+    assert code == 0 and out_text.strip().splitlines()[-1].startswith("bcl_shl_")
