@@ -21,6 +21,7 @@ from bcl_console.domain.errors import DomainError, InvalidInput
 from bcl_console.domain.support import SEVERITY
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
+from bcl_console.screens.widgets.table import selected_key
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import DemoCompleted, LedgerChanged
 from bcl_console.services.ledger import DisasterView
@@ -203,10 +204,7 @@ class DisasterScreen(LiveScreen):
                    "the certificate is available at stores and the counter) · r reject")
 
     def _selected(self) -> str | None:
-        table = self.query_one("#disaster-table", DataTable)
-        if table.row_count == 0 or not table.display:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return selected_key(self.query_one("#disaster-table", DataTable))
 
     def _form(self, title: str, fields: list[FormField], submit: Any) -> None:
         self.app.push_screen(FormDialog(title, fields, submit), lambda ok: self.reload_now() if ok else None)

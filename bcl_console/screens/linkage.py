@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
 from bcl_console.domain.errors import InvalidInput
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
+from bcl_console.screens.widgets.table import selected_key
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import BatchApplied, BatchRejected, Event, LinkageProgress
 from bcl_console.services.linkage import BackupRecord, BatchView
@@ -92,10 +93,7 @@ class LinkageScreen(LiveScreen):
         self.show_detail()
 
     def _selected_index(self) -> int | None:
-        table = self.query_one("#linkage-table", DataTable)
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        key = selected_key(self.query_one("#linkage-table", DataTable))
         return int(key) if key is not None else None
 
     def show_detail(self) -> None:

@@ -16,7 +16,7 @@ from bcl_console.domain.municipality import CertificateType, Municipality, valid
 from bcl_console.domain.wareki import format_era
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
-from bcl_console.screens.widgets.table import sync_rows
+from bcl_console.screens.widgets.table import selected_key, sync_rows
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import BatchApplied, DemoCompleted, MunicipalityChanged
 from bcl_console.services.municipalities import MunicipalityView
@@ -57,11 +57,8 @@ class MunicipalitiesScreen(LiveScreen):
 
     @property
     def selected(self) -> MunicipalityView | None:
-        table = self.query_one("#municipality-table", DataTable)
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return self._views.get(key or "")
+        key = selected_key(self.query_one("#municipality-table", DataTable))
+        return None if key is None else self._views.get(key)
 
     async def reload(self) -> None:
         views = await self.runtime.municipalities.all()

@@ -18,7 +18,7 @@ from bcl_console.domain.onboarding import StepStatus, months_between
 from bcl_console.domain.wareki import format_era_short
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
-from bcl_console.screens.widgets.table import sync_rows
+from bcl_console.screens.widgets.table import selected_key, sync_rows
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import (
     DemoCompleted,
@@ -107,10 +107,7 @@ class OnboardingScreen(LiveScreen):
 
     @property
     def selected_code(self) -> str | None:
-        table = self.query_one("#onboarding-table", DataTable)
-        if table.row_count == 0:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return selected_key(self.query_one("#onboarding-table", DataTable))
 
     def action_reload(self) -> None:
         self.reload_now()
@@ -189,10 +186,7 @@ class OnboardingScreen(LiveScreen):
         self.query_one("#onboarding-steps", DataTable).focus()
 
     def _selected_step(self) -> str | None:
-        steps = self.query_one("#onboarding-steps", DataTable)
-        if self.plan is None or steps.row_count == 0:
-            return None
-        return steps.coordinate_to_cell_key(steps.cursor_coordinate).row_key.value
+        return None if self.plan is None else selected_key(self.query_one("#onboarding-steps", DataTable))
 
     def action_tick(self) -> None:
         code, key = self.selected_code, self._selected_step()

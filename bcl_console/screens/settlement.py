@@ -18,6 +18,7 @@ from textual_plotext import PlotextPlot
 from bcl_console.domain.errors import DomainError, InvalidInput
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
+from bcl_console.screens.widgets.table import selected_key
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import IssuanceChanged
 
@@ -96,10 +97,9 @@ class SettlementScreen(LiveScreen):
     def show_detail(self) -> None:
         if self.doc is None or self.show_operators:
             return
-        table = self.query_one("#settle-table", DataTable)
-        if table.row_count == 0:
+        key = selected_key(self.query_one("#settle-table", DataTable))
+        if key is None:
             return
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         row = next((r for r in self.doc["municipalities"] if r["code"] == key), None)
         detail = self.query_one("#settle-detail", Static)
         plot = self.query_one("#settle-chart", PlotextPlot)

@@ -15,11 +15,12 @@ from textual.widgets import DataTable, Footer, Header, Static
 from bcl_console.domain.errors import DomainError
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
-from bcl_console.screens.widgets.table import sync_rows
+from bcl_console.screens.widgets.table import selected_key, sync_rows
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import Event, OnboardingChanged, StageFinished, StageProgress
-from bcl_console.services.onboarding import PlanView, outcome_mark
+from bcl_console.services.onboarding import PlanView
 
+OUTCOME_MARKS = {"passed": "✔", "failed": "✘", "running": "…", "awaiting-confirmation": "?", "not-required": "–"}
 OUTCOME_STYLES = {"passed": "green", "failed": "bold red", "running": "yellow", "awaiting-confirmation": "magenta",
                   "not-required": "dim", "not-run": ""}
 
@@ -87,17 +88,14 @@ class StagesScreen(LiveScreen):
         for line in plan.stages:
             style = OUTCOME_STYLES.get(line.outcome, "")
             outcome = f"[{style}]{line.outcome}[/]" if style else line.outcome
-            rows[line.stage.value] = {"mark": outcome_mark(line.outcome), "stage": line.stage.value,
+            rows[line.stage.value] = {"mark": OUTCOME_MARKS.get(line.outcome, "·"), "stage": line.stage.value,
                                       "name": line.stage.label_ja, "outcome": outcome}
         sync_rows(self.query_one("#stages-table", DataTable), rows)
         self.show_evidence()
 
     @property
     def selected_stage(self) -> str | None:
-        table = self.query_one("#stages-table", DataTable)
-        if table.row_count == 0:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return selected_key(self.query_one("#stages-table", DataTable))
 
     @on(DataTable.RowHighlighted, "#stages-table")
     def _highlighted(self) -> None:

@@ -15,7 +15,6 @@ from bcl_console.domain.errors import Conflict, InvalidInput, NotFound
 from bcl_console.domain.fiscal import tokyo
 from bcl_console.domain.municipality import Municipality, State
 from bcl_console.domain.onboarding import (
-    Outcome,
     PlanStatus,
     Stage,
     StepStatus,
@@ -332,8 +331,3 @@ class OnboardingService:
     async def reminders(self, limit: int = 20) -> list[tuple[str, str, str, str, str]]:
         """(at, code, step, kind, due_on) of the newest reminders of steps still open."""
         return await self._db.read(store.recent_reminders, limit)
-
-
-def outcome_mark(outcome: str) -> str:
-    return {Outcome.PASSED.value: "✔", Outcome.FAILED.value: "✘", Outcome.RUNNING.value: "…",
-            Outcome.AWAITING_CONFIRMATION.value: "?", Outcome.NOT_REQUIRED.value: "–"}.get(outcome, "·")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from bcl_console.app import BclApp
 from bcl_console.screens import DisasterScreen
 from bcl_console.services.runtime import Runtime
 from tests.conftest import query
 from tests.screens.test_console import SIZE, fill, settle
-
-
-def text(app: BclApp, selector: str) -> str:
-    return str(app.screen.query_one(selector, Static).render())
+from tests.screens.test_console import text_of as text
 
 
 async def test_disaster_views_and_actions(demo_runtime: Runtime) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.widgets import DataTable
 
 
@@ -17,3 +19,10 @@ def sync_rows(table: DataTable[str], rows: dict[str, dict[str, str]]) -> None:
             table.add_row(*values.values(), key=key)
     for gone in [k for k in table.rows if k.value not in rows]:
         table.remove_row(gone)
+
+
+def selected_key(table: DataTable[Any]) -> str | None:
+    """The row key under the cursor, or None for an empty (or hidden) table."""
+    if table.row_count == 0 or not table.display:
+        return None
+    return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
