@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import TypeVar
+
+E = TypeVar("E", bound=StrEnum)
+
 
 class DomainError(Exception):
     """Base of every error the system reports to a user as one sentence."""
@@ -51,3 +56,13 @@ class Conflict(DomainError):
     """The request conflicts with the current state (CLI exit 3, HTTP 409)."""
 
     code = "conflict"
+
+
+def parse_choice(choices: type[E], text: str, what: str, field: str) -> E:
+    """One of an enumeration's values, or InvalidInput naming them all:
+    ``unknown kind 'borough' (one of designated-city, city, …)``."""
+    try:
+        return choices(text)
+    except ValueError:
+        allowed = ", ".join(c.value for c in choices)
+        raise InvalidInput(f"unknown {what} {text!r} (one of {allowed})", field=field) from None

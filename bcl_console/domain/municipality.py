@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import StrEnum
 
-from bcl_console.domain.errors import InvalidInput
+from bcl_console.domain.errors import InvalidInput, parse_choice
 from bcl_console.domain.fiscal import tokyo
 
 
@@ -78,11 +78,7 @@ MAX_FEE_YEN = 100_000
 
 
 def parse_kind(text: str) -> Kind:
-    try:
-        return Kind(text)
-    except ValueError:
-        allowed = ", ".join(k.value for k in Kind)
-        raise InvalidInput(f"unknown kind {text!r} (one of {allowed})", field="kind") from None
+    return parse_choice(Kind, text, "kind", "kind")
 
 
 def parse_hosting(text: str) -> Hosting:
@@ -95,13 +91,7 @@ def parse_hosting(text: str) -> Hosting:
 
 
 def parse_certificate_type(text: str) -> CertificateType:
-    try:
-        return CertificateType(text)
-    except ValueError:
-        allowed = ", ".join(t.value for t in CertificateType)
-        raise InvalidInput(
-            f"unknown certificate type {text!r} (one of {allowed})", field="type"
-        ) from None
+    return parse_choice(CertificateType, text, "certificate type", "type")
 
 
 def validate_population(population: int) -> int:

@@ -8,13 +8,13 @@ municipality must pass, in which order, and whether it may go live are pure rule
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from bcl_console.domain.errors import Conflict, InvalidInput, NotFound
+from bcl_console.domain.errors import Conflict, InvalidInput, NotFound, parse_choice
 from bcl_console.domain.municipality import Hosting
 
 #: About five months from application to service start (domain.md "Joining").
@@ -61,11 +61,7 @@ class Outcome(StrEnum):
 
 
 def parse_stage(text: str) -> Stage:
-    try:
-        return Stage(text)
-    except ValueError:
-        allowed = ", ".join(s.value for s in Stage)
-        raise InvalidInput(f"unknown stage {text!r} (one of {allowed})", field="stage") from None
+    return parse_choice(Stage, text, "stage", "stage")
 
 
 def required_stages(hosting: Hosting) -> tuple[Stage, ...]:
@@ -265,9 +261,3 @@ def months_between(first: date, last: date) -> list[date]:
         out.append(date(index // 12, index % 12 + 1, 1))
         index += 1
     return out
-
-
-def summarize_evidence(evidence: Mapping[str, object]) -> str:
-    """One line of a run's evidence for tables: its counts."""
-    parts = [f"{k}={v}" for k, v in evidence.items() if isinstance(v, int | str) and not isinstance(v, bool)]
-    return ", ".join(parts[:4])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bcl_console.domain.damage import DamageClass
-from bcl_console.domain.errors import InvalidInput
+from bcl_console.domain.errors import InvalidInput, parse_choice
 
 
 class RebuildMethod(StrEnum):
@@ -117,28 +117,15 @@ def _check_members(members: int) -> None:
 
 
 def parse_rebuild_method(text: str | None) -> RebuildMethod | None:
-    if text is None or text == "":
-        return None
-    try:
-        return RebuildMethod(text)
-    except ValueError:
-        raise InvalidInput(f"unknown rebuild method {text!r} (build, repair or rent)", field="method") from None
+    return parse_choice(RebuildMethod, text, "rebuild method", "method") if text else None
 
 
 def parse_whereabouts(text: str) -> Whereabouts:
-    try:
-        return Whereabouts(text)
-    except ValueError:
-        allowed = ", ".join(w.value for w in Whereabouts)
-        raise InvalidInput(f"unknown whereabouts {text!r} (one of {allowed})", field="whereabouts") from None
+    return parse_choice(Whereabouts, text, "whereabouts", "whereabouts")
 
 
 def parse_injury(text: str) -> Injury:
-    try:
-        return Injury(text)
-    except ValueError:
-        allowed = ", ".join(i.value for i in Injury)
-        raise InvalidInput(f"unknown injury {text!r} (one of {allowed})", field="injury") from None
+    return parse_choice(Injury, text, "injury", "injury")
 
 
 #: Damage classes in order of severity, worst first (for "半壊 or worse" extracts).

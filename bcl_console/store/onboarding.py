@@ -200,9 +200,14 @@ def latest_runs(conn: sqlite3.Connection, code: str) -> dict[Stage, StageRun]:
     return out
 
 
-def passed_stages(conn: sqlite3.Connection, code: str) -> set[Stage]:
-    """Stages whose newest run passed (or was recorded as not required)."""
-    return {s for s, r in latest_runs(conn, code).items() if r.outcome in (Outcome.PASSED, Outcome.NOT_REQUIRED)}
+def passed_stage_set(conn: sqlite3.Connection, code: str) -> set[Stage]:
+    """Stages whose newest run passed (or was recorded as not required); reads no evidence,
+    since the relay asks on every session."""
+    latest: dict[str, str] = {}
+    for stage, outcome in conn.execute(
+            "SELECT stage, outcome FROM stage_runs WHERE municipality_code = ? ORDER BY id", (code,)):
+        latest[stage] = outcome
+    return {Stage(s) for s, o in latest.items() if o in (Outcome.PASSED.value, Outcome.NOT_REQUIRED.value)}
 
 
 # -- reminders -------------------------------------------------------------------------------------
@@ -232,16 +237,3 @@ def start_drill(conn: sqlite3.Connection, code: str, at: str) -> None:
 
 def end_drill(conn: sqlite3.Connection, code: str) -> None:
     conn.execute("DELETE FROM failure_drills WHERE municipality_code = ?", (code,))
-
-
-def in_drill(conn: sqlite3.Connection, code: str) -> bool:
-    return conn.execute("SELECT 1 FROM failure_drills WHERE municipality_code = ?", (code,)).fetchone() is not None
-
-
-def passed_stage_set(conn: sqlite3.Connection, code: str) -> set[Stage]:
-    """Like ``passed_stages`` without reading the evidence (the relay asks on every session)."""
-    latest: dict[str, str] = {}
-    for stage, outcome in conn.execute(
-            "SELECT stage, outcome FROM stage_runs WHERE municipality_code = ? ORDER BY id", (code,)):
-        latest[stage] = outcome
-    return {Stage(s) for s, o in latest.items() if o in (Outcome.PASSED.value, Outcome.NOT_REQUIRED.value)}
