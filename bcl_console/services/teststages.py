@@ -306,6 +306,25 @@ class TestStageService:
         ctx.log(f"{len(cards)} test card(s) made for residents {', '.join(residents)}")
         return {c.resident_code: CardHolder(c.pem) for c in cards}
 
+    async def _registered_operators(self) -> list[str]:
+        operators = await self.operators()
+        if not operators:
+            raise StageFailed("no kiosk operator is registered (kiosk register --operator NAME)")
+        return operators
+
+    async def _first_holder(self, ctx: _Run) -> CardHolder:
+        """A fresh test card for the first test resident."""
+        residents = await self._test_residents(ctx.municipality)
+        return (await self._cards(ctx.municipality, residents[:1], ctx))[residents[0]]
+
+    async def _session(self, operator: str, channel: str, holder: CardHolder) -> dict[str, Any]:
+        """Authenticate the card at the relay as a kiosk does: challenge, signed nonce, session."""
+        challenge = self._relay.challenge(operator)
+        return await self._relay.open_session(operator, {"challenge_id": challenge["challenge_id"],
+                                                         "certificate": holder.certificate,
+                                                         "signature": holder.sign(challenge["nonce"])},
+                                              channel=channel)
+
     async def _options(self, m: Municipality, resident: str, ctype: CertificateType) -> dict[str, Any] | None:
         """Options that make ``ctype`` issuable for ``resident``, or None when it is not."""
         options: dict[str, Any] = {}
@@ -327,10 +346,7 @@ class TestStageService:
                     options: dict[str, Any]) -> dict[str, Any]:
         """One issuance through the relay, exactly as a kiosk drives it, then verified."""
         relay = self._relay
-        challenge = relay.challenge(operator)
-        session = await relay.open_session(operator, {"challenge_id": challenge["challenge_id"],
-                                                      "certificate": holder.certificate,
-                                                      "signature": holder.sign(challenge["nonce"])}, channel=channel)
+        session = await self._session(operator, channel, holder)
         key = f"teststage-{ctx.stage.value}-{time.time_ns()}"
         _, request = await relay.request(operator, key, {"session_id": session["session_id"], "type": ctype.value,
                                                          "copies": 1, "options": options})
@@ -392,14 +408,11 @@ class TestStageService:
     # -- stage 3 ------------------------------------------------------------------------------------------
     async def _stage3(self, ctx: _Run) -> tuple[Outcome, str]:
         m = ctx.municipality
-        operators = await self.operators()
-        if not operators:
-            raise StageFailed("no kiosk operator is registered (kiosk register --operator NAME)")
-        residents = await self._test_residents(m)
-        holders = await self._cards(m, residents[:1], ctx)
+        operators = await self._registered_operators()
+        holder = await self._first_holder(ctx)
         issued = []
         for operator in operators:
-            issued.append(await self._flow(ctx, operator, STAGE_CHANNELS[Stage.STAGE3], holders[residents[0]],
+            issued.append(await self._flow(ctx, operator, STAGE_CHANNELS[Stage.STAGE3], holder,
                                            CertificateType.RESIDENCE, {"scope": "self"}))
         ctx.evidence["issuances"] = issued
         ctx.evidence["documents"] = [f"documents/…/{i['request_id']}.pdf" for i in issued]
@@ -438,8 +451,7 @@ class TestStageService:
     # -- business operation test ----------------------------------------------------------------------------
     async def _operation(self, ctx: _Run) -> tuple[Outcome, str]:
         m = ctx.municipality
-        residents = await self._test_residents(m)
-        holder = (await self._cards(m, residents[:1], ctx))[residents[0]]
+        holder = await self._first_holder(ctx)
         channel = STAGE_CHANNELS[Stage.STAGE2]
         await self._db.write(store.start_drill, m.code, iso_now(self._clock))
         self._bus.publish(MunicipalityChanged(m.code, "drill"))
@@ -468,28 +480,20 @@ class TestStageService:
         return Outcome.PASSED, "kiosks got a clear 503 during the drill, service returned after it, checklist confirmed"
 
     async def _try_session(self, holder: CardHolder, channel: str) -> dict[str, Any]:
-        challenge = self._relay.challenge(PSEUDO_OPERATOR)
         try:
-            await self._relay.open_session(PSEUDO_OPERATOR, {"challenge_id": challenge["challenge_id"],
-                                                             "certificate": holder.certificate,
-                                                             "signature": holder.sign(challenge["nonce"])},
-                                           channel=channel)
+            await self._session(PSEUDO_OPERATOR, channel, holder)
         except RelayError as exc:
             return {"status": exc.status, "code": exc.code, "message": exc.message}
         return {"status": 201}
 
     # -- real-store test ---------------------------------------------------------------------------------------
     async def _real_store(self, ctx: _Run, operator: str | None) -> tuple[Outcome, str]:
-        m = ctx.municipality
-        operators = await self.operators()
+        operators = await self._registered_operators()
         if operator is None:
-            if not operators:
-                raise StageFailed("no kiosk operator is registered (kiosk register --operator NAME)")
             operator = operators[0]
         elif operator not in operators:
             raise StageFailed(f"{operator!r} is not a registered kiosk operator")
-        residents = await self._test_residents(m)
-        holder = (await self._cards(m, residents[:1], ctx))[residents[0]]
+        holder = await self._first_holder(ctx)
         item = await self._flow(ctx, operator, STAGE_CHANNELS[Stage.REAL_STORE], holder,
                                 CertificateType.RESIDENCE, {"scope": "self"})
         ctx.evidence["issuances"] = [item]
