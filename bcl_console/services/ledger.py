@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -176,6 +175,20 @@ class LedgerService:
             raise NotFound(f"there is no disaster {disaster_id}", field="disaster")
         return d
 
+    @staticmethod
+    def _check_affects(d: DisasterRow, code: str, *, must_be_open: bool = False) -> None:
+        if must_be_open and d.closed_at is not None:
+            raise Conflict(f"disaster {d.id} is closed", field="disaster")
+        if code not in d.municipalities:
+            raise InvalidInput(f"municipality {code} is not affected by disaster {d.id}", field="municipality")
+
+    @classmethod
+    def _affecting(cls, conn: Conn, disaster_id: int, code: str, *, must_be_open: bool = False) -> DisasterRow:
+        """The disaster, which must affect the municipality (and be open, if asked)."""
+        d = cls._disaster(conn, disaster_id)
+        cls._check_affects(d, code, must_be_open=must_be_open)
+        return d
+
     async def disasters(self) -> list[DisasterView]:
         ids = [d.id for d in await self._db.read(store.list_disasters)]
         return [await self.get(i) for i in ids]
@@ -191,7 +204,7 @@ class LedgerService:
                     support["paid_yen"] += s["basic"] + s["additional"]
                 if s["state"] in ("approved", "paid"):
                     support["approved_yen"] += s["basic"] + s["additional"]
-            waiting = sum(1 for a in store.list_applications(conn, "waiting") if a["disaster_id"] == disaster_id)
+            waiting = store.count_waiting_applications(conn, disaster_id)
             return DisasterView(d, store.households_by_class(conn, disaster_id),
                                 store.list_shelters(conn, disaster_id), waiting, support)
 
@@ -201,10 +214,7 @@ class LedgerService:
     def _check_assessment(self, conn: Conn, d: DisasterRow, code: str, household: str, ratio: int | None,
                           damage_class: str | None, inspector: str, assessed_on: str) -> tuple[str, DamageClass,
                                                                                                 str, str]:
-        if d.closed_at is not None:
-            raise Conflict(f"disaster {d.id} is closed", field="disaster")
-        if code not in d.municipalities:
-            raise InvalidInput(f"municipality {code} is not affected by disaster {d.id}", field="municipality")
+        self._check_affects(d, code, must_be_open=True)
         head = store.household_head(conn, code, household)
         if head is None:
             raise NotFound(f"household {household} is not known in {code}", field="household")
@@ -247,10 +257,9 @@ class LedgerService:
             problems = Problems()
             checked = []
             seen: set[tuple[str, str]] = set()
-            for line, row, read_problems in rows:
-                for column, reason in read_problems:
-                    problems.add(path.name, line, column, reason)
-                if read_problems:
+            for line, row in rows:
+                if isinstance(row, str):
+                    problems.add(path.name, line, None, row)
                     continue
                 key = (row["municipality_code"], row["household_number"])
                 if key in seen:
@@ -341,10 +350,7 @@ class LedgerService:
         at = iso_now(self._clock)
 
         def tx(conn: Conn) -> None:
-            d = self._disaster(conn, disaster_id)
-            if code not in d.municipalities:
-                raise InvalidInput(f"municipality {code} is not affected by disaster {disaster_id}",
-                                   field="municipality")
+            self._affecting(conn, disaster_id, code)
             if store.active_resident(conn, code, resident) is None:
                 raise NotFound(f"resident {resident} is not an active resident of {code}", field="resident")
             if place is not None and place != Whereabouts.SHELTER.value and store.open_stay(conn, code, resident):
@@ -366,12 +372,7 @@ class LedgerService:
         at = iso_now(self._clock)
 
         def tx(conn: Conn) -> int:
-            d = self._disaster(conn, disaster_id)
-            if d.closed_at is not None:
-                raise Conflict(f"disaster {disaster_id} is closed", field="disaster")
-            if code not in d.municipalities:
-                raise InvalidInput(f"municipality {code} is not affected by disaster {disaster_id}",
-                                   field="municipality")
+            self._affecting(conn, disaster_id, code, must_be_open=True)
             shelter_id = store.open_shelter(conn, disaster_id, code, title, capacity, at)
             append_audit(conn, AuditEntry(at, actor.name, actor.interface, code, "shelter-opened",
                                           str(shelter_id), None, f"{title} ({capacity})"))
@@ -482,10 +483,7 @@ class LedgerService:
         at = iso_now(self._clock)
 
         def tx(conn: Conn) -> int:
-            d = self._disaster(conn, disaster_id)
-            if code not in d.municipalities:
-                raise InvalidInput(f"municipality {code} is not affected by disaster {disaster_id}",
-                                   field="municipality")
+            self._affecting(conn, disaster_id, code)
             if store.household_head(conn, code, household) is None:
                 raise NotFound(f"household {household} is not known in {code}", field="household")
             cls_text = store.current_class(conn, disaster_id, code, household)
@@ -632,8 +630,8 @@ class LedgerService:
         return await self.application(application_id)
 
 
-def _read_assessment_csv(path: Path) -> list[tuple[int, dict[str, str], list[tuple[str, str]]]]:
-    """Rows of an assessments CSV as (line, row, problems); a file-level problem raises."""
+def _read_assessment_csv(path: Path) -> list[tuple[int, dict[str, str] | str]]:
+    """Rows of an assessments CSV as (line, row or the row's problem); a file-level problem raises."""
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -661,19 +659,13 @@ def _read_assessment_csv(path: Path) -> list[tuple[int, dict[str, str], list[tup
             f"unknown column(s) {', '.join(unknown)}" if unknown else "",
             "needs damage_ratio or damage_class" if not ({"damage_ratio", "damage_class"} & set(header)) else ""]))
         raise InvalidInput(f"{path.name}:1 {why}", field="header")
-    out = []
-    for row in _rows(reader, header):
-        out.append(row)
-    return out
-
-
-def _rows(reader: Any, header: list[str]) -> Iterator[tuple[int, dict[str, str], list[tuple[str, str]]]]:
+    out: list[tuple[int, dict[str, str] | str]] = []
     for values in reader:
         if not values or all(not v.strip() for v in values):
             continue
-        line = reader.line_num
         if len(values) != len(header):
-            yield line, {}, [("", f"the row has {len(values)} fields, the header has {len(header)}")]
+            out.append((reader.line_num, f"the row has {len(values)} fields, the header has {len(header)}"))
             continue
-        row = {c: "" for c in ASSESSMENT_COLUMNS} | dict(zip(header, (v.strip() for v in values), strict=True))
-        yield line, row, []
+        out.append((reader.line_num, {c: "" for c in ASSESSMENT_COLUMNS}
+                    | dict(zip(header, (v.strip() for v in values), strict=True))))
+    return out

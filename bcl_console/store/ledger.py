@@ -355,6 +355,11 @@ def list_applications(conn: sqlite3.Connection, state: str | None = None) -> lis
     return [dict(zip(APPLICATION_COLUMNS, r, strict=True)) for r in conn.execute(sql + " ORDER BY id", params)]
 
 
+def count_waiting_applications(conn: sqlite3.Connection, disaster_id: int) -> int:
+    return int(conn.execute("SELECT count(*) FROM online_applications WHERE disaster_id = ? AND state = 'waiting'",
+                            (disaster_id,)).fetchone()[0])
+
+
 def get_application(conn: sqlite3.Connection, application_id: int) -> dict[str, Any] | None:
     row = conn.execute(f"SELECT {', '.join(APPLICATION_COLUMNS)} FROM online_applications "  # noqa: S608
                        "WHERE id = ?", (application_id,)).fetchone()
