@@ -279,23 +279,22 @@ class OnboardingService:
 
     async def progress(self) -> list[ProgressLine]:
         """Every municipality's onboarding: plan status, steps done, late steps, the next step."""
-        def q(conn: Conn) -> list[tuple[Municipality, PlanRow | None, list[StepRow], dict[Stage, StageRun]]]:
+        def q(conn: Conn) -> list[tuple[Municipality, PlanRow | None, list[StepRow]]]:
             out = []
             for m in muni_store.list_municipalities(conn):
                 plan = store.get_plan(conn, m.code)
-                rows = store.plan_steps(conn, m.code) if plan else []
-                out.append((m, plan, rows, store.latest_runs(conn, m.code) if plan else {}))
+                out.append((m, plan, store.plan_steps(conn, m.code) if plan else []))
             return out
 
         today = self.today()
         lines = []
-        for m, plan, rows, latest in await self._db.read(q):
+        for m, plan, rows in await self._db.read(q):
             if plan is None:
                 status = "in-service" if m.state(today) is not State.ONBOARDING else "no-plan"
                 lines.append(ProgressLine(m.code, m.name, m.state(today), status, m.service_start,
                                           0, 0, 0, None, None))
                 continue
-            view = self._view(m, plan, rows, latest)
+            view = self._view(m, plan, rows, {})  # the steps are enough: no stage runs (and evidence) read
             pending = [s for s in view.steps if s.status is not StepStatus.DONE]
             lines.append(ProgressLine(
                 m.code, m.name, m.state(today), view.status.value, plan.service_start,
