@@ -70,16 +70,35 @@ def migrate(conn: sqlite3.Connection, target: int | None = None) -> tuple[int, i
             f"the database is at schema version {before}, newer than this program "
             f"({LATEST_VERSION}); upgrade bcl-console"
         )
-    for version, name, sql in migration_files():
-        if before < version <= goal:
-            try:
-                conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise StoreError(f"migration {name} failed: {exc}") from exc
+    # Foreign keys are off while a migration runs (a table may be rebuilt: created,
+    # copied, dropped and renamed) and are checked as a whole before it commits.
+    enforce = bool(conn.execute("PRAGMA foreign_keys").fetchone()[0])
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        for version, name, sql in migration_files():
+            if before < version <= goal:
+                _apply_migration(conn, version, name, sql)
+    finally:
+        if enforce:
+            conn.execute("PRAGMA foreign_keys = ON")
     after = int(conn.execute("PRAGMA user_version").fetchone()[0])
     return before, after
+
+
+def _apply_migration(conn: sqlite3.Connection, version: int, name: str, sql: str) -> None:
+    try:
+        conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};")
+        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise StoreError(f"migration {name} failed: it leaves {len(broken)} broken references "
+                             f"(first in table {broken[0][0]})")
+        conn.execute("COMMIT")
+    except (sqlite3.Error, StoreError) as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, StoreError):
+            raise
+        raise StoreError(f"migration {name} failed: {exc}") from exc
 
 
 def _run_in_transaction(

@@ -4,10 +4,13 @@ import sqlite3
 from pathlib import Path
 
 from bcl_console.config import load_settings
+from bcl_console.services.actor import Actor
 from bcl_console.services.clock import FixedClock
 from bcl_console.services.runtime import Runtime
 from bcl_console.store.db import LATEST_VERSION, Database, migration_files
-from tests.conftest import TEST_NOW
+from tests.conftest import TEST_NOW, query
+
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "linkage" / "valid-full"
 
 
 def test_migrations_are_numbered_without_gaps() -> None:
@@ -76,3 +79,45 @@ async def test_a_failed_write_changes_nothing(tmp_path: Path) -> None:
         assert await db.read(lambda c: c.execute("SELECT count(*) FROM meta").fetchone()[0]) == 0
     finally:
         await db.close()
+
+
+async def test_version_10_rebuilds_residents_and_seals_keeping_every_row_and_rule(tmp_path: Path) -> None:
+    fixture = FIXTURE
+    data = tmp_path / "data"
+    old = Runtime(load_settings(str(data)), clock=FixedClock(TEST_NOW))
+    await old.start(target_version=9)
+    await old.municipalities.add(code="993611", name="北山町", kind="town", population=6200,
+                                 actor=Actor("op", "cli"))
+    assert (await old.linkage.link(fixture)).outcome == "applied"
+    await old.stop()
+    tables = ("residents", "seals", "taxes")
+    db = data / "bcl.sqlite3"
+    before = {t: query(db, f"SELECT * FROM {t} ORDER BY 1, 2, 3") for t in tables}  # noqa: S608
+    assert before["residents"] and before["seals"]
+
+    new = Runtime(load_settings(str(data)), clock=FixedClock(TEST_NOW))
+    await new.start()
+    await new.stop()
+    assert new.schema_versions == (9, LATEST_VERSION)
+    assert {t: query(db, f"SELECT * FROM {t} ORDER BY 1, 2, 3") for t in tables} == before  # noqa: S608
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "residents_household" in indexes
+        row = conn.execute("SELECT * FROM residents LIMIT 1").fetchone()
+        for column, bad in ((6, 3), (13, "away"), (15, 2), (16, 7)):  # sex, status, flags
+            changed = (*row[:column], bad, *row[column + 1:])
+            changed = (changed[0], "99999999999", *changed[2:])
+            try:
+                conn.execute(f"INSERT INTO residents VALUES ({', '.join('?' * len(row))})", changed)  # noqa: S608
+            except sqlite3.IntegrityError as exc:
+                assert "CHECK constraint failed" in str(exc)
+            else:
+                raise AssertionError(f"column {column} = {bad!r} must be refused")
+        seal = conn.execute("SELECT * FROM seals LIMIT 1").fetchone()
+        try:
+            conn.execute("INSERT INTO seals VALUES (?, ?, 'X9', ?, 'lost', ?)", (seal[0], seal[1], seal[3], seal[5]))
+        except sqlite3.IntegrityError as exc:
+            assert "CHECK constraint failed" in str(exc)
+        else:
+            raise AssertionError("a seal status outside the rule must be refused")
