@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import csv
 import hashlib
-import io
 import json
 import logging
 import os
@@ -24,7 +22,6 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +31,7 @@ from bcl_console.domain.fiscal import tokyo
 from bcl_console.domain.linkage import Manifest, Problem, Problems
 from bcl_console.services.actor import Actor
 from bcl_console.services.backup_crypto import decrypt_stream, encrypt_stream
+from bcl_console.services.batch_rows import Chunk, Row, chunks
 from bcl_console.services.batch_source import MAX_MANIFEST, BatchSource, open_source
 from bcl_console.services.batch_writer import write_csv, write_manifest
 from bcl_console.services.clock import Clock, iso_now
@@ -52,10 +50,8 @@ from bcl_console.store.linkage import BackupRecord, BatchRecord
 log = logging.getLogger(__name__)
 __all__ = ["BackupRecord", "BatchView", "IngestResult", "LinkageService"]
 
-CHUNK = 5_000
-MAX_PNG = 256 * 1024
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TOKEN_KIND = "linkage"
+CHILD_READER_FROM = 50_000
 _CHANGE_NAMES = {"A": "added", "U": "updated", "D": "deleted"}
 ProgressFn = Callable[[int, int], None]
 
@@ -151,214 +147,77 @@ def hash_pass(source: BatchSource, manifest: Manifest, problems: Problems) -> No
             problems.add(name, None, None, "encoding utf-8 is declared but the file is not UTF-8 (cp932?)")
 
 
-def csv_rows(
-    source: BatchSource, name: str, manifest: Manifest, problems: Problems, counter: list[int]
-) -> Iterator[tuple[int, dict[str, str]]]:
-    """Data rows as (line, {column: value}); header and decoding problems are added."""
-    delta = manifest.kind == "delta"
-    try:
-        raw = source.open(name)
-    except (KeyError, FileNotFoundError):
-        return
-    with raw, io.TextIOWrapper(raw, encoding=manifest.codec, newline="") as text:
-        reader = csv.reader(text, strict=True)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            problems.add(name, 1, None, "the file is empty (no header row)")
-            return
-        except (UnicodeDecodeError, csv.Error) as exc:
-            problems.add(name, 1, None, f"the header cannot be read as {manifest.encoding}: {exc}")
-            return
-        if not rules.check_columns(name, header, delta, problems):
-            counter[0] = -1  # the rows were not read: no record count to compare
-            return
-        width = len(header)
-        try:
-            for row in reader:
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                counter[0] += 1
-                if len(row) != width:
-                    problems.add(name, reader.line_num, None,
-                                 f"the row has {len(row)} fields, the header has {width}")
-                    continue
-                yield reader.line_num, dict(zip(header, row, strict=True))
-        except UnicodeDecodeError:
-            problems.add(name, reader.line_num + 1, None, f"the file is not valid {manifest.encoding}")
-        except csv.Error as exc:
-            problems.add(name, reader.line_num, None, f"the CSV is malformed: {exc}")
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            problems.add(name, reader.line_num, None, f"cannot be read (truncated or damaged): {exc}")
-
-
 # ------------------------------------------------------------------ applying
 class _Applier:
-    """Validates and writes one batch inside the writer's transaction."""
+    """Writes one batch's chunks inside the writer's transaction, and finds what only the
+    database can tell: a seal or tax record twice, a delta's change of something not held."""
 
-    def __init__(self, conn: Conn, source: BatchSource, manifest: Manifest, problems: Problems,
-                 today: date, progress: ProgressFn | None) -> None:
+    def __init__(self, conn: Conn, manifest: Manifest, problems: Problems,
+                 progress: ProgressFn | None) -> None:
         self.conn = conn
-        self.source = source
         self.m = manifest
         self.code = manifest.municipality_code
         self.problems = problems
-        self.today = today
         self.progress = progress
         self.total = sum(e.records for e in manifest.files.values()) or 1
         self.done = 0
         self.counts: dict[str, int] = {}
-        self._impressions: dict[str, str | None] = {}
-        # Residents whose rows were refused: their seals and taxes are not reported again.
-        self._refused: set[str] = set()
-        # Residents of a full batch: duplicates and dangling references are found here,
-        # so the load runs without SQLite's per-row foreign-key checks.
-        self._codes: set[str] = set()
+        self._changes: dict[str, int] = {"A": 0, "U": 0, "D": 0}
 
-    def _tick(self, n: int = 1) -> None:
-        self.done += n
-        if self.progress is not None and self.done % 10_000 == 0:
+    def _tick(self, n: int) -> None:
+        before, self.done = self.done, self.done + n
+        if self.progress is not None and before // 10_000 != self.done // 10_000:
             self.progress(self.done, self.total)
 
-    def run(self) -> None:
+    def run(self, chunks: Iterator[Chunk]) -> None:
         if self.m.kind == "full":
             res_store.delete_municipality_residents(self.conn, self.code)
-        for name, validate in (
-            ("residents.csv", rules.resident_row),
-            ("seals.csv", rules.seal_row),
-            ("taxes.csv", rules.tax_row),
-        ):
-            if name in self.m.files:
-                self._file(name, validate)
+        for chunk in chunks:
+            self._tick(chunk.read)
+            self.problems.extend(chunk.problems, chunk.omitted)
+            for sha, png in chunk.impressions:
+                res_store.insert_seal_impression(self.conn, sha, png)
+            if self.m.kind == "full":
+                if chunk.rows:
+                    self._insert(chunk.file, chunk.kind, chunk.rows)
+            else:
+                for line, change, values in chunk.rows:
+                    if change is not None and self._change(chunk.file, line, chunk.kind, change, values):
+                        self._changes[change] += 1
+            if chunk.records is not None:
+                self._finish(chunk.file, chunk.kind, chunk.records)
         if self.progress is not None:
             self.progress(self.done, self.total)
 
-    def _file(self, name: str, validate: Callable[..., tuple[Any, ...] | None]) -> None:
-        counter = [0]
-        kind = name.split(".")[0]
-        chunk: list[tuple[int, tuple[Any, ...]]] = []
-        changes = {"A": 0, "U": 0, "D": 0}
-        for line, row in csv_rows(self.source, name, self.m, self.problems, counter):
-            self._tick()
-            change = None
-            if self.m.kind == "delta":
-                change = row.get("change", "").strip()
-                if change not in rules.CHANGES:
-                    self.problems.add(name, line, "change", f"change {change!r} is not A, U or D")
-                    continue
-            errors: list[tuple[str, str]] = []
-            if change == "D":
-                values = self._key_only(kind, row, errors)
-            else:
-                values = validate(row, self.today, errors)
-            for column, why in errors:
-                self.problems.add(name, line, column, why)
-            if values is None:
-                if kind == "residents":
-                    self._refused.add(row.get("resident_code", "").strip())
-                continue
-            if change is None and not self._references_ok(name, line, kind, values[0]):
-                continue
-            if kind == "seals" and change != "D":
-                sha = self._impression(name, line, str(values[4]))
-                if sha is None:
-                    continue
-                values = (*values[:4], sha)
-            if change is None:
-                chunk.append((line, values))
-                if len(chunk) >= CHUNK:
-                    self._insert(name, kind, chunk)
-                    chunk = []
-            else:
-                if self._change(name, line, kind, change, values):
-                    changes[change] += 1
-        if chunk:
-            self._insert(name, kind, chunk)
+    def _finish(self, name: str, kind: str, records: int) -> None:
         declared = self.m.files[name].records
-        if counter[0] >= 0 and counter[0] != declared:
+        if records >= 0 and records != declared:
             self.problems.add(name, None, None,
-                              f"the file has {counter[0]:,} records, the manifest says {declared:,}")
-        self.counts[kind] = counter[0]
+                              f"the file has {records:,} records, the manifest says {declared:,}")
+        self.counts[kind] = records
         if self.m.kind == "delta":
-            for c, n in changes.items():
+            for c, n in self._changes.items():
                 self.counts[f"{kind}.{_CHANGE_NAMES[c]}"] = n
+            self._changes = {"A": 0, "U": 0, "D": 0}
 
-    def _references_ok(self, name: str, line: int, kind: str, code: str) -> bool:
-        """Full batches: a resident appears once; seals and taxes name a resident of the batch."""
-        if kind == "residents":
-            if code in self._codes:
-                self.problems.add(name, line, "resident_code", f"resident code {code} appears twice")
-                return False
-            self._codes.add(code)
-            return True
-        if code in self._codes:
-            return True
-        if code not in self._refused:
-            self.problems.add(name, line, "resident_code", f"resident {code} is not in residents.csv")
-        return False
-
-    def _key_only(self, kind: str, row: dict[str, str], errors: list[tuple[str, str]]) -> tuple[Any, ...] | None:
-        try:
-            code = rules.code11(row.get("resident_code", ""))
-        except rules.FieldError as exc:
-            errors.append(("resident_code", rules.reason("resident_code", exc)))
-            return None
-        if kind == "residents":
-            return (code,)
-        if kind == "seals":
-            number = row.get("seal_number", "").strip()
-            if not number:
-                errors.append(("seal_number", "seal_number is empty"))
-                return None
-            return (code, number)
-        fy = row.get("fiscal_year", "").strip()
-        if not fy.isdigit():
-            errors.append(("fiscal_year", f"{fy!r} is not a fiscal year"))
-            return None
-        return (code, int(fy))
-
-    def _impression(self, name: str, line: int, path: str) -> str | None:
-        if path in self._impressions:
-            sha = self._impressions[path]
-            if sha is None:
-                self.problems.add(name, line, "impression", f"impression {path!r} is not usable (see above)")
-            return sha
-        sha = None
-        if path not in self.source.names():
-            self.problems.add(name, line, "impression", f"impression {path!r} is not in the batch")
-        elif self.source.size(path) > MAX_PNG:
-            self.problems.add(name, line, "impression", f"impression {path!r} is larger than {MAX_PNG // 1024} KiB")
-        else:
-            with self.source.open(path) as fh:
-                png = fh.read(MAX_PNG + 1)
-            if not png.startswith(PNG_MAGIC):
-                self.problems.add(name, line, "impression", f"impression {path!r} is not a PNG image")
-            else:
-                sha = hashlib.sha256(png).hexdigest()
-                res_store.insert_seal_impression(self.conn, sha, png)
-        self._impressions[path] = sha
-        return sha
-
-    def _insert(self, name: str, kind: str, chunk: list[tuple[int, tuple[Any, ...]]]) -> None:
+    def _insert(self, name: str, kind: str, chunk: list[Row]) -> None:
         insert = {"residents": res_store.insert_residents, "seals": res_store.insert_seals,
                   "taxes": res_store.insert_taxes}[kind]
         # Rows are written even when the batch is already lost (the transaction rolls
         # back), so that duplicates and dangling references are reported too.
         self.conn.execute("SAVEPOINT chunk")
         try:
-            insert(self.conn, self.code, [v for _, v in chunk])
+            insert(self.conn, self.code, [v for _, _, v in chunk])
             self.conn.execute("RELEASE chunk")
             return
         except IntegrityError:
             self.conn.execute("ROLLBACK TO chunk")
             self.conn.execute("RELEASE chunk")
         # Find the offending rows one by one, so each gets its line.
-        for line, values in chunk:
+        for line, _, values in chunk:
             try:
                 insert(self.conn, self.code, [values])
             except IntegrityError as exc:
-                if "FOREIGN KEY" in str(exc) and values[0] in self._refused:
-                    continue  # the resident's own row was refused and reported already
                 self.problems.add(name, line, "resident_code", _integrity_reason(kind, str(exc), values))
 
     def _change(self, name: str, line: int, kind: str, change: str, values: tuple[Any, ...]) -> bool:
@@ -429,6 +288,17 @@ class LinkageService:
         self._data_dir = data_dir
         self._tokens = tokens
         self._lock = asyncio.Lock()
+        # Full batches of this many records or more are read by a child process while
+        # the writer inserts (a process costs about 0.2 s to start: small ones read here).
+        self.child_reader_from = CHILD_READER_FROM
+
+    def _in_child(self, manifest: Manifest) -> bool:
+        records = sum(e.records for e in manifest.files.values())
+        in_child = manifest.kind == "full" and records >= self.child_reader_from
+        if in_child:
+            log.info("batch %s/%d: %d records, read by a child process",
+                     manifest.municipality_code, manifest.sequence, records)
+        return in_child
 
     @property
     def journal_path(self) -> Path:
@@ -484,7 +354,7 @@ class LinkageService:
             else:
                 await asyncio.to_thread(hash_pass, src, manifest, problems)
                 async with self._lock:  # one ingest at a time; the backup file name is per sequence
-                    result = await self._apply(src, manifest, problems, source, report)
+                    result = await self._apply(src, path, manifest, problems, source, report)
         finally:
             if src is not None:
                 src.close()
@@ -499,7 +369,7 @@ class LinkageService:
             self._bus.publish(BatchApplied(result.municipality_code, result.sequence, result.kind))
         return result
 
-    async def _apply(self, src: BatchSource, manifest: Manifest, problems: Problems,
+    async def _apply(self, src: BatchSource, path: Path, manifest: Manifest, problems: Problems,
                      source: str, report: ProgressFn) -> IngestResult:
         code = manifest.municipality_code
         at = iso_now(self._clock)
@@ -533,8 +403,9 @@ class LinkageService:
             # The backup (deflate and AES, both outside the GIL) is made beside the load.
             backup = _BackgroundBackup(src, key, partial, self.tmp_dir)
             try:
-                applier = _Applier(conn, src, manifest, problems, today, report)
-                applier.run()
+                applier = _Applier(conn, manifest, problems, report)
+                with chunks(src, path, manifest, today, in_child=self._in_child(manifest)) as rows:
+                    applier.run(rows)
             finally:
                 size = backup.join()
             if problems:
@@ -649,8 +520,9 @@ class LinkageService:
                         if manifest is None or manifest.municipality_code != code:
                             problems.add(b.path, None, None, "the backup does not hold this municipality's batch")
                             raise _Rejected
-                        applier = _Applier(conn, src, manifest, problems, today, progress)
-                        applier.run()
+                        applier = _Applier(conn, manifest, problems, progress)
+                        with chunks(src, path, manifest, today, in_child=self._in_child(manifest)) as rows:
+                            applier.run(rows)
                         if problems:
                             raise _Rejected
                         totals = applier.counts if manifest.kind == "full" else totals

@@ -45,6 +45,7 @@ from bcl_console.domain.onboarding import (
 )
 from bcl_console.services.actor import Actor
 from bcl_console.services.backup_crypto import decrypt_stream
+from bcl_console.services.batch_rows import csv_rows
 from bcl_console.services.batch_source import open_source
 from bcl_console.services.clock import Clock, iso_now
 from bcl_console.services.events import (
@@ -56,7 +57,7 @@ from bcl_console.services.events import (
 )
 from bcl_console.services.issuance import IssuanceService
 from bcl_console.services.keys import KeyStore
-from bcl_console.services.linkage import csv_rows, read_manifest
+from bcl_console.services.linkage import read_manifest
 from bcl_console.services.own_server import OwnServerClient, OwnServerError
 from bcl_console.services.pki import CardHolder, PkiService
 from bcl_console.services.relay import RelayError, RelayService
@@ -277,7 +278,7 @@ class TestStageService:
                 manifest = read_manifest(source, problems)
                 if manifest is not None and "residents.csv" in manifest.files:
                     rows = [row for _, row in csv_rows(source, "residents.csv", manifest, problems, [0])
-                            if row.get("change", "").strip() != "D"]
+                            if manifest.kind == "full" or row[-1].strip() != "D"]
                     for row in random.Random(rel_path).sample(rows, min(SAMPLE_RECORDS, len(rows))):
                         values = rules.resident_row(row, today, [])
                         if values is not None:
