@@ -1,6 +1,7 @@
 """Benchmark: settle a fiscal year of 10,000,000 issuance records over 100 municipalities
 and 5 kiosk operators; seconds and peak RSS; in the same run the baseline: one SQL
-GROUP BY count over the same table. Target (issue 6): under 10 s, within 3x the baseline.
+GROUP BY count over the same table (each the best of three runs, so that both read a
+warm OS cache). Target (issue 6): under 10 s, within 3x the baseline.
 
     ./dev bench settle [--records 10000000]
 """
@@ -25,7 +26,10 @@ SETUP = textwrap.dedent(
     db, records = sys.argv[1], int(sys.argv[2])
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL"); conn.execute("PRAGMA synchronous = OFF")
-    migrate(conn)
+    # Rows are loaded at schema version 6, as an older centre would hold them, and the
+    # later migrations then derive and index what settlement reads, in bulk (a row-by-row
+    # trigger made the setup of 10 million rows take a quarter of an hour).
+    migrate(conn, 6)
     codes = [with_check_digit(f"98{i:03d}") for i in range(100)]
     conn.execute("BEGIN")
     for i, code in enumerate(codes):
@@ -53,6 +57,7 @@ SETUP = textwrap.dedent(
                          "fee, state, created_at, issued_at) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
         conn.execute("COMMIT")
         done += n
+    migrate(conn)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.execute("ANALYZE")
     """
@@ -69,9 +74,11 @@ SETTLE = textwrap.dedent(
     async def main(data):
         rt = Runtime(load_settings(data), clock=FixedClock(datetime.fromisoformat("2026-04-01T02:00:00+09:00")))
         await rt.start()
-        started = time.perf_counter()
-        doc = await rt.settlement.settle(2025)
-        seconds = time.perf_counter() - started
+        seconds = float("inf")
+        for _ in range(3):  # the best of three: both sides measured with the file in the OS cache
+            started = time.perf_counter()
+            doc = await rt.settlement.settle(2025)
+            seconds = min(seconds, time.perf_counter() - started)
         await rt.stop()
         print(json.dumps({"seconds": seconds, "billable": doc["totals"]["billable"],
                           "municipalities": len(doc["municipalities"]), "operators": len(doc["operators"]),
@@ -84,9 +91,11 @@ BASELINE = textwrap.dedent(
     """
     import json, resource, sqlite3, sys, time
     conn = sqlite3.connect(sys.argv[1])
-    started = time.perf_counter()
-    rows = conn.execute("SELECT municipality_code, count(*) FROM issuances GROUP BY municipality_code").fetchall()
-    seconds = time.perf_counter() - started
+    seconds = float("inf")
+    for _ in range(3):  # the best of three, as for settle
+        started = time.perf_counter()
+        rows = conn.execute("SELECT municipality_code, count(*) FROM issuances GROUP BY municipality_code").fetchall()
+        seconds = min(seconds, time.perf_counter() - started)
     print(json.dumps({"seconds": seconds, "groups": len(rows), "rows": sum(r[1] for r in rows),
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
     """

@@ -9,23 +9,23 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-_BILLABLE = "channel IN ('store', 'real-store-test') AND state IN ('issued', 'printed')"
-
 # (municipality, operator, type, month, certificates, fees)
 Group = tuple[str, str, str, str, int, int]
 
-# One ordered scan of the partial covering index issuances_settle (migration 7): its
-# WHERE is exactly the billable, not yet settled rows, and its columns are in group order.
-_GROUP_SQL = (
-    "SELECT municipality_code, coalesce(operator, ''), type, jst_month, sum(copies), sum(fee) "  # noqa: S608
-    f"FROM issuances WHERE jst_fiscal_year = ? AND {_BILLABLE} AND settled_year IS NULL "
-    "GROUP BY municipality_code, operator, type, jst_month"
-)
+# One ordered scan of the partial index issuances_settle_key (migration 11): it holds
+# exactly the billable, not yet settled issuances, by the fiscal year they settle in and
+# one key per group (municipality, type, Japan month, copies, fee, operator).
+_KEY_COUNTS_SQL = "SELECT settle_key, count(*) FROM issuances WHERE settle_year = ? GROUP BY settle_key"
+_SEP = "\x1f"
 
 
 def year_groups(conn: sqlite3.Connection, fiscal_year: int) -> list[Group]:
     """The year's own billable issuances not yet counted by a statement."""
-    return [tuple(r) for r in conn.execute(_GROUP_SQL, (fiscal_year,))]
+    groups: list[Group] = []
+    for key, n in conn.execute(_KEY_COUNTS_SQL, (fiscal_year,)):
+        code, type_, month, copies, fee, operator = str(key).split(_SEP, 5)
+        groups.append((code, operator, type_, month, int(copies) * n, int(fee) * n))
+    return groups
 
 
 def late_groups(conn: sqlite3.Connection, fiscal_year: int, closed: Sequence[int]) -> list[Group]:
@@ -33,7 +33,7 @@ def late_groups(conn: sqlite3.Connection, fiscal_year: int, closed: Sequence[int
     out: list[Group] = []
     for year in closed:
         if year < fiscal_year:
-            out.extend(tuple(r) for r in conn.execute(_GROUP_SQL, (year,)))
+            out.extend(year_groups(conn, year))
     return out
 
 
@@ -51,9 +51,8 @@ def voided_after_close(conn: sqlite3.Connection, before_year: int) -> list[Group
 def mark_settled(conn: sqlite3.Connection, fiscal_year: int, closed: Sequence[int]) -> None:
     """Mark what the statement of ``fiscal_year`` counted: its own year and late events."""
     for year in {fiscal_year, *(y for y in closed if y < fiscal_year)}:
-        conn.execute(
-            f"UPDATE issuances SET settled_year = ? WHERE jst_fiscal_year = ? AND {_BILLABLE} "  # noqa: S608
-            "AND settled_year IS NULL", (fiscal_year, year))
+        # settle_year is exactly "billable, not settled, of this year" (a trigger then clears it)
+        conn.execute("UPDATE issuances SET settled_year = ? WHERE settle_year = ?", (fiscal_year, year))
     conn.execute(
         "UPDATE issuances SET void_settled_year = ? WHERE settled_year IS NOT NULL AND settled_year < ? "
         "AND state = 'voided' AND void_settled_year IS NULL", (fiscal_year, fiscal_year))

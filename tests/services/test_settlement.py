@@ -175,3 +175,35 @@ async def test_demo_year_settles(demo_runtime: Runtime) -> None:
     assert doc["totals"]["billable"] > 0 and len(doc["operators"]) == 3
     clock = rt.clock
     assert isinstance(clock, FixedClock)
+
+
+async def test_an_issuance_counts_as_its_latest_state_says(centre: Runtime) -> None:
+    """The settlement key follows every write: payment, print, void, a corrected time."""
+    rt = centre
+
+    def billable() -> int:
+        return int(doc["totals"]["billable"])
+
+    await put(rt, "a", "2025-10-05T10:00:00", state="awaiting_payment", operator="A|B\x1fC 店")
+    doc = await rt.settlement.settle(2025)
+    assert billable() == 0
+    await rt.db.write(lambda c: c.execute("UPDATE issuances SET state = 'printed' WHERE request_id = 'a'"))
+    doc = await rt.settlement.settle(2025)
+    assert billable() == 1 and [o["operator"] for o in doc["operators"]] == ["A|B\x1fC 店"]
+    town = next(m for m in doc["municipalities"] if m["code"] == TOWN)
+    assert town["by_month"]["2025-10"]["residence"] == 1
+    await rt.db.write(lambda c: c.execute("UPDATE issuances SET copies = 3, type = 'tax' WHERE request_id = 'a'"))
+    doc = await rt.settlement.settle(2025)
+    town = next(m for m in doc["municipalities"] if m["code"] == TOWN)
+    assert town["certificates"]["tax"] == 3 and town["certificates"]["residence"] == 0
+    # moved to 1 April 2026 Japan time (still 31 March in UTC): the next fiscal year
+    await rt.db.write(lambda c: c.execute(
+        "UPDATE issuances SET issued_at = '2026-03-31T15:30:00+00:00' WHERE request_id = 'a'"))
+    doc = await rt.settlement.settle(2025)
+    assert billable() == 0
+    rt.clock.set(at("2027-04-01T02:00:00"))  # type: ignore[attr-defined]
+    doc = await rt.settlement.settle(2026)
+    assert billable() == 3
+    await rt.db.write(lambda c: c.execute("UPDATE issuances SET state = 'voided' WHERE request_id = 'a'"))
+    doc = await rt.settlement.settle(2026)
+    assert billable() == 0
