@@ -2,9 +2,11 @@
 backups, restore and export them, and issue the linkage servers' tokens.
 
 An ingest reads the batch twice at most and never holds it whole: a hashing pass on a
-worker thread (checksums, encoding), then one pass that validates every row and writes
-it, inside a single transaction on the writer's thread. Any problem rolls the whole
-transaction back, so a rejected batch changes nothing; every problem is reported.
+worker thread (checksums, encoding), then one pass that validates every row
+(``batch_rows``: in-process, or for a big full batch in a child process on the other
+core) and writes it in chunks, inside a single transaction on the writer's thread. Any
+problem rolls the whole transaction back, so a rejected batch changes nothing; every
+problem is reported.
 """
 
 from __future__ import annotations
