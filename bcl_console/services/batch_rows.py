@@ -17,6 +17,7 @@ import csv
 import gc
 import hashlib
 import io
+import logging
 import operator
 import os
 import pickle
@@ -34,6 +35,8 @@ from typing import IO, Any
 from bcl_console.domain import linkage as rules
 from bcl_console.domain.linkage import MAX_PROBLEMS, Manifest, Problem, Problems
 from bcl_console.services.batch_source import BatchSource, open_source
+
+log = logging.getLogger(__name__)
 
 CHUNK = 5_000
 MAX_PNG = 256 * 1024
@@ -283,10 +286,15 @@ def chunks(source: BatchSource, path: Path | None, manifest: Manifest, today: da
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)}
     with tempfile.TemporaryFile() as errors:
-        child = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
-            [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=errors, env=env, close_fds=True,
-        )
+        try:
+            child = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
+                [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=errors, env=env, close_fds=True,
+            )
+        except OSError as exc:  # no interpreter to start (embedded, or out of processes)
+            log.warning("cannot start a batch reader (%s); reading in this process", exc)
+            yield read_chunks(source, manifest, today)
+            return
         assert child.stdin is not None and child.stdout is not None
         try:
             pickle.dump((str(path), manifest, today), child.stdin)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -96,3 +97,13 @@ def test_a_child_that_cannot_read_the_batch_is_an_error_not_an_empty_batch(tmp_p
         first = next(rows)  # the caller stops early: the child is ended, nothing hangs
     assert first.file == "residents.csv"
     source.close()
+
+
+async def test_without_an_interpreter_to_start_the_batch_is_read_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python-here"))
+    caplog.set_level(logging.WARNING, logger="bcl_console.services.batch_rows")
+    here, child = await link_both_ways(tmp_path, FIX / "valid-full")
+    assert child == here and here["result"]["outcome"] == "applied"
+    assert "cannot start a batch reader" in caplog.text
