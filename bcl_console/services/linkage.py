@@ -171,10 +171,10 @@ class _Applier:
         if self.progress is not None and before // 10_000 != self.done // 10_000:
             self.progress(self.done, self.total)
 
-    def run(self, chunks: Iterator[Chunk]) -> None:
+    def run(self, stream: Iterator[Chunk]) -> None:
         if self.m.kind == "full":
             res_store.delete_municipality_residents(self.conn, self.code)
-        for chunk in chunks:
+        for chunk in stream:
             self._tick(chunk.read)
             self.problems.extend(chunk.problems, chunk.omitted)
             for sha, png in chunk.impressions:
