@@ -9,6 +9,7 @@ on SQLite; reads run on a second connection and, thanks to WAL, never wait for w
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -85,13 +86,24 @@ def migrate(conn: sqlite3.Connection, target: int | None = None) -> tuple[int, i
     return before, after
 
 
+def _broken_references(conn: sqlite3.Connection) -> Counter[tuple[str, str]]:
+    """Rows whose foreign key points nowhere, counted by (table, referenced table)."""
+    return Counter((str(r[0]), str(r[2])) for r in conn.execute("PRAGMA foreign_key_check"))
+
+
 def _apply_migration(conn: sqlite3.Connection, version: int, name: str, sql: str) -> None:
+    # A migration that rebuilds a table (drops it) is checked for references it broke;
+    # references already broken before it (an old database's own) do not block it.
+    rebuilds = "DROP TABLE" in sql.upper()
+    before = _broken_references(conn) if rebuilds else Counter()
     try:
         conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};")
-        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
-        if broken:
-            raise StoreError(f"migration {name} failed: it leaves {len(broken)} broken references "
-                             f"(first in table {broken[0][0]})")
+        if rebuilds:
+            worse = _broken_references(conn) - before
+            if worse:
+                (table, parent), n = worse.most_common(1)[0]
+                raise StoreError(f"migration {name} failed: it would leave {n} row(s) of {table} "
+                                 f"pointing at missing {parent} rows")
         conn.execute("COMMIT")
     except (sqlite3.Error, StoreError) as exc:
         if conn.in_transaction:

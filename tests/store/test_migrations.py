@@ -121,3 +121,30 @@ async def test_version_10_rebuilds_residents_and_seals_keeping_every_row_and_rul
             assert "CHECK constraint failed" in str(exc)
         else:
             raise AssertionError("a seal status outside the rule must be refused")
+
+
+def test_a_rebuilding_migration_may_not_break_references_but_old_breaks_do_not_block(tmp_path: Path) -> None:
+    from bcl_console.store.db import StoreError, _apply_migration
+
+    conn = sqlite3.connect(tmp_path / "x.sqlite3", isolation_level=None)
+    conn.executescript(
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
+        "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id));"
+        "INSERT INTO parent VALUES (1), (2);"
+        "INSERT INTO child VALUES (10, 1), (11, 2), (12, 99);"  # 12: broken before any migration
+    )
+    keep = ("CREATE TABLE parent_new (id INTEGER PRIMARY KEY); INSERT INTO parent_new SELECT * FROM parent; "
+            "DROP TABLE parent; ALTER TABLE parent_new RENAME TO parent;")
+    _apply_migration(conn, 1, "0001_keep.sql", keep)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    lose = ("CREATE TABLE parent_new (id INTEGER PRIMARY KEY); INSERT INTO parent_new SELECT * FROM parent "
+            "WHERE id = 1; DROP TABLE parent; ALTER TABLE parent_new RENAME TO parent;")
+    try:
+        _apply_migration(conn, 2, "0002_lose.sql", lose)
+    except StoreError as exc:
+        assert "would leave 1 row(s) of child pointing at missing parent rows" in str(exc)
+    else:
+        raise AssertionError("a migration that breaks references must be refused")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("SELECT id FROM parent ORDER BY id").fetchall() == [(1,), (2,)]
+    conn.close()
