@@ -17,8 +17,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bcl_console.domain.fiscal import tokyo
 from bcl_console.services.actor import DEMO, Actor
+from bcl_console.services.clock import today_in_japan
 from bcl_console.services.demo import OPERATORS, demo_municipalities
 from bcl_console.services.linkage_agent import LinkageAgent
 from bcl_console.services.web import HttpServer
@@ -36,7 +36,7 @@ CITY_STAFF = Actor("東浜市 市民課", "demo")
 
 
 async def play(runtime: Runtime) -> None:
-    today = tokyo(runtime.clock.now()).date()
+    today = today_in_japan(runtime.clock)
     specs = {s.municipality.name: s.municipality for s in demo_municipalities(today)}
     for name in OPERATORS:
         await runtime.tokens.issue("kiosk", name, actor=DEMO)

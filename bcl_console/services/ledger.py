@@ -17,7 +17,6 @@ from typing import Any
 from bcl_console.domain.codes import validate_municipality_code
 from bcl_console.domain.damage import DamageClass, class_from_ratio, parse_damage_class
 from bcl_console.domain.errors import Conflict, InvalidInput, NotFound
-from bcl_console.domain.fiscal import tokyo
 from bcl_console.domain.linkage import Problems
 from bcl_console.domain.support import (
     SEVERITY,
@@ -32,7 +31,7 @@ from bcl_console.domain.support import (
 )
 from bcl_console.domain.wareki import parse_date
 from bcl_console.services.actor import Actor
-from bcl_console.services.clock import Clock, iso_now
+from bcl_console.services.clock import Clock, iso_now, today_in_japan
 from bcl_console.services.events import EventBus, LedgerChanged
 from bcl_console.store import Conn, Database, IntegrityError
 from bcl_console.store import disasters as disaster_store
@@ -115,7 +114,7 @@ class LedgerService:
         self._bus = bus
 
     def today(self) -> date:
-        return tokyo(self._clock.now()).date()
+        return today_in_japan(self._clock)
 
     def _changed(self, disaster_id: int | None, what: str) -> None:
         self._bus.publish(LedgerChanged(disaster_id, what))

@@ -36,7 +36,7 @@ from bcl_console.services.backup_crypto import decrypt_stream, encrypt_stream
 from bcl_console.services.batch_rows import Chunk, Row, chunks
 from bcl_console.services.batch_source import MAX_MANIFEST, BatchSource, open_source
 from bcl_console.services.batch_writer import write_csv, write_manifest
-from bcl_console.services.clock import Clock, iso_now
+from bcl_console.services.clock import Clock, iso_now, today_in_japan
 from bcl_console.services.events import BatchApplied, BatchRejected, EventBus, LinkageProgress
 from bcl_console.services.keys import KeyStore
 from bcl_console.services.tokens import TokenService
@@ -375,7 +375,7 @@ class LinkageService:
                      source: str, report: ProgressFn) -> IngestResult:
         code = manifest.municipality_code
         at = iso_now(self._clock)
-        today = tokyo(self._clock.now()).date()
+        today = today_in_japan(self._clock)
         backup_rel = Path("backups") / code / f"{manifest.sequence:08d}-{manifest.kind}.bclbak"
         partial = self._data_dir / backup_rel.with_suffix(".partial")
         key = self._keys.backup_key
@@ -508,7 +508,7 @@ class LinkageService:
             for b in chain:
                 plain.append(await asyncio.to_thread(self._decrypt, b))
             at = iso_now(self._clock)
-            today = tokyo(self._clock.now()).date()
+            today = today_in_japan(self._clock)
             problems = Problems()
 
             def tx(conn: Conn) -> dict[str, int]:

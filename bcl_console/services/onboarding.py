@@ -12,7 +12,6 @@ from importlib import resources
 from typing import Any
 
 from bcl_console.domain.errors import Conflict, InvalidInput, NotFound
-from bcl_console.domain.fiscal import tokyo
 from bcl_console.domain.municipality import Municipality, State
 from bcl_console.domain.onboarding import (
     PlanStatus,
@@ -29,7 +28,7 @@ from bcl_console.domain.onboarding import (
 )
 from bcl_console.domain.wareki import format_era
 from bcl_console.services.actor import Actor
-from bcl_console.services.clock import Clock, iso_now
+from bcl_console.services.clock import Clock, iso_now, today_in_japan
 from bcl_console.services.events import EventBus, MunicipalityChanged, OnboardingChanged
 from bcl_console.store import Conn, Database
 from bcl_console.store import municipalities as muni_store
@@ -154,7 +153,7 @@ class OnboardingService:
         self._bus = bus
 
     def today(self) -> date:
-        return tokyo(self._clock.now()).date()
+        return today_in_japan(self._clock)
 
     @property
     def template(self) -> Template:

@@ -47,7 +47,7 @@ from bcl_console.services.actor import Actor
 from bcl_console.services.backup_crypto import decrypt_stream
 from bcl_console.services.batch_rows import csv_rows
 from bcl_console.services.batch_source import open_source
-from bcl_console.services.clock import Clock, iso_now
+from bcl_console.services.clock import Clock, iso_now, today_in_japan
 from bcl_console.services.events import (
     EventBus,
     MunicipalityChanged,
@@ -179,7 +179,7 @@ class TestStageService:
     async def _finish(self, run_id: int, code: str, stage: Stage, outcome: Outcome, reason: str,
                       evidence: dict[str, Any], log: str, actor: Actor) -> None:
         at = iso_now(self._clock)
-        today = tokyo(self._clock.now()).date()
+        today = today_in_japan(self._clock)
 
         def tx(conn: Conn) -> None:
             store.finish_run(conn, run_id, at, outcome, reason, evidence, log)
@@ -222,7 +222,7 @@ class TestStageService:
         if backup is None:
             raise StageFailed(f"batch {batch.sequence} has no backup")
         latest = await self._db.read(linkage_store.last_applied_sequence, code)
-        today = tokyo(self._clock.now()).date()
+        today = today_in_japan(self._clock)
         checked = await asyncio.to_thread(self._read_backup, backup.path, batch.checksums, today)
         ctx.evidence.update({"batch_sequence": batch.sequence, "batch_kind": batch.kind,
                              "received_at": batch.received_at, "checksums": checked["checksums"]})
@@ -428,7 +428,7 @@ class TestStageService:
         if note is not None and len(note) > 500:
             raise InvalidInput("the note is longer than 500 characters", field="note")
         at = iso_now(self._clock)
-        today = tokyo(self._clock.now()).date()
+        today = today_in_japan(self._clock)
 
         def tx(conn: Conn) -> int:
             latest = store.latest_runs(conn, code).get(stage)
