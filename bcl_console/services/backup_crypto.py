@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import struct
+import tempfile
+from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
@@ -75,3 +77,17 @@ def decrypt_stream(key: bytes, src: BinaryIO, dst: BinaryIO) -> None:
         index += 1
     if index == 0:
         raise BackupCorrupt("the backup holds no data")
+
+
+def decrypt_to_temp(key: bytes, backup: Path, tmp_dir: Path) -> Path:
+    """Decrypt a backup into a new temporary zip in ``tmp_dir`` (the caller removes it);
+    nothing is left behind when it does not decrypt."""
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(suffix=".zip", dir=tmp_dir)
+    try:
+        with open(backup, "rb") as src, os.fdopen(fd, "wb") as dst:
+            decrypt_stream(key, src, dst)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)

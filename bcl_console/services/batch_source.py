@@ -7,11 +7,12 @@ limits (a zip bomb), before anything is decompressed.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Protocol
+from typing import IO, BinaryIO, Protocol
 
 from bcl_console.domain.linkage import Problems
 
@@ -19,6 +20,14 @@ MAX_ENTRIES = 200_000
 MAX_TOTAL_UNCOMPRESSED = 8 * 1024**3
 MAX_RATIO = 200  # a CSV compresses 5-15x; 200x is a bomb
 MAX_MANIFEST = 1024 * 1024
+
+
+def sha256_of(stream: IO[bytes]) -> str:
+    """The SHA-256 (hex) of what is left in a binary stream, read 1 MiB at a time."""
+    digest = hashlib.sha256()
+    while chunk := stream.read(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 class BatchSource(Protocol):

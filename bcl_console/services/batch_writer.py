@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from bcl_console.domain.linkage import FORMAT
+from bcl_console.services.batch_source import sha256_of
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]],
@@ -22,11 +22,8 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]],
         for row in rows:
             writer.writerow(["" if v is None else v for v in row])
             count += 1
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest(), count
+        return sha256_of(fh), count
 
 
 def write_manifest(directory: Path, *, municipality_code: str, sequence: int, kind: str,

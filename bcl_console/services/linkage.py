@@ -32,7 +32,7 @@ from bcl_console.domain.errors import InvalidInput, NotFound
 from bcl_console.domain.fiscal import tokyo
 from bcl_console.domain.linkage import Manifest, Problem, Problems
 from bcl_console.services.actor import Actor
-from bcl_console.services.backup_crypto import decrypt_stream, encrypt_stream
+from bcl_console.services.backup_crypto import decrypt_to_temp, encrypt_stream
 from bcl_console.services.batch_rows import Chunk, Row, chunks
 from bcl_console.services.batch_source import MAX_MANIFEST, BatchSource, open_source
 from bcl_console.services.batch_writer import write_csv, write_manifest
@@ -506,7 +506,8 @@ class LinkageService:
         plain: list[Path] = []
         try:
             for b in chain:
-                plain.append(await asyncio.to_thread(self._decrypt, b))
+                plain.append(await asyncio.to_thread(decrypt_to_temp, self._keys.backup_key,
+                                                       self._data_dir / b.path, self.tmp_dir))
             at = iso_now(self._clock)
             today = today_in_japan(self._clock)
             problems = Problems()
@@ -552,12 +553,6 @@ class LinkageService:
             "seals": held.seals if held else 0,
             "taxes": held.taxes if held else 0,
         }
-
-    def _decrypt(self, backup: BackupRecord) -> Path:
-        fd, name = tempfile.mkstemp(suffix=".zip", dir=self.tmp_dir)
-        with open(self._data_dir / backup.path, "rb") as src, os.fdopen(fd, "wb") as dst:
-            decrypt_stream(self._keys.backup_key, src, dst)
-        return Path(name)
 
     # -- export ----------------------------------------------------------------------
     async def export(self, code: str, out: Path, *, sequence: int | None = None) -> dict[str, Any]:

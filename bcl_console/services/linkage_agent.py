@@ -11,7 +11,6 @@ exponential backoff, and never loses or reorders a batch.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import shutil
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+from bcl_console.services.batch_source import sha256_of
 
 log = logging.getLogger(__name__)
 ENDPOINT = "/linkage/v1/batches"
@@ -66,21 +67,17 @@ def is_complete(path: Path) -> bool:
     try:
         if path.is_dir():
             for name, entry in manifest["files"].items():
-                digest = hashlib.sha256()
                 with (path / name).open("rb") as fh:
-                    while chunk := fh.read(1 << 20):
-                        digest.update(chunk)
-                if digest.hexdigest() != str(entry.get("sha256", "")).lower():
+                    found = sha256_of(fh)
+                if found != str(entry.get("sha256", "")).lower():
                     return False
             return True
         with zipfile.ZipFile(path) as zf:
             prefix = next(n for n in zf.namelist() if n.endswith("manifest.json"))[: -len("manifest.json")]
             for name, entry in manifest["files"].items():
-                digest = hashlib.sha256()
                 with zf.open(prefix + name) as fh:
-                    while chunk := fh.read(1 << 20):
-                        digest.update(chunk)
-                if digest.hexdigest() != str(entry.get("sha256", "")).lower():
+                    found = sha256_of(fh)
+                if found != str(entry.get("sha256", "")).lower():
                     return False
             return True
     except (OSError, KeyError, StopIteration, zipfile.BadZipFile, AttributeError):

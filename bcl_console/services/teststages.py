@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import random
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bcl_console.domain import linkage as rules
 from bcl_console.domain.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -44,9 +42,9 @@ from bcl_console.domain.onboarding import (
     required_stages,
 )
 from bcl_console.services.actor import Actor
-from bcl_console.services.backup_crypto import decrypt_stream
+from bcl_console.services.backup_crypto import decrypt_to_temp
 from bcl_console.services.batch_rows import csv_rows
-from bcl_console.services.batch_source import open_source
+from bcl_console.services.batch_source import open_source, sha256_of
 from bcl_console.services.clock import Clock, iso_now, today_in_japan
 from bcl_console.services.events import (
     EventBus,
@@ -75,6 +73,7 @@ from bcl_console.store.onboarding import StageRun
 #: The centre's own pseudo-evaluation kiosk (擬似評価環境) that stage 2 issues through.
 PSEUDO_OPERATOR = "擬似評価環境"
 SAMPLE_RECORDS = 20
+T = TypeVar("T")
 TEST_RESIDENTS = 3
 
 LogFn = Callable[[str], None]
@@ -251,13 +250,8 @@ class TestStageService:
 
     def _read_backup(self, rel_path: str, checksums: dict[str, str], today: date) -> dict[str, Any]:
         """Decrypt a batch's backup, check its checksums, sample residents (runs in a thread)."""
-        tmp = Path(self._data_dir) / "tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(suffix=".zip", dir=tmp)
-        plain = Path(name)
+        plain = decrypt_to_temp(self._keys.backup_key, Path(self._data_dir) / rel_path, Path(self._data_dir) / "tmp")
         try:
-            with open(Path(self._data_dir) / rel_path, "rb") as src, os.fdopen(fd, "wb") as dst:
-                decrypt_stream(self._keys.backup_key, src, dst)
             problems = Problems()
             source = open_source(plain, problems)
             if source is None:
@@ -265,21 +259,16 @@ class TestStageService:
                                   + "; ".join(p.reason for p in problems.items[:3]))
             try:
                 found: dict[str, str] = {}
-                mismatch = []
-                for file, expected in sorted(checksums.items()):
-                    digest = hashlib.sha256()
+                for file in sorted(checksums):
                     with source.open(file) as fh:
-                        while block := fh.read(1 << 20):
-                            digest.update(block)
-                    found[file] = digest.hexdigest()
-                    if found[file] != expected:
-                        mismatch.append(file)
+                        found[file] = sha256_of(fh)
+                mismatch = [file for file, expected in sorted(checksums.items()) if found[file] != expected]
                 sample: dict[str, tuple[Any, ...]] = {}
                 manifest = read_manifest(source, problems)
                 if manifest is not None and "residents.csv" in manifest.files:
-                    rows = [row for _, row in csv_rows(source, "residents.csv", manifest, problems, [0])
-                            if manifest.kind == "full" or row[-1].strip() != "D"]
-                    for row in random.Random(rel_path).sample(rows, min(SAMPLE_RECORDS, len(rows))):
+                    rows = (row for _, row in csv_rows(source, "residents.csv", manifest, problems, [0])
+                            if manifest.kind == "full" or row[-1].strip() != "D")
+                    for row in _reservoir(rows, SAMPLE_RECORDS, random.Random(rel_path)):
                         values = rules.resident_row(row, today, [])
                         if values is not None:
                             sample[str(values[0])] = values
@@ -500,3 +489,17 @@ class TestStageService:
         ctx.evidence["issuances"] = [item]
         return Outcome.PASSED, (f"a real issuance at {operator}'s store printed and verified; "
                                 f"{item['fee']} yen settled like production")
+
+
+def _reservoir(rows: Iterable[T], k: int, rng: random.Random) -> list[T]:
+    """k rows drawn uniformly from a stream of unknown length, holding only k (a city's
+    batch is never read whole into memory to sample twenty of its residents)."""
+    kept: list[T] = []
+    for i, row in enumerate(rows):
+        if i < k:
+            kept.append(row)
+        else:
+            j = rng.randrange(i + 1)
+            if j < k:
+                kept[j] = row
+    return kept
