@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 CHUNK = 5_000
 MAX_PNG = 256 * 1024
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-FILES: tuple[tuple[str, Callable[..., tuple[Any, ...] | None]], ...] = (
+VALIDATORS: tuple[tuple[str, Callable[..., tuple[Any, ...] | None]], ...] = (
     ("residents.csv", rules.resident_row),
     ("seals.csv", rules.seal_row),
     ("taxes.csv", rules.tax_row),
@@ -161,7 +161,7 @@ class _Reader:
         self._codes: set[str] = set()
 
     def chunks(self) -> Iterator[Chunk]:
-        for name, validate in FILES:
+        for name, validate in VALIDATORS:
             if name in self.m.files:
                 yield from self._file(name, validate)
 
