@@ -15,12 +15,17 @@ from typing import BinaryIO
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from bcl_console.domain.errors import DomainError
+
 MAGIC = b"BCLBAK1\n"
 CHUNK = 1 << 20
 
 
-class BackupCorrupt(Exception):
-    """The backup cannot be decrypted: wrong key, or the file was changed or cut short."""
+class BackupCorrupt(DomainError):
+    """The backup cannot be decrypted: wrong key, or the file was changed or cut short
+    (one sentence to the user, like every refusal: CLI exit 3, a failed test stage)."""
+
+    code = "backup_corrupt"
 
 
 def _aad(header: bytes, index: int, last: bool) -> bytes:
@@ -87,6 +92,9 @@ def decrypt_to_temp(key: bytes, backup: Path, tmp_dir: Path) -> Path:
     try:
         with open(backup, "rb") as src, os.fdopen(fd, "wb") as dst:
             decrypt_stream(key, src, dst)
+    except BackupCorrupt as exc:
+        Path(name).unlink(missing_ok=True)
+        raise BackupCorrupt(exc.message, file=backup.name) from None
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise

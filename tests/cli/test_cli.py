@@ -408,3 +408,22 @@ def test_disaster_commands(capsys: pytest.CaptureFixture[str], demo_dir: Path, t
     assert code == 0 and sum(1 for p in doc["people"] if p["supporter"]) == 12
     code, out_text, _ = run(capsys, "disaster", "shelter-token", "受付2", *data)
     assert code == 0 and out_text.strip().splitlines()[-1].startswith("bcl_shl_")
+
+
+def test_restoring_an_altered_backup_is_one_sentence_and_changes_nothing(
+    capsys: pytest.CaptureFixture[str], demo_dir: Path
+) -> None:
+    data = str(demo_dir)
+    code, _ = run_json(capsys, "link", str(FIX / "valid-full"), "--data-dir", data, *NOW)
+    assert code == 0
+    backup = next((demo_dir / "backups" / "993611").glob("00000002-full.bclbak"))
+    altered = bytearray(backup.read_bytes())
+    altered[len(altered) // 2] ^= 0xFF
+    backup.write_bytes(bytes(altered))
+    before = dump(demo_dir / "bcl.sqlite3")
+    code, out, err = run(capsys, "backup", "restore", "993611", "--data-dir", data, *NOW)
+    assert code == 3 and out == ""
+    assert err == ("bcl-console: 00000002-full.bclbak: the backup does not decrypt: "
+                   "wrong key, or it was altered\n")
+    assert dump(demo_dir / "bcl.sqlite3") == before
+    assert not list((demo_dir / "tmp").glob("*.zip"))  # no half-decrypted copy left behind
