@@ -48,7 +48,7 @@ class LiveScreen(Screen[None]):
         self.reload_now()
 
     def reload_now(self) -> None:
-        """Reload in a worker (tests wait with ``app.workers.wait_for_complete()``)."""
+        """Reload in a worker; a newer reload cancels one still running (exclusive)."""
         self.run_worker(self.reload, group="reload", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]
 
     async def reload(self) -> None:

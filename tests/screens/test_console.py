@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.widgets import DataTable, Input, Static
+from textual.worker import WorkerCancelled
 
 from bcl_console.app import BclApp
 from bcl_console.config import load_settings
@@ -18,8 +19,15 @@ SIZE = (80, 24)
 
 
 async def settle(app: BclApp) -> None:
-    await app.workers.wait_for_complete()
-    await app.workers.wait_for_complete()
+    """Wait for the app's workers, twice (a finished reload may start another). A reload
+    cancelled because a newer one replaced it (exclusive) is not an error: the newer one is
+    waited for too. A worker that failed still raises."""
+    for _ in range(2):
+        for worker in list(app.workers):
+            try:
+                await worker.wait()
+            except WorkerCancelled:
+                pass
 
 
 def text_of(app: BclApp, selector: str) -> str:
