@@ -21,7 +21,7 @@ from bcl_console.domain.errors import DomainError, InvalidInput
 from bcl_console.domain.support import SEVERITY
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
-from bcl_console.screens.widgets.table import selected_key
+from bcl_console.screens.widgets.table import keep_cursor, selected_key
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import DemoCompleted, LedgerChanged
 from bcl_console.services.ledger import DisasterView
@@ -113,14 +113,13 @@ class DisasterScreen(LiveScreen):
 
     def _table(self, columns: tuple[str, ...], rows: list[tuple[Any, ...]], keys: list[str]) -> None:
         table = self.query_one("#disaster-table", DataTable)
-        keep = table.cursor_row
+        restore_cursor = keep_cursor(table)
         table.clear(columns=True)
         for c in columns:
             table.add_column(c, key=c)
         for key, row in zip(keys, rows, strict=True):
             table.add_row(*(escape(str("" if v is None else v)) for v in row), key=key)
-        if table.row_count:
-            table.move_cursor(row=min(keep, table.row_count - 1))
+        restore_cursor()
 
     def _side(self, text: str) -> None:
         self.query_one("#disaster-detail", Static).update(text)

@@ -44,6 +44,7 @@ class LinkageScreen(LiveScreen):
     def on_mount(self) -> None:
         self.sub_title = "Linkage"
         self.showing_backups = False
+        self._shown_backups: bool | None = None  # which list the table holds now
         self._batches: list[BatchView] = []
         self._backups: list[BackupRecord] = []
         self.query_one("#linkage-progress").display = False
@@ -58,9 +59,18 @@ class LinkageScreen(LiveScreen):
                 f"Ingesting [b]{event.batch}[/b]: {event.done:,} of {event.total:,} records"
             )
 
+    def _identities(self) -> list[tuple[object, ...]]:
+        """What each shown row is, independent of its place (a new batch moves the others down)."""
+        if self.showing_backups:
+            return [(b.path,) for b in self._backups]
+        return [(b.municipality_code, b.sequence, b.received_at, b.outcome) for b in self._batches]
+
     async def reload(self) -> None:
         svc = self.runtime.linkage
         table = self.query_one("#linkage-table", DataTable)
+        # A reload (an agent's batch arriving, say) keeps the operator's row selected.
+        index = self._selected_index() if self._shown_backups is self.showing_backups else None
+        keep = self._identities()[index] if index is not None else None
         table.clear(columns=True)
         if self.showing_backups:
             self._backups = await svc.backups()
@@ -84,6 +94,10 @@ class LinkageScreen(LiveScreen):
                               f"{records:,}", key=str(i))
             rejected = sum(1 for b in self._batches if b.outcome == "rejected")
             title = f"[b]Batches[/b]: {len(self._batches)} shown, {rejected} rejected. a ingests a batch from a path."
+        self._shown_backups = self.showing_backups
+        identities = self._identities()
+        if keep in identities:
+            table.move_cursor(row=identities.index(keep))
         if not self.query_one("#linkage-progress").display:
             self.query_one("#linkage-title", Static).update(title)
         self.show_detail()

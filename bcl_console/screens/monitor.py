@@ -5,7 +5,7 @@ chart, suspend/resume of the selected municipality, and simulated traffic for tr
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from textual import work
@@ -21,6 +21,7 @@ from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
 from bcl_console.screens.widgets.table import sync_rows
 from bcl_console.services.actor import Actor
+from bcl_console.services.clock import today_in_japan
 from bcl_console.services.events import IssuanceChanged, MunicipalityChanged, RelayRefused
 from bcl_console.services.simulator import Simulator, load_cards
 
@@ -59,6 +60,7 @@ class MonitorScreen(LiveScreen):
         # Read each time (one small query): a municipality added since must show by name.
         self._names = {v.code: v.municipality.name for v in await self.runtime.municipalities.all()}
         snap = await self.runtime.monitor.snapshot(FEED_ROWS)
+        today = today_in_japan(self.runtime.clock)
         types = "  ".join(f"{_SHORT[t.value]} {snap.by_type.get(t.value, 0)}" for t in CertificateType)
         munis = "  ".join(f"{self._names.get(c, c)} {n}" for c, n in sorted(snap.by_municipality.items()))
         refusals = "  ".join(f"{r} {n}" for r, n in snap.refusals[:4]) or "none"
@@ -69,7 +71,7 @@ class MonitorScreen(LiveScreen):
         )
         rows = {
             row.request_id: {
-                "at": _jst(row.at),
+                "at": _jst(row.at, today),
                 "muni": self._names.get(row.municipality_code, row.municipality_code),
                 "type": _SHORT.get(row.type, row.type),
                 "op": (row.operator or row.channel)[:7],
@@ -79,8 +81,7 @@ class MonitorScreen(LiveScreen):
             for row in snap.feed
         }
         table = self.query_one("#monitor-feed", DataTable)
-        sync_rows(table, rows)
-        table.sort("at", reverse=True)  # newest first
+        sync_rows(table, rows, in_order=True)  # the service's order: newest first
         plot = self.query_one("#monitor-chart", PlotextPlot)
         plt = plot.plt
         plt.clear_data()
@@ -150,8 +151,11 @@ class MonitorScreen(LiveScreen):
         self.reload_now()
 
 
-def _jst(iso: str) -> str:
+def _jst(iso: str, today: date) -> str:
+    """Japan time of day for today's rows; the month and day for older ones (the feed also
+    shows the latest history, and a bare 21:33 of last week would read as tonight)."""
     try:
-        return f"{tokyo(datetime.fromisoformat(iso)):%H:%M:%S}"
+        at = tokyo(datetime.fromisoformat(iso))
     except ValueError:
-        return iso[11:19]
+        return iso[:19]
+    return f"{at:%H:%M:%S}" if at.date() == today else f"{at:%m-%d}"

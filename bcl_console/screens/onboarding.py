@@ -18,7 +18,7 @@ from bcl_console.domain.onboarding import StepStatus, months_between
 from bcl_console.domain.wareki import format_era_short
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
-from bcl_console.screens.widgets.table import selected_key, sync_rows
+from bcl_console.screens.widgets.table import keep_cursor, selected_key, sync_rows
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import (
     DemoCompleted,
@@ -142,7 +142,8 @@ class OnboardingScreen(LiveScreen):
         code = self.selected_code
         line_widget = self.query_one("#onboarding-plan-line", Static)
         steps = self.query_one("#onboarding-steps", DataTable)
-        keep = self._selected_step() if self.plan is not None and self.plan.municipality.code == code else None
+        same_plan = self.plan is not None and self.plan.municipality.code == code
+        restore_cursor = keep_cursor(steps) if same_plan else (lambda: None)
         steps.clear(columns=True)
         self.plan = None
         if code is None:
@@ -174,8 +175,7 @@ class OnboardingScreen(LiveScreen):
             steps.add_row(
                 str(r.seq), title, f"{r.due_on:%m-%d}", format_era_short(r.due_on), Text(s.status.value, style=style),
                 timeline_bar(r.starts_on, r.due_on, plan.today, origin, span, s.status), key=r.key)
-        if keep is not None and keep in steps.rows:
-            steps.move_cursor(row=steps.get_row_index(keep))
+        restore_cursor()
 
     @on(DataTable.RowSelected, "#onboarding-steps")
     def _step_chosen(self) -> None:

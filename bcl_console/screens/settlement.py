@@ -18,7 +18,7 @@ from textual_plotext import PlotextPlot
 from bcl_console.domain.errors import DomainError, InvalidInput
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
-from bcl_console.screens.widgets.table import selected_key
+from bcl_console.screens.widgets.table import keep_cursor, selected_key
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import IssuanceChanged
 
@@ -67,6 +67,7 @@ class SettlementScreen(LiveScreen):
             f"usage fee {t['usage_fee']:,}円 · commission {t['commission']:,}円 · contributions {t['contribution']:,}円"
         )
         table = self.query_one("#settle-table", DataTable)
+        restore_cursor = keep_cursor(table)
         table.clear(columns=True)
         if self.show_operators:
             for label in ("operator", "billable", "commission", "adj."):
@@ -84,6 +85,7 @@ class SettlementScreen(LiveScreen):
             table.add_row("", "total", f"{t['billable']:,}", f"{t['usage_fee']:,}", f"{t['commission']:,}",
                           f"{t['fees_collected']:,}", f"{t['net_to_municipality']:,}", f"{t['contribution']:,}",
                           f"{t['adjustment_billable']:+,}", key="__total__")
+        restore_cursor()
         self.show_detail()
         jobs = await self.runtime.scheduler.jobs()
         self.query_one("#settle-jobs", Static).update("  ".join(

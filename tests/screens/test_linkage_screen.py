@@ -50,6 +50,10 @@ async def test_ingest_problems_backups_and_restore(demo_runtime: Runtime) -> Non
         await settle(app)
         assert screen.showing_backups and table.row_count == 2  # 東浜市's and the one just linked
         table.move_cursor(row=[b.municipality_code for b in screen._backups].index("993611"))
+        assert table.cursor_row > 0
+        screen.reload_now()  # any event reloads the screen: the operator's selection stays
+        await settle(app)
+        assert screen._backups[table.cursor_row].municipality_code == "993611"
         # restore asks for the code as a confirmation; a wrong one changes nothing
         await demo_runtime.db.write(lambda c: c.execute("DELETE FROM taxes WHERE municipality_code='993611'"))
         await pilot.press("R")

@@ -22,12 +22,18 @@ async def test_traffic_feed_and_controls(demo_runtime: Runtime) -> None:
         await settle(app)
         screen = app.screen
         assert isinstance(screen, MonitorScreen)
+        # The feed is newest first, as the service gives it: today's rows by time of day, the
+        # history below them by date (a bare 21:33 of last week would sort above today's 10:00).
+        feed = screen.query_one("#monitor-feed", DataTable)
+        snap = await rt.monitor.snapshot(feed.row_count)
+        assert [r.key.value for r in feed.ordered_rows] == [row.request_id for row in snap.feed]
+        shown = [str(feed.get_row_at(i)[0]) for i in range(feed.row_count)]
+        assert shown[0] == "10:00:00" and shown[-1] == "05-07", shown  # TEST_NOW is 06-17 10:00 JST
         # The demo already holds today's test-stage issuances of 東浜市: wait for the traffic's own.
         live = {v.code for v in await rt.municipalities.all() if v.municipality.name in ("北山町", "桜川村")}
         assert len(live) == 2
         before = (await rt.monitor.snapshot()).today_total
         await pilot.press("t")
-        feed = screen.query_one("#monitor-feed", DataTable)
         for _ in range(300):  # traffic runs in a worker: wait for its issuances, at most 30 s
             await asyncio.sleep(0.1)
             snap = await rt.monitor.snapshot()
@@ -44,6 +50,8 @@ async def test_traffic_feed_and_controls(demo_runtime: Runtime) -> None:
         summary = str(screen.query_one("#monitor-summary", Static).render())
         assert "issued" in summary and ("北山町" in summary or "桜川村" in summary)
         assert (await rt.monitor.snapshot()).today_total >= before + 3
+        snap = await rt.monitor.snapshot(feed.row_count)
+        assert [r.key.value for r in feed.ordered_rows] == [row.request_id for row in snap.feed]
         # rows name municipalities and types, never a person
         first = [str(c) for c in feed.get_row_at(0)]
         assert first[1] in ("北山町", "桜川村") and first[2] in ("住民票", "印鑑", "税")

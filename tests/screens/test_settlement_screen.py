@@ -26,6 +26,12 @@ async def test_year_operators_close_and_jobs(demo_runtime: Runtime) -> None:
         doc = await rt.settlement.settle(2025)
         assert str(table.get_row("__total__")[2]) == f"{doc['totals']['billable']:,}"
         assert "open" in str(screen.query_one("#settle-title", Static).render())
+        # every issuance reloads the screen: the municipality the operator drilled into stays selected
+        table.move_cursor(row=table.get_row_index("994821"))
+        assert table.get_row_index("994821") > 0
+        screen.reload_now()
+        await settle(app)
+        assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == "994821"
         await pilot.press("o")
         await settle(app)
         assert table.row_count == len(doc["operators"]) == 3
