@@ -21,6 +21,7 @@ from bcl_console.domain.errors import DomainError, InvalidInput
 from bcl_console.domain.support import SEVERITY
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
+from bcl_console.screens.widgets.chart import draw_counts
 from bcl_console.screens.widgets.table import keep_cursor, selected_key
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import DemoCompleted, LedgerChanged
@@ -126,13 +127,8 @@ class DisasterScreen(LiveScreen):
 
     async def _show_overview(self, view: DisasterView) -> None:
         doc = view.as_dict()
-        plot = self.query_one("#disaster-chart", PlotextPlot)
-        plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.bar([SHORT_CLASS[c.value] for c in SEVERITY], [doc["households_by_class"][c.value] for c in SEVERITY])
-        plt.title("households by damage")
-        plot.refresh()
+        draw_counts(self.query_one("#disaster-chart", PlotextPlot), "households by damage",
+                    [SHORT_CLASS[c.value] for c in SEVERITY], [doc["households_by_class"][c.value] for c in SEVERITY])
         centres = "\n".join(f"{escape(s['name'])} {s['occupancy']}/{s['capacity']}"
                             + (" (closed)" if s["closed_at"] else "") for s in doc["shelters"]) or "none open"
         s = doc["support"]

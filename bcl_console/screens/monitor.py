@@ -19,6 +19,7 @@ from bcl_console.domain.fiscal import tokyo
 from bcl_console.domain.municipality import CertificateType
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
+from bcl_console.screens.widgets.chart import draw_counts
 from bcl_console.screens.widgets.table import sync_rows
 from bcl_console.services.actor import Actor
 from bcl_console.services.clock import today_in_japan
@@ -82,14 +83,8 @@ class MonitorScreen(LiveScreen):
         }
         table = self.query_one("#monitor-feed", DataTable)
         sync_rows(table, rows, in_order=True)  # the service's order: newest first
-        plot = self.query_one("#monitor-chart", PlotextPlot)
-        plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
-        xs = list(range(-len(snap.throughput) + 1, 1))
-        plt.plot(xs, snap.throughput)
-        plt.title("issued/s, 2 min")
-        plot.refresh()
+        draw_counts(self.query_one("#monitor-chart", PlotextPlot), "issued/s, 2 min",
+                    list(range(-len(snap.throughput) + 1, 1)), snap.throughput, bars=False)
 
     def _selected_municipality(self) -> str | None:
         table = self.query_one("#monitor-feed", DataTable)

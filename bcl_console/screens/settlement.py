@@ -18,6 +18,7 @@ from textual_plotext import PlotextPlot
 from bcl_console.domain.errors import DomainError, InvalidInput
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
+from bcl_console.screens.widgets.chart import draw_counts
 from bcl_console.screens.widgets.table import keep_cursor, selected_key
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import IssuanceChanged
@@ -105,19 +106,16 @@ class SettlementScreen(LiveScreen):
         row = next((r for r in self.doc["municipalities"] if r["code"] == key), None)
         detail = self.query_one("#settle-detail", Static)
         plot = self.query_one("#settle-chart", PlotextPlot)
-        plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
         if row is None:
             detail.update("Totals of all municipalities.")
+            plot.plt.clear_data()
+            plot.plt.clear_figure()
             plot.refresh()
             return
         c = row["certificates"]
         detail.update(escape(f"{row['name']}: 住民票 {c['residence']} 印鑑 {c['seal']} 税 {c['tax']} 罹災 {c['disaster']}"))
-        months = list(row["by_month"])
-        plt.bar([m[5:] for m in months], [sum(v.values()) for v in row["by_month"].values()])
-        plt.title("by month")
-        plot.refresh()
+        draw_counts(plot, "by month", [m[5:] for m in row["by_month"]],
+                    [sum(v.values()) for v in row["by_month"].values()])
 
     def action_year(self, step: int) -> None:
         target = self.fiscal_year + step
