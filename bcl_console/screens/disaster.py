@@ -23,6 +23,7 @@ from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
 from bcl_console.screens.widgets.chart import draw_counts
 from bcl_console.screens.widgets.table import keep_cursor, selected_key
+from bcl_console.screens.widgets.text import jst_minute
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import DemoCompleted, LedgerChanged
 from bcl_console.services.ledger import DisasterView
@@ -166,7 +167,7 @@ class DisasterScreen(LiveScreen):
             self._side("o opens a centre")
             return
         people = await self.runtime.ledger.shelter_people(int(key))
-        self._side("[b]In the centre now[/b]\n" + "\n".join(f"{escape(n)} {t[5:16]} {v}" for _, n, t, v in people)
+        self._side("[b]In the centre now[/b]\n" + "\n".join(f"{escape(n)} {jst_minute(t)} ({v})" for _, n, t, v in people)
                    + "\n\nk check in · u check out · C close")
 
     async def _show_needs_help(self, view: DisasterView) -> None:

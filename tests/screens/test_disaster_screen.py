@@ -38,6 +38,7 @@ async def test_disaster_views_and_actions(demo_runtime: Runtime) -> None:
         await fill(app, pilot, {"resident": resident})
         await settle(app)
         assert "23/40" in str(table.get_row("2")[2])
+        assert "06-17 10:00 (hand)" in text(app, "#disaster-detail")  # checked in now, in Japan time
         await pilot.press("k")
         await fill(app, pilot, {"resident": resident})
         assert "already checked in at 北山町 公民館" in text(app, "#form-error")

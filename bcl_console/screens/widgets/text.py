@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rich.cells import cell_len
+
+from bcl_console.domain.fiscal import tokyo
 
 
 def pad(text: str, width: int) -> str:
     """Left-align ``text`` in ``width`` terminal cells."""
     return text + " " * max(0, width - cell_len(text))
+
+
+def jst_minute(iso: str) -> str:
+    """A stored instant (ISO 8601, UTC) as Japan's month, day, hour and minute: ``11-26 10:44``."""
+    try:
+        return f"{tokyo(datetime.fromisoformat(iso)):%m-%d %H:%M}"
+    except ValueError:
+        return iso[5:16]
