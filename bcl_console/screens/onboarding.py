@@ -96,7 +96,7 @@ class OnboardingScreen(LiveScreen):
         self._lines: dict[str, ProgressLine] = {}
         self.plan: PlanView | None = None
         table = self.query_one("#onboarding-table", DataTable)
-        for key, label in (("code", "code"), ("name", "name"), ("status", "progress"), ("start", "service start"),
+        for key, label in (("code", "code"), ("name", "name"), ("status", "progress"), ("start", "starts"),
                            ("steps", "steps"), ("late", "late"), ("next", "next step")):
             table.add_column(label, key=key)
         super().on_mount()
