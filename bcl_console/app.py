@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -28,6 +29,9 @@ from bcl_console.services.events import Event
 from bcl_console.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+#: Signals that stop the console cleanly.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,16 @@ def run_console(settings: Settings) -> int:
                     )
                     log.warning("HTTP API not started: %s", http_error)
             app = BclApp(runtime, http_error=http_error)
-            await app.run_async()
+            # A dropped SSH session (SIGHUP) or a kill (SIGTERM) ends the console the way q does:
+            # the HTTP API, the scheduler and the database are closed before the process exits.
+            loop = asyncio.get_running_loop()
+            for sig in STOP_SIGNALS:
+                loop.add_signal_handler(sig, app.exit)
+            try:
+                await app.run_async()
+            finally:
+                for sig in STOP_SIGNALS:
+                    loop.remove_signal_handler(sig)
             return app.return_code or 0
         finally:
             await runtime.stop()

@@ -100,6 +100,8 @@ class Runtime:
         await self.own_server.close()
         await self.issuance.stop()
         await self.db.close()
+        if self._started:
+            log.info("stopped: HTTP API, scheduler and database closed")
         if self._log_handler is not None:
             log.removeHandler(self._log_handler)
             self._log_handler.close()
