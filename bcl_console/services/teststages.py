@@ -24,7 +24,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -215,7 +215,8 @@ class TestStageService:
         if not batches:
             raise StageFailed("no batch has arrived through the linkage API with this municipality's token")
         batch = max(batches, key=lambda b: b.sequence)
-        ctx.log(f"batch {batch.sequence} ({batch.kind}) received {batch.received_at} over HTTP")
+        received = tokyo(datetime.fromisoformat(batch.received_at))
+        ctx.log(f"batch {batch.sequence} ({batch.kind}) received {received:%Y-%m-%d %H:%M} JST over HTTP")
         backups = {b.sequence: b for b in await self._db.read(linkage_store.list_backups, code)}
         backup = backups.get(batch.sequence)
         if backup is None:

@@ -33,6 +33,7 @@ async def test_the_demo_city_is_mid_testing_with_a_failed_stage(demo_runtime: Ru
     assert operation.evidence["after_drill"]["status"] == 201
     linkage = next(s for s in view.stages if s.stage.value == "linkage").latest
     assert linkage is not None and linkage.evidence["sampled"] == 20 and linkage.evidence["batch_sequence"] == 2
+    assert "batch 2 (full) received 2026-06-17 10:00 JST over HTTP" in linkage.log
     steps = {s.row.key: s for s in view.steps}
     assert steps["stage2-test"].row.done_by == "teststage"  # a passed stage ticks its step
     assert steps["operation-test"].row.done_on is None
