@@ -6,7 +6,7 @@ import re
 
 from textual_plotext import PlotextPlot
 
-from bcl_console.screens.widgets.chart import draw_counts
+from bcl_console.screens.widgets.chart import count_ticks, draw_counts
 
 
 def ticks(plot: PlotextPlot) -> list[float]:
@@ -28,4 +28,17 @@ def test_counts_reach_the_top_of_the_axis() -> None:
     plot = PlotextPlot()
     plot.plt.plotsize(40, 12)
     draw_counts(plot, "by damage", ["全壊", "半壊"], [7, 3])
-    assert min(ticks(plot)) == 0 and max(ticks(plot)) == 7
+    assert ticks(plot) == [8, 6, 4, 2, 0]  # whole numbers, not 1.2, 2.3 …
+
+
+def test_count_ticks_are_few_whole_and_evenly_spaced() -> None:
+    assert count_ticks(0) == [0, 1]
+    assert count_ticks(7) == [0, 2, 4, 6, 8]
+    assert count_ticks(68) == [0, 20, 40, 60, 80]
+    assert count_ticks(377) == [0, 100, 200, 300, 400]
+    for top in [*range(2000), 12_345, 9_790_170]:
+        marks = count_ticks(top)
+        step = marks[1]
+        assert marks[0] == 0 and marks[-1] >= top and marks[-2] < max(top, 1), top
+        assert 2 <= len(marks) <= 7 and all(b - a == step for a, b in zip(marks, marks[1:], strict=False))
+        assert str(step).rstrip("0") in ("1", "2", "5"), top

@@ -10,8 +10,9 @@ from textual_plotext import PlotextPlot
 def draw_counts(plot: PlotextPlot, title: str, labels: Sequence[str | int], counts: Sequence[int], *,
                 bars: bool = True) -> None:
     """Replace what ``plot`` shows with ``counts`` (bars, or a line over numeric labels).
-    The count axis starts at 0 and reaches at least 1: plotext centres an all-zero series on
-    0 and would draw an axis from -1 to 1, which reads as negative counts."""
+    The count axis starts at 0 and is marked in whole numbers: plotext would centre an
+    all-zero series on 0 (an axis from -1 to 1, as if counts could be negative) and mark
+    small counts in fractions (1.2, 2.3 …)."""
     plt = plot.plt
     plt.clear_data()
     plt.clear_figure()
@@ -19,6 +20,17 @@ def draw_counts(plot: PlotextPlot, title: str, labels: Sequence[str | int], coun
         plt.bar(list(labels), list(counts))
     else:
         plt.plot(list(labels), list(counts))
-    plt.ylim(0, max(1, max(counts, default=0)))
+    ticks = count_ticks(max(counts, default=0))
+    plt.ylim(0, ticks[-1])
+    plt.yticks([float(t) for t in ticks], [f"{t:,}" for t in ticks])
     plt.title(title)
     plot.refresh()
+
+
+def count_ticks(top: int) -> list[int]:
+    """Whole-number marks from 0 to the first at or above ``top``: at most six intervals of
+    1, 2 or 5 × 10ⁿ."""
+    step = 1
+    while top > 5 * step:
+        step = step * 5 // 2 if str(step)[0] == "2" else step * 2  # 1, 2, 5, 10, 20, 50 …
+    return list(range(0, max(top, 1) + step, step))
