@@ -51,8 +51,10 @@ def voided_after_close(conn: sqlite3.Connection, before_year: int) -> list[Group
 def mark_settled(conn: sqlite3.Connection, fiscal_year: int, closed: Sequence[int]) -> None:
     """Mark what the statement of ``fiscal_year`` counted: its own year and late events."""
     for year in {fiscal_year, *(y for y in closed if y < fiscal_year)}:
-        # settle_year is exactly "billable, not settled, of this year" (a trigger then clears it)
-        conn.execute("UPDATE issuances SET settled_year = ? WHERE settle_year = ?", (fiscal_year, year))
+        # settle_year is exactly "billable, not settled, of this year"; a settled row holds no
+        # key, and clearing it here spares the update trigger a second write of every row
+        conn.execute("UPDATE issuances SET settled_year = ?, settle_year = NULL, settle_key = NULL "
+                     "WHERE settle_year = ?", (fiscal_year, year))
     conn.execute(
         "UPDATE issuances SET void_settled_year = ? WHERE settled_year IS NOT NULL AND settled_year < ? "
         "AND state = 'voided' AND void_settled_year IS NULL", (fiscal_year, fiscal_year))
