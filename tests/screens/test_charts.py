@@ -20,8 +20,10 @@ def test_an_all_zero_series_is_drawn_from_zero_up() -> None:
     plot.plt.plotsize(40, 12)
     draw_counts(plot, "by month", ["04", "05"], [0, 0])
     assert min(ticks(plot)) == 0 and max(ticks(plot)) == 1
-    draw_counts(plot, "issued/s", list(range(-3, 1)), [0, 0, 0, 0], bars=False)
+    draw_counts(plot, "issued/s", list(range(-119, 1)), [0] * 120, bars=False)
     assert min(ticks(plot)) == 0 and max(ticks(plot)) == 1
+    seconds_axis = re.sub(r"\x1b\[[0-9;]*m", "", plot.plt.build()).rstrip().splitlines()[-1]
+    assert seconds_axis.split() == ["-119", "-59", "0"]  # whole seconds, not -59.5
 
 
 def test_counts_reach_the_top_of_the_axis() -> None:

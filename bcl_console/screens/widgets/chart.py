@@ -19,7 +19,11 @@ def draw_counts(plot: PlotextPlot, title: str, labels: Sequence[str | int], coun
     if bars:
         plt.bar(list(labels), list(counts))
     else:
-        plt.plot(list(labels), list(counts))
+        xs = [float(x) for x in labels]
+        plt.plot(xs, list(counts))
+        if xs:  # three whole-number marks: first, middle, last (plotext writes -59.5, -29.8 …)
+            marks = [xs[0], xs[len(xs) // 2], xs[-1]]
+            plt.xticks(marks, [f"{x:g}" for x in marks])
     ticks = count_ticks(max(counts, default=0))
     plt.ylim(0, ticks[-1])
     plt.yticks([float(t) for t in ticks], [f"{t:,}" for t in ticks])
