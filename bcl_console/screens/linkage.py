@@ -4,6 +4,7 @@ list of a rejected batch, backups and restore, and an ingest started from a path
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from pathlib import Path
 
 from rich.markup import escape
@@ -16,7 +17,7 @@ from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
 from bcl_console.domain.errors import InvalidInput
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
-from bcl_console.screens.widgets.table import selected_key
+from bcl_console.screens.widgets.table import keep_cursor, selected_key
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import BatchApplied, BatchRejected, Event, LinkageProgress
 from bcl_console.services.linkage import BackupRecord, BatchView
@@ -44,7 +45,6 @@ class LinkageScreen(LiveScreen):
     def on_mount(self) -> None:
         self.sub_title = "Linkage"
         self.showing_backups = False
-        self._shown_backups: bool | None = None  # which list the table holds now
         self._batches: list[BatchView] = []
         self._backups: list[BackupRecord] = []
         self.query_one("#linkage-progress").display = False
@@ -59,45 +59,39 @@ class LinkageScreen(LiveScreen):
                 f"Ingesting [b]{event.batch}[/b]: {event.done:,} of {event.total:,} records"
             )
 
-    def _identities(self) -> list[tuple[object, ...]]:
-        """What each shown row is, independent of its place (a new batch moves the others down)."""
-        if self.showing_backups:
-            return [(b.path,) for b in self._backups]
-        return [(b.municipality_code, b.sequence, b.received_at, b.outcome) for b in self._batches]
-
     async def reload(self) -> None:
         svc = self.runtime.linkage
         table = self.query_one("#linkage-table", DataTable)
-        # A reload (an agent's batch arriving, say) keeps the operator's row selected.
-        index = self._selected_index() if self._shown_backups is self.showing_backups else None
-        keep = self._identities()[index] if index is not None else None
+        # Rows are keyed by what they are, not where they are: a reload (an agent's batch
+        # arriving, say) keeps the operator's row selected, and the rows stay in list order.
+        restore_cursor = keep_cursor(table)
         table.clear(columns=True)
         if self.showing_backups:
             self._backups = await svc.backups()
             for key, label in (("code", "code"), ("seq", "seq"), ("kind", "kind"),
                                ("size", "bytes"), ("at", "made (UTC)")):
                 table.add_column(label, key=key)
-            for i, backup in enumerate(self._backups):
+            for backup in self._backups:
                 table.add_row(backup.municipality_code, str(backup.sequence), backup.kind,
-                              f"{backup.size:,}", backup.created_at[:16].replace("T", " "), key=str(i))
+                              f"{backup.size:,}", backup.created_at[:16].replace("T", " "), key=backup.path)
             title = f"[b]Backups[/b] (AES-256-GCM): {len(self._backups)}. R restores the selected one's municipality up to it."
         else:
             self._batches = await svc.batches(limit=200)
             for key, label in (("code", "code"), ("seq", "seq"), ("kind", "kind"), ("at", "received (UTC)"),
                                ("source", "via"), ("outcome", "outcome"), ("size", "records")):
                 table.add_column(label, key=key)
-            for i, b in enumerate(self._batches):
+            seen: Counter[str] = Counter()
+            for b in self._batches:
+                identity = f"{b.received_at}|{b.municipality_code}|{b.sequence}|{b.outcome}"
+                seen[identity] += 1  # the same batch refused twice within one clock tick
                 outcome = b.outcome if b.outcome != "rejected" else f"[red]rejected ({len(b.problems)})[/red]"
                 records = b.counts.get("residents", 0) + b.counts.get("seals", 0) + b.counts.get("taxes", 0)
                 table.add_row(b.municipality_code or "?", str(b.sequence or "?"), b.kind or "?",
                               b.received_at[:16].replace("T", " "), b.source, outcome,
-                              f"{records:,}", key=str(i))
+                              f"{records:,}", key=f"{identity}#{seen[identity]}")
             rejected = sum(1 for b in self._batches if b.outcome == "rejected")
             title = f"[b]Batches[/b]: {len(self._batches)} shown, {rejected} rejected. a ingests a batch from a path."
-        self._shown_backups = self.showing_backups
-        identities = self._identities()
-        if keep in identities:
-            table.move_cursor(row=identities.index(keep))
+        restore_cursor()
         if not self.query_one("#linkage-progress").display:
             self.query_one("#linkage-title", Static).update(title)
         self.show_detail()
@@ -107,8 +101,9 @@ class LinkageScreen(LiveScreen):
         self.show_detail()
 
     def _selected_index(self) -> int | None:
-        key = selected_key(self.query_one("#linkage-table", DataTable))
-        return int(key) if key is not None else None
+        """The selected row's place in the list shown (rows are added in list order)."""
+        table = self.query_one("#linkage-table", DataTable)
+        return None if selected_key(table) is None else table.cursor_row
 
     def show_detail(self) -> None:
         detail = self.query_one("#linkage-detail", Static)

@@ -16,12 +16,11 @@ def sync_rows(table: DataTable[str], rows: dict[str, dict[str, str]], *, in_orde
     first): when that order changed, the rows are laid out anew and the cursor stays on the
     row it was on."""
     if in_order and [r.key.value for r in table.ordered_rows] != list(rows):
-        cursor = selected_key(table)
+        restore_cursor = keep_cursor(table)
         table.clear()
         for key, values in rows.items():
             table.add_row(*values.values(), key=key)
-        if cursor in rows:
-            table.move_cursor(row=table.get_row_index(cursor), scroll=False)
+        restore_cursor()
         return
     for key, values in rows.items():
         if key in table.rows:
