@@ -19,6 +19,12 @@ def tokyo(instant: datetime) -> datetime:
     return require_aware(instant).astimezone(TOKYO)
 
 
+def tokyo_at(iso: str) -> datetime:
+    """A stored instant (ISO 8601 with its offset, as the store writes them) as wall-clock
+    time in Japan; ValueError for a text that is not one."""
+    return tokyo(datetime.fromisoformat(iso))
+
+
 def fiscal_year_of_date(day: date) -> int:
     return day.year if day.month >= 4 else day.year - 1
 

@@ -5,7 +5,7 @@ chart, suspend/resume of the selected municipality, and simulated traffic for tr
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 from textual import work
@@ -15,7 +15,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Static
 from textual_plotext import PlotextPlot
 
-from bcl_console.domain.fiscal import tokyo
+from bcl_console.domain.fiscal import tokyo_at
 from bcl_console.domain.municipality import CertificateType
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
@@ -150,7 +150,7 @@ def _jst(iso: str, today: date) -> str:
     """Japan time of day for today's rows; the month and day for older ones (the feed also
     shows the latest history, and a bare 21:33 of last week would read as tonight)."""
     try:
-        at = tokyo(datetime.fromisoformat(iso))
+        at = tokyo_at(iso)
     except ValueError:
         return iso[:19]
     return f"{at:%H:%M:%S}" if at.date() == today else f"{at:%m-%d}"

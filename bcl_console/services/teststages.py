@@ -24,13 +24,13 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bcl_console.domain import linkage as rules
 from bcl_console.domain.errors import Conflict, DomainError, InvalidInput, NotFound
-from bcl_console.domain.fiscal import tokyo
+from bcl_console.domain.fiscal import tokyo, tokyo_at
 from bcl_console.domain.linkage import Problems
 from bcl_console.domain.municipality import CertificateType, Hosting, Municipality
 from bcl_console.domain.onboarding import (
@@ -215,7 +215,7 @@ class TestStageService:
         if not batches:
             raise StageFailed("no batch has arrived through the linkage API with this municipality's token")
         batch = max(batches, key=lambda b: b.sequence)
-        received = tokyo(datetime.fromisoformat(batch.received_at))
+        received = tokyo_at(batch.received_at)
         ctx.log(f"batch {batch.sequence} ({batch.kind}) received {received:%Y-%m-%d %H:%M} JST over HTTP")
         backups = {b.sequence: b for b in await self._db.read(linkage_store.list_backups, code)}
         backup = backups.get(batch.sequence)

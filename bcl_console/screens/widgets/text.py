@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from rich.cells import cell_len
 
-from bcl_console.domain.fiscal import tokyo
+from bcl_console.domain.fiscal import tokyo_at
 
 
 def pad(text: str, width: int) -> str:
@@ -17,6 +15,6 @@ def pad(text: str, width: int) -> str:
 def jst_minute(iso: str) -> str:
     """A stored instant (ISO 8601, UTC) as Japan's month, day, hour and minute: ``11-26 10:44``."""
     try:
-        return f"{tokyo(datetime.fromisoformat(iso)):%m-%d %H:%M}"
+        return f"{tokyo_at(iso):%m-%d %H:%M}"
     except ValueError:
         return iso[5:16]
