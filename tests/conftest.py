@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
@@ -96,3 +97,10 @@ def query(db_path: Path, sql: str, *params: object) -> list[tuple]:  # type: ign
 @pytest.fixture
 def db_dump() -> Iterator[object]:
     yield dump
+
+
+def free_port() -> int:
+    """A loopback port free right now, for a server that must be started on a known port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -18,7 +18,7 @@ from textual_plotext import PlotextPlot
 from bcl_console.domain.errors import DomainError, InvalidInput
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
-from bcl_console.screens.widgets.chart import draw_counts
+from bcl_console.screens.widgets.chart import clear_chart, draw_counts
 from bcl_console.screens.widgets.table import keep_cursor, selected_key
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import IssuanceChanged
@@ -108,8 +108,7 @@ class SettlementScreen(LiveScreen):
         plot = self.query_one("#settle-chart", PlotextPlot)
         if row is None:
             detail.update("Totals of all municipalities.")
-            plot.plt.clear_data()
-            plot.plt.clear_figure()
+            clear_chart(plot)
             plot.refresh()
             return
         c = row["certificates"]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services.test_linkage_http import free_port
+from tests.conftest import free_port
 
 
 def wait_for(predicate: Callable[[], bool], seconds: float, what: str) -> None:

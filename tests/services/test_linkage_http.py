@@ -6,7 +6,6 @@ import asyncio
 import io
 import json
 import shutil
-import socket
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ import aiohttp
 from bcl_console.services.actor import Actor
 from bcl_console.services.linkage_agent import LinkageAgent, is_complete
 from bcl_console.services.runtime import Runtime
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "fixtures" / "linkage"
@@ -84,12 +84,6 @@ async def test_oversized_body_is_refused(demo_runtime: Runtime) -> None:
     finally:
         web_linkage.MAX_BATCH_BYTES = limit
     assert status == 413 and doc["error"]["code"] == "too_large"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_agent_waits_for_the_centre_and_delivers_in_order(demo_runtime: Runtime, tmp_path: Path) -> None:

@@ -13,9 +13,8 @@ def draw_counts(plot: PlotextPlot, title: str, labels: Sequence[str | int], coun
     The count axis starts at 0 and is marked in whole numbers: plotext would centre an
     all-zero series on 0 (an axis from -1 to 1, as if counts could be negative) and mark
     small counts in fractions (1.2, 2.3 …)."""
+    clear_chart(plot)
     plt = plot.plt
-    plt.clear_data()
-    plt.clear_figure()
     if bars:
         plt.bar(list(labels), list(counts))
     else:
@@ -29,6 +28,12 @@ def draw_counts(plot: PlotextPlot, title: str, labels: Sequence[str | int], coun
     plt.yticks([float(t) for t in ticks], [f"{t:,}" for t in ticks])
     plt.title(title)
     plot.refresh()
+
+
+def clear_chart(plot: PlotextPlot) -> None:
+    """Empty ``plot`` (data, labels and limits); the widget redraws on its next refresh."""
+    plot.plt.clear_data()
+    plot.plt.clear_figure()
 
 
 def count_ticks(top: int) -> list[int]:
