@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.screen import Screen
 
@@ -20,6 +20,8 @@ class LiveScreen(Screen[None]):
     """A screen that reloads its read model when a service event it cares about arrives."""
 
     EVENT_TYPES: tuple[type[Event], ...] = ()
+    #: Events arriving within this many seconds are folded into one reload.
+    REFRESH_DELAY: ClassVar[float] = REFRESH_DELAY
 
     @property
     def runtime(self) -> Runtime:
@@ -41,7 +43,7 @@ class LiveScreen(Screen[None]):
     def schedule_reload(self) -> None:
         if not self._refresh_pending:
             self._refresh_pending = True
-            self.set_timer(REFRESH_DELAY, self._run_reload)
+            self.set_timer(self.REFRESH_DELAY, self._run_reload)
 
     def _run_reload(self) -> None:
         self._refresh_pending = False

@@ -26,6 +26,10 @@ from bcl_console.services.events import IssuanceChanged
 
 class SettlementScreen(LiveScreen):
     EVENT_TYPES = (IssuanceChanged,)
+    # A reload settles the whole year (0.7 s at ten million issuances), and under kiosk
+    # traffic every issuance is an event: fold them over seconds, not a third of one.
+    # The screen's own actions (close, write, a job, another year) reload at once.
+    REFRESH_DELAY = 5.0
     BINDINGS = [
         Binding("left_square_bracket", "year(-1)", "Prev FY"),
         Binding("right_square_bracket", "year(1)", "Next FY"),
