@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
+from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 from textual.worker import WorkerCancelled
 
@@ -18,6 +21,9 @@ from tests.conftest import TEST_NOW
 SIZE = (80, 24)
 
 
+S = TypeVar("S", bound=Screen[None])
+
+
 async def settle(app: BclApp) -> None:
     """Wait for the app's workers, twice (a finished reload may start another). A reload
     cancelled because a newer one replaced it (exclusive) is not an error: the newer one is
@@ -28,6 +34,16 @@ async def settle(app: BclApp) -> None:
                 await worker.wait()
             except WorkerCancelled:
                 pass
+
+
+async def open_area(app: BclApp, pilot: Pilot[int], key: str, screen_type: type[S]) -> S:
+    """Let the app settle, press an area's key, and return that area's screen once it has loaded."""
+    await settle(app)
+    await pilot.press(key)
+    await settle(app)
+    screen = app.screen
+    assert isinstance(screen, screen_type)
+    return screen
 
 
 def text_of(app: BclApp, selector: str) -> str:

@@ -8,7 +8,7 @@ from bcl_console.app import BclApp
 from bcl_console.screens import DisasterScreen
 from bcl_console.services.runtime import Runtime
 from tests.conftest import query
-from tests.screens.test_console import SIZE, fill, settle
+from tests.screens.test_console import SIZE, fill, open_area, settle
 from tests.screens.test_console import text_of as text
 
 
@@ -16,11 +16,7 @@ async def test_disaster_views_and_actions(demo_runtime: Runtime) -> None:
     rt = demo_runtime
     app = BclApp(rt)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app)
-        await pilot.press("z")
-        await settle(app)
-        screen = app.screen
-        assert isinstance(screen, DisasterScreen)
+        screen = await open_area(app, pilot, "z", DisasterScreen)
         assert "令和8年" in text(app, "#disaster-title") or "東雲県豪雨" in text(app, "#disaster-title")
         assert "北山小学校 体育館 23/80" in text(app, "#disaster-detail")
         assert "Applications waiting 5" in text(app, "#disaster-detail")

@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Static
 from bcl_console.app import BclApp
 from bcl_console.screens import LinkageScreen
 from bcl_console.services.runtime import Runtime
-from tests.screens.test_console import SIZE, fill, settle
+from tests.screens.test_console import SIZE, fill, open_area, settle
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "linkage"
 
@@ -17,11 +17,7 @@ FIX = Path(__file__).resolve().parents[2] / "fixtures" / "linkage"
 async def test_ingest_problems_backups_and_restore(demo_runtime: Runtime) -> None:
     app = BclApp(demo_runtime)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app)
-        await pilot.press("l")
-        await settle(app)
-        screen = app.screen
-        assert isinstance(screen, LinkageScreen)
+        screen = await open_area(app, pilot, "l", LinkageScreen)
         table = screen.query_one("#linkage-table", DataTable)
         assert table.row_count == 4  # the demo's batches (東浜市's second came from its linkage agent)
 

@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Static
 from bcl_console.app import BclApp
 from bcl_console.screens import MonitorScreen
 from bcl_console.services.runtime import Runtime
-from tests.screens.test_console import SIZE, fill, settle
+from tests.screens.test_console import SIZE, fill, open_area, settle
 
 
 async def test_traffic_feed_and_controls(demo_runtime: Runtime) -> None:
@@ -17,11 +17,7 @@ async def test_traffic_feed_and_controls(demo_runtime: Runtime) -> None:
     await rt.start_http("127.0.0.1", 0)
     app = BclApp(rt)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app)
-        await pilot.press("i")
-        await settle(app)
-        screen = app.screen
-        assert isinstance(screen, MonitorScreen)
+        screen = await open_area(app, pilot, "i", MonitorScreen)
         # The feed is newest first, as the service gives it: today's rows by time of day, the
         # history below them by date (a bare 21:33 of last week would sort above today's 10:00).
         feed = screen.query_one("#monitor-feed", DataTable)

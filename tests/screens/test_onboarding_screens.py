@@ -8,7 +8,7 @@ from bcl_console.app import BclApp
 from bcl_console.screens import DashboardScreen, OnboardingScreen, StagesScreen
 from bcl_console.services.runtime import Runtime
 from tests.conftest import query
-from tests.screens.test_console import SIZE, fill, settle
+from tests.screens.test_console import SIZE, fill, open_area, settle
 from tests.screens.test_console import text_of as text
 
 
@@ -73,11 +73,7 @@ async def test_stages_screen_runs_a_stage_and_confirms_stage_3(demo_runtime: Run
     rt = demo_runtime
     app = BclApp(rt)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app)
-        await pilot.press("x")
-        await settle(app)
-        screen = app.screen
-        assert isinstance(screen, StagesScreen)
+        screen = await open_area(app, pilot, "x", StagesScreen)
         assert screen.code == "992054"  # the first municipality with a plan
         assert "awaiting: operation, real-store" in text(app, "#stages-title")
         table = screen.query_one("#stages-table", DataTable)

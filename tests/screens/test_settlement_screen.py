@@ -7,7 +7,7 @@ from textual.widgets import DataTable, Static
 from bcl_console.app import BclApp
 from bcl_console.screens import SettlementScreen
 from bcl_console.services.runtime import Runtime
-from tests.screens.test_console import SIZE, fill, settle
+from tests.screens.test_console import SIZE, fill, open_area, settle
 
 
 async def test_year_operators_close_and_jobs(demo_runtime: Runtime) -> None:
@@ -15,11 +15,7 @@ async def test_year_operators_close_and_jobs(demo_runtime: Runtime) -> None:
     await rt.scheduler.start()
     app = BclApp(rt)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app)
-        await pilot.press("e")
-        await settle(app)
-        screen = app.screen
-        assert isinstance(screen, SettlementScreen)
+        screen = await open_area(app, pilot, "e", SettlementScreen)
         assert screen.fiscal_year == 2025  # the last fiscal year that ended (the clock is in FY2026)
         table = screen.query_one("#settle-table", DataTable)
         assert "993611" in [k.value for k in table.rows] and "__total__" in [k.value for k in table.rows]
