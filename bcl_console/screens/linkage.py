@@ -64,10 +64,15 @@ class LinkageScreen(LiveScreen):
         table = self.query_one("#linkage-table", DataTable)
         # Rows are keyed by what they are, not where they are: a reload (an agent's batch
         # arriving, say) keeps the operator's row selected, and the rows stay in list order.
+        # Read first, then rebuild the table in one go: an await between clearing and filling
+        # it let it render empty in between and kept the new columns at their labels' widths.
+        if self.showing_backups:
+            self._backups = await svc.backups()
+        else:
+            self._batches = await svc.batches(limit=200)
         restore_cursor = keep_cursor(table)
         table.clear(columns=True)
         if self.showing_backups:
-            self._backups = await svc.backups()
             for key, label in (("code", "code"), ("seq", "seq"), ("kind", "kind"),
                                ("size", "bytes"), ("at", "made (UTC)")):
                 table.add_column(label, key=key)
@@ -76,7 +81,6 @@ class LinkageScreen(LiveScreen):
                               f"{backup.size:,}", backup.created_at[:16].replace("T", " "), key=backup.path)
             title = f"[b]Backups[/b] (AES-256-GCM): {len(self._backups)}. R restores the selected one's municipality up to it."
         else:
-            self._batches = await svc.batches(limit=200)
             for key, label in (("code", "code"), ("seq", "seq"), ("kind", "kind"), ("at", "received (UTC)"),
                                ("source", "via"), ("outcome", "outcome"), ("size", "records")):
                 table.add_column(label, key=key)
