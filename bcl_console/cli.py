@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from bcl_console import __version__
 from bcl_console.config import ConfigError, Settings, load_settings
 from bcl_console.domain.errors import DomainError
 from bcl_console.services.actor import Actor
 from bcl_console.services.runtime import Runtime
-from bcl_console.store import StoreError
+from bcl_console.store import StorageFull, StoreError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
 
@@ -68,11 +69,16 @@ def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
 
 
 def with_runtime(
-    args: argparse.Namespace, body: Callable[[Runtime], Awaitable[int]], **extra: Any
+    args: argparse.Namespace, body: Callable[[Runtime], Awaitable[int]], *, create: bool = False,
+    **extra: Any,
 ) -> int:
+    """Run ``body`` on the centre of the data directory. Only the console, ``demo`` and
+    ``init`` make a centre (``create``); any other command on a directory that holds none
+    is a usage error naming it, so a mistyped --data-dir never settles an empty year."""
+
     async def main() -> int:
         runtime = Runtime(settings_from(args, **extra))
-        await runtime.start()
+        await runtime.start(create=create)
         try:
             return await body(runtime)
         finally:
@@ -165,20 +171,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
             sys.stderr.write(f"\r{step:<6} [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,} residents")
             sys.stderr.flush()
 
+    from bcl_console.services.runtime import remake_demo
+
+    settings = settings_from(args)
+    summary = asyncio.run(remake_demo(settings, args.seed, residents=args.residents, progress=progress))
+    if show_progress:
+        sys.stderr.write("\n")
+    doc = {"data_dir": str(settings.data_dir), **summary.as_dict()}
+    emit(args, doc, lambda: print(
+        f"Demo data set (seed {summary.seed}) made in {settings.data_dir}: "
+        f"{summary.municipalities} municipalities, {summary.residents:,} residents in "
+        f"{summary.households:,} households, {summary.seals:,} seals, {summary.taxes:,} "
+        f"tax records ({summary.seconds:.1f} s)."
+    ))
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from bcl_console.services.runtime import holds_centre
+
+    existed = holds_centre(settings_from(args).data_dir)
+
     async def body(runtime: Runtime) -> int:
-        summary = await runtime.make_demo(args.seed, residents=args.residents, progress=progress)
-        if show_progress:
-            sys.stderr.write("\n")
-        doc = {"data_dir": str(runtime.settings.data_dir), **summary.as_dict()}
+        doc = {"data_dir": str(runtime.settings.data_dir), "created": not existed,
+               "schema_version": runtime.schema_versions[1]}
         emit(args, doc, lambda: print(
-            f"Demo data set (seed {summary.seed}) made in {runtime.settings.data_dir}: "
-            f"{summary.municipalities} municipalities, {summary.residents:,} residents in "
-            f"{summary.households:,} households, {summary.seals:,} seals, {summary.taxes:,} "
-            f"tax records ({summary.seconds:.1f} s)."
-        ))
+            f"{'A centre already exists' if existed else 'Empty centre made'} in {doc['data_dir']} "
+            f"(schema {doc['schema_version']}); nothing else was changed." if existed else
+            f"Empty centre made in {doc['data_dir']}: database (schema {doc['schema_version']}) and keys. "
+            "Add municipalities with `bcl-console municipality add`, or make the demo with `bcl-console demo`."))
         return EXIT_OK
 
-    return with_runtime(args, body)
+    return with_runtime(args, body, create=True)
 
 
 def cmd_municipality(args: argparse.Namespace) -> int:
@@ -761,16 +785,16 @@ def cmd_disaster(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR",
                         help="data directory (default: $BCL_DATA_DIR, else the user data directory)")
     common.add_argument("--now", default=argparse.SUPPRESS, metavar="ISO",
                         help="start the centre's clock at this instant, e.g. 2027-04-01T02:00+09:00 "
                              "(training and tests)")
-    js = argparse.ArgumentParser(add_help=False)
+    js = Parser(add_help=False)
     js.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="bcl-console",
         description="Operations console of the BCL municipal infrastructure cloud. "
                     "With no command, starts the console (demo data on an empty data directory).",
@@ -781,6 +805,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("console", parents=[common], help="start the console (the default)")
     p.set_defaults(func=cmd_console)
+
+    p = sub.add_parser("init", parents=[common, js],
+                       help="make an empty centre (database, keys); changes nothing on an existing one")
+    p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("serve", parents=[common],
                        help="run the services headless (relay, linkage API, scheduler)")
@@ -1055,29 +1083,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, whose usage errors reach ``main`` (and so ``--json``) instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise CliError(f"{self.prog}: {message}", EXIT_USAGE, "usage")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func = getattr(args, "func", cmd_console)
-    wants_json = bool(getattr(args, "json", False))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    wants_json = "--json" in argv
     try:
+        args = build_parser().parse_args(argv)
+        func = getattr(args, "func", cmd_console)
+        wants_json = bool(getattr(args, "json", False))
         return int(func(args))
     except KeyboardInterrupt:
         return 130
-    except DomainError as exc:
-        error = CliError(exc.sentence(), EXIT_REJECTED, exc.code, file=exc.file, line=exc.line,
-                         field=exc.field)
-    except ConfigError as exc:
-        error = CliError(str(exc), EXIT_USAGE, "config")
-    except CliError as exc:
-        error = exc
-    except StoreError as exc:
-        error = CliError(str(exc), EXIT_FAILURE, "store")
-    except OSError as exc:
-        error = CliError(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""),
-                         EXIT_FAILURE, "os")
+    except Exception as exc:  # every failure leaves as one sentence (and JSON with --json)
+        error = cli_error(exc)
     print(f"bcl-console: {error.message}", file=sys.stderr)
     if wants_json:
         print(json.dumps({"error": {"code": error.code, "message": error.message, **error.where}},
                          ensure_ascii=False))
     return error.exit_code
+
+
+def cli_error(exc: Exception) -> CliError:
+    """The one sentence, exit code and error code of a failure (contract §1)."""
+    if isinstance(exc, CliError):
+        return exc
+    if isinstance(exc, DomainError):
+        return CliError(exc.sentence(), EXIT_REJECTED, exc.code, file=exc.file, line=exc.line, field=exc.field)
+    if isinstance(exc, ConfigError):
+        return CliError(str(exc), EXIT_USAGE, "config")
+    if isinstance(exc, StorageFull) or (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)):
+        return CliError("the data directory's disk is full; nothing more was written (free space, then "
+                        "run the command again)", EXIT_FAILURE, "storage_full")
+    if isinstance(exc, StoreError):
+        return CliError(str(exc), EXIT_FAILURE, "store")
+    if isinstance(exc, OSError):
+        return CliError(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""),
+                        EXIT_FAILURE, "os")
+    if os.environ.get("BCL_DEBUG"):
+        raise exc
+    return CliError(f"unexpected error ({type(exc).__name__}: {exc}); run again with BCL_DEBUG=1 "
+                    "for the traceback", EXIT_FAILURE, "internal")

@@ -16,6 +16,9 @@ import json
 import logging
 import multiprocessing
 import os
+import tempfile
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +44,8 @@ from bcl_console.store.issuances import IssuanceRecord
 
 log = logging.getLogger(__name__)
 
+#: The largest row id a request may name (a disaster number): larger names nothing.
+MAX_ROW_ID = 2**31 - 1
 CHANNELS = ("counter", "store", "test-stage-2", "test-stage-3", "real-store-test")
 _OPTION_KEYS = {
     CertificateType.RESIDENCE: {"scope", "include_domicile"},
@@ -77,7 +82,7 @@ def check_options(ctype: CertificateType, options: dict[str, Any]) -> dict[str, 
         out = {"fiscal_year": fy}
     elif ctype is CertificateType.DISASTER and "disaster_id" in options:
         did = options["disaster_id"]
-        if not isinstance(did, int) or isinstance(did, bool) or did < 1:
+        if not isinstance(did, int) or isinstance(did, bool) or not 1 <= did <= MAX_ROW_ID:
             raise InvalidInput(f"disaster_id {did!r} is not a disaster number", field="disaster_id")
         out = {"disaster_id": did}
     return out
@@ -131,9 +136,19 @@ def refuse_gaiji(content: CertificateContent) -> None:
                     "print (外字); issue it at the town hall counter", field=label)
 
 
-def _init_worker() -> None:
-    """Parse the font in a new worker before its first job."""
+def _init_worker(parent: int | None = None) -> None:
+    """Parse the font in a new worker before its first job; with ``parent``, also watch
+    that process and exit when it is gone (a ``kill -9`` of ``serve`` or the console
+    must not leave render workers behind under PID 1)."""
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True).start()
     fontcache.has_glyph("住")
+
+
+def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(0)
 
 
 def _render_job(content: CertificateContent, code: str, signed: Signed, created: datetime) -> bytes:
@@ -156,7 +171,8 @@ class IssuanceService:
         if self._workers > 0 and self._pool is None:
             context = multiprocessing.get_context("spawn")
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self._workers, mp_context=context, initializer=_init_worker)
+                max_workers=self._workers, mp_context=context, initializer=_init_worker,
+                initargs=(os.getpid(),))
             # Warm every worker so the first requests do not pay for the start.
             loop = asyncio.get_running_loop()
             await asyncio.gather(*(loop.run_in_executor(self._pool, _init_worker) for _ in range(self._workers)))
@@ -234,17 +250,30 @@ class IssuanceService:
         pdf = await self._render(content, code, signed, issued)
         return pdf, code, len(content.pages) * 2
 
-    def document_path(self, request_id: str) -> Path:
+    def document_path(self, request_id: str, attempt: str | None = None) -> Path:
+        """Where a document is kept; ``attempt`` makes the name one payment's own."""
         now = tokyo(self._clock.now())
-        return Path("documents") / f"{now:%Y}" / f"{now:%m}" / f"{request_id}.pdf"
+        name = f"{request_id}-{attempt}.pdf" if attempt else f"{request_id}.pdf"
+        return Path("documents") / f"{now:%Y}" / f"{now:%m}" / name
 
     def save_document(self, rel: Path, pdf: bytes) -> None:
-        """Write a document atomically (a temporary file, then a rename)."""
+        """Write a document durably and atomically: a temporary file of this call's own,
+        synced, then renamed (never a name another writer shares)."""
         path = self._data_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(pdf)
-        os.replace(tmp, path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pdf)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def remove_document(self, rel: Path) -> None:
+        (self._data_dir / rel).unlink(missing_ok=True)
 
     def read_document(self, rel: str) -> bytes:
         return (self._data_dir / rel).read_bytes()

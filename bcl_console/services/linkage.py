@@ -31,13 +31,20 @@ from bcl_console.domain import linkage as rules
 from bcl_console.domain.errors import InvalidInput, NotFound
 from bcl_console.domain.fiscal import tokyo
 from bcl_console.domain.linkage import Manifest, Problem, Problems
+from bcl_console.services import rejected_journal
 from bcl_console.services.actor import Actor
-from bcl_console.services.backup_crypto import decrypt_to_temp, encrypt_stream
+from bcl_console.services.backup_crypto import (
+    BackupCorrupt,
+    decrypt_to_temp,
+    encrypt_stream,
+    verify_backup,
+)
 from bcl_console.services.batch_rows import Chunk, Row, chunks
 from bcl_console.services.batch_source import MAX_MANIFEST, BatchSource, open_source
 from bcl_console.services.batch_writer import write_csv, write_manifest
 from bcl_console.services.clock import Clock, iso_now, today_in_japan
 from bcl_console.services.events import BatchApplied, BatchRejected, EventBus, LinkageProgress
+from bcl_console.services.faults import fault_point
 from bcl_console.services.keys import KeyStore
 from bcl_console.services.tokens import TokenService
 from bcl_console.store import Conn, Database, IntegrityError
@@ -129,6 +136,7 @@ def hash_pass(source: BatchSource, manifest: Manifest, problems: Problems) -> No
         try:
             with source.open(name) as fh:
                 while chunk := fh.read(1 << 20):
+                    fault_point("link:reading")
                     digest.update(chunk)
                     if utf8_ok:
                         if not non_ascii and not chunk.isascii():
@@ -211,6 +219,7 @@ class _Applier:
         try:
             insert(self.conn, self.code, [v for _, _, v in chunk])
             self.conn.execute("RELEASE chunk")
+            fault_point("link:inserting")
             return
         except IntegrityError:
             self.conn.execute("ROLLBACK TO chunk")
@@ -377,7 +386,9 @@ class LinkageService:
         at = iso_now(self._clock)
         today = today_in_japan(self._clock)
         backup_rel = Path("backups") / code / f"{manifest.sequence:08d}-{manifest.kind}.bclbak"
-        partial = self._data_dir / backup_rel.with_suffix(".partial")
+        final = self._data_dir / backup_rel
+        partial = final.with_suffix(".partial")
+        published: list[Path] = []
         key = self._keys.backup_key
 
         def tx(conn: Conn) -> dict[str, int]:
@@ -412,6 +423,12 @@ class LinkageService:
                 size = backup.join()
             if problems:
                 raise _Rejected
+            # The backup is published (renamed, its directory synced) before the commit that
+            # reports the batch applied: a crash after the commit can never lose it, and
+            # one before the commit leaves a file that the next attempt replaces.
+            _publish(partial, final)
+            published.append(final)
+            fault_point("link:before-commit")
             store.record_batch(
                 conn, municipality_code=code, sequence=manifest.sequence, kind=manifest.kind,
                 created_at=manifest.created_at, received_at=at, source=source, outcome="applied",
@@ -429,25 +446,35 @@ class LinkageService:
         except _AlreadyApplied as already:
             return IngestResult("already-applied", code, manifest.sequence, manifest.kind,
                                 counts=already.record.counts)
-        except _Rejected:
+        except BaseException as exc:
             partial.unlink(missing_ok=True)
-            return IngestResult("rejected", code, manifest.sequence, manifest.kind)
-        except BaseException:
-            partial.unlink(missing_ok=True)
+            for path in published:  # the commit did not happen: the batch is not applied
+                path.unlink(missing_ok=True)
+            if isinstance(exc, _Rejected):
+                return IngestResult("rejected", code, manifest.sequence, manifest.kind)
             raise
-        os.replace(partial, self._data_dir / backup_rel)
+        fault_point("link:after-commit")
         return IngestResult("applied", code, manifest.sequence, manifest.kind, counts=counts)
 
+    async def recover_backups(self) -> None:
+        """At start, finish what a crash interrupted: a recorded backup found only as its
+        ``.partial`` (a version before this one renamed it after the commit) is verified,
+        then renamed; partial files of batches that were never applied are removed."""
+        backups_dir = self._data_dir / "backups"
+        if not backups_dir.is_dir():
+            return
+        records = await self._db.read(store.list_backups, None)
+        await asyncio.to_thread(_recover_backups, self._data_dir, records, self._keys.backup_key)
+
     def _journal(self, result: IngestResult, label: str) -> None:
-        self.journal_path.parent.mkdir(parents=True, exist_ok=True)
-        entry = {
-            "received_at": iso_now(self._clock),
-            "batch": label,
-            "source": result.source,
-            **result.as_dict(),
-        }
-        with self.journal_path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        """Keep a rejected batch's problem list for the operator. Problems quote the values
+        they are about (resident codes, names, dates), so each entry is sealed with the
+        backup key (AES-GCM), the file is 0600, and entries older than the retention are
+        dropped; only the time and the municipality code stay readable, to prune and filter."""
+        entry = {"batch": label, "source": result.source, **result.as_dict()}
+        now = self._clock.now()
+        sealed = rejected_journal.seal(self._keys.backup_key, iso_now(self._clock), entry)
+        rejected_journal.append(self.journal_path, sealed, self._keys.backup_key, now)
 
     # -- reading back ----------------------------------------------------------------
     async def batches(self, code: str | None = None, limit: int = 200) -> list[BatchView]:
@@ -463,20 +490,13 @@ class LinkageService:
         return views[:limit]
 
     def _rejected(self, code: str | None, limit: int) -> list[BatchView]:
-        if not self.journal_path.exists():
-            return []
         out = []
-        with self.journal_path.open(encoding="utf-8") as fh:
-            for text in fh:
-                try:
-                    e = json.loads(text)
-                except json.JSONDecodeError:
-                    continue
-                if code is not None and e.get("municipality_code") != code:
-                    continue
-                out.append(BatchView(e.get("municipality_code"), e.get("sequence"), e.get("kind"),
-                                     e["received_at"], e.get("source", ""), "rejected",
-                                     e.get("counts", {}), e.get("problems", [])))
+        for e in rejected_journal.read(self.journal_path, self._keys.backup_key):
+            if code is not None and e.get("municipality_code") != code:
+                continue
+            out.append(BatchView(e.get("municipality_code"), e.get("sequence"), e.get("kind"),
+                                 e["received_at"], e.get("source", ""), "rejected",
+                                 e.get("counts", {}), e.get("problems", [])))
         return out[-limit:]
 
     async def backups(self, code: str | None = None) -> list[BackupRecord]:
@@ -585,6 +605,40 @@ class _BackgroundBackup:
         if self._error is not None:
             raise self._error
         return self._size
+
+
+def _publish(partial: Path, final: Path) -> None:
+    """Rename a finished (fsynced) backup to its name and make the rename durable."""
+    os.replace(partial, final)
+    fd = os.open(final.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _recover_backups(data_dir: Path, records: list[BackupRecord], key: bytes) -> None:
+    known = set()
+    for b in records:
+        final = data_dir / b.path
+        partial = final.with_suffix(".partial")
+        known.add(partial)
+        if final.exists() or not partial.exists():
+            continue
+        try:
+            if partial.stat().st_size != b.size:
+                raise BackupCorrupt(f"it holds {partial.stat().st_size} bytes, not {b.size}")
+            verify_backup(key, partial)
+        except (BackupCorrupt, OSError) as exc:
+            log.error("backup %s of %s#%d was not finished and cannot be recovered: %s",
+                      b.path, b.municipality_code, b.sequence, exc)
+            continue
+        _publish(partial, final)
+        log.warning("backup %s of %s#%d recovered from its unfinished copy", b.path,
+                    b.municipality_code, b.sequence)
+    for partial in (data_dir / "backups").glob("*/*.partial"):
+        if partial not in known:
+            partial.unlink(missing_ok=True)
 
 
 def _write_backup(src: BatchSource, key: bytes, target: Path, tmp: Path) -> int:

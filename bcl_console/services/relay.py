@@ -28,6 +28,7 @@ from bcl_console.domain.municipality import CertificateType, Hosting, Municipali
 from bcl_console.domain.resident import ResidentStatus
 from bcl_console.services.clock import Clock, iso_now
 from bcl_console.services.events import EventBus, IssuanceChanged, RelayRefused
+from bcl_console.services.faults import fault_point
 from bcl_console.services.issuance import IssuanceService, check_options
 from bcl_console.services.metrics import Metrics
 from bcl_console.services.own_server import OwnServerClient, OwnServerError
@@ -99,6 +100,7 @@ class RelayService:
         self._own = own_server
         self._challenges: OrderedDict[str, Challenge] = OrderedDict()
         self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._paying: set[str] = set()
 
     # -- bookkeeping ---------------------------------------------------------------------
     def _prune(self, now: datetime) -> None:
@@ -292,27 +294,47 @@ class RelayService:
             raise RelayError(409, "wrong_state", f"the request is {record.state}, not awaiting payment")
         if amount != record.fee:
             raise RelayError(422, "wrong_amount", f"the fee is {record.fee} yen, not {amount}")
+        if request_id in self._paying:  # a retry while the first payment still renders
+            raise RelayError(409, "payment_in_progress", "a payment of this request is already in progress")
+        self._paying.add(request_id)
+        try:
+            code, pages, latency = await self._issue_paid(record)
+        finally:
+            self._paying.discard(request_id)
+        fault_point("pay:after-commit")
+        self.metrics.issued(record.type, record.municipality_code)
+        self._bus.publish(IssuanceChanged(request_id, record.municipality_code, record.type, "issued", operator, latency))
+        return {"status": "issued", "verification_code": code, "pages": pages}
+
+    async def _issue_paid(self, record: IssuanceRecord) -> tuple[str, int, int]:
+        """Render the document to a file of this attempt's own, then win the guarded
+        awaiting_payment → issued change or remove the file: a concurrent payment (in this
+        process or another worker) can never overwrite or unpublish the winner's document."""
         started = time.perf_counter()
         try:
             pdf, code, pages = await self._render(record)
         except DomainError as exc:
-            raise await self.refuse(RelayError(422, "not_issuable", exc.message), operator,
+            raise await self.refuse(RelayError(422, "not_issuable", exc.message), record.operator,
                                     record.municipality_code) from None
         except OwnServerError as exc:
             raise RelayError(exc.status, exc.code, exc.message) from None
-        rel = self._issuance.document_path(request_id)
+        rel = self._issuance.document_path(record.request_id, attempt=secrets.token_hex(4))
         await asyncio.to_thread(self._issuance.save_document, rel, pdf)
+        fault_point("pay:after-render")
         created = datetime.fromisoformat(record.created_at)
         latency = int((self._clock.now() - created).total_seconds() * 1000) if created else 0
         latency = max(latency, int((time.perf_counter() - started) * 1000))
-        ok = await self._db.write(store.mark_issued, request_id, code=code,
-                                  content_sha256=hashlib.sha256(pdf).hexdigest(), pages=pages,
-                                  document_path=rel.as_posix(), at=iso_now(self._clock), latency_ms=latency)
-        if not ok:  # paid twice at once: the other payment issued it
+        try:
+            ok = await self._db.write(store.mark_issued, record.request_id, code=code,
+                                      content_sha256=hashlib.sha256(pdf).hexdigest(), pages=pages,
+                                      document_path=rel.as_posix(), at=iso_now(self._clock), latency_ms=latency)
+        except BaseException:
+            await asyncio.to_thread(self._issuance.remove_document, rel)
+            raise
+        if not ok:  # paid twice at once: the other payment issued it, with its own file
+            await asyncio.to_thread(self._issuance.remove_document, rel)
             raise RelayError(409, "wrong_state", "the request was already paid")
-        self.metrics.issued(record.type, record.municipality_code)
-        self._bus.publish(IssuanceChanged(request_id, record.municipality_code, record.type, "issued", operator, latency))
-        return {"status": "issued", "verification_code": code, "pages": pages}
+        return code, pages, latency
 
     async def _render(self, record: IssuanceRecord) -> tuple[bytes, str, int]:
         m = await self._db.read(muni_store.get_municipality, record.municipality_code)
@@ -340,6 +362,7 @@ class RelayService:
         ok = await self._db.write(store.complete, request_id, result == "printed", iso_now(self._clock))
         if not ok:
             raise RelayError(409, "wrong_state", f"the request is {record.state}, not issued")
+        fault_point("complete:after-commit")
         state = "printed" if result == "printed" else "voided"
         self._bus.publish(IssuanceChanged(request_id, record.municipality_code, record.type, state, operator, None))
         return {"status": state, "refunded": record.fee if state == "voided" else 0}

@@ -9,9 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import logging.handlers
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
 from types import TracebackType
 
-from bcl_console.config import Settings, prepare_data_dir
+from bcl_console.config import ConfigError, Settings, prepare_data_dir
 from bcl_console.services import demo_disaster, demo_onboarding
 from bcl_console.services.clock import Clock, OffsetClock, SystemClock
 from bcl_console.services.demo import DemoService, DemoSummary, ProgressFn
@@ -33,10 +37,53 @@ from bcl_console.services.settlement import SettlementService
 from bcl_console.services.teststages import TestStageService
 from bcl_console.services.tokens import TokenService
 from bcl_console.services.verification import VerificationService
-from bcl_console.services.web import HttpServer
+from bcl_console.services.web import IDLE_TIMEOUT, HttpServer
 from bcl_console.store import Database
+from bcl_console.store.db import DB_FILENAME
 
 log = logging.getLogger("bcl_console")
+
+
+def holds_centre(data_dir: Path) -> bool:
+    """Whether a data directory holds a centre: a database file that is not empty."""
+    db = data_dir / DB_FILENAME
+    try:
+        return db.is_file() and db.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def restrict_files(data_dir: Path) -> None:
+    """Make every file of the data directory 0600 and every directory 0700 (a directory
+    made by an older version, or files copied in, may be readable by others). Done once
+    per directory: a marker file records it, later starts touch only the database files."""
+    marker = data_dir / ".private"
+    for name in (DB_FILENAME, f"{DB_FILENAME}-wal", f"{DB_FILENAME}-shm"):
+        _chmod(data_dir / name, 0o600)
+    if marker.exists():
+        return
+    for root, dirs, files in os.walk(data_dir):
+        for name in dirs:
+            _chmod(Path(root) / name, 0o700)
+        for name in files:
+            _chmod(Path(root) / name, 0o600)
+    marker.touch(mode=0o600)
+
+
+def _chmod(path: Path, mode: int) -> None:
+    try:
+        if not path.is_symlink() and path.stat().st_mode & 0o777 != mode:
+            path.chmod(mode)
+    except OSError:
+        pass  # vanished meanwhile, or not ours: nothing to tighten
+
+
+class QuietRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """The log file, which never turns a failed write (a full disk) into a traceback on
+    the terminal: the one-sentence error the command prints says what happened."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        return None
 
 
 class Runtime:
@@ -79,8 +126,17 @@ class Runtime:
         self._log_handler: logging.Handler | None = None
         self._started = False
 
-    async def start(self, *, target_version: int | None = None) -> None:
-        """Create the data directory and keys if needed, open and migrate the database."""
+    async def start(self, *, target_version: int | None = None, create: bool = True) -> None:
+        """Open and migrate the centre's database. With ``create`` (the console, ``demo``,
+        ``init``, tests) a missing centre is made: the directory, keys and database; without
+        it a directory that holds no centre is a ConfigError naming it (contract §1)."""
+        if not create and not holds_centre(self.settings.data_dir):
+            raise ConfigError(
+                f"data directory {self.settings.data_dir} holds no centre; make one with "
+                f"`bcl-console init --data-dir {self.settings.data_dir}` (or `bcl-console demo`)")
+        # Everything the centre writes is its own: the database, its journal, documents,
+        # backups and logs are 0600 in 0700 directories, whoever's umask started us.
+        os.umask(0o077)
         prepare_data_dir(self.settings.data_dir)
         self._start_logging()
         self.keys.ensure()
@@ -90,6 +146,8 @@ class Runtime:
         before, after = self.schema_versions
         if before != after:
             log.info("database migrated from schema %d to %d", before, after)
+        await asyncio.to_thread(restrict_files, self.settings.data_dir)
+        await self.linkage.recover_backups()
         await self.issuance.start()
         self._started = True
 
@@ -123,7 +181,7 @@ class Runtime:
     def _start_logging(self) -> None:
         logs = self.settings.logs_dir
         logs.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
+        handler = QuietRotatingFileHandler(
             logs / "bcl-console.log", maxBytes=5_000_000, backupCount=3, encoding="utf-8"
         )
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -132,13 +190,15 @@ class Runtime:
             log.setLevel(logging.INFO)
         self._log_handler = handler
 
-    async def start_http(self, host: str | None = None, port: int | None = None) -> HttpServer:
+    async def start_http(self, host: str | None = None, port: int | None = None, *,
+                         idle_timeout: float = IDLE_TIMEOUT) -> HttpServer:
         """Serve the HTTP API (healthz, relay, linkage) on this loop."""
         if self.http is None:
             self.http = await HttpServer.start(
                 self,
                 host or self.settings.host,
                 self.settings.port if port is None else port,
+                idle_timeout=idle_timeout,
             )
             log.info("HTTP API listening on %s", self.http.url)
         return self.http
@@ -165,3 +225,54 @@ class Runtime:
         if await self.demo.is_empty():
             return await self.make_demo(self.settings.demo_seed)
         return None
+
+
+#: What a demo data set consists of in a data directory, besides its keys; the log and
+#: the temporary files stay where they are.
+_DEMO_ENTRIES = (DB_FILENAME, "cards", "documents", "backups", "linkage", "statements", "scheduler.sqlite3")
+
+
+async def remake_demo(settings: Settings, seed: int, *, residents: int | None = None,
+                      progress: ProgressFn | None = None, clock: Clock | None = None) -> DemoSummary:
+    """`bcl-console demo`: the new data set is made whole in a staging directory inside the
+    data directory (with the centre's own keys), then swapped in by renames. If anything
+    fails on the way — a full disk above all — the staging directory is removed and the
+    previous centre is left exactly as it was."""
+    data_dir = settings.data_dir
+    os.umask(0o077)
+    prepare_data_dir(data_dir)
+    staging = data_dir / ".demo-staging"
+    await asyncio.to_thread(shutil.rmtree, staging, True)
+    try:
+        staging.mkdir(mode=0o700)
+        if settings.keys_dir.is_dir():
+            await asyncio.to_thread(shutil.copytree, settings.keys_dir, staging / "keys")
+        runtime = Runtime(replace(settings, data_dir=staging), clock=clock)
+        await runtime.start()
+        try:
+            summary = await runtime.make_demo(seed, residents=residents, progress=progress)
+        finally:
+            await runtime.stop()
+        await asyncio.to_thread(_swap_in, staging, data_dir)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, staging, True)
+    return summary
+
+
+def _swap_in(staging: Path, data_dir: Path) -> None:
+    """Move the previous data set aside, the new one in, then drop the previous one. The
+    database goes first with its journal files, so the new database never meets the old
+    one's write-ahead log."""
+    old = data_dir / ".demo-previous"
+    shutil.rmtree(old, ignore_errors=True)
+    old.mkdir(mode=0o700)
+    names = [f"{DB_FILENAME}-wal", f"{DB_FILENAME}-shm", *_DEMO_ENTRIES]
+    for name in names:
+        if (data_dir / name).exists():
+            os.replace(data_dir / name, old / name)
+    for name in names:
+        if (staging / name).exists():
+            os.replace(staging / name, data_dir / name)
+    if not (data_dir / "keys").exists():
+        os.replace(staging / "keys", data_dir / "keys")
+    shutil.rmtree(old, ignore_errors=True)

@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from bcl_console import __version__
 from bcl_console.services import web_disaster, web_kiosk, web_linkage
 from bcl_console.services.clock import iso_now
-from bcl_console.services.web_common import RUNTIME_KEY, json_error
+from bcl_console.services.web_common import RUNTIME_KEY, AccessLogger, errors
 
 if TYPE_CHECKING:
     from bcl_console.services.runtime import Runtime
@@ -20,6 +19,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 #: The access log names no person: paths hold only random request ids, never a query.
 access_log = logging.getLogger("bcl_console.access")
+
+#: A connection that sends no complete request for this many seconds is closed, whether
+#: it is idle, kept alive after a request, or dripping its headers (slowloris).
+IDLE_TIMEOUT = 15.0
 
 #: Largest request body accepted anywhere (a linkage batch zip is the largest).
 MAX_BODY = 256 * 1024 * 1024
@@ -32,23 +35,9 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
-@web.middleware
-async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error leaves as JSON ``{"error": {"code", "message"}}``; never a stack trace."""
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return json_error(500, "internal", "internal error")
-
-
 def build_app(runtime: Runtime) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY,
-                          middlewares=[web_kiosk.measure, json_errors, web_kiosk.kiosk_auth,
+                          middlewares=[web_kiosk.measure, errors, web_kiosk.kiosk_auth,
                                        web_disaster.disaster_auth])
     app[RUNTIME_KEY] = runtime
     app.router.add_get("/healthz", healthz)
@@ -67,9 +56,10 @@ class HttpServer:
     port: int
 
     @classmethod
-    async def start(cls, runtime: Runtime, host: str, port: int, app: web.Application | None = None) -> HttpServer:
+    async def start(cls, runtime: Runtime, host: str, port: int, app: web.Application | None = None, *,
+                    idle_timeout: float = IDLE_TIMEOUT) -> HttpServer:
         runner = web.AppRunner(app or build_app(runtime), handle_signals=False, access_log=access_log,
-                               access_log_format='%a "%r" %s %b %Tfs')
+                               access_log_class=AccessLogger, keepalive_timeout=idle_timeout)
         await runner.setup()
         site = web.TCPSite(runner, host, port, reuse_address=True)
         try:

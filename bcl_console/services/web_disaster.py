@@ -17,22 +17,15 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bcl_console.domain.errors import Conflict, DomainError, NotFound
 from bcl_console.services.actor import Actor
 from bcl_console.services.relay import RelayError
-from bcl_console.services.web_common import RUNTIME_KEY, bearer_token, json_error
-from bcl_console.services.web_kiosk import RateLimiter, read_json
+from bcl_console.services.web_common import RUNTIME_KEY, bearer_token, json_error, read_json
+from bcl_console.services.web_kiosk import RateLimiter
 
+#: Row ids (disasters, shelters) are at most this: a larger number names nothing.
+MAX_ID = 2**31 - 1
 TERMINAL: web.RequestKey[str] = web.RequestKey("shelter-terminal", str)
 RESIDENT_LIMIT_KEY: web.AppKey[RateLimiter] = web.AppKey("resident-rate-limiter")
-
-
-def _status(exc: DomainError) -> int:
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, Conflict):
-        return 409
-    return 422
 
 
 @web.middleware
@@ -49,12 +42,7 @@ async def disaster_auth(request: web.Request, handler: Handler) -> web.StreamRes
         request[TERMINAL] = terminal
     elif not request.app[RESIDENT_LIMIT_KEY].allow(request.remote or "?"):
         return json_error(429, "rate_limited", "too many requests; slow down")
-    try:
-        return await handler(request)
-    except RelayError as exc:
-        return json_error(exc.status, exc.code, exc.message)
-    except DomainError as exc:
-        return json_error(_status(exc), exc.code, exc.message)
+    return await handler(request)
 
 
 def _client(request: web.Request) -> str:
@@ -70,8 +58,8 @@ async def challenges(request: web.Request) -> web.Response:
 
 def _int(body: dict[str, Any], key: str) -> int:
     value = body.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise RelayError(400, "bad_request", f"{key} must be a positive whole number")
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
+        raise RelayError(400, "bad_request", f"{key} must be a whole number from 1 to {MAX_ID}")
     return value
 
 

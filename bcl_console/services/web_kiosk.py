@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bcl_console.services.relay import RelayError
-from bcl_console.services.web_common import RUNTIME_KEY, bearer_token, json_error
-
-MAX_JSON = 64 * 1024
+from bcl_console.services.web_common import (
+    RUNTIME_KEY,
+    bearer_token,
+    header_text,
+    json_error,
+    read_json,
+)
 
 
 class RateLimiter:
@@ -50,10 +52,7 @@ async def kiosk_auth(request: web.Request, handler: Handler) -> web.StreamRespon
     if not request.app[RATE_LIMIT_KEY].allow(operator):
         return json_error(429, "rate_limited", "too many requests for this operator; slow down")
     request[OPERATOR] = operator
-    try:
-        return await handler(request)
-    except RelayError as exc:
-        return json_error(exc.status, exc.code, exc.message)
+    return await handler(request)
 
 
 @web.middleware
@@ -73,21 +72,6 @@ async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
         request.app[RUNTIME_KEY].metrics.observe_request(route, request.method, status, time.perf_counter() - started)
 
 
-async def read_json(request: web.Request) -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > MAX_JSON:
-        raise RelayError(413, "too_large", f"the body may be at most {MAX_JSON // 1024} KiB")
-    raw = await request.content.read(MAX_JSON + 1)
-    if len(raw) > MAX_JSON:
-        raise RelayError(413, "too_large", f"the body may be at most {MAX_JSON // 1024} KiB")
-    try:
-        body = json.loads(raw.decode("utf-8")) if raw else {}
-    except (UnicodeDecodeError, ValueError):
-        raise RelayError(400, "malformed_json", "the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise RelayError(400, "malformed_json", "the body must be a JSON object")
-    return body
-
-
 def _relay(request: web.Request) -> Any:
     return request.app[RUNTIME_KEY].relay
 
@@ -103,7 +87,7 @@ async def sessions(request: web.Request) -> web.Response:
 
 async def requests_(request: web.Request) -> web.Response:
     body = await read_json(request)
-    status, doc = await _relay(request).request(request[OPERATOR], request.headers.get("Idempotency-Key"), body)
+    status, doc = await _relay(request).request(request[OPERATOR], header_text(request, "Idempotency-Key", 200), body)
     return web.json_response(doc, status=status)
 
 

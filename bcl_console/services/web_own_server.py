@@ -4,7 +4,6 @@ directory (its residents in its own intermediate DB)."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING
 
@@ -12,7 +11,7 @@ from aiohttp import web
 
 from bcl_console.domain.certificate import content_to_dict
 from bcl_console.domain.errors import DomainError, NotFound
-from bcl_console.services.web_common import RUNTIME_KEY, json_error
+from bcl_console.services.web_common import RUNTIME_KEY, errors, json_error, read_json
 from bcl_console.store import residents as res_store
 
 if TYPE_CHECKING:
@@ -35,15 +34,13 @@ async def resident(request: web.Request) -> web.Response:
 
 async def certificate(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME_KEY]
-    try:
-        body = json.loads(await request.content.read(16 * 1024))
-        code, type_, options = body["resident_code"], body["type"], body.get("options", {})
-        if not isinstance(code, str) or not _CODE.match(code) or not isinstance(options, dict):
-            raise ValueError
-    except (ValueError, KeyError, TypeError):
+    body = await read_json(request, 16 * 1024)
+    code, type_, options = body.get("resident_code"), body.get("type"), body.get("options", {})
+    if not isinstance(code, str) or not _CODE.match(code) or not isinstance(type_, str) \
+            or not isinstance(options, dict):
         return json_error(400, "bad_request", "give resident_code, type and options")
     try:
-        _, _, content, _ = await runtime.issuance.prepare(code, str(type_), options)
+        _, _, content, _ = await runtime.issuance.prepare(code, type_, options)
     except NotFound as exc:
         return json_error(404, "unknown_resident", exc.message)
     except DomainError as exc:
@@ -52,7 +49,7 @@ async def certificate(request: web.Request) -> web.Response:
 
 
 def build_own_server_app(runtime: Runtime) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024)
+    app = web.Application(client_max_size=64 * 1024, middlewares=[errors])
     app[RUNTIME_KEY] = runtime
     app.router.add_get(f"{BASE}/residents/{{code}}", resident)
     app.router.add_post(f"{BASE}/certificates", certificate)

@@ -31,6 +31,25 @@ class StoreError(Exception):
     """The database cannot be opened or migrated."""
 
 
+class StorageFull(StoreError):
+    """The disk of the data directory is full: nothing was written (SQLite rolled back)."""
+
+    code = "storage_full"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__("the data directory's disk is full" + (f" ({detail})" if detail else ""))
+
+
+#: SQLite's primary result codes that mean "no space left" (SQLITE_FULL) and the I/O
+#: error a full disk gives on some writes (SQLITE_IOERR with ENOSPC underneath).
+_SQLITE_FULL = 13
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (code is not None and code & 0xFF == _SQLITE_FULL) or "disk is full" in str(exc)
+
+
 def migration_files() -> list[tuple[int, str, str]]:
     """(version, name, sql) of every numbered migration, in order."""
     found = []
@@ -116,13 +135,19 @@ def _apply_migration(conn: sqlite3.Connection, version: int, name: str, sql: str
 def _run_in_transaction(
     conn: sqlite3.Connection, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> T:
-    conn.execute("BEGIN IMMEDIATE")
     try:
-        result = fn(conn, *args, **kwargs)
-    except BaseException:
-        conn.execute("ROLLBACK")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn, *args, **kwargs)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    except sqlite3.Error as exc:
+        if _is_full(exc):
+            raise StorageFull() from exc
         raise
-    conn.execute("COMMIT")
     return result
 
 
@@ -144,9 +169,13 @@ class Database:
             versions = await self._call(self._writer, self._setup_writer, target_version)
             self._reader = await aiosqlite.connect(self.path, isolation_level=None)
             await self._call(self._reader, _configure, writer=False)
-        except BaseException:
+        except BaseException as exc:
             # Each connection owns a thread: one left open keeps the process alive.
             await self.close()
+            if isinstance(exc, sqlite3.Error):
+                if _is_full(exc):
+                    raise StorageFull() from exc
+                raise StoreError(f"cannot open database {self.path}: {exc}") from exc
             raise
         return versions
 
@@ -163,6 +192,8 @@ class Database:
                 try:
                     if attr == "_writer":
                         await self._call(conn, _checkpoint)
+                except sqlite3.Error:
+                    pass  # a checkpoint is an optimisation: the WAL is replayed at the next open
                 finally:
                     await conn.close()
 

@@ -30,8 +30,12 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]
 
 
 @pytest.fixture
-def data(tmp_path: Path) -> str:
-    return str(tmp_path / "data")
+def data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """An empty centre, made the way an operator makes one: `bcl-console init`."""
+    directory = str(tmp_path / "data")
+    assert main(["init", "--data-dir", directory, "--json"]) == 0
+    capsys.readouterr()
+    return directory
 
 
 def add(capsys: pytest.CaptureFixture[str], data: str, *extra: str) -> tuple[int, dict]:  # type: ignore[type-arg]
@@ -128,19 +132,43 @@ def test_bad_controls_are_rejected_with_exit_3(
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], data: str, tmp_path: Path) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main(["municipality", "add", "--code", "131016"])
-    assert exc.value.code == 2
-    with pytest.raises(SystemExit) as exc:
-        main(["municipality", "add", "--code", "131016", "--name", "x", "--kind", "town", "--population", "many"])
-    assert exc.value.code == 2
+    code, out, err = run(capsys, "municipality", "add", "--code", "131016")
+    assert code == 2 and "required" in err and out == ""
+    code, out, err = run(capsys, "municipality", "add", "--code", "131016", "--name", "x", "--kind", "town",
+                         "--population", "many", "--json")
+    assert code == 2 and "invalid int value" in err
+    assert json.loads(out)["error"]["code"] == "usage"  # a scheduler gets JSON for a usage error too
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     code, out, err = run(capsys, "municipality", "list", "--data-dir", str(blocker / "data"), "--json")
-    assert code == 2 and "cannot be created" in err
+    assert code == 2 and "holds no centre" in err
     assert json.loads(out)["error"]["code"] == "config"
+    code, out, err = run(capsys, "init", "--data-dir", str(blocker / "data"), "--json")
+    assert code == 2 and "cannot be created" in err
     code, _, err = run(capsys, "municipality", "list", "--data-dir", data, "--now", "yesterday")
     assert code == 2 and "not an ISO date-time" in err
+
+
+def test_only_console_demo_and_init_make_a_centre(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A mistyped --data-dir must not settle an empty year with exit 0 (contract §1)."""
+    typo = tmp_path / "dtaa"
+    code, out, err = run(capsys, "settle", "--fiscal-year", "2025", "--data-dir", str(typo), "--json")
+    assert code == 2 and str(typo) in err and "bcl-console init" in err
+    assert json.loads(out)["error"]["code"] == "config"
+    assert not typo.exists()  # nothing was made
+    typo.mkdir()
+    for argv in (["municipality", "list"], ["jobs", "history"], ["backup", "list"], ["kiosk", "register",
+                 "--operator", "x"]):
+        code, _, err = run(capsys, *argv, "--data-dir", str(typo))
+        assert code == 2 and "holds no centre" in err, argv
+    assert list(typo.iterdir()) == []  # an empty directory stays empty
+    code, doc = run_json(capsys, "init", "--data-dir", str(typo))
+    assert code == 0 and doc["created"] is True and doc["schema_version"] > 0
+    before = dump(typo / "bcl.sqlite3")
+    code, doc = run_json(capsys, "init", "--data-dir", str(typo))
+    assert code == 0 and doc["created"] is False and dump(typo / "bcl.sqlite3") == before
+    code, doc = run_json(capsys, "settle", "--fiscal-year", "2025", "--data-dir", str(typo), *NOW)
+    assert code == 0 and doc["municipalities"] == []
 
 
 def test_demo_command(capsys: pytest.CaptureFixture[str], data: str) -> None:
@@ -256,9 +284,8 @@ def test_issue_and_verify_commands(capsys: pytest.CaptureFixture[str], demo_dir:
     code, _, err = run(capsys, "issue", "--resident", "99999999999", "--type", "seal", "--out",
                        str(tmp_path / "x.pdf"), "--data-dir", data, *NOW)
     assert code == 3 and "not known" in err and not (tmp_path / "x.pdf").exists()
-    with pytest.raises(SystemExit) as exc:
-        main(["issue", "--resident", resident, "--type", "passport", "--out", "x.pdf"])
-    assert exc.value.code == 2
+    code, _, err = run(capsys, "issue", "--resident", resident, "--type", "passport", "--out", "x.pdf")
+    assert code == 2 and "invalid choice" in err
 
 
 def test_card_kiosk_and_simulate_commands(capsys: pytest.CaptureFixture[str], demo_dir: Path, tmp_path: Path) -> None:

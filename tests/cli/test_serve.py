@@ -16,6 +16,8 @@ import pytest
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_serve_answers_healthz_and_stops_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
+    subprocess.run([sys.executable, "-m", "bcl_console", "init", "--data-dir", str(tmp_path / "d")],
+                   check=True, capture_output=True)
     proc = subprocess.Popen(
         [sys.executable, "-m", "bcl_console", "serve", "--port", "0", "--data-dir", str(tmp_path / "d")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},

@@ -155,6 +155,7 @@ def test_settle_command_is_idempotent_for_schedulers(tmp_path: Path) -> None:
     data = str(tmp_path / "d")
     run = [sys.executable, "-m", "bcl_console"]
     now = ["--now", "2026-04-01T02:00:00+09:00"]
+    subprocess.run([*run, "init", "--data-dir", data], check=True, capture_output=True)
     subprocess.run([*run, "municipality", "add", "--code", TOWN, "--name", "北山町", "--kind", "town",
                     "--population", "8000", "--service-start", "2025-10-01", "--data-dir", data], check=True,
                    capture_output=True)
