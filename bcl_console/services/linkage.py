@@ -459,7 +459,7 @@ class LinkageService:
     async def recover_backups(self) -> None:
         """At start, finish what a crash interrupted: a recorded backup found only as its
         ``.partial`` (a version before this one renamed it after the commit) is verified,
-        then renamed; partial files of batches that were never applied are removed."""
+        then renamed; stale partial files of batches that were never applied are removed."""
         backups_dir = self._data_dir / "backups"
         if not backups_dir.is_dir():
             return
@@ -636,9 +636,16 @@ def _recover_backups(data_dir: Path, records: list[BackupRecord], key: bytes) ->
         _publish(partial, final)
         log.warning("backup %s of %s#%d recovered from its unfinished copy", b.path,
                     b.municipality_code, b.sequence)
+    # A partial file of no recorded batch was left by a crash before its commit; one still
+    # being written belongs to an ingest of another process (the console while `link` runs),
+    # so only those untouched for an hour are removed.
+    stale = time.time() - 3600
     for partial in (data_dir / "backups").glob("*/*.partial"):
-        if partial not in known:
-            partial.unlink(missing_ok=True)
+        try:
+            if partial not in known and partial.stat().st_mtime < stale:
+                partial.unlink(missing_ok=True)
+        except OSError:
+            continue
 
 
 def _write_backup(src: BatchSource, key: bytes, target: Path, tmp: Path) -> int:

@@ -8,6 +8,7 @@ on SQLite; reads run on a second connection and, thanks to WAL, never wait for w
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections import Counter
 from collections.abc import Callable
@@ -45,9 +46,25 @@ class StorageFull(StoreError):
 _SQLITE_FULL = 13
 
 
-def _is_full(exc: sqlite3.Error) -> bool:
+#: SQLITE_IOERR and SQLITE_CANTOPEN: what opening a database gives when its journal files
+#: cannot be created or grown, a full disk among the causes.
+_SQLITE_IOERR, _SQLITE_CANTOPEN = 10, 14
+#: Less free space than this on the database's disk counts as full.
+_FULL_BELOW = 256 * 1024
+
+
+def _is_full(exc: sqlite3.Error, path: Path | None = None) -> bool:
+    """Whether an SQLite error means the disk is full: SQLITE_FULL itself, or an I/O error
+    on a disk that has (next to) no space left."""
     code = getattr(exc, "sqlite_errorcode", None)
-    return (code is not None and code & 0xFF == _SQLITE_FULL) or "disk is full" in str(exc)
+    if (code is not None and code & 0xFF == _SQLITE_FULL) or "disk is full" in str(exc):
+        return True
+    if path is None or code is None or code & 0xFF not in (_SQLITE_IOERR, _SQLITE_CANTOPEN):
+        return False
+    try:
+        return shutil.disk_usage(path.parent).free < _FULL_BELOW
+    except OSError:
+        return False
 
 
 def migration_files() -> list[tuple[int, str, str]]:
@@ -145,10 +162,18 @@ def _run_in_transaction(
                 conn.execute("ROLLBACK")
             raise
     except sqlite3.Error as exc:
-        if _is_full(exc):
+        if _is_full(exc, _path_of(conn)):
             raise StorageFull() from exc
         raise
     return result
+
+
+def _path_of(conn: sqlite3.Connection) -> Path | None:
+    try:
+        row = conn.execute("PRAGMA database_list").fetchone()
+        return Path(row[2]) if row and row[2] else None
+    except sqlite3.Error:
+        return None
 
 
 class Database:
@@ -173,7 +198,7 @@ class Database:
             # Each connection owns a thread: one left open keeps the process alive.
             await self.close()
             if isinstance(exc, sqlite3.Error):
-                if _is_full(exc):
+                if _is_full(exc, self.path):
                     raise StorageFull() from exc
                 raise StoreError(f"cannot open database {self.path}: {exc}") from exc
             raise
