@@ -1087,8 +1087,7 @@ class Parser(argparse.ArgumentParser):
     """argparse, whose usage errors reach ``main`` (and so ``--json``) instead of exiting."""
 
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        raise CliError(f"{self.prog}: {message}", EXIT_USAGE, "usage")
+        raise CliError(f"{message} (see `{self.prog} --help`)", EXIT_USAGE, "usage")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 import warnings
 import zlib
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from bcl_console.store import issuances as store
 from bcl_console.store.issuances import IssuanceRecord
 
 MAX_PDF = 50 * 1024 * 1024
+#: A verification code as printed (four groups of four), found in a back page's text.
+_CODE = re.compile(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
 
 
 @dataclass
@@ -68,14 +71,14 @@ def _read_pdf(data: bytes) -> _Read:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             reader = PdfReader(io.BytesIO(data), strict=False)
-            attachments = reader.attachments
+            # The attachments are read lazily: a damaged one fails here, not later.
+            raw = reader.attachments.get(ATTACHMENT)
             texts = [page.extract_text() or "" for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError, IndexError,
             RecursionError, zlib.error):
         return _Read(None, "", "", [], [], "the file is not a readable PDF (it is damaged or not a PDF)")
     finally:
         quiet.setLevel(level)
-    raw = attachments.get(ATTACHMENT)
     if not raw:
         return _Read(None, "", "", [], [], "the PDF carries no certificate data of this centre")
     try:
@@ -134,23 +137,29 @@ class VerificationService:
         details["issued_at"] = _japan_time(p.get("issued_at"))
         if not self._signature_ok(read.payload_json, read.signature, self._keys.verify_key):
             return Verdict("altered", "the signature does not verify with this centre's key", details)
-        record = await self._db.read(store.by_code, str(p.get("code")))
-        if record is not None and record.content_sha256 is not None:
-            # The centre kept the issued file's hash: any other byte is a change after issuance.
-            if hashlib.sha256(data).hexdigest() != record.content_sha256:
-                return Verdict("altered", "the file differs from the document issued with this code "
-                                          "(it was changed after issuance)", details)
-            return self._state_verdict(record, details)
         if len(read.fronts) != p.get("pages") or len(read.backs) != len(read.fronts):
             return Verdict("altered", "pages were added or removed after issuance", details)
         if text_sha256("".join(read.fronts)) != p.get("text_sha256"):
             return Verdict("altered", "the text of the front differs from what was signed", details)
         squeezed = read.signature.replace("\n", "")
+        code = str(p.get("code"))
         for n, back in enumerate(read.backs, start=1):
             flat = "".join(back.split())
-            if str(p.get("code")) not in flat or squeezed not in flat:
-                return Verdict("altered", f"back page {n} belongs to another document", details)
-        return await self._record_verdict(str(p.get("code")), details)
+            if code in flat and squeezed in flat:
+                continue
+            other = next((c for c in _CODE.findall(flat) if c != code), None)
+            if other is not None and squeezed not in flat:  # another code and another signature
+                return Verdict("altered", f"back page {n} belongs to another document (code {other})", details)
+            return Verdict("altered", f"back page {n} was changed after issuance: its signed code cannot be read",
+                           details)
+        record = await self._db.read(store.by_code, code)
+        if record is None:
+            return Verdict("unknown", "no certificate with this code was issued by this centre", details)
+        if record.content_sha256 is not None and hashlib.sha256(data).hexdigest() != record.content_sha256:
+            # The centre kept the issued file's hash: any other byte is a change after issuance.
+            return Verdict("altered", "the file differs from the document issued with this code "
+                                      "(it was changed after issuance)", details)
+        return self._state_verdict(record, details)
 
     async def verify_code(self, code: str) -> Verdict:
         normal = normalise_code(code)

@@ -454,3 +454,18 @@ def test_restoring_an_altered_backup_is_one_sentence_and_changes_nothing(
                    "wrong key, or it was altered\n")
     assert dump(demo_dir / "bcl.sqlite3") == before
     assert not list((demo_dir / "tmp").glob("*.zip"))  # no half-decrypted copy left behind
+
+
+def test_out_of_range_numbers_are_one_sentence(capsys: pytest.CaptureFixture[str], demo_dir: Path,
+                                               tmp_path: Path) -> None:
+    out = str(tmp_path / "x.pdf")
+    resident = sqlite3.connect(demo_dir / "bcl.sqlite3").execute(
+        "SELECT resident_code FROM residents WHERE municipality_code='993611' AND status='active' LIMIT 1"
+    ).fetchone()[0]
+    for value, exit_code in (("1e20", 2), ("100000000000000000000", 3), ("9223372036854775808", 3), ("-1", 3)):
+        code, stdout, err = run(capsys, "issue", "--resident", resident, "--type", "disaster", "--disaster", value,
+                                "--out", out, "--data-dir", str(demo_dir), "--json")
+        assert code == exit_code, (value, err)
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+        assert "error" in json.loads(stdout)
+    assert not Path(out).exists()

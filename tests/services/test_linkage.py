@@ -255,3 +255,44 @@ async def test_a_tampered_backup_is_refused(demo_runtime: Runtime, db_dump: Call
     with pytest.raises(Exception, match="wrong key, or it was altered"):
         await rt.linkage.restore(CODE, actor=OP)
     assert db_dump(rt.settings.db_path) == before
+
+
+async def test_rejected_batches_keep_no_personal_data_in_the_clear(demo_runtime: Runtime, tmp_path: Path) -> None:
+    """The problem lists quote resident codes, kana names and dates: the journal seals them
+    (0600, backup key), keeps them for the operator, and drops entries after 90 days."""
+    import json
+    import stat
+    from datetime import timedelta
+
+    rt = demo_runtime
+    result = await rt.linkage.link(copy(FIX / "invalid" / "bad-kana", tmp_path))
+    assert result.outcome == "rejected"
+    quoted = [p.reason for p in result.problems if p.column == "name_kana"]
+    assert quoted
+    journal = rt.linkage.journal_path
+    assert stat.S_IMODE(journal.stat().st_mode) == 0o600
+    raw = journal.read_text(encoding="utf-8")
+    for reason in quoted:
+        assert reason not in raw and json.dumps(reason)[1:-1] not in raw
+    residents = [line.split(",")[0] for line in (FIX / "invalid" / "bad-kana" / "residents.csv")
+                 .read_text(encoding="utf-8").splitlines()[1:]]
+    assert residents and not any(code in raw for code in residents)
+    # the operator still sees every problem, with its file, line, column and reason
+    views = [b for b in await rt.linkage.batches(CODE) if b.outcome == "rejected"]
+    assert [p["reason"] for p in views[0].problems if p["column"] == "name_kana"] == quoted
+    # an entry of an older version in the clear is sealed at the next append; 91 days on,
+    # entries are gone
+    clear = {"received_at": "2026-06-16T01:00:00+00:00", "municipality_code": CODE, "sequence": 9,
+             "kind": "delta", "problems": [{"file": "residents.csv", "line": 2, "column": "name",
+                                            "reason": "山田 花子 is not in katakana"}]}
+    with journal.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(clear, ensure_ascii=False) + "\n")
+    await rt.linkage.link(copy(FIX / "invalid" / "bad-sex", tmp_path / "again"))
+    raw = journal.read_text(encoding="utf-8")
+    assert "山田" not in raw and len(raw.splitlines()) == 3
+    assert any(b.sequence == 9 for b in await rt.linkage.batches(CODE))
+    clock = rt.clock
+    assert isinstance(clock, FixedClock)
+    clock.set(clock.now() + timedelta(days=91))
+    await rt.linkage.link(copy(FIX / "invalid" / "bad-dates", tmp_path / "later"))
+    assert len(journal.read_text(encoding="utf-8").splitlines()) == 1
