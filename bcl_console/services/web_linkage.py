@@ -13,6 +13,8 @@ from bcl_console.services.web_common import RUNTIME_KEY, bearer_token, json_erro
 
 #: Largest batch accepted over HTTP (a 500,000-resident city zips to about 60 MB).
 MAX_BATCH_BYTES = 1024 * 1024 * 1024
+#: A batch upload that sends nothing for this many seconds is given up (408).
+STALL_TIMEOUT = 60.0
 
 
 async def post_batch(request: web.Request) -> web.Response:
@@ -30,7 +32,14 @@ async def post_batch(request: web.Request) -> web.Response:
     try:
         size = 0
         with os.fdopen(fd, "wb") as fh:
-            async for chunk in request.content.iter_chunked(1 << 20):
+            while True:
+                try:  # a big batch may take long; a stalled one is given up
+                    async with asyncio.timeout(STALL_TIMEOUT):
+                        chunk = await request.content.read(1 << 20)
+                except TimeoutError:
+                    return json_error(408, "body_timeout", f"no part of the batch arrived for {STALL_TIMEOUT:.0f} s")
+                if not chunk:
+                    break
                 size += len(chunk)
                 if size > MAX_BATCH_BYTES:
                     return json_error(413, "too_large", f"a batch may be at most {MAX_BATCH_BYTES:,} bytes")

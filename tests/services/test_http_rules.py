@@ -18,6 +18,7 @@ import pytest
 from bcl_console.services.actor import Actor
 from bcl_console.services.pki import certificate_pem, sign_nonce
 from bcl_console.services.runtime import Runtime
+from bcl_console.services.web_disaster import RESIDENT_LIMIT_KEY
 from tests.conftest import query
 from tests.services.relay_client import Kiosk
 
@@ -185,6 +186,8 @@ async def test_hostile_bodies_and_headers_are_400_on_every_route(centre: tuple[R
     rid = await _awaiting_request(rt, url, token)
     before = _state(rt)
     wire = Wire(url)
+    assert rt.http is not None  # residents are rate-limited per address: this test is one address
+    rt.http.runner.app[RESIDENT_LIMIT_KEY].burst = 10_000
     for method, path in routes(rid):
         auth = shelter if path.startswith("/shelter/") else token
         headers = {"Authorization": f"Bearer {auth}".encode(), "Idempotency-Key": b"k-1"}
@@ -305,3 +308,21 @@ async def test_idle_and_dripping_connections_are_closed(demo_runtime: Runtime) -
         writer.close()
     status, _ = await wire.send("GET", "/healthz")
     assert status == 200
+
+
+async def test_twenty_completions_of_one_request_at_once(centre: tuple[Runtime, str, str]) -> None:
+    """A kiosk that retries a failed print's report: voided and refunded once."""
+    rt, url, token = centre
+    rid = await _awaiting_request(rt, url, token)
+    async with aiohttp.ClientSession() as http:
+        kiosk = Kiosk(url, token, http)
+        status, _ = await kiosk.call("POST", f"/requests/{rid}/payment", {"amount": 300})
+        assert status == 200
+        answers = await asyncio.gather(*(kiosk.call("POST", f"/requests/{rid}/completion",
+                                                    {"result": "failed" if n % 2 else "printed"})
+                                         for n in range(20)))
+    ok = [doc for status, doc in answers if status == 200]
+    assert len(ok) == 1 and sorted(status for status, _ in answers)[1:] == [409] * 19
+    state = "voided" if ok[0]["status"] == "voided" else "printed"
+    assert query(rt.settings.db_path, "SELECT state FROM issuances WHERE request_id = ?", rid) == [(state,)]
+    assert sum(doc.get("refunded", 0) for _, doc in answers) == (300 if state == "voided" else 0)
