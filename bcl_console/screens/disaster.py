@@ -20,7 +20,7 @@ from textual_plotext import PlotextPlot
 from bcl_console.domain.errors import DomainError, InvalidInput
 from bcl_console.domain.support import SEVERITY
 from bcl_console.screens.base import LiveScreen
-from bcl_console.screens.widgets import FormDialog, FormField
+from bcl_console.screens.widgets import ConfirmDialog, FormDialog, FormField
 from bcl_console.screens.widgets.chart import draw_counts
 from bcl_console.screens.widgets.table import keep_cursor, selected_key
 from bcl_console.screens.widgets.text import jst_minute
@@ -84,8 +84,15 @@ class DisasterScreen(LiveScreen):
         return VIEWS[self.view_index]
 
     def action_view(self, index: int) -> None:
+        if index != self.view_index:
+            table = self.query_one("#disaster-table", DataTable)
+            table.clear()  # nothing of the previous view stays selectable
         self.view_index = index
         self.reload_now()
+        if self.view_name != "overview":
+            table = self.query_one("#disaster-table", DataTable)
+            table.display = True
+            table.focus()  # arrows move in the new view at once, not after a Tab
 
     def action_disaster(self, step: int) -> None:
         if self.ids and self.disaster_id in self.ids:
@@ -114,13 +121,16 @@ class DisasterScreen(LiveScreen):
         await getattr(self, "_show_" + self.view_name.replace("-", "_"))(view)
 
     def _table(self, columns: tuple[str, ...], rows: list[tuple[Any, ...]], keys: list[str]) -> None:
+        """Fill the one table with the current view's rows. Row keys carry the view's name
+        (``support:3``, ``applications:3``), so a selection never survives into another
+        view where the same number names another thing; a reload of the same view keeps it."""
         table = self.query_one("#disaster-table", DataTable)
         restore_cursor = keep_cursor(table)
         table.clear(columns=True)
         for c in columns:
             table.add_column(c, key=c)
         for key, row in zip(keys, rows, strict=True):
-            table.add_row(*(escape(str("" if v is None else v)) for v in row), key=key)
+            table.add_row(*(escape(str("" if v is None else v)) for v in row), key=f"{self.view_name}:{key}")
         restore_cursor()
 
     def _side(self, text: str) -> None:
@@ -194,13 +204,19 @@ class DisasterScreen(LiveScreen):
     async def _show_applications(self, view: DisasterView) -> None:
         self.rows = [a for a in await self.runtime.ledger.applications() if a["disaster_id"] == view.disaster.id]
         self._table(("id", "resident", "applied", "state"),
-                    [(a["id"], a["resident_code"], a["applied_at"][:16], a["state"]) for a in self.rows],
+                    [(a["id"], a["resident_code"], jst_minute(a["applied_at"]), a["state"]) for a in self.rows],
                     [str(a["id"]) for a in self.rows])
         self._side(f"{view.applications_waiting} waiting\n\na approve (needs the household's assessment: then "
                    "the certificate is available at stores and the counter) · r reject")
 
     def _selected(self) -> str | None:
-        return selected_key(self.query_one("#disaster-table", DataTable))
+        """The key of the row the operator sees selected, in the view they see (None when
+        the table shows another view's rows, or none)."""
+        key = selected_key(self.query_one("#disaster-table", DataTable))
+        if key is None:
+            return None
+        view, _, ident = key.partition(":")
+        return ident if view == self.view_name else None
 
     def _form(self, title: str, fields: list[FormField], submit: Any) -> None:
         self.app.push_screen(FormDialog(title, fields, submit), lambda ok: self.reload_now() if ok else None)
@@ -355,20 +371,48 @@ class DisasterScreen(LiveScreen):
                     FormField("destination", "Destination", row["destination"] or ""),
                     FormField("notes", "Notes", row["notes"] or "")], submit)
 
-    async def action_decide(self, decision: str) -> None:
+    def action_decide(self, decision: str) -> None:
+        """Approve, reject or pay the selected row, after a confirmation that names it."""
+        view = self.view_name
         key = self._selected()
-        if key is None or self.view_name not in ("support", "applications"):
+        if key is None or view not in ("support", "applications"):
             self.notify("Select a support application (5) or an online application (6).", severity="warning")
             return
-        try:
-            if self.view_name == "support":
-                doc = await self.runtime.ledger.decide_support(int(key), decision, actor=self.actor)
-            elif decision == "pay":
-                return
-            else:
-                doc = await self.runtime.ledger.decide_application(int(key), decision == "approve", actor=self.actor)
-        except DomainError as exc:
-            self.notify(exc.sentence(), severity="error")
+        if view == "applications" and decision == "pay":
+            self.notify("Online applications are approved or rejected, not paid.", severity="warning")
             return
-        self.notify(f"Application {key}: {doc['state']}.")
-        self.reload_now()
+        row = next((r for r in self.rows if str(r["id"]) == key), None)
+        if row is None:
+            return
+        if view == "support":
+            title = {"approve": "Approve", "reject": "Reject", "pay": "Pay"}[decision] + \
+                f" support application #{key}?"
+            what = (f"Household {row['household_number']} ({row['members']} 人, "
+                    f"{SHORT_CLASS.get(row['damage_class'], row['damage_class'])}): "
+                    f"{row['total']:,}円, now {row['state']}.")
+            if decision == "pay":
+                what = f"Pay {row['total']:,}円 to household {row['household_number']}. " + what
+        else:
+            title = f"{'Approve' if decision == 'approve' else 'Reject'} online application #{key}?"
+            what = f"Resident {row['resident_code']}, applied {jst_minute(row['applied_at'])}, now {row['state']}."
+            if decision == "approve":
+                what += " The household's 罹災証明書 becomes available at stores and the counter."
+
+        async def decided(yes: bool | None) -> None:
+            if not yes:
+                self.notify("Nothing changed.")
+                return
+            try:
+                if view == "support":
+                    doc = await self.runtime.ledger.decide_support(int(key), decision, actor=self.actor)
+                else:
+                    doc = await self.runtime.ledger.decide_application(int(key), decision == "approve",
+                                                                       actor=self.actor)
+            except DomainError as exc:
+                self.notify(exc.sentence(), severity="error")
+                return
+            self.notify(f"{'Support application' if view == 'support' else 'Online application'} {key}: "
+                        f"{doc['state']}.")
+            self.reload_now()
+
+        self.app.push_screen(ConfirmDialog(title, what), decided)

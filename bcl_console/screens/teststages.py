@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
-from bcl_console.domain.errors import DomainError
+from bcl_console.domain.errors import DomainError, InvalidInput
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
 from bcl_console.screens.widgets.table import selected_key, sync_rows
@@ -124,17 +124,29 @@ class StagesScreen(LiveScreen):
         self.code = self.codes[(self.codes.index(self.code) + step) % len(self.codes)]
         self.reload_now()
 
-    def action_run_stage(self) -> None:
+    async def action_run_stage(self) -> None:
         stage, code = self.selected_stage, self.code
         if stage is None or code is None:
             return
         if stage == "real-store":
-            async def submit(v: dict[str, str]) -> None:
-                self._run(code, stage, v["operator"].strip() or None)
+            operators = await self.runtime.teststages.operators()
+            if not operators:
+                self.notify("No kiosk operator is registered yet (kiosk register --operator NAME).",
+                            severity="warning")
+                return
+            first = operators[0]
 
-            self.app.push_screen(FormDialog("Real-store test: a real, billed issuance at a store",
-                                            [FormField("operator", "Kiosk operator (empty: the first registered)")],
-                                            submit))
+            async def submit(v: dict[str, str]) -> None:
+                chosen = v["operator"].strip() or first
+                if chosen not in operators:
+                    raise InvalidInput(f"{chosen!r} is not a registered kiosk operator (one of "
+                                       f"{', '.join(operators)})", field="operator")
+                self._run(code, stage, chosen)  # the operator the form named, never another
+
+            self.app.push_screen(FormDialog(
+                "Real-store test: a real, billed issuance at a store",
+                [FormField("operator", f"Kiosk operator — {', '.join(operators)} (empty: {first}, the first "
+                                       "registered)", first)], submit))
             return
         self._run(code, stage, None)
 

@@ -21,6 +21,8 @@ def token_subject(conn: sqlite3.Connection, kind: str, token_sha256: str) -> str
 
 
 def token_subjects(conn: sqlite3.Connection, kind: str) -> list[str]:
-    """Everyone holding a valid token of a kind (e.g. the registered kiosk operators)."""
+    """Everyone holding a valid token of a kind (e.g. the registered kiosk operators), in
+    the order they were first registered."""
     return [str(r[0]) for r in conn.execute(
-        "SELECT DISTINCT subject FROM api_tokens WHERE kind = ? AND revoked_at IS NULL ORDER BY subject", (kind,))]
+        "SELECT subject FROM api_tokens WHERE kind = ? AND revoked_at IS NULL GROUP BY subject ORDER BY min(id)",
+        (kind,))]

@@ -33,7 +33,7 @@ async def test_disaster_views_and_actions(demo_runtime: Runtime) -> None:
         await pilot.press("k")
         await fill(app, pilot, {"resident": resident})
         await settle(app)
-        assert "23/40" in str(table.get_row("2")[2])
+        assert "23/40" in str(table.get_row("centres:2")[2])
         assert "06-17 10:00 (hand)" in text(app, "#disaster-detail")  # checked in now, in Japan time
         await pilot.press("k")
         await fill(app, pilot, {"resident": resident})
@@ -66,6 +66,9 @@ async def test_disaster_views_and_actions(demo_runtime: Runtime) -> None:
         assert table.row_count == 5
         await pilot.press("r")
         await settle(app)
+        assert "Reject online application" in text(app, "#confirm-title")
+        await pilot.press("y")
+        await settle(app)
         assert query(rt.settings.db_path, "SELECT count(*) FROM online_applications WHERE state = 'rejected'") == [(1,)]
 
         await pilot.press("5")
@@ -73,9 +76,63 @@ async def test_disaster_views_and_actions(demo_runtime: Runtime) -> None:
         applied = next(k.value for k in table.rows if str(table.get_row(k)[6]) == "applied")
         table.move_cursor(row=table.get_row_index(applied))
         await pilot.pause()
+        support_id = int(applied.split(":")[1])
         await pilot.press("a")
+        await settle(app)
+        assert f"Approve support application #{support_id}?" in text(app, "#confirm-title")
+        await pilot.press("y")
         await settle(app)
         await pilot.press("y")
         await settle(app)
+        assert f"Pay support application #{support_id}?" in text(app, "#confirm-title")
+        total = next(r["total"] for r in await rt.ledger.support_list(1) if r["id"] == support_id)
+        assert f"Pay {total:,}円" in text(app, "#confirm-what")
+        await pilot.press("n")  # a second thought: nothing is paid
+        await settle(app)
         assert query(rt.settings.db_path, "SELECT state FROM support_applications WHERE id = ?",
-                     int(applied)) == [("paid",)]
+                     support_id) == [("approved",)]
+        await pilot.press("y")
+        await settle(app)
+        await pilot.press("enter")
+        await settle(app)
+        assert query(rt.settings.db_path, "SELECT state FROM support_applications WHERE id = ?",
+                     support_id) == [("paid",)]
+
+
+async def test_an_action_acts_on_the_row_selected_in_the_view_shown(demo_runtime: Runtime) -> None:
+    """Support application #3 and online application #3 share a number: pressing 6 after
+    selecting the first must not approve the second (the operator never selected it)."""
+    rt = demo_runtime
+    app = BclApp(rt)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_area(app, pilot, "z", DisasterScreen)
+        table = screen.query_one("#disaster-table", DataTable)
+        await pilot.press("5")
+        await settle(app)
+        table.move_cursor(row=table.get_row_index("support:3"))
+        await pilot.pause()
+        await pilot.press("6")
+        await settle(app)
+        assert table.has_focus  # arrows work at once after a number key
+        first = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        assert first == f"applications:{table.ordered_rows[0].key.value.split(':')[1]}"  # the top row, not #3
+        await pilot.press("down")
+        await pilot.pause()
+        assert table.cursor_coordinate.row == 1
+        shown = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value.split(":")[1]
+        before = query(rt.settings.db_path, "SELECT id, state FROM online_applications ORDER BY id")
+        await pilot.press("a")
+        await settle(app)
+        assert f"Approve online application #{shown}?" in text(app, "#confirm-title")
+        await pilot.press("escape")
+        await settle(app)
+        assert query(rt.settings.db_path, "SELECT id, state FROM online_applications ORDER BY id") == before
+        await pilot.press("5")
+        await settle(app)
+        await pilot.press("y")  # pay needs a confirmation too; and Esc changes nothing
+        await settle(app)
+        assert "Pay support application" in text(app, "#confirm-title")
+        await pilot.press("escape")
+        await settle(app)
+    assert query(rt.settings.db_path, "SELECT count(*) FROM support_applications WHERE state = 'paid'") == \
+        query(demo_runtime.settings.db_path, "SELECT count(*) FROM support_applications WHERE state = 'paid'")

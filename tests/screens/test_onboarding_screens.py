@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
 from bcl_console.app import BclApp
 from bcl_console.screens import DashboardScreen, OnboardingScreen, StagesScreen
+from bcl_console.services.actor import Actor
 from bcl_console.services.runtime import Runtime
 from tests.conftest import query
 from tests.screens.test_console import SIZE, fill, open_area, settle
@@ -102,6 +103,20 @@ async def test_stages_screen_runs_a_stage_and_confirms_stage_3(demo_runtime: Run
         await settle(app)
         runs = query(rt.settings.db_path, "SELECT stage, outcome FROM stage_runs ORDER BY id")
         assert runs[-1] == ("stage3", "passed")  # real-store refused: operation has not passed
+
+        # The form's "empty: the first registered" is the first registered, not the last
+        # (the simulator registers itself last; a billed test was booked to it).
+        await rt.tokens.issue("kiosk", "simulator", actor=Actor("op", "cli"))
+        operators = await rt.teststages.operators()
+        assert operators[-1] == "simulator" and operators[0] != "simulator"
+        await pilot.press("r")
+        await settle(app)
+        assert app.screen.query_one("#field-operator", Input).value == operators[0]
+        await fill(app, pilot, {"operator": "nobody"})
+        assert "'nobody' is not a registered kiosk operator" in text(app, "#form-error")
+        await pilot.press("escape")
+        await settle(app)
+        assert query(rt.settings.db_path, "SELECT stage, outcome FROM stage_runs ORDER BY id") == runs
 
         await pilot.press("right_square_bracket")
         await settle(app)
