@@ -194,3 +194,38 @@ async def test_command_palette_reaches_every_area(demo_runtime: Runtime) -> None
         await pilot.press("enter")
         await settle(app)
         assert isinstance(app.screen, MunicipalitiesScreen)
+
+
+async def test_forms_show_the_focused_field_and_the_error_at_80x24(demo_runtime: Runtime) -> None:
+    """Municipalities → Add has nine fields: each one, focused by Tab, is on screen; a refused
+    value's error line is on screen, and the field at fault is focused."""
+    from bcl_console.screens import MunicipalitiesScreen
+
+    app = BclApp(demo_runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_area(app, pilot, "m", MunicipalitiesScreen)
+        await pilot.press("a")
+        await settle(app)
+        dialog = app.screen
+        assert isinstance(dialog, FormDialog)
+        inputs = list(dialog.query(Input).results(Input))
+        assert len(inputs) == 9
+        screen_box = dialog.region
+        for n in range(len(inputs)):
+            focused = app.focused
+            assert focused is inputs[n]
+            box = focused.region
+            assert box.height == 1 and screen_box.contains_region(box), (n, box)
+            await pilot.press("tab")
+            await pilot.pause()
+        await pilot.press("shift+tab")
+        await pilot.press("enter")  # nothing filled in: refused
+        await settle(app)
+        error = dialog.query_one("#form-error", Static)
+        assert "not a whole number" in str(error.render()) or "code" in str(error.render())
+        assert error.region.height >= 1 and screen_box.contains_region(error.region)
+        at_fault = app.focused
+        assert isinstance(at_fault, Input) and at_fault.region.height == 1
+        assert screen_box.contains_region(at_fault.region)
+        await pilot.press("escape")
+        await settle(app)

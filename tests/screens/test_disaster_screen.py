@@ -57,6 +57,8 @@ async def test_disaster_views_and_actions(demo_runtime: Runtime) -> None:
         await pilot.press("A")
         await fill(app, pilot, {"household": household, "ratio": "150", "class": "", "inspector": "調査員"})
         assert "outside 0–100" in text(app, "#form-error")
+        error = app.screen.query_one("#form-error")
+        assert error.region.height >= 1 and app.screen.region.contains_region(error.region)  # seen at 80×24
         await fill(app, pilot, {"household": household, "ratio": "52", "class": "", "inspector": "調査員"})
         assert query(rt.settings.db_path, "SELECT damage_class, revision FROM damage_assessments WHERE "
                      "household_number = ? AND current = 1", household) == [("全壊", 2)]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
@@ -28,17 +28,23 @@ class FormField:
 
 
 class FormDialog(ModalScreen[bool]):
-    """Dismisses with True once ``submit`` succeeded, False when cancelled."""
+    """Dismisses with True once ``submit`` succeeded, False when cancelled.
+
+    At 80×24 a form of nine fields does not fit: the fields scroll (the focused one is
+    always scrolled into view, Tab moves on), while the title, the error line and the keys
+    stay on screen below them, so a refused value is never hidden."""
 
     DEFAULT_CSS = """
     FormDialog { align: center middle; }
     FormDialog > Vertical {
-        width: 64; max-width: 100%; height: auto; max-height: 100%;
+        width: 72; max-width: 100%; height: auto; max-height: 100%;
         border: round $accent; background: $surface; padding: 0 1;
     }
     FormDialog .title { text-style: bold; padding-bottom: 1; }
-    FormDialog Label { padding-top: 0; }
-    FormDialog Input { height: 3; }
+    FormDialog #form-fields { height: auto; max-height: 70vh; scrollbar-size-vertical: 1; }
+    FormDialog Label { padding-top: 0; color: $text-muted; }
+    FormDialog Input { margin-bottom: 1; background: $boost; }
+    FormDialog Input:focus { background: $accent 30%; }
     FormDialog .error { color: $error; height: auto; }
     FormDialog .help { color: $text-muted; }
     """
@@ -60,9 +66,10 @@ class FormDialog(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self._title, classes="title")
-            for f in self._fields:
-                yield Label(f.label)
-                yield Input(value=f.value, placeholder=f.placeholder, id=f"field-{f.name}")
+            with VerticalScroll(id="form-fields", can_focus=False):
+                for f in self._fields:
+                    yield Label(f.label)
+                    yield Input(value=f.value, placeholder=f.placeholder, id=f"field-{f.name}", compact=True)
             yield Static("", classes="error", id="form-error")
             yield Static(self._help, classes="help")
 
@@ -76,6 +83,9 @@ class FormDialog(ModalScreen[bool]):
             await self._submit(self.values())
         except DomainError as exc:
             error.update(exc.sentence())
+            if exc.field:  # take the operator to the field at fault (scrolled into view)
+                for box in self.query(f"#field-{exc.field}").results(Input):
+                    box.focus()
             return
         self.dismiss(True)
 
