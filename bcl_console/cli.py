@@ -392,6 +392,22 @@ def cmd_linkage_agent(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
+def cmd_resident(args: argparse.Namespace) -> int:
+    async def body(runtime: Runtime) -> int:
+        found = await runtime.residents.find(args.text, args.municipality)
+        docs = [{"municipality_code": r.municipality_code, "resident_code": r.resident_code,
+                 "household_number": r.household_number, "name": r.name, "name_kana": r.name_kana,
+                 "birth_date": r.birth_date.isoformat(), "status": r.status.value} for r in found]
+        emit(args, {"residents": docs}, lambda: table(
+            [(d["municipality_code"], d["resident_code"], d["household_number"], d["name"], d["name_kana"],
+              d["birth_date"], d["status"]) for d in docs],
+            ("code", "resident", "household", "name", "kana", "born", "status")) if docs else print(
+            f"no resident matches {args.text!r}"))
+        return EXIT_OK
+
+    return with_runtime(args, body)
+
+
 def cmd_issue(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -806,6 +822,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("console", parents=[common], help="start the console (the default)")
     p.set_defaults(func=cmd_console)
 
+    p = sub.add_parser("resident", parents=[common],
+                       help="find residents by name, kana, household number or code (for issue, check-in …)")
+    rsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    r = rsub.add_parser("find", parents=[common, js], help="residents whose name or kana contains TEXT, or "
+                        "whose household number or resident code is TEXT (at most 20)")
+    r.add_argument("text", metavar="NAME|KANA|HOUSEHOLD|CODE")
+    r.add_argument("--municipality", default=None, metavar="CODE", help="only this municipality")
+    r.set_defaults(func=cmd_resident)
+
     p = sub.add_parser("init", parents=[common, js],
                        help="make an empty centre (database, keys); changes nothing on an existing one")
     p.set_defaults(func=cmd_init)
@@ -1100,6 +1125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(func(args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `bcl-console … | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
     except Exception as exc:  # every failure leaves as one sentence (and JSON with --json)
         error = cli_error(exc)
     print(f"bcl-console: {error.message}", file=sys.stderr)

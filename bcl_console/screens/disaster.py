@@ -29,12 +29,16 @@ from bcl_console.services.events import DemoCompleted, LedgerChanged
 from bcl_console.services.ledger import DisasterView
 
 VIEWS = ("overview", "ledger", "centres", "needs-help", "support", "applications")
-SHORT_CLASS = {"全壊": "全壊", "大規模半壊": "大規模", "中規模半壊": "中規模", "半壊": "半壊", "準半壊": "準半壊",
+#: Damage classes as operators say them; only the longest has a common short form.
+SHORT_CLASS = {"全壊": "全壊", "大規模半壊": "大規模半壊", "中規模半壊": "中規模半壊", "半壊": "半壊", "準半壊": "準半壊",
                "準半壊に至らない（一部損壊）": "一部損壊"}
 
 
 class DisasterScreen(LiveScreen):
     EVENT_TYPES = (LedgerChanged, DemoCompleted)
+    #: Below 120 columns the detail goes under the table, so the table has the whole width
+    #: (whereabouts, damage classes and states were cut at 80 columns).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     BINDINGS = [
         *(Binding(str(n), f"view({n - 1})", v.title(), show=False) for n, v in enumerate(VIEWS, start=1)),
         Binding("left_square_bracket", "disaster(-1)", "Prev", show=False),
@@ -138,12 +142,18 @@ class DisasterScreen(LiveScreen):
 
     async def _show_overview(self, view: DisasterView) -> None:
         doc = view.as_dict()
-        draw_counts(self.query_one("#disaster-chart", PlotextPlot), "households by damage",
-                    [SHORT_CLASS[c.value] for c in SEVERITY], [doc["households_by_class"][c.value] for c in SEVERITY])
+        counts = [doc["households_by_class"][c.value] for c in SEVERITY]
+        # Bars are numbered (CJK labels under narrow bars were dropped by plotext: 4 of 6
+        # showed); the side panel names each number with its count.
+        draw_counts(self.query_one("#disaster-chart", PlotextPlot), "households by damage class (1 = worst)",
+                    [str(n) for n in range(1, len(counts) + 1)], counts)
+        classes = "\n".join(f"{n} {SHORT_CLASS[c.value]} [b]{k:,}[/b]"
+                            for n, (c, k) in enumerate(zip(SEVERITY, counts, strict=True), start=1))
         centres = "\n".join(f"{escape(s['name'])} {s['occupancy']}/{s['capacity']}"
                             + (" (closed)" if s["closed_at"] else "") for s in doc["shelters"]) or "none open"
         s = doc["support"]
-        self._side(f"[b]Evacuation centres[/b]\n{centres}\n\n[b]Applications waiting[/b] {doc['applications_waiting']}"
+        self._side(f"[b]Households by damage[/b]\n{classes}\n\n"
+                   f"[b]Evacuation centres[/b]\n{centres}\n\n[b]Applications waiting[/b] {doc['applications_waiting']}"
                    f"\n\n[b]Support[/b]\napplied {s['applied']} · approved {s['approved']} · paid {s['paid']}\n"
                    f"paid {s['paid_yen']:,}円\ndecided {s['approved_yen']:,}円")
 
@@ -196,7 +206,7 @@ class DisasterScreen(LiveScreen):
         self.rows = await self.runtime.ledger.support_list(view.disaster.id)
         self._table(("id", "household", "damage", "人", "rebuild", "yen", "state"),
                     [(r["id"], r["household_number"], SHORT_CLASS.get(r["damage_class"], r["damage_class"]),
-                      r["members"], r["rebuild_method"] or "-", f"{r['total']:,}", r["state"]) for r in self.rows],
+                      r["members"], r["rebuild_method"] or "-", f"{r['total']:,}円", r["state"]) for r in self.rows],
                     [str(r["id"]) for r in self.rows])
         s = view.support
         self._side(f"paid {s['paid_yen']:,}円\ndecided {s['approved_yen']:,}円\n\na approve · r reject · y pay")
@@ -333,14 +343,18 @@ class DisasterScreen(LiveScreen):
             self.notify("Select a centre (3) first.", severity="warning")
             return
         code = self.current.disaster.municipalities[0]
+        centre = next((s for s in self.current.shelters if str(s.id) == key), None)
+        where = f"{centre.name} ({centre.occupancy}/{centre.capacity})" if centre else f"centre {key}"
 
         async def submit(v: dict[str, str]) -> None:
-            doc = await self.runtime.ledger.check_in(int(key), v["code"].strip(), v["resident"].strip(),
+            person = await self.runtime.residents.one(v["resident"], v["code"].strip())
+            doc = await self.runtime.ledger.check_in(int(key), person.municipality_code, person.resident_code,
                                                      actor=self.actor)
             self.notify(f"{doc['name']} checked in at {doc['shelter']['name']} ({doc['occupancy']}/{doc['capacity']}).")
 
-        self._form("Check in by hand (a card at the shelter terminal does the same)",
-                   [FormField("code", "Municipality", code), FormField("resident", "Resident code")], submit)
+        self._form(f"Check in at {where} (a card at the shelter terminal does the same)",
+                   [FormField("code", "Municipality", code),
+                    FormField("resident", "Resident: name, kana, household number or resident code")], submit)
 
     def action_check_out(self) -> None:
         if self.current is None:
@@ -348,11 +362,15 @@ class DisasterScreen(LiveScreen):
         code = self.current.disaster.municipalities[0]
 
         async def submit(v: dict[str, str]) -> None:
-            await self.runtime.ledger.check_out(v["code"].strip(), v["resident"].strip(),
+            person = await self.runtime.residents.one(v["resident"], v["code"].strip())
+            await self.runtime.ledger.check_out(person.municipality_code, person.resident_code,
                                                 whereabouts=v["whereabouts"].strip() or "home", actor=self.actor)
+            self.notify(f"{person.name} checked out.")
 
-        self._form("Check out", [FormField("code", "Municipality", code), FormField("resident", "Resident code"),
-                                 FormField("whereabouts", "Now at (home, relatives, elsewhere)", "home")], submit)
+        self._form("Check out of an evacuation centre",
+                   [FormField("code", "Municipality", code),
+                    FormField("resident", "Resident: name, kana, household number or resident code"),
+                    FormField("whereabouts", "Now at (home, relatives, elsewhere)", "home")], submit)
 
     def action_plan(self) -> None:
         key = self._selected() if self.view_name == "needs-help" else None

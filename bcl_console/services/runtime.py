@@ -32,6 +32,7 @@ from bcl_console.services.overview import OverviewService
 from bcl_console.services.own_server import OwnServerClient
 from bcl_console.services.pki import PkiService
 from bcl_console.services.relay import RelayService
+from bcl_console.services.residents import ResidentDirectory
 from bcl_console.services.scheduler import SchedulerService
 from bcl_console.services.settlement import SettlementService
 from bcl_console.services.teststages import TestStageService
@@ -99,6 +100,7 @@ class Runtime:
         self.pki = PkiService(self.db, self.clock, settings.keys_dir)
         self.demo = DemoService(self.db, self.clock, self.bus, self.pki, settings.data_dir / "cards")
         self.overview = OverviewService(self.db, self.clock)
+        self.residents = ResidentDirectory(self.db)
         self.tokens = TokenService(self.db, self.clock)
         self.linkage = LinkageService(
             self.db, self.clock, self.bus, self.keys, settings.data_dir, self.tokens

@@ -234,3 +234,21 @@ def latest_tax_year(conn: sqlite3.Connection, municipality_code: str, resident_c
     row = conn.execute("SELECT max(fiscal_year) FROM taxes WHERE municipality_code = ? AND resident_code = ?",
                        (municipality_code, resident_code)).fetchone()
     return None if row is None or row[0] is None else int(row[0])
+
+
+def search_residents(conn: sqlite3.Connection, text: str, municipality_code: str | None = None,
+                     limit: int = 20) -> list[Resident]:
+    """Residents whose code or household number is ``text``, or whose name or kana contains
+    it (spaces ignored): for an operator who knows a person, not their 11-digit code."""
+    squeezed = "".join(text.split())
+    pattern = "%" + squeezed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    sql = ("SELECT * FROM residents WHERE (resident_code = ? OR household_number = ? "
+           "OR replace(replace(name, ' ', ''), '　', '') LIKE ? ESCAPE '\\' "
+           "OR replace(replace(name_kana, ' ', ''), '　', '') LIKE ? ESCAPE '\\')")
+    params: list[object] = [squeezed, squeezed, pattern, pattern]
+    if municipality_code is not None:
+        sql += " AND municipality_code = ?"
+        params.append(municipality_code)
+    sql += " ORDER BY municipality_code, household_number, resident_code LIMIT ?"
+    params.append(limit)
+    return [_resident(r) for r in conn.execute(sql, params)]

@@ -469,3 +469,28 @@ def test_out_of_range_numbers_are_one_sentence(capsys: pytest.CaptureFixture[str
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
         assert "error" in json.loads(stdout)
     assert not Path(out).exists()
+
+
+def test_resident_find(capsys: pytest.CaptureFixture[str], demo_dir: Path) -> None:
+    """How an operator finds the resident code that `issue` and the shelter forms need."""
+    conn = sqlite3.connect(demo_dir / "bcl.sqlite3")
+    code, name, kana, household = conn.execute(
+        "SELECT resident_code, name, name_kana, household_number FROM residents WHERE municipality_code='993611' "
+        "LIMIT 1").fetchone()
+    conn.close()
+    for query in (name, kana, name.replace(" ", ""), household, code):
+        status, doc = run_json(capsys, "resident", "find", query, "--municipality", "993611",
+                               "--data-dir", str(demo_dir))
+        assert status == 0 and code in {r["resident_code"] for r in doc["residents"]}, query
+    status, doc = run_json(capsys, "resident", "find", name.split()[0], "--data-dir", str(demo_dir))
+    assert status == 0 and 0 < len(doc["residents"]) <= 20
+    assert all(name.split()[0] in r["name"] for r in doc["residents"])
+    import unicodedata
+
+    half = unicodedata.normalize("NFKC", kana)  # full-width stays; a half-width reading is normalised
+    status, doc = run_json(capsys, "resident", "find", half.split()[0], "--data-dir", str(demo_dir))
+    assert status == 0 and doc["residents"]
+    status, doc = run_json(capsys, "resident", "find", "存在しない名前", "--data-dir", str(demo_dir))
+    assert status == 0 and doc["residents"] == []
+    status, out, err = run(capsys, "resident", "find", "  ", "--data-dir", str(demo_dir))
+    assert status == 3 and "give a name" in err

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from bcl_console.app import BclApp
 from bcl_console.screens import DisasterScreen
@@ -39,6 +39,23 @@ async def test_disaster_views_and_actions(demo_runtime: Runtime) -> None:
         await fill(app, pilot, {"resident": resident})
         assert "already checked in at 北山町 公民館" in text(app, "#form-error")
         await pilot.press("escape")
+        await settle(app)
+        # by name instead of the 11-digit code: several 太田 → the candidates are listed;
+        # the whole name (with its reading's spaces ignored) names one person
+        await pilot.press("k")
+        await settle(app)
+        assert "Check in at 北山町 公民館" in str(app.screen.query_one(".title", Static).render())
+        await fill(app, pilot, {"resident": "太田"})
+        assert "residents match" in text(app, "#form-error") and "太田" in text(app, "#form-error")
+        (code, name), = query(rt.settings.db_path, "SELECT resident_code, name_kana FROM residents WHERE "
+                              "municipality_code = '993611' AND status = 'active' AND resident_code NOT IN "
+                              "(SELECT resident_code FROM shelter_stays) AND name_kana NOT IN (SELECT name_kana "
+                              "FROM residents GROUP BY name_kana HAVING count(*) > 1) ORDER BY resident_code "
+                              "LIMIT 1")
+        await fill(app, pilot, {"resident": name.replace(" ", "")})
+        await settle(app)
+        assert query(rt.settings.db_path, "SELECT shelter_id FROM shelter_stays WHERE resident_code = ? AND "
+                     "checked_out_at IS NULL", code) == [(2,)]
 
         await pilot.press("2")
         await settle(app)
