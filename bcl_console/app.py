@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.signal import Signal
 
 from bcl_console.config import Settings
@@ -25,6 +25,7 @@ from bcl_console.screens import (
     SettlementScreen,
     StagesScreen,
 )
+from bcl_console.screens.help import HelpScreen, describe
 from bcl_console.services.events import Event
 from bcl_console.services.runtime import Runtime
 
@@ -76,8 +77,13 @@ class BclApp(App[int]):
         "disaster": DisasterScreen,
     }
     DEFAULT_MODE = "dashboard"
+    # The areas' keys work everywhere but are not drawn in the footer (at 80 columns the
+    # footer ended at "l Lin…" and hid the area's own keys); `?` lists them all.
     BINDINGS = [
-        *(Binding(a.key, f"switch_mode('{a.mode}')", a.title) for a in AREAS),
+        *(Binding(a.key, f"switch_mode('{a.mode}')", a.title, show=False) for a in AREAS),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("f1", "help", "Help", show=False),
+        Binding("escape", "hide_help_panel", "Close keys panel", show=False),  # the palette's "Keys"
         Binding("q", "quit", "Quit"),
     ]
 
@@ -107,6 +113,12 @@ class BclApp(App[int]):
 
     def on_unmount(self) -> None:
         self._unsubscribe()
+
+    def action_help(self) -> None:
+        """Help for the area on screen (not on top of a form or another help)."""
+        if isinstance(self.screen, ModalScreen):
+            return
+        self.push_screen(HelpScreen(describe(self.screen, [(a.key, a.title) for a in AREAS])))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

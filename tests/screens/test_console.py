@@ -229,3 +229,45 @@ async def test_forms_show_the_focused_field_and_the_error_at_80x24(demo_runtime:
         assert screen_box.contains_region(at_fault.region)
         await pilot.press("escape")
         await settle(app)
+
+
+async def test_help_on_a_key_in_every_area(demo_runtime: Runtime) -> None:
+    """`?` (and F1) open the area's help: what it is for, every key it takes, the areas, the
+    shell commands; Esc closes it. The footer at 80 columns keeps to the area's keys."""
+    from bcl_console.app import AREAS
+    from bcl_console.screens.help import HelpScreen
+
+    app = BclApp(demo_runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app)
+        for area in AREAS:
+            await pilot.press(area.key)
+            await settle(app)
+            screen = app.screen
+            await pilot.press("question_mark" if area.key != "x" else "f1")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen), area.title
+            shown = str(app.screen.query_one("#help-text", Static).render())
+            for binding in screen.BINDINGS:
+                if getattr(binding, "description", ""):
+                    assert binding.description in shown, (area.title, binding.description)
+            assert "Areas (from anywhere)" in shown and "bcl-console" in shown
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is screen
+        footer = app.screen.query_one("Footer")
+        assert "Help" in str(footer.render()) or any("Help" in str(w.render()) for w in footer.children)
+
+
+async def test_escape_closes_the_palettes_keys_panel(demo_runtime: Runtime) -> None:
+    from textual.widgets import HelpPanel
+
+    app = BclApp(demo_runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app)
+        app.action_show_help_panel()
+        await pilot.pause()
+        assert app.screen.query(HelpPanel)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not app.screen.query(HelpPanel)
