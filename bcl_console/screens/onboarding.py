@@ -129,7 +129,8 @@ class OnboardingScreen(LiveScreen):
                 "start": line.service_start.isoformat() if line.service_start else "-",
                 "steps": f"{line.done}/{line.total}" if line.total else "-",
                 "late": str(line.late or ""),
-                "next": f"{line.next_step} {line.next_due:%m-%d}" if line.next_step and line.next_due else "",
+                "next": f"{line.next_title or line.next_step} {line.next_due:%m-%d}"
+                        if line.next_step and line.next_due else "",
             }
         sync_rows(self.query_one("#onboarding-table", DataTable), rows)
         await self.show_plan()
@@ -139,24 +140,37 @@ class OnboardingScreen(LiveScreen):
         await self.show_plan()
 
     async def show_plan(self) -> None:
+        """The selected municipality's plan. It is read first and the table rebuilt after,
+        with no await in between: a table cleared across an await was rendered empty and
+        kept its header widths (steps 10 and 11 showed as "1")."""
         code = self.selected_code
         line_widget = self.query_one("#onboarding-plan-line", Static)
         steps = self.query_one("#onboarding-steps", DataTable)
-        same_plan = self.plan is not None and self.plan.municipality.code == code
+        line = self._lines.get(code) if code is not None else None
+        plan: PlanView | None = None
+        problem = None
+        if code is not None and line is not None and line.total:
+            try:
+                plan = await self.runtime.onboarding.show(code)
+            except DomainError as exc:
+                problem = exc.sentence()
+            if code != self.selected_code:
+                return  # the operator moved on meanwhile: the newer call draws
+        same_plan = plan is not None and self.plan is not None and self.plan.municipality.code == code
         restore_cursor = keep_cursor(steps) if same_plan else (lambda: None)
         steps.clear(columns=True)
-        self.plan = None
+        self.plan = plan
         if code is None:
             return
-        line = self._lines.get(code)
-        if line is None or not line.total:
-            state = "in service (joined before plans were kept)" if line and line.status == "in-service" else "no plan"
-            line_widget.update(f"{escape(line.name if line else code)}: {state}. p makes a plan.")
+        if problem is not None:
+            line_widget.update(escape(problem))
             return
-        try:
-            self.plan = plan = await self.runtime.onboarding.show(code)
-        except DomainError as exc:
-            line_widget.update(escape(exc.sentence()))
+        if plan is None:
+            if line is not None and line.status == "in-service":
+                line_widget.update(f"{escape(line.name)}: in service since {line.service_start or '-'} "
+                                   "(joined before plans were kept): nothing to plan.")
+            else:
+                line_widget.update(f"{escape(line.name if line else code)}: no plan yet. p makes a plan.")
             return
         warn = f" · [yellow]{escape(plan.warning)}[/]" if plan.warning else ""
         override = f" · [magenta]override: {escape(plan.plan.override_reason)}[/]" if plan.plan.override_reason else ""
@@ -171,9 +185,8 @@ class OnboardingScreen(LiveScreen):
         for s in plan.steps:
             r = s.row
             style = STATUS_STYLES[s.status]
-            title = r.title_ja if len(r.title_ja) <= 10 else r.title_ja[:9] + "…"
             steps.add_row(
-                str(r.seq), title, f"{r.due_on:%m-%d}", format_era_short(r.due_on), Text(s.status.value, style=style),
+                str(r.seq), r.title_ja, f"{r.due_on:%m-%d}", format_era_short(r.due_on), Text(s.status.value, style=style),
                 timeline_bar(r.starts_on, r.due_on, plan.today, origin, span, s.status), key=r.key)
         restore_cursor()
 
@@ -209,6 +222,10 @@ class OnboardingScreen(LiveScreen):
         if code is None:
             return
         line = self._lines[code]
+        if line.status == "in-service":
+            self.notify(f"{line.name} is in service already (it joined before plans were kept): there is "
+                        "nothing to plan.", severity="warning")
+            return
         default = line.service_start.isoformat() if line.service_start and line.service_start > \
             self.runtime.onboarding.today() else ""
 

@@ -133,12 +133,14 @@ class ProgressLine:
     late: int
     next_step: str | None
     next_due: date | None
+    next_title: str | None = None  # the next step as the schedule names it (Japanese)
 
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "name": self.name, "state": self.state.value, "status": self.status,
                 "service_start": self.service_start.isoformat() if self.service_start else None,
                 "steps_done": self.done, "steps_total": self.total, "steps_late": self.late,
-                "next_step": self.next_step, "next_due": self.next_due.isoformat() if self.next_due else None}
+                "next_step": self.next_step, "next_step_title": self.next_title,
+                "next_due": self.next_due.isoformat() if self.next_due else None}
 
 
 def _stage_lines(m: Municipality, latest: dict[Stage, StageRun]) -> list[StageLine]:
@@ -300,6 +302,7 @@ class OnboardingService:
                 len(view.steps) - len(pending), len(view.steps),
                 sum(1 for s in pending if s.status is StepStatus.LATE),
                 pending[0].row.key if pending else None, pending[0].row.due_on if pending else None,
+                pending[0].row.title_ja if pending else None,
             ))
         return lines
 

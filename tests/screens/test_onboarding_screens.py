@@ -64,10 +64,24 @@ async def test_onboarding_timeline_tick_plan_and_override(demo_runtime: Runtime)
 
         await pilot.pause()
         await settle(app)
-        assert "in service" in text(app, "#onboarding-plan-line")
+        assert "in service since 2021-10-01" in text(app, "#onboarding-plan-line")
+        assert "p makes a plan" not in text(app, "#onboarding-plan-line")  # not offered, then refused
         await pilot.press("p")
-        await fill(app, pilot, {"start": "2027-04-01", "seal": "y"})
-        assert "already in service since 2021-10-01" in text(app, "#form-error")
+        await settle(app)
+        assert app.screen is screen  # no form for a plan that would be refused
+        assert any("nothing to plan" in n.message for n in app._notifications)
+
+        # the next step is named as the schedule names it, and the timeline's titles are whole
+        row = table.get_row("992054")
+        assert "plan-" not in str(row[-1])
+        table.move_cursor(row=table.get_row_index("992054"))
+        await pilot.pause()
+        await settle(app)
+        titles = [str(steps.get_row(k)[1]) for k in steps.rows]
+        assert not any(t.endswith("…") for t in titles)
+        # the steps table keeps whole values after a tick (it was rebuilt across an await)
+        assert all(len(str(steps.get_row(k)[0])) == len(str(steps.get_row_index(k) + 1)) for k in steps.rows)
+        assert steps.ordered_columns[0].content_width >= 2
 
 
 async def test_stages_screen_runs_a_stage_and_confirms_stage_3(demo_runtime: Runtime) -> None:
