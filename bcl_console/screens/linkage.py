@@ -18,6 +18,7 @@ from bcl_console.domain.errors import InvalidInput
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
 from bcl_console.screens.widgets.table import keep_cursor, selected_key
+from bcl_console.screens.widgets.text import jst_datetime
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import BatchApplied, BatchRejected, Event, LinkageProgress
 from bcl_console.services.linkage import BackupRecord, BatchView
@@ -78,7 +79,7 @@ class LinkageScreen(LiveScreen):
                 table.add_column(label, key=key)
             for backup in self._backups:
                 table.add_row(backup.municipality_code, str(backup.sequence), backup.kind,
-                              f"{backup.size:,}", backup.created_at[:16].replace("T", " "), key=backup.path)
+                              f"{backup.size:,}", jst_datetime(backup.created_at), key=backup.path)
             title = f"[b]Backups[/b] (AES-256-GCM): {len(self._backups)}. R restores the selected one's municipality up to it."
         else:
             for key, label in (("code", "code"), ("seq", "seq"), ("kind", "kind"), ("at", "received (UTC)"),
@@ -91,7 +92,7 @@ class LinkageScreen(LiveScreen):
                 outcome = b.outcome if b.outcome != "rejected" else f"[red]rejected ({len(b.problems)})[/red]"
                 records = b.counts.get("residents", 0) + b.counts.get("seals", 0) + b.counts.get("taxes", 0)
                 table.add_row(b.municipality_code or "?", str(b.sequence or "?"), b.kind or "?",
-                              b.received_at[:16].replace("T", " "), b.source, outcome,
+                              jst_datetime(b.received_at), b.source, outcome,
                               f"{records:,}", key=f"{identity}#{seen[identity]}")
             rejected = sum(1 for b in self._batches if b.outcome == "rejected")
             title = f"[b]Batches[/b]: {len(self._batches)} shown, {rejected} rejected. a ingests a batch from a path."
@@ -121,7 +122,7 @@ class LinkageScreen(LiveScreen):
             return
         b = self._batches[index]
         lines = [
-            f"[b]{b.municipality_code} sequence {b.sequence} ({b.kind})[/b] · {b.outcome} · via {b.source} · {b.received_at}",
+            f"[b]{b.municipality_code} sequence {b.sequence} ({b.kind})[/b] · {b.outcome} · via {b.source} · {jst_datetime(b.received_at)} JST",
             "counts: " + (", ".join(f"{k} {v:,}" for k, v in b.counts.items()) or "—"),
         ]
         if b.problems:

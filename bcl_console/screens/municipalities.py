@@ -17,6 +17,7 @@ from bcl_console.domain.wareki import format_era
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
 from bcl_console.screens.widgets.table import selected_key, sync_rows
+from bcl_console.screens.widgets.text import jst_datetime
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import BatchApplied, DemoCompleted, MunicipalityChanged
 from bcl_console.services.municipalities import MunicipalityView
@@ -115,7 +116,7 @@ class MunicipalitiesScreen(LiveScreen):
         ]
         for e in audit:
             change = f"{_short(e.old_value)} → {_short(e.new_value)}" if e.old_value is not None else _short(e.new_value)
-            lines.append(escape(f"  {e.at[:16].replace('T', ' ')}Z {e.actor}/{e.interface} {e.action}: {change}"))
+            lines.append(escape(f"  {jst_datetime(e.at)} {e.actor}/{e.interface} {e.action}: {change}"))
         detail.update("\n".join(lines))
 
     # -- controls --------------------------------------------------------------------

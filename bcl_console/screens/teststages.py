@@ -16,6 +16,7 @@ from bcl_console.domain.errors import DomainError, InvalidInput
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
 from bcl_console.screens.widgets.table import selected_key, sync_rows
+from bcl_console.screens.widgets.text import jst_datetime
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import Event, OnboardingChanged, StageFinished, StageProgress
 from bcl_console.services.onboarding import PlanView
@@ -114,7 +115,7 @@ class StagesScreen(LiveScreen):
         evidence = json.dumps(run.evidence, ensure_ascii=False, indent=1)
         confirmed = f"\nconfirmed by {run.confirmed_by} {run.confirmed_at or ''}" if run.confirmed_by else ""
         out.update(
-            f"[b]run {run.id}[/b] {escape(run.outcome.value)} · {escape(run.started_at[:19])} UTC by "
+            f"[b]run {run.id}[/b] {escape(run.outcome.value)} · {jst_datetime(run.started_at)} JST by "
             f"{escape(run.run_by)}\n{escape(run.reason)}{escape(confirmed)}\n\n[b]log[/b]\n{escape(run.log)}\n\n"
             f"[b]evidence[/b]\n{escape(evidence)}")
 

@@ -502,7 +502,7 @@ class LedgerService:
                 "demolished": int(demolished), "long_term": int(long_term), "basic": amount.basic,
                 "additional": amount.additional, "state": "applied", "applied_at": at})
             append_audit(conn, AuditEntry(at, actor.name, actor.interface, code, "support-applied",
-                                          f"{disaster_id}/{household}", None, f"{amount.total} yen"))
+                                          f"{disaster_id}/{household}", None, f"{amount.total:,}円"))
             return support_id
 
         support_id = await self._db.write(tx)

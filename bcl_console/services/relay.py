@@ -293,7 +293,7 @@ class RelayService:
         if record.state != "awaiting_payment":
             raise RelayError(409, "wrong_state", f"the request is {record.state}, not awaiting payment")
         if amount != record.fee:
-            raise RelayError(422, "wrong_amount", f"the fee is {record.fee} yen, not {amount}")
+            raise RelayError(422, "wrong_amount", f"the fee is {record.fee:,}円, not {amount:,}円")
         if request_id in self._paying:  # a retry while the first payment still renders
             raise RelayError(409, "payment_in_progress", "a payment of this request is already in progress")
         self._paying.add(request_id)

@@ -90,7 +90,19 @@ async def nightly_backup_check(runtime: Runtime) -> str:
     bad = await asyncio.to_thread(check)
     if bad:
         raise RuntimeError(f"{len(bad)} of {len(backups)} backups missing or damaged: {', '.join(bad[:10])}")
-    return f"{len(backups)} backups present and readable"
+    # Every batch received (by link or over HTTP) must have its backup; the demo's data sets
+    # were generated in place, not received, so they have none, and the result says so.
+    have = {(b.municipality_code, b.sequence) for b in backups}
+    applied = [b for b in await runtime.linkage.batches(limit=1_000_000) if b.outcome == "applied"]
+    without = [b for b in applied if (b.municipality_code, b.sequence) not in have]
+    received = [b for b in without if b.source != "demo"]
+    if received:
+        raise RuntimeError(f"{len(received)} applied batch(es) have no backup: "
+                           + ", ".join(f"{b.municipality_code}#{b.sequence}" for b in received[:10]))
+    generated = len(without)
+    return (f"{len(backups)} backup(s) present and readable: one for each of the {len(applied) - generated} "
+            f"batch(es) received" + (f"; {generated} demo data set(s) were generated here, not received, "
+                                     "and have none" if generated else ""))
 
 
 async def onboarding_reminders(runtime: Runtime) -> str:

@@ -489,7 +489,7 @@ class TestStageService:
                                 CertificateType.RESIDENCE, {"scope": "self"})
         ctx.evidence["issuances"] = [item]
         return Outcome.PASSED, (f"a real issuance at {operator}'s store printed and verified; "
-                                f"{item['fee']} yen settled like production")
+                                f"{item['fee']:,}円 settled like production")
 
 
 def _reservoir(rows: Iterable[T], k: int, rng: random.Random) -> list[T]:

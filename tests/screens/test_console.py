@@ -14,6 +14,7 @@ from bcl_console.app import BclApp
 from bcl_console.config import load_settings
 from bcl_console.screens import DashboardScreen, MunicipalitiesScreen
 from bcl_console.screens.widgets import FormDialog
+from bcl_console.services.actor import Actor
 from bcl_console.services.clock import FixedClock
 from bcl_console.services.runtime import Runtime
 from tests.conftest import TEST_NOW
@@ -271,3 +272,28 @@ async def test_escape_closes_the_palettes_keys_panel(demo_runtime: Runtime) -> N
         await pilot.press("escape")
         await pilot.pause()
         assert not app.screen.query(HelpPanel)
+
+
+async def test_times_an_operator_reads_are_japan_time(demo_runtime: Runtime) -> None:
+    """The tests' clock is 10:00 in Japan (01:00 UTC): audit entries, linkage batches and
+    backups show 10:00, never 01:00 or a raw ISO instant."""
+    from bcl_console.screens import LinkageScreen, MunicipalitiesScreen
+
+    rt = demo_runtime
+    await rt.municipalities.set_fee("993611", "residence", 250, actor=rt_actor())
+    app = BclApp(rt)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_area(app, pilot, "m", MunicipalitiesScreen)
+        table = screen.query_one(DataTable)
+        table.move_cursor(row=table.get_row_index("993611"))
+        await pilot.pause()
+        await settle(app)
+        detail = "\n".join(str(w.render()) for w in screen.query(Static))
+        assert "2026-06-17 10:00" in detail and "01:00Z" not in detail
+        screen = await open_area(app, pilot, "l", LinkageScreen)
+        cells = [str(c) for k in screen.query_one(DataTable).rows for c in screen.query_one(DataTable).get_row(k)]
+        assert any("2026-06-17 10:00" in c for c in cells) and not any("+00:00" in c or "01:00" in c for c in cells)
+
+
+def rt_actor() -> Actor:
+    return Actor("op", "cli")

@@ -37,7 +37,7 @@ async def test_jobs_are_listed_run_by_hand_and_recorded(tmp_path: Path) -> None:
         outcome, detail = await rt.scheduler.run_now("year-end-settlement")
         assert outcome == "ok" and "already closed" in detail  # idempotent
         outcome, detail = await rt.scheduler.run_now("nightly-backup-check")
-        assert outcome == "ok" and "0 backups" in detail
+        assert outcome == "ok" and "0 backup(s)" in detail
         history = await rt.scheduler.history()
         assert [(r[1], r[4]) for r in history][:3] == [("nightly-backup-check", "ok"), ("year-end-settlement", "ok"),
                                                        ("year-end-settlement", "ok")]
@@ -73,3 +73,18 @@ async def test_a_damaged_backup_fails_the_nightly_check(demo_runtime: Runtime) -
     backup.write_bytes(b"garbage")
     outcome, detail = await rt.scheduler.run_now("nightly-backup-check")
     assert outcome == "failed" and "993611#2" in detail
+
+
+async def test_nightly_check_counts_backups_against_the_batches_received(demo_runtime: Runtime) -> None:
+    """The demo holds one received batch (東浜市 over HTTP) and three data sets generated in
+    place: the check says so instead of '1 backups present' beside 4 applied batches; a
+    received batch whose backup file is gone fails it."""
+    rt = demo_runtime
+    outcome, detail = await rt.scheduler.run_now("nightly-backup-check")
+    assert outcome == "ok", detail
+    assert "1 backup(s) present and readable: one for each of the 1 batch(es) received" in detail
+    assert "3 demo data set(s) were generated here" in detail
+    (backup,) = await rt.linkage.backups()
+    (rt.settings.data_dir / backup.path).unlink()
+    outcome, detail = await rt.scheduler.run_now("nightly-backup-check")
+    assert outcome == "failed" and "992054#2" in detail, detail

@@ -18,3 +18,14 @@ def jst_minute(iso: str) -> str:
         return f"{tokyo_at(iso):%m-%d %H:%M}"
     except ValueError:
         return iso[5:16]
+
+
+def jst_datetime(iso: str | None) -> str:
+    """A stored instant as Japan's date and time to the minute: ``2026-12-01 10:00``
+    (every time an operator reads is Japan time, in this one form or ``jst_minute``)."""
+    if not iso:
+        return "-"
+    try:
+        return f"{tokyo_at(iso):%Y-%m-%d %H:%M}"
+    except ValueError:
+        return iso[:16].replace("T", " ")
