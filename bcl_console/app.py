@@ -26,6 +26,7 @@ from bcl_console.screens import (
     StagesScreen,
 )
 from bcl_console.screens.help import HelpScreen, describe
+from bcl_console.services.clock import set_training_clock
 from bcl_console.services.events import Event
 from bcl_console.services.runtime import Runtime
 
@@ -94,6 +95,8 @@ class BclApp(App[int]):
         self._make_demo = make_demo
         self._http_error = http_error
         self._unsubscribe = runtime.bus.subscribe(self.service_events.publish)
+        if runtime.training:  # on every screen's header: this centre is not on real time
+            self.title = "BCL console — TRAINING CLOCK"
 
     def on_mount(self) -> None:
         if self._http_error:
@@ -135,6 +138,8 @@ def run_console(settings: Settings) -> int:
     async def main() -> int:
         runtime = Runtime(settings)
         await runtime.start()
+        if settings.now is not None:  # every command on this directory now runs on this clock
+            set_training_clock(settings.data_dir, settings.now)
         await runtime.issuance.use_workers(max(1, os.cpu_count() or 1))
         await runtime.scheduler.start()
         http_error = None

@@ -392,6 +392,38 @@ def cmd_linkage_agent(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
+def cmd_clock(args: argparse.Namespace) -> int:
+    """The data directory's clock: show it, set a training clock, or go back to real time."""
+    from datetime import datetime
+
+    from bcl_console.domain.fiscal import tokyo
+    from bcl_console.services.clock import clear_training_clock, set_training_clock, training_now
+    from bcl_console.services.runtime import holds_centre
+
+    settings = settings_from(args)
+    if not holds_centre(settings.data_dir):
+        raise ConfigError(f"data directory {settings.data_dir} holds no centre; make one with "
+                          f"`bcl-console init --data-dir {settings.data_dir}` (or `bcl-console demo`)")
+    if args.action == "set":
+        try:
+            start = datetime.fromisoformat(args.instant)
+        except ValueError:
+            raise CliError(f"{args.instant!r} is not an ISO date-time, e.g. 2026-12-01T10:00+09:00",
+                           EXIT_USAGE, "usage") from None
+        if start.tzinfo is None:
+            raise CliError(f"{args.instant!r} needs a time zone, e.g. +09:00", EXIT_USAGE, "usage")
+        set_training_clock(settings.data_dir, start)
+    elif args.action == "clear":
+        clear_training_clock(settings.data_dir)
+    now = training_now(settings.data_dir)
+    doc = {"training": now is not None, "now": tokyo(now or datetime.now().astimezone()).isoformat(timespec="seconds")}
+    emit(args, doc, lambda: print(
+        f"training clock: {doc['now']} (every command and the console on {settings.data_dir} run on it; "
+        "`bcl-console clock clear` goes back to real time)" if doc["training"] else
+        f"real time: {doc['now']} (no training clock)"))
+    return EXIT_OK
+
+
 def cmd_resident(args: argparse.Namespace) -> int:
     async def body(runtime: Runtime) -> int:
         found = await runtime.residents.find(args.text, args.municipality)
@@ -821,6 +853,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("console", parents=[common], help="start the console (the default)")
     p.set_defaults(func=cmd_console)
+
+    p = sub.add_parser("clock", parents=[common, js],
+                       help="the data directory's clock: show, set a training clock, clear it (real time)")
+    csub_ = p.add_subparsers(dest="action", metavar="ACTION")
+    csub_.add_parser("show", parents=[common, js], help="the centre's time and whether it is a training clock")
+    cs = csub_.add_parser("set", parents=[common, js], help="run every command on this directory from INSTANT on")
+    cs.add_argument("instant", metavar="ISO", help="e.g. 2026-12-01T10:00+09:00")
+    csub_.add_parser("clear", parents=[common, js], help="back to real time")
+    p.set_defaults(func=cmd_clock, action="show")
 
     p = sub.add_parser("resident", parents=[common],
                        help="find residents by name, kana, household number or code (for issue, check-in …)")

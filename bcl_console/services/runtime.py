@@ -17,7 +17,13 @@ from types import TracebackType
 
 from bcl_console.config import ConfigError, Settings, prepare_data_dir
 from bcl_console.services import demo_disaster, demo_onboarding
-from bcl_console.services.clock import Clock, OffsetClock, SystemClock
+from bcl_console.services.clock import (
+    Clock,
+    OffsetClock,
+    SystemClock,
+    set_training_clock,
+    training_now,
+)
 from bcl_console.services.demo import DemoService, DemoSummary, ProgressFn
 from bcl_console.services.events import EventBus
 from bcl_console.services.issuance import IssuanceService
@@ -90,8 +96,13 @@ class QuietRotatingFileHandler(logging.handlers.RotatingFileHandler):
 class Runtime:
     def __init__(self, settings: Settings, clock: Clock | None = None, *, render_workers: int = 0) -> None:
         self.settings = settings
+        #: Whether the centre runs on a training clock (--now, or the directory's own).
+        self.training = clock is None and settings.now is not None
         if clock is None:
-            clock = OffsetClock(settings.now) if settings.now else SystemClock()
+            directory_now = None if settings.now else training_now(settings.data_dir)
+            self.training = self.training or directory_now is not None
+            start = settings.now or directory_now
+            clock = OffsetClock(start) if start else SystemClock()
         self.clock: Clock = clock
         self.bus = EventBus()
         self.db = Database(settings.db_path)
@@ -258,6 +269,8 @@ async def remake_demo(settings: Settings, seed: int, *, residents: int | None = 
         await asyncio.to_thread(_swap_in, staging, data_dir)
     finally:
         await asyncio.to_thread(shutil.rmtree, staging, True)
+    if settings.now is not None:  # `demo --now`: the whole directory lives at that time from now on
+        set_training_clock(data_dir, settings.now)
     return summary
 
 

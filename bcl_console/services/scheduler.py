@@ -21,7 +21,7 @@ from bcl_console.domain.errors import NotFound
 from bcl_console.domain.fiscal import TOKYO
 from bcl_console.services.actor import SYSTEM
 from bcl_console.services.backup_crypto import MAGIC
-from bcl_console.services.clock import iso_now
+from bcl_console.services.clock import SystemClock, iso_now
 from bcl_console.store import settlement as store
 
 if TYPE_CHECKING:
@@ -181,7 +181,12 @@ class SchedulerService:
         for spec in JOBS:
             job = self._scheduler.get_job(spec.name) if self._scheduler else None
             latest = last.get(spec.name)
-            out.append(JobView(spec.name, spec.description, job.next_run_time if job else None,
+            next_run = job.next_run_time if job else None
+            if job is not None and not isinstance(self._runtime.clock, SystemClock):
+                # On a training clock the next run is told on the centre's timeline (the
+                # scheduler itself counts real time).
+                next_run = spec.trigger.get_next_fire_time(None, self._runtime.clock.now().astimezone(TOKYO))
+            out.append(JobView(spec.name, spec.description, next_run,
                                latest[4] if latest else None, latest[5] if latest else "",
                                latest[2] if latest else None))
         return out

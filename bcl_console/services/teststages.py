@@ -462,12 +462,13 @@ class TestStageService:
             raise StageFailed(f"after the drill the service did not return ({after['status']} {after.get('code')})")
         steps = await self._db.read(store.plan_steps, m.code)
         checklist = [s for s in steps if s.operation_checklist]
-        open_items = [s.key for s in checklist if s.done_on is None]
+        open_items = [f"{s.title_ja} ({s.key})" for s in checklist if s.done_on is None]
         ctx.evidence["procedure_checklist"] = {s.key: s.done_on.isoformat() if s.done_on else None
                                                for s in checklist}
         if open_items:
-            raise StageFailed(f"the municipality's procedure checklist is not confirmed: {', '.join(open_items)} "
-                              "(onboarding done CODE STEP)")
+            raise StageFailed(f"the municipality's procedure checklist is not confirmed: {', '.join(open_items)}; "
+                              f"tick them on the Onboarding screen (n, select {m.code}, t on each step) or with "
+                              f"`bcl-console onboarding done {m.code} STEP`")
         return Outcome.PASSED, "kiosks got a clear 503 during the drill, service returned after it, checklist confirmed"
 
     async def _try_session(self, holder: CardHolder, channel: str) -> dict[str, Any]:
