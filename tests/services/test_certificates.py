@@ -97,6 +97,10 @@ async def test_seal_tax_and_disaster_contents(demo_runtime: Runtime) -> None:
     assert "令和7年度" in front and "令和6年中" in front
     for amount in (salary, total, municipal, prefectural, municipal + prefectural):
         assert f"{amount:,}円" in front
+    # without a fiscal year: the latest year on record (a mutant that found no record survived)
+    latest = q(rt, "SELECT max(fiscal_year) FROM taxes WHERE resident_code = ?", code)[0][0]
+    doc = await rt.issuance.issue(code, "tax")
+    assert f"令和{latest - 2018}年度" in flat(texts(doc.pdf)[0])
 
     code, household, address, damage, head = q(
         rt, "SELECT r.resident_code, r.household_number, a.address, a.damage_class, "
