@@ -13,6 +13,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from bcl_console.screens.widgets.dialog import dialog_css
+
 #: What each area does from the command line (by screen class name).
 CLI: dict[str, tuple[str, ...]] = {
     "DashboardScreen": ("bcl-console municipality list", "bcl-console onboarding list"),
@@ -67,15 +69,8 @@ def _key(binding: Binding) -> str:
 
 
 class HelpScreen(ModalScreen[None]):
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > Vertical {
-        width: 78; max-width: 100%; height: auto; max-height: 100%;
-        border: round $accent; background: $surface; padding: 0 1;
-    }
-    HelpScreen VerticalScroll { height: auto; max-height: 80vh; }
-    HelpScreen .help { color: $text-muted; }
-    """
+    DEFAULT_CSS = dialog_css("HelpScreen", width=78,
+                             extra="HelpScreen VerticalScroll { height: auto; max-height: 80vh; }")
     BINDINGS = [Binding("escape", "close", "Close"), Binding("question_mark", "close", show=False),
                 Binding("f1", "close", show=False), Binding("q", "close", show=False)]
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from bcl_console.services.faults import ENV
+from tests.conftest import query as rows  # noqa: F401 - the fault tests import it from here
 
 NOW = "2026-06-17T10:00:00+09:00"
 
@@ -88,14 +89,6 @@ def integrity_ok(db: Path) -> bool:
     try:
         return conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok" and \
             not conn.execute("PRAGMA foreign_key_check").fetchall()
-    finally:
-        conn.close()
-
-
-def rows(db: Path, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
 

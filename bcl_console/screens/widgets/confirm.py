@@ -9,19 +9,14 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from bcl_console.screens.widgets.dialog import dialog_css
+
 
 class ConfirmDialog(ModalScreen[bool]):
     """Dismisses with True when confirmed, False otherwise."""
 
-    DEFAULT_CSS = """
-    ConfirmDialog { align: center middle; }
-    ConfirmDialog > Vertical {
-        width: 64; max-width: 100%; height: auto; max-height: 100%;
-        border: round $warning; background: $surface; padding: 0 1;
-    }
-    ConfirmDialog .title { text-style: bold; padding-bottom: 1; }
-    ConfirmDialog .help { color: $text-muted; padding-top: 1; }
-    """
+    DEFAULT_CSS = dialog_css("ConfirmDialog", width=64, border="$warning",
+                             extra="ConfirmDialog .help { padding-top: 1; }")
     BINDINGS = [
         Binding("y", "answer(True)", "Yes", priority=True),
         Binding("enter", "answer(True)", "Yes", show=False, priority=True),

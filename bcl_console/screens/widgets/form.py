@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from bcl_console.domain.errors import DomainError
+from bcl_console.screens.widgets.dialog import dialog_css
 
 
 @dataclass(frozen=True)
@@ -34,20 +35,13 @@ class FormDialog(ModalScreen[bool]):
     always scrolled into view, Tab moves on), while the title, the error line and the keys
     stay on screen below them, so a refused value is never hidden."""
 
-    DEFAULT_CSS = """
-    FormDialog { align: center middle; }
-    FormDialog > Vertical {
-        width: 72; max-width: 100%; height: auto; max-height: 100%;
-        border: round $accent; background: $surface; padding: 0 1;
-    }
-    FormDialog .title { text-style: bold; padding-bottom: 1; }
+    DEFAULT_CSS = dialog_css("FormDialog", width=72, extra="""
     FormDialog #form-fields { height: auto; max-height: 70vh; scrollbar-size-vertical: 1; }
     FormDialog Label { padding-top: 0; color: $text-muted; }
     FormDialog Input { margin-bottom: 1; background: $boost; }
     FormDialog Input:focus { background: $accent 30%; }
     FormDialog .error { color: $error; height: auto; }
-    FormDialog .help { color: $text-muted; }
-    """
+    """)
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(
