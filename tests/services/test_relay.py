@@ -170,15 +170,18 @@ async def test_routing_refusals(relay: tuple[Runtime, Kiosk, str]) -> None:
     await svc.suspend(TOWN, "点検", actor=OP)
     status, err = await kiosk.session(card)
     assert status == 503 and err["error"]["code"] == "suspended"
+    assert err["error"]["message"] == "store issuance is suspended for this municipality"  # what a kiosk shows
     await svc.resume(TOWN, actor=OP)
     await svc.set_hours(TOWN, "06:30", "09:00", actor=OP)
     status, err = await kiosk.session(card)
     assert status == 503 and err["error"]["code"] == "outside_hours"
+    assert err["error"]["message"] == "store issuance is outside this municipality's service hours"
     await svc.set_hours(TOWN, "06:30", "23:00", actor=OP)
     # a municipality not live yet (the small city is onboarding)
     city_resident = resident(rt, code="992054")
     status, err = await kiosk.session(await card_for(rt, city_resident, "992054"))
     assert status == 503 and err["error"]["code"] == "not_live"
+    assert err["error"]["message"] == "this municipality does not offer store issuance yet"
     # unknown, moved out, deceased, restricted
     for where, expected in (("status='moved-out'", (404, "not_a_resident")),
                             ("status='deceased'", (404, "not_a_resident")),
@@ -193,6 +196,7 @@ async def test_routing_refusals(relay: tuple[Runtime, Kiosk, str]) -> None:
     rt.clock.set(rt.clock.now().replace(month=12, day=30))  # type: ignore[attr-defined]
     status, err = await kiosk.session(card)
     assert status == 503 and err["error"]["code"] == "year_end_closure"
+    assert err["error"]["message"] == "store issuance is closed from 29 December to 3 January"
 
 
 async def test_bad_requests(relay: tuple[Runtime, Kiosk, str]) -> None:
