@@ -1,0 +1,106 @@
+"""Guards that a mutation experiment found unwatched: the completion's state and result
+checks, the nightly check's size comparison, restore's choice of full backup, and the
+refusal of a card this centre never issued."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bcl_console.services.actor import Actor
+from bcl_console.services.runtime import Runtime
+from tests.conftest import query
+from tests.services.relay_client import Kiosk
+
+OP = Actor("op", "cli")
+TOWN = "993611"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "linkage"
+
+
+def q(rt: Runtime, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
+    return query(rt.settings.db_path, sql, *params)
+
+
+@pytest.fixture
+async def relay(demo_runtime: Runtime) -> AsyncIterator[tuple[Runtime, Kiosk]]:
+    server = await demo_runtime.start_http("127.0.0.1", 0)
+    token = await demo_runtime.tokens.issue("kiosk", "Seven Mart", actor=OP)
+    async with aiohttp.ClientSession() as http:
+        yield demo_runtime, Kiosk(server.url, token, http)
+
+
+def residents(rt: Runtime, n: int) -> list[str]:
+    """Active, unrestricted residents of the town, each used by one flow at most."""
+    return [str(r[0]) for r in q(rt, "SELECT resident_code FROM residents WHERE municipality_code=? "
+                                     "AND status='active' AND restricted=0 ORDER BY resident_code LIMIT ?", TOWN, n)]
+
+
+async def requested(rt: Runtime, kiosk: Kiosk, resident_code: str, key: str) -> dict[str, Any]:
+    """A card authenticated and a residence certificate requested: awaiting payment."""
+    card = await rt.pki.issue_card(TOWN, resident_code, actor=OP)
+    status, s = await kiosk.session(card.pem)
+    assert status == 201, s
+    status, req = await kiosk.call("POST", "/requests", {"session_id": s["session_id"], "type": "residence"},
+                                   {"Idempotency-Key": key})
+    assert status == 201 and req["status"] == "awaiting_payment", req
+    return req
+
+
+async def paid(rt: Runtime, kiosk: Kiosk, resident_code: str, key: str) -> str:
+    """… and paid: the document is issued, its print not completed yet."""
+    req = await requested(rt, kiosk, resident_code, key)
+    status, body = await kiosk.call("POST", f"/requests/{req['request_id']}/payment", {"amount": req["fee_total"]})
+    assert status == 200 and body["status"] == "issued", body
+    return str(req["request_id"])
+
+
+def row(rt: Runtime, request_id: str) -> tuple:  # type: ignore[type-arg]
+    return q(rt, "SELECT state, fee, voided_at, completed_at FROM issuances WHERE request_id=?", request_id)[0]
+
+
+# -- 1. a failed completion voids only an issued request --------------------------------------
+@pytest.mark.parametrize("state", ["awaiting_payment", "printed"])
+async def test_a_failed_completion_of_an_unpaid_or_printed_request_is_409_and_refunds_nothing(
+    relay: tuple[Runtime, Kiosk], state: str,
+) -> None:
+    rt, kiosk = relay
+    rc = residents(rt, 1)[0]
+    if state == "awaiting_payment":
+        rid = (await requested(rt, kiosk, rc, "k"))["request_id"]
+    else:
+        rid = await paid(rt, kiosk, rc, "k")
+        status, done = await kiosk.call("POST", f"/requests/{rid}/completion", {"result": "printed"})
+        assert status == 200 and done["status"] == "printed"
+    before = row(rt, rid)
+    assert before[:3] == (state, 300, None)
+    status, err = await kiosk.call("POST", f"/requests/{rid}/completion", {"result": "failed"})
+    assert status == 409 and err["error"]["code"] == "wrong_state", err
+    assert "refunded" not in err
+    assert row(rt, rid) == before  # neither voided nor refunded, its completion time untouched
+    if state == "printed":  # the certificate handed out is still genuine
+        code = q(rt, "SELECT verification_code FROM issuances WHERE request_id=?", rid)[0][0]
+        assert (await rt.verification.verify_code(code)).status == "genuine"
+    else:  # the request can still be paid and printed
+        status, body = await kiosk.call("POST", f"/requests/{rid}/payment", {"amount": 300})
+        assert status == 200 and body["status"] == "issued"
+
+
+# -- 5. the completion's result is validated before anything is written ------------------------
+@pytest.mark.parametrize("result", ["burned", "", 1, None, "FAILED"], ids=repr)
+async def test_an_invalid_completion_result_is_400_and_leaves_an_issued_request_issued(
+    relay: tuple[Runtime, Kiosk], result: object,
+) -> None:
+    rt, kiosk = relay
+    rid = await paid(rt, kiosk, residents(rt, 1)[0], "k")
+    status, err = await kiosk.call("POST", f"/requests/{rid}/completion", {"result": result})
+    assert status == 400 and err["error"]["code"] == "bad_result", err
+    assert row(rt, rid) == ("issued", 300, None, None)  # not voided, not refunded, not completed
+    status, err = await kiosk.call("POST", f"/requests/{rid}/completion", {})
+    assert status == 400 and err["error"]["code"] == "bad_result", err
+    assert row(rt, rid) == ("issued", 300, None, None)
+    status, done = await kiosk.call("POST", f"/requests/{rid}/completion", {"result": "printed"})
+    assert status == 200 and done == {"status": "printed", "refunded": 0}
