@@ -4,6 +4,7 @@ refusal of a card this centre never issued."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,32 @@ async def test_an_invalid_completion_result_is_400_and_leaves_an_issued_request_
     assert row(rt, rid) == ("issued", 300, None, None)
     status, done = await kiosk.call("POST", f"/requests/{rid}/completion", {"result": "printed"})
     assert status == 200 and done == {"status": "printed", "refunded": 0}
+
+
+# -- 4. a card of our own CA that was never recorded here ----------------------------------------
+async def test_a_card_signed_by_our_ca_but_never_recorded_is_refused(relay: tuple[Runtime, Kiosk]) -> None:
+    rt, kiosk = relay
+    rc = residents(rt, 1)[0]
+
+    def refusals() -> int:
+        return int(q(rt, "SELECT count(*) FROM relay_refusals WHERE reason='revoked' AND operator='Seven Mart'")[0][0])
+
+    # made with the centre's CA key, never written to the cards table
+    unrecorded = rt.pki.make_card(TOWN, rc)
+    assert q(rt, "SELECT count(*) FROM cards WHERE serial=?", unrecorded.serial) == [(0,)]
+    # issued and recorded, then its row lost
+    issued = await rt.pki.issue_card(TOWN, rc, actor=OP)
+    conn = sqlite3.connect(rt.settings.db_path)
+    try:
+        with conn:
+            conn.execute("DELETE FROM cards WHERE serial=?", (issued.serial,))
+    finally:
+        conn.close()
+    for n, card in enumerate((unrecorded, issued), start=1):
+        status, err = await kiosk.session(card.pem)
+        assert status == 403 and err["error"]["code"] == "revoked", err
+        assert "session_id" not in err
+        assert refusals() == n  # each refusal is recorded
+    # the same person with a recorded card is let in: the refusal was the card's
+    status, s = await kiosk.session((await rt.pki.issue_card(TOWN, rc, actor=OP)).pem)
+    assert status == 201 and s["resident_code"] == rc
