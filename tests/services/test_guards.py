@@ -134,3 +134,21 @@ async def test_a_card_signed_by_our_ca_but_never_recorded_is_refused(relay: tupl
     # the same person with a recorded card is let in: the refusal was the card's
     status, s = await kiosk.session((await rt.pki.issue_card(TOWN, rc, actor=OP)).pem)
     assert status == 201 and s["resident_code"] == rc
+
+
+# -- 2. the nightly check compares each backup's size -------------------------------------------
+async def test_a_truncated_backup_with_its_header_intact_fails_the_nightly_check(demo_runtime: Runtime) -> None:
+    rt = demo_runtime
+    assert (await rt.linkage.link(FIXTURES / "valid-full")).outcome == "applied"
+    (backup,) = await rt.linkage.backups(TOWN)
+    path = rt.settings.data_dir / backup.path
+    every = len(await rt.linkage.backups())  # the demo's other municipalities have theirs
+    outcome, detail = await rt.scheduler.run_now("nightly-backup-check")
+    assert outcome == "ok" and detail == f"{every} backups present and readable"
+    data = path.read_bytes()
+    assert data.startswith(b"BCLBAK1\n") and len(data) == backup.size
+    path.write_bytes(data[: len(data) // 2])  # a copy cut short: the magic header is still there
+    outcome, detail = await rt.scheduler.run_now("nightly-backup-check")
+    assert outcome == "failed" and f"{TOWN}#{backup.sequence}" in detail, detail
+    assert detail.startswith(f"1 of {every} backups missing or damaged")
+    assert (await rt.scheduler.history())[0][4:] == ("failed", detail)  # and the run is recorded
