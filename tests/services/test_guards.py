@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from bcl_console.services.actor import Actor
+from bcl_console.services.batch_writer import write_csv, write_manifest
 from bcl_console.services.runtime import Runtime
 from tests.conftest import query
 from tests.services.relay_client import Kiosk
@@ -152,3 +153,58 @@ async def test_a_truncated_backup_with_its_header_intact_fails_the_nightly_check
     assert outcome == "failed" and f"{TOWN}#{backup.sequence}" in detail, detail
     assert detail.startswith(f"1 of {every} backups missing or damaged")
     assert (await rt.scheduler.history())[0][4:] == ("failed", detail)  # and the run is recorded
+
+
+# -- 3. restore starts from the newest full backup -----------------------------------------------
+HEADER = ("resident_code", "household_number", "name", "name_kana", "birth_date", "sex",
+          "relationship", "address", "resident_since", "status")
+
+
+def person(code: str, address: str = "東雲県北山町1番地") -> tuple[str, ...]:
+    return (code, f"H{code[-4:]}", "試験 太郎", "シケン タロウ", "1980-01-01", "1", "世帯主", address,
+            "2000-01-01", "active")
+
+
+def batch(root: Path, sequence: int, kind: str, rows: list[tuple[str, ...]]) -> Path:
+    d = root / f"{sequence:02d}-{kind}"
+    d.mkdir()
+    header = HEADER if kind == "full" else (*HEADER, "change")
+    files = {"residents.csv": write_csv(d / "residents.csv", header, rows)}
+    write_manifest(d, municipality_code=TOWN, sequence=sequence, kind=kind,
+                   created_at="2026-06-01T00:00:00+09:00", files=files)
+    return d
+
+
+@pytest.mark.parametrize("second_full", [3, 5], ids=["consecutive", "after-a-skip"])
+async def test_restore_starts_from_the_newest_full_backup(runtime: Runtime, tmp_path: Path,
+                                                          second_full: int) -> None:
+    rt = runtime
+    await rt.municipalities.add(code=TOWN, name="北山町", kind="town", population=6200, actor=OP)
+
+    def held() -> list[tuple]:  # type: ignore[type-arg]
+        return q(rt, "SELECT resident_code, address FROM residents WHERE municipality_code=? ORDER BY 1", TOWN)
+
+    first = [person(f"2{i:010d}") for i in range(3)]
+    second = [person(f"4{i:010d}") for i in range(3)]
+    steps = [
+        batch(tmp_path, 1, "full", first),
+        batch(tmp_path, 2, "delta", [(*person("20000000009"), "A"), (*first[0][:7], "東雲県北山町2番地", *first[0][8:], "U")]),
+        batch(tmp_path, second_full, "full", second),
+        batch(tmp_path, second_full + 1, "delta", [(*second[1], "D"), (*person("40000000009"), "A")]),
+    ]
+    snapshots = []
+    for path in steps:
+        result = await rt.linkage.link(path)
+        assert result.outcome == "applied", result.problems
+        snapshots.append(held())
+    assert snapshots[1] == [("20000000000", "東雲県北山町2番地"), ("20000000001", "東雲県北山町1番地"),
+                            ("20000000002", "東雲県北山町1番地"), ("20000000009", "東雲県北山町1番地")]
+    assert [r[0] for r in snapshots[3]] == ["40000000000", "40000000002", "40000000009"]
+    # back to the first full batch and its delta (a restore to an older sequence) …
+    doc = await rt.linkage.restore(TOWN, 2, actor=OP)
+    assert doc["batches"] == [1, 2] and held() == snapshots[1]
+    # … then forward again: the newest full batch and the delta after it, nothing older
+    doc = await rt.linkage.restore(TOWN, actor=OP)
+    assert doc["restored_to_sequence"] == second_full + 1
+    assert doc["batches"] == [second_full, second_full + 1]
+    assert held() == snapshots[3] and doc["residents"] == 3
