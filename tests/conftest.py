@@ -54,8 +54,10 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     async def make() -> None:
         rt = Runtime(load_settings(str(directory)), clock=FixedClock(TEST_NOW))
         await rt.start()
-        await rt.make_demo(7)
-        await rt.stop()
+        try:
+            await rt.make_demo(7)
+        finally:  # a runtime left running keeps its threads, and pytest never exits
+            await rt.stop()
 
     asyncio.run(make())
     return directory

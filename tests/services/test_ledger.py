@@ -119,13 +119,21 @@ async def test_ledger_extracts_and_csv_export(demo_runtime: Runtime, tmp_path: P
 async def test_shelters_check_in_and_out_by_hand(demo_runtime: Runtime) -> None:
     rt = demo_runtime
     small = await rt.ledger.open_shelter(1, TOWN, "集会所", 1, actor=ME)
-    (_, a), (_, b) = households(rt, 2, "resident_code NOT IN (SELECT resident_code FROM shelter_stays)")
+    # heads of households assessed in disaster 1 (so on its ledger) who were never sheltered
+    (_, a), (_, b) = households(rt, 2, "resident_code NOT IN (SELECT resident_code FROM shelter_stays) AND "
+                                       "household_number IN (SELECT d.household_number FROM damage_assessments d "
+                                       "WHERE d.disaster_id = 1 AND d.current = 1 "
+                                       "AND d.municipality_code = residents.municipality_code)")
+
+    async def on_ledger(resident: str) -> dict[str, Any]:
+        (person,) = [p for p in await rt.ledger.ledger(1) if p["resident_code"] == resident]
+        return person
+
+    assert (await on_ledger(a))["whereabouts"] == "home" and (await on_ledger(a))["shelter"] is None
     done = await rt.ledger.check_in(small.id, TOWN, a, actor=ME)
     assert done["occupancy"] == 1
-    person = next(p for p in await rt.ledger.ledger(1) if p["resident_code"] == a) if any(
-        p["resident_code"] == a for p in await rt.ledger.ledger(1)) else None
-    if person is not None:
-        assert person["whereabouts"] == "shelter" and person["shelter"] == "集会所"
+    person = await on_ledger(a)
+    assert person["whereabouts"] == "shelter" and person["shelter"] == "集会所"
     with pytest.raises(Conflict, match="is full"):
         await rt.ledger.check_in(small.id, TOWN, b, actor=ME)
     with pytest.raises(Conflict, match="already checked in at 集会所"):
@@ -133,6 +141,8 @@ async def test_shelters_check_in_and_out_by_hand(demo_runtime: Runtime) -> None:
     with pytest.raises(Conflict, match="people are still checked in"):
         await rt.ledger.close_shelter(small.id, actor=ME)
     await rt.ledger.check_out(TOWN, a, whereabouts="relatives", actor=ME)
+    person = await on_ledger(a)
+    assert person["whereabouts"] == "relatives" and person["shelter"] is None
     await rt.ledger.close_shelter(small.id, actor=ME)
     with pytest.raises(Conflict, match="is closed"):
         await rt.ledger.check_in(small.id, TOWN, b, actor=ME)

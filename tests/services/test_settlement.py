@@ -17,9 +17,14 @@ import pytest
 
 from bcl_console.config import load_settings
 from bcl_console.domain.errors import InvalidInput
+from bcl_console.domain.municipality import CertificateType
 from bcl_console.services.actor import Actor
-from bcl_console.services.clock import FixedClock
+from bcl_console.services.batch_writer import write_csv, write_manifest
+from bcl_console.services.clock import FixedClock, iso_now
+from bcl_console.services.issuance import check_options
 from bcl_console.services.runtime import Runtime
+from bcl_console.store import issuances
+from bcl_console.store.issuances import IssuanceRecord
 
 OP = Actor("op", "cli")
 TOWN, VILLAGE = "131016", "011011"
@@ -87,17 +92,19 @@ async def test_closing_twice_gives_identical_output_and_late_events_become_adjus
     centre: Runtime, db_dump: Callable[[Path], list[str]], tmp_path: Path
 ) -> None:
     rt = centre
-    await put(rt, "a", "2025-10-05T10:00:00")
+    await put(rt, "a", "2025-10-05T10:00:00", state="issued")  # paid; its print not completed yet
     await put(rt, "b", "2025-11-05T10:00:00")
     first = await rt.settlement.settle(2025, close=True, actor=OP)
+    assert first["totals"]["billable"] == 2
     assert first["closed"] is True
     before = db_dump(rt.settings.db_path)
     second = await rt.settlement.settle(2025, close=True, actor=OP)
     assert json.dumps(second, sort_keys=True) == json.dumps(first, sort_keys=True)
     assert db_dump(rt.settings.db_path) == before  # closing again changes nothing
-    # a late event for the closed year, and a void of an issuance it counted
+    # a late event for the closed year, and a void of an issuance it counted: the kiosk
+    # reports the failed print of 'a' (only an issued request can be voided)
     await put(rt, "late", "2026-02-01T10:00:00")
-    await rt.db.write(lambda c: c.execute("UPDATE issuances SET state='voided' WHERE request_id='a'"))
+    assert await rt.relay.complete("セブンマート", "a", {"result": "failed"}) == {"status": "voided", "refunded": 300}
     assert (await rt.settlement.settle(2025))["municipalities"] == first["municipalities"]  # frozen
     rt.clock.set(at("2027-04-01T02:00:00"))  # type: ignore[attr-defined]
     await put(rt, "fy26", "2026-05-01T10:00:00")
@@ -178,33 +185,58 @@ async def test_demo_year_settles(demo_runtime: Runtime) -> None:
     assert isinstance(clock, FixedClock)
 
 
-async def test_an_issuance_counts_as_its_latest_state_says(centre: Runtime) -> None:
-    """The settlement key follows every write: payment, print, void, a corrected time."""
+RESIDENT = "20000000001"
+
+
+async def request(rt: Runtime, request_id: str, *, copies: int = 1, operator: str = "セブンマート") -> None:
+    """A kiosk's request as the relay stores it: awaiting payment, not issued, not billable."""
+    record = IssuanceRecord(
+        request_id=request_id, type="residence", options=check_options(CertificateType.RESIDENCE, {}),
+        municipality_code=TOWN, resident_code=RESIDENT, channel="store", operator=operator, fee=300 * copies,
+        state="awaiting_payment", verification_code=None, content_sha256=None, pages=None, document_path=None,
+        created_at=iso_now(rt.clock), issued_at=None, voided_at=None)
+    await rt.db.write(issuances.insert_request, record, session_id="s", idempotency_key=request_id,
+                      body_sha256=request_id, copies=copies)
+
+
+async def test_an_issuance_counts_as_its_latest_state_says(centre: Runtime, tmp_path: Path) -> None:
+    """The settlement key follows every transition the relay makes: payment, print, void,
+    and a payment just after midnight on 1 April (still 31 March in UTC)."""
     rt = centre
+    d = tmp_path / "batch"
+    d.mkdir()
+    files = {"residents.csv": write_csv(d / "residents.csv", (
+        "resident_code", "household_number", "name", "name_kana", "birth_date", "sex", "relationship", "address",
+        "resident_since", "status"), [(RESIDENT, "H1", "試験 太郎", "シケン タロウ", "1980-01-01", "1", "世帯主",
+                                      "東雲県北山町1番地", "2000-01-01", "active")])}
+    write_manifest(d, municipality_code=TOWN, sequence=1, kind="full", created_at="2025-09-01T00:00:00+09:00",
+                   files=files)
+    assert (await rt.linkage.link(d)).outcome == "applied"
+    operator = "A|B\x1fC 店"  # the key's separator inside a name splits back
 
-    def billable() -> int:
-        return int(doc["totals"]["billable"])
+    async def billable(year: int = 2025) -> int:
+        return int((await rt.settlement.settle(year))["totals"]["billable"])
 
-    await put(rt, "a", "2025-10-05T10:00:00", state="awaiting_payment", operator="A|B\x1fC 店")
+    rt.clock.set(at("2025-10-05T10:00:00"))  # type: ignore[attr-defined]
+    await request(rt, "a", copies=3, operator=operator)
+    assert await billable() == 0  # not paid
+    assert (await rt.relay.pay(operator, "a", {"amount": 900}))["status"] == "issued"
     doc = await rt.settlement.settle(2025)
-    assert billable() == 0
-    await rt.db.write(lambda c: c.execute("UPDATE issuances SET state = 'printed' WHERE request_id = 'a'"))
-    doc = await rt.settlement.settle(2025)
-    assert billable() == 1 and [o["operator"] for o in doc["operators"]] == ["A|B\x1fC 店"]
+    assert doc["totals"]["billable"] == 3 and [o["operator"] for o in doc["operators"]] == [operator]
     town = next(m for m in doc["municipalities"] if m["code"] == TOWN)
-    assert town["by_month"]["2025-10"]["residence"] == 1
-    await rt.db.write(lambda c: c.execute("UPDATE issuances SET copies = 3, type = 'tax' WHERE request_id = 'a'"))
-    doc = await rt.settlement.settle(2025)
-    town = next(m for m in doc["municipalities"] if m["code"] == TOWN)
-    assert town["certificates"]["tax"] == 3 and town["certificates"]["residence"] == 0
-    # moved to 1 April 2026 Japan time (still 31 March in UTC): the next fiscal year
-    await rt.db.write(lambda c: c.execute(
-        "UPDATE issuances SET issued_at = '2026-03-31T15:30:00+00:00' WHERE request_id = 'a'"))
-    doc = await rt.settlement.settle(2025)
-    assert billable() == 0
-    rt.clock.set(at("2027-04-01T02:00:00"))  # type: ignore[attr-defined]
-    doc = await rt.settlement.settle(2026)
-    assert billable() == 3
-    await rt.db.write(lambda c: c.execute("UPDATE issuances SET state = 'voided' WHERE request_id = 'a'"))
-    doc = await rt.settlement.settle(2026)
-    assert billable() == 0
+    assert town["by_month"]["2025-10"]["residence"] == 3 and town["fees_collected"] == 900
+    assert (await rt.relay.complete(operator, "a", {"result": "printed"}))["status"] == "printed"
+    assert await billable() == 3  # printed: still counted, once
+    # a failed print is voided from issued and stops counting
+    await request(rt, "b")
+    await rt.relay.pay("セブンマート", "b", {"amount": 300})
+    assert await billable() == 4
+    assert await rt.relay.complete("セブンマート", "b", {"result": "failed"}) == {"status": "voided", "refunded": 300}
+    assert await billable() == 3
+    # paid at 00:30 on 1 April 2026 in Japan (15:30 on 31 March in UTC): fiscal year 2026
+    rt.clock.set(at("2026-04-01T00:30:00"))  # type: ignore[attr-defined]
+    await request(rt, "c")
+    await rt.relay.pay("セブンマート", "c", {"amount": 300})
+    assert await billable(2025) == 3 and await billable(2026) == 1
+    town = next(m for m in (await rt.settlement.settle(2026))["municipalities"] if m["code"] == TOWN)
+    assert town["by_month"]["2026-04"]["residence"] == 1

@@ -3,11 +3,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from bcl_console.config import load_settings
 from bcl_console.services.actor import Actor
 from bcl_console.services.clock import FixedClock
 from bcl_console.services.runtime import Runtime
-from bcl_console.store.db import LATEST_VERSION, Database, migration_files
+from bcl_console.store.db import LATEST_VERSION, Database, StoreError, migration_files
 from tests.conftest import TEST_NOW, query
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "linkage" / "valid-full"
@@ -55,11 +57,8 @@ async def test_a_newer_database_is_refused_clearly(tmp_path: Path) -> None:
         conn.execute(f"PRAGMA user_version = {LATEST_VERSION + 5}")
     db = Database(path)
     try:
-        await db.open()
-    except Exception as exc:  # StoreError
-        assert "newer than this program" in str(exc)
-    else:
-        raise AssertionError("a newer schema must not be opened")
+        with pytest.raises(StoreError, match="newer than this program"):
+            await db.open()
     finally:
         await db.close()
 
@@ -72,11 +71,13 @@ async def test_a_failed_write_changes_nothing(tmp_path: Path) -> None:
             conn.execute("INSERT INTO meta (key, value) VALUES ('a', '1')")
             raise RuntimeError("boom")
 
-        try:
+        # the function's own error reaches the caller, and its half-done insert is rolled back
+        with pytest.raises(RuntimeError, match="boom"):
             await db.write(half_then_fail)
-        except RuntimeError:
-            pass
         assert await db.read(lambda c: c.execute("SELECT count(*) FROM meta").fetchone()[0]) == 0
+        # and the writer is left outside any transaction: the next write commits
+        await db.write(lambda c: c.execute("INSERT INTO meta (key, value) VALUES ('b', '2')"))
+        assert await db.read(lambda c: [tuple(r) for r in c.execute("SELECT key, value FROM meta")]) == [("b", "2")]
     finally:
         await db.close()
 
