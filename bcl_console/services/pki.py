@@ -234,6 +234,15 @@ class PkiService:
         card = await self._db.read(store.get_card, serial)
         return card is None or card.revoked_at is not None
 
+    async def check_recorded(self, serial: str) -> None:
+        """A card must be one this centre issued and has not revoked: a certificate signed
+        by our CA but never recorded (or whose record is gone) is refused as unknown."""
+        card = await self._db.read(store.get_card, serial)
+        if card is None:
+            raise CardRefused("the card is not one this centre issued (no record of it)", "unknown_card")
+        if card.revoked_at is not None:
+            raise CardRefused("the card has been revoked", "revoked")
+
 
 class CardHolder:
     """A test card read once: its certificate (PEM) and key, ready to answer challenges.

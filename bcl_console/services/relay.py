@@ -161,8 +161,7 @@ class RelayService:
         try:
             card, key = self._pki.check_certificate(certificate)
             self._pki.check_signature(key, challenge.nonce, signature)
-            if await self._pki.is_revoked(card.serial):
-                raise CardRefused("the card has been revoked", "revoked")
+            await self._pki.check_recorded(card.serial)
         except CardRefused as exc:
             raise await self.refuse(RelayError(exc.status, exc.reason, exc.message), operator, None) from None
         return card

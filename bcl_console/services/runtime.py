@@ -74,7 +74,10 @@ def restrict_files(data_dir: Path) -> None:
             _chmod(Path(root) / name, 0o700)
         for name in files:
             _chmod(Path(root) / name, 0o600)
-    marker.touch(mode=0o600)
+    try:
+        marker.touch(mode=0o600)
+    except OSError:
+        pass  # a full disk: done again at the next start
 
 
 def _chmod(path: Path, mode: int) -> None:
@@ -143,6 +146,15 @@ class Runtime:
         """Open and migrate the centre's database. With ``create`` (the console, ``demo``,
         ``init``, tests) a missing centre is made: the directory, keys and database; without
         it a directory that holds no centre is a ConfigError naming it (contract §1)."""
+        try:
+            await self._start(target_version, create)
+        except BaseException:
+            # A half-started runtime holds threads (the database's) that keep the process
+            # alive for ever: whatever failed, what was started is stopped.
+            await self.stop()
+            raise
+
+    async def _start(self, target_version: int | None, create: bool) -> None:
         if not create and not holds_centre(self.settings.data_dir):
             raise ConfigError(
                 f"data directory {self.settings.data_dir} holds no centre; make one with "

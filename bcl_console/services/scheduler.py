@@ -20,7 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from bcl_console.domain.errors import NotFound
 from bcl_console.domain.fiscal import TOKYO
 from bcl_console.services.actor import SYSTEM
-from bcl_console.services.backup_crypto import MAGIC
+from bcl_console.services.backup_crypto import BackupCorrupt, verify_backup
 from bcl_console.services.clock import SystemClock, iso_now
 from bcl_console.store import settlement as store
 
@@ -73,15 +73,17 @@ async def year_end_settlement(runtime: Runtime) -> str:
 
 async def nightly_backup_check(runtime: Runtime) -> str:
     backups = await runtime.linkage.backups()
+    key = runtime.keys.backup_key
 
     def check() -> list[str]:
         bad = []
         for b in backups:
             path = runtime.settings.data_dir / b.path
-            try:
-                with path.open("rb") as fh:
-                    ok = fh.read(len(MAGIC)) == MAGIC and path.stat().st_size == b.size
-            except OSError:
+            try:  # whole and as recorded: its size, then every chunk decrypts (AES-GCM tags)
+                ok = path.stat().st_size == b.size
+                if ok:
+                    verify_backup(key, path)
+            except (OSError, BackupCorrupt):
                 ok = False
             if not ok:
                 bad.append(f"{b.municipality_code}#{b.sequence}")

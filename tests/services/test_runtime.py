@@ -61,3 +61,26 @@ async def test_healthz_is_served(runtime: Runtime) -> None:
             assert (await resp.json())["error"]["code"] == "not_found"
     await runtime.stop_http()
     assert runtime.http is None
+
+
+async def test_a_runtime_that_fails_to_start_stops_what_it_started(tmp_path: Path) -> None:
+    """A database of a newer schema is refused at open; the writer's thread must not be
+    left running (it kept pytest, and any command, alive for ever)."""
+    import sqlite3
+    import threading
+
+    from bcl_console.store import StoreError
+
+    data = tmp_path / "d"
+    rt = Runtime(load_settings(str(data)))
+    await rt.start()
+    await rt.stop()
+    conn = sqlite3.connect(data / "bcl.sqlite3")
+    conn.execute("PRAGMA user_version = 999")
+    conn.close()
+    before = threading.active_count()
+    again = Runtime(load_settings(str(data)))
+    with pytest.raises(StoreError, match="newer than this program"):
+        await again.start()
+    assert threading.active_count() <= before
+    await again.stop()  # and stopping twice is harmless
