@@ -129,7 +129,8 @@ class OnboardingScreen(LiveScreen):
                 "start": line.service_start.isoformat() if line.service_start else "-",
                 "steps": f"{line.done}/{line.total}" if line.total else "-",
                 "late": str(line.late or ""),
-                "next": f"{line.next_title or line.next_step} {line.next_due:%m-%d}"
+                # the date first: at 80 columns a long Japanese title is what gets cut
+                "next": f"{line.next_due:%m-%d} {line.next_title or line.next_step}"
                         if line.next_step and line.next_due else "",
             }
         sync_rows(self.query_one("#onboarding-table", DataTable), rows)
@@ -179,15 +180,17 @@ class OnboardingScreen(LiveScreen):
             f"[{PROGRESS_STYLES.get(plan.status.value, '')}]{plan.status.value}[/]{override}{warn}")
         first = min(s.row.starts_on for s in plan.steps)
         origin, span, axis = timeline_axis(min(first, plan.today), plan.plan.service_start)
-        for key, label in (("seq", "#"), ("title", "step"), ("due", "due"), ("ja", "和暦"),
-                           ("status", "status"), ("bar", axis)):
+        # The step's whole name comes last: at 80 columns the timeline stays in view and a
+        # long name runs on to the right (the table scrolls), never cut with "…".
+        for key, label in (("seq", "#"), ("due", "due"), ("ja", "和暦"), ("status", "status"),
+                           ("bar", axis), ("title", "step")):
             steps.add_column(label, key=key)
         for s in plan.steps:
             r = s.row
             style = STATUS_STYLES[s.status]
             steps.add_row(
-                str(r.seq), r.title_ja, f"{r.due_on:%m-%d}", format_era_short(r.due_on), Text(s.status.value, style=style),
-                timeline_bar(r.starts_on, r.due_on, plan.today, origin, span, s.status), key=r.key)
+                str(r.seq), f"{r.due_on:%m-%d}", format_era_short(r.due_on), Text(s.status.value, style=style),
+                timeline_bar(r.starts_on, r.due_on, plan.today, origin, span, s.status), r.title_ja, key=r.key)
         restore_cursor()
 
     @on(DataTable.RowSelected, "#onboarding-steps")

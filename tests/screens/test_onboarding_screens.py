@@ -33,8 +33,9 @@ async def test_onboarding_timeline_tick_plan_and_override(demo_runtime: Runtime)
         steps = screen.query_one("#onboarding-steps", DataTable)
         assert steps.row_count == 20
         row = steps.get_row("plan-bcp")
-        assert str(row[4]) == "late" and "R8" in row[3]
-        assert "┃" in str(row[5]) or "█" in str(row[5])  # the bar on the month axis
+        assert str(row[3]) == "late" and "R8" in row[2]
+        assert "┃" in str(row[4]) or "█" in str(row[4])  # the bar on the month axis
+        assert str(row[5]) == "住民データのBCP計画"  # the whole name, last
 
         steps.focus()
         steps.move_cursor(row=steps.get_row_index("plan-bcp"))
@@ -44,7 +45,7 @@ async def test_onboarding_timeline_tick_plan_and_override(demo_runtime: Runtime)
         assert query(rt.settings.db_path, "SELECT done_by, note FROM onboarding_steps WHERE municipality_code = "
                      "'992054' AND step_key = 'plan-bcp'")[0][1] == "BCP計画 第2版"
         await settle(app)
-        assert str(steps.get_row("plan-bcp")[4]) == "done"
+        assert str(steps.get_row("plan-bcp")[3]) == "done"
 
         # a stage's step cannot be ticked by hand: the form says why and stays open
         steps.move_cursor(row=steps.get_row_index("real-store-test"))
@@ -77,7 +78,7 @@ async def test_onboarding_timeline_tick_plan_and_override(demo_runtime: Runtime)
         table.move_cursor(row=table.get_row_index("992054"))
         await pilot.pause()
         await settle(app)
-        titles = [str(steps.get_row(k)[1]) for k in steps.rows]
+        titles = [str(steps.get_row(k)[5]) for k in steps.rows]
         assert not any(t.endswith("…") for t in titles)
         # the steps table keeps whole values after a tick (it was rebuilt across an await)
         assert all(len(str(steps.get_row(k)[0])) == len(str(steps.get_row_index(k) + 1)) for k in steps.rows)
