@@ -75,14 +75,14 @@ class LinkageScreen(LiveScreen):
         table.clear(columns=True)
         if self.showing_backups:
             for key, label in (("code", "code"), ("seq", "seq"), ("kind", "kind"),
-                               ("size", "bytes"), ("at", "made (UTC)")):
+                               ("size", "bytes"), ("at", "made (JST)")):
                 table.add_column(label, key=key)
             for backup in self._backups:
                 table.add_row(backup.municipality_code, str(backup.sequence), backup.kind,
                               f"{backup.size:,}", jst_datetime(backup.created_at), key=backup.path)
             title = f"[b]Backups[/b] (AES-256-GCM): {len(self._backups)}. R restores the selected one's municipality up to it."
         else:
-            for key, label in (("code", "code"), ("seq", "seq"), ("kind", "kind"), ("at", "received (UTC)"),
+            for key, label in (("code", "code"), ("seq", "seq"), ("kind", "kind"), ("at", "received (JST)"),
                                ("source", "via"), ("outcome", "outcome"), ("size", "records")):
                 table.add_column(label, key=key)
             seen: Counter[str] = Counter()

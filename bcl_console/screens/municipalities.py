@@ -247,9 +247,9 @@ class MunicipalitiesScreen(LiveScreen):
 
 def _cost_line(m: Municipality) -> str:
     e = estimate(m.kind, m.population)
-    return (f"5-year cost: BCL {e.bcl_five_years / 1e6:,.1f}M yen vs own server {e.own_five_years / 1e6:,.1f}M "
-            f"→ saves {e.saving / 1e6:,.1f}M ({e.saving_percent}%); special allocation covers "
-            f"{e.special_allocation / 1e6:,.1f}M of the introduction [{e.method}]")
+    return (f"5-year cost: BCL {e.bcl_five_years:,}円 vs own server {e.own_five_years:,}円 "
+            f"→ saves {e.saving:,}円 ({e.saving_percent}%); special allocation covers "
+            f"{e.special_allocation:,}円 of the introduction [{e.method}]")
 
 
 def _short(value: str | None, limit: int = 24) -> str:
