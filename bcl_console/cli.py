@@ -554,7 +554,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                            EXIT_USAGE, "usage")
         if token is None:  # the centre's own data directory: register a simulator operator
             runtime = Runtime(settings)
-            await runtime.start()
+            await runtime.start(create=False)
             try:
                 token = await runtime.tokens.issue("kiosk", "simulator", actor=actor())
             finally:
@@ -832,6 +832,22 @@ def cmd_disaster(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- parser
+#: Whole numbers on the command line fit a signed 64-bit column (ids, limits, yen …).
+_MAX_WHOLE = 2**63 - 1
+
+
+def whole(text: str) -> int:
+    """argparse's type for every whole number: one validation layer, so a value SQLite
+    cannot hold is a usage error, never an OverflowError deep in a query."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not -_MAX_WHOLE - 1 <= value <= _MAX_WHOLE:
+        raise argparse.ArgumentTypeError(f"{text} is out of range (at most {_MAX_WHOLE:,})")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = Parser(add_help=False)
     common.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR",
@@ -879,18 +895,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", parents=[common],
                        help="run the services headless (relay, linkage API, scheduler)")
     p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=None, help="port (default 8470; 0 picks a free one)")
+    p.add_argument("--port", type=whole, default=None, help="port (default 8470; 0 picks a free one)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("own-server", parents=[common],
                        help="a reference municipal issuance server for own-server municipalities")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8471)
+    p.add_argument("--port", type=whole, default=8471)
     p.set_defaults(func=cmd_own_server)
 
     p = sub.add_parser("demo", parents=[common, js], help="(re)create the demo data set")
-    p.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
-    p.add_argument("--residents", type=int, default=None, metavar="N",
+    p.add_argument("--seed", type=whole, default=2026, help="random seed (default 2026)")
+    p.add_argument("--residents", type=whole, default=None, metavar="N",
                    help="scale the BCL-hosted city to N residents (e.g. 500000 for benchmarks)")
     p.set_defaults(func=cmd_demo)
 
@@ -901,7 +917,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--name", required=True)
     a.add_argument("--kind", required=True,
                    help="designated-city | city | special-ward | town | village")
-    a.add_argument("--population", required=True, type=int)
+    a.add_argument("--population", required=True, type=whole)
     a.add_argument("--hosting", default="bcl", help="bcl (default) or own-server")
     a.add_argument("--server-url", default=None, help="issuance server URL (own-server hosting)")
     a.add_argument("--service-start", default=None, metavar="YYYY-MM-DD")
@@ -922,10 +938,10 @@ def build_parser() -> argparse.ArgumentParser:
     f = msub.add_parser("fees", parents=[common, js], help="set an issuance fee (交付手数料)")
     f.add_argument("code")
     f.add_argument("--type", required=True, help="residence | seal | tax | disaster")
-    f.add_argument("--yen", required=True, type=int)
+    f.add_argument("--yen", required=True, type=whole)
     au = msub.add_parser("audit", parents=[common, js], help="the audit trail of control changes")
     au.add_argument("code", nargs="?", default=None)
-    au.add_argument("--limit", type=int, default=50)
+    au.add_argument("--limit", type=whole, default=50)
     m.set_defaults(func=cmd_municipality)
 
     p = sub.add_parser("issue", parents=[common, js], help="issue a certificate at the counter (窓口)")
@@ -934,8 +950,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scope", default="self", choices=["self", "household"],
                    help="residence: the requester only, or every current member of the household")
     p.add_argument("--include-domicile", action="store_true", help="residence: print 本籍 and 筆頭者")
-    p.add_argument("--fiscal-year", type=int, default=None, help="tax: the fiscal year (default: the latest)")
-    p.add_argument("--disaster", type=int, default=None, metavar="ID",
+    p.add_argument("--fiscal-year", type=whole, default=None, help="tax: the fiscal year (default: the latest)")
+    p.add_argument("--disaster", type=whole, default=None, metavar="ID",
                    help="disaster: the disaster number (default: the latest assessed)")
     p.add_argument("--out", required=True, metavar="FILE.pdf")
     p.set_defaults(func=cmd_issue)
@@ -965,17 +981,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", parents=[common, js],
                        help="drive simulated kiosks against a relay and report throughput and latency")
     p.add_argument("--url", default="http://127.0.0.1:8470", help="the centre (default http://127.0.0.1:8470)")
-    p.add_argument("--kiosks", type=int, default=4, help="concurrent kiosks (default 4)")
+    p.add_argument("--kiosks", type=whole, default=4, help="concurrent kiosks (default 4)")
     p.add_argument("--rate", type=float, default=5.0, help="flows started per second, all kiosks (default 5)")
     p.add_argument("--duration", type=float, default=10.0, help="seconds (default 10)")
     p.add_argument("--token-file", default=None, metavar="FILE",
                    help="kiosk token (default: register a 'simulator' operator in --data-dir)")
     p.add_argument("--cards", default=None, metavar="DIR", help="test cards (default DATA_DIR/cards)")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=whole, default=None)
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("settle", parents=[common, js], help="fee settlement of a fiscal year (精算)")
-    p.add_argument("--fiscal-year", required=True, type=int, metavar="N", help="1 April N – 31 March N+1")
+    p.add_argument("--fiscal-year", required=True, type=whole, metavar="N", help="1 April N – 31 March N+1")
     p.add_argument("--close", action="store_true", help="freeze the year (idempotent; only after it ended)")
     p.add_argument("--out", default=None, metavar="DIR", help="write statements (PDF and CSV) and summaries")
     p.set_defaults(func=cmd_settle)
@@ -985,7 +1001,7 @@ def build_parser() -> argparse.ArgumentParser:
     x = jsub.add_parser("run", parents=[common, js], help="run a job now (year-end-settlement, nightly-backup-check, onboarding-reminders)")
     x.add_argument("job", choices=["year-end-settlement", "nightly-backup-check"])
     x = jsub.add_parser("history", parents=[common, js], help="past runs with their outcomes")
-    x.add_argument("--limit", type=int, default=20)
+    x.add_argument("--limit", type=whole, default=20)
     j.set_defaults(func=cmd_jobs)
 
     o = sub.add_parser("onboarding", help="onboarding plans (導入スケジュール) and the go-live gate")
@@ -1037,44 +1053,44 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("show", "one disaster: households by class, centres, applications, support"),
                        ("close", "close a disaster (its centres closed first)")):
         x = dsub.add_parser(name, parents=[common, js], help=text)
-        x.add_argument("id", type=int)
+        x.add_argument("id", type=whole)
     x = dsub.add_parser("assess", parents=[common, js], help="assess a dwelling (a re-assessment keeps history)")
-    x.add_argument("id", type=int)
+    x.add_argument("id", type=whole)
     x.add_argument("--municipality", required=True)
     x.add_argument("--household", required=True)
-    x.add_argument("--ratio", type=int, help="damage ratio in percent (0–100)")
+    x.add_argument("--ratio", type=whole, help="damage ratio in percent (0–100)")
     x.add_argument("--class", dest="damage_class", help="全壊, 大規模半壊, 中規模半壊, 半壊, 準半壊, 一部損壊")
     x.add_argument("--inspector", required=True)
     x.add_argument("--date", help="assessed on (default today)")
     x = dsub.add_parser("import-assessments", parents=[common, js],
                         help="import assessments from CSV, all or nothing")
-    x.add_argument("id", type=int)
+    x.add_argument("id", type=whole)
     x.add_argument("file")
     x = dsub.add_parser("ledger", parents=[common, js], help="the victim ledger (被災者台帳), filtered; --out writes CSV")
-    x.add_argument("id", type=int)
+    x.add_argument("id", type=whole)
     x.add_argument("--municipality")
     x.add_argument("--min-class", help="this class or worse, e.g. 半壊")
     x.add_argument("--needs-help", action="store_true", help="only people needing evacuation help")
     x.add_argument("--whereabouts", help="home, shelter, relatives, elsewhere, unknown")
     x.add_argument("--out", help="write the extract as CSV (UTF-8 with BOM)")
     x = dsub.add_parser("person", parents=[common, js], help="set a person's whereabouts (居所), injury, note")
-    x.add_argument("id", type=int)
+    x.add_argument("id", type=whole)
     x.add_argument("--municipality", required=True)
     x.add_argument("--resident", required=True)
     x.add_argument("--whereabouts")
     x.add_argument("--injury", help="none, injured, seriously-injured, dead, missing")
     x.add_argument("--note")
     x = dsub.add_parser("shelter-open", parents=[common, js], help="open an evacuation centre (避難所)")
-    x.add_argument("id", type=int)
+    x.add_argument("id", type=whole)
     x.add_argument("--municipality", required=True)
     x.add_argument("--name", required=True)
-    x.add_argument("--capacity", type=int, required=True)
+    x.add_argument("--capacity", type=whole, required=True)
     x = dsub.add_parser("shelter-close", parents=[common, js], help="close an evacuation centre (empty)")
-    x.add_argument("shelter", type=int)
+    x.add_argument("shelter", type=whole)
     x = dsub.add_parser("shelters", parents=[common, js], help="evacuation centres with occupancy")
-    x.add_argument("id", type=int, nargs="?")
+    x.add_argument("id", type=whole, nargs="?")
     x = dsub.add_parser("checkin", parents=[common, js], help="check a person in by hand")
-    x.add_argument("shelter", type=int)
+    x.add_argument("shelter", type=whole)
     x.add_argument("--municipality", required=True)
     x.add_argument("--resident", required=True)
     x = dsub.add_parser("checkout", parents=[common, js], help="check a person out")
@@ -1085,18 +1101,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="register a shelter terminal; prints its token once (for /shelter/v1)")
     x.add_argument("terminal")
     x = dsub.add_parser("support-apply", parents=[common, js], help="apply for reconstruction support (支援金)")
-    x.add_argument("id", type=int)
+    x.add_argument("id", type=whole)
     x.add_argument("--municipality", required=True)
     x.add_argument("--household", required=True)
     x.add_argument("--method", help="build, repair or rent (加算支援金)")
     x.add_argument("--demolished", action="store_true")
     x.add_argument("--long-term", action="store_true", help="long-term evacuation (長期避難)")
     x = dsub.add_parser("support-decide", parents=[common, js], help="approve, reject or pay an application")
-    x.add_argument("application", type=int)
+    x.add_argument("application", type=whole)
     x.add_argument("decision", choices=["approve", "reject", "pay"])
     x.add_argument("--note")
     x = dsub.add_parser("support", parents=[common, js], help="support applications of a disaster with totals")
-    x.add_argument("id", type=int)
+    x.add_argument("id", type=whole)
     x = dsub.add_parser("needs-help", parents=[common, js],
                         help="people needing evacuation help (避難行動要支援者名簿) with their plans")
     x.add_argument("code")
@@ -1110,7 +1126,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--state", choices=["waiting", "approved", "rejected"])
     for name in ("approve", "reject"):
         x = dsub.add_parser(name, parents=[common, js], help=f"{name} an online application")
-        x.add_argument("application", type=int)
+        x.add_argument("application", type=whole)
         x.add_argument("--reason")
     d.set_defaults(func=cmd_disaster)
 
@@ -1125,7 +1141,7 @@ def build_parser() -> argparse.ArgumentParser:
     x = bsub.add_parser("restore", parents=[common, js],
                         help="rebuild a municipality from its last full backup plus deltas")
     x.add_argument("code")
-    x.add_argument("--sequence", type=int, default=None, help="restore up to this sequence (default: the last)")
+    x.add_argument("--sequence", type=whole, default=None, help="restore up to this sequence (default: the last)")
     x = bsub.add_parser("export", parents=[common, js],
                         help="write a municipality's current data as a full batch")
     x.add_argument("code")
@@ -1186,6 +1202,9 @@ def cli_error(exc: Exception) -> CliError:
         return CliError(exc.sentence(), EXIT_REJECTED, exc.code, file=exc.file, line=exc.line, field=exc.field)
     if isinstance(exc, ConfigError):
         return CliError(str(exc), EXIT_USAGE, "config")
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT) and exc.filename:
+        return CliError(f"the disk is full: {exc.filename} could not be written (free space, then run the "
+                        "command again)", EXIT_FAILURE, "storage_full", file=str(exc.filename))
     if isinstance(exc, StorageFull) or (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)):
         return CliError("the data directory's disk is full; nothing more was written (free space, then "
                         "run the command again)", EXIT_FAILURE, "storage_full")

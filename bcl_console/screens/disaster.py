@@ -433,4 +433,5 @@ class DisasterScreen(LiveScreen):
                         f"{doc['state']}.")
             self.reload_now()
 
-        self.app.push_screen(ConfirmDialog(title, what), decided)
+        word = "pay" if decision == "pay" else None  # money: typed, never a key's repeat
+        self.app.push_screen(ConfirmDialog(title, what, type_to_confirm=word), decided)

@@ -67,7 +67,9 @@ def set_training_clock(data_dir: Path, start: datetime) -> None:
     doc = {"centre": require_aware(start).astimezone(UTC).isoformat(), "real": datetime.now(UTC).isoformat()}
     target = data_dir / TRAINING_CLOCK_FILE
     tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc), encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(doc))
     os.replace(tmp, target)
 
 

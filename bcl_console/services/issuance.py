@@ -230,7 +230,7 @@ class IssuanceService:
         )
         try:
             await self._db.write(store.insert_issued, record)
-        except BaseException:
+        except Exception:  # failed, rolled back; a cancellation may still commit: the file stays
             (self._data_dir / rel).unlink(missing_ok=True)
             raise
         self._bus.publish(CertificateIssued(m.code, content.type.value, channel))

@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 import threading
@@ -387,7 +388,9 @@ class LinkageService:
         today = today_in_japan(self._clock)
         backup_rel = Path("backups") / code / f"{manifest.sequence:08d}-{manifest.kind}.bclbak"
         final = self._data_dir / backup_rel
-        partial = final.with_suffix(".partial")
+        # This attempt's own partial file: another process ingesting the same batch (the
+        # console while `link` runs) writes its own, and neither removes the other's.
+        partial = final.with_name(f"{final.stem}.{secrets.token_hex(4)}.partial")
         published: list[Path] = []
         key = self._keys.backup_key
 
@@ -446,9 +449,14 @@ class LinkageService:
         except _AlreadyApplied as already:
             return IngestResult("already-applied", code, manifest.sequence, manifest.kind,
                                 counts=already.record.counts)
+        except asyncio.CancelledError:
+            # Cancelled (Ctrl-C, a shutdown) while the writer's thread runs the transaction:
+            # it may still commit, so the published backup stays. A backup of a batch that
+            # did not commit is harmless: the next attempt replaces it.
+            raise
         except BaseException as exc:
             partial.unlink(missing_ok=True)
-            for path in published:  # the commit did not happen: the batch is not applied
+            for path in published:  # the transaction failed and rolled back: not applied
                 path.unlink(missing_ok=True)
             if isinstance(exc, _Rejected):
                 return IngestResult("rejected", code, manifest.sequence, manifest.kind)
@@ -466,15 +474,20 @@ class LinkageService:
         records = await self._db.read(store.list_backups, None)
         await asyncio.to_thread(_recover_backups, self._data_dir, records, self._keys.backup_key)
 
+    async def maintain_journal(self) -> None:
+        """At start: seal what an older version left in the clear, drop expired entries."""
+        if self.journal_path.exists():
+            await asyncio.to_thread(rejected_journal.append, self.journal_path, None, self._keys.backup_key,
+                                    self._clock.now())
+
     def _journal(self, result: IngestResult, label: str) -> None:
         """Keep a rejected batch's problem list for the operator. Problems quote the values
         they are about (resident codes, names, dates), so each entry is sealed with the
         backup key (AES-GCM), the file is 0600, and entries older than the retention are
         dropped; only the time and the municipality code stay readable, to prune and filter."""
         entry = {"batch": label, "source": result.source, **result.as_dict()}
-        now = self._clock.now()
         sealed = rejected_journal.seal(self._keys.backup_key, iso_now(self._clock), entry)
-        rejected_journal.append(self.journal_path, sealed, self._keys.backup_key, now)
+        rejected_journal.append(self.journal_path, sealed, self._keys.backup_key, self._clock.now())
 
     # -- reading back ----------------------------------------------------------------
     async def batches(self, code: str | None = None, limit: int = 200) -> list[BatchView]:
@@ -640,7 +653,7 @@ def _recover_backups(data_dir: Path, records: list[BackupRecord], key: bytes) ->
     # being written belongs to an ingest of another process (the console while `link` runs),
     # so only those untouched for an hour are removed.
     stale = time.time() - 3600
-    for partial in (data_dir / "backups").glob("*/*.partial"):
+    for partial in (data_dir / "backups").glob("*/*.partial"):  # legacy and per-attempt names
         try:
             if partial not in known and partial.stat().st_mtime < stale:
                 partial.unlink(missing_ok=True)

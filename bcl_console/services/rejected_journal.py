@@ -12,6 +12,7 @@ its time and municipality code stay readable, to prune and to filter by. The fil
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import logging
 import os
@@ -87,9 +88,20 @@ def _recent(received_at: str, now: datetime) -> bool:
         return False
 
 
-def append(path: Path, sealed: dict[str, Any], key: bytes, now: datetime) -> None:
-    """Add one sealed entry; drop expired ones and seal any left in the clear."""
+def append(path: Path, sealed: dict[str, Any] | None, key: bytes, now: datetime) -> None:
+    """Add one sealed entry (None: none, only upkeep); drop expired ones and seal any left
+    in the clear. Writers of other threads and processes wait on a lock file, so two
+    rejections at once both keep their entries."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _rewrite(path, sealed, key, now)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _rewrite(path: Path, sealed: dict[str, Any] | None, key: bytes, now: datetime) -> None:
     kept = []
     for line in _lines(path):
         if not _recent(line["received_at"], now):
@@ -97,7 +109,8 @@ def append(path: Path, sealed: dict[str, Any], key: bytes, now: datetime) -> Non
         if "sealed" not in line:
             line = seal(key, line["received_at"], {k: v for k, v in line.items() if k != "received_at"})
         kept.append(line)
-    kept.append(sealed)
+    if sealed is not None:
+        kept.append(sealed)
     fd, tmp = tempfile.mkstemp(prefix=".rejected.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -327,7 +327,7 @@ class RelayService:
             ok = await self._db.write(store.mark_issued, record.request_id, code=code,
                                       content_sha256=hashlib.sha256(pdf).hexdigest(), pages=pages,
                                       document_path=rel.as_posix(), at=iso_now(self._clock), latency_ms=latency)
-        except BaseException:
+        except Exception:  # failed, rolled back; a cancellation may still commit: the file stays
             await asyncio.to_thread(self._issuance.remove_document, rel)
             raise
         if not ok:  # paid twice at once: the other payment issued it, with its own file

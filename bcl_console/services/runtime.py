@@ -173,6 +173,7 @@ class Runtime:
             log.info("database migrated from schema %d to %d", before, after)
         await asyncio.to_thread(restrict_files, self.settings.data_dir)
         await self.linkage.recover_backups()
+        await self.linkage.maintain_journal()
         await self.issuance.start()
         self._started = True
 
@@ -266,6 +267,10 @@ async def remake_demo(settings: Settings, seed: int, *, residents: int | None = 
     data_dir = settings.data_dir
     os.umask(0o077)
     prepare_data_dir(data_dir)
+    if settings.now is None and clock is None:  # the directory's training clock, if it has one
+        directory_now = training_now(data_dir)
+        if directory_now is not None:
+            settings = replace(settings, now=directory_now)
     staging = data_dir / ".demo-staging"
     await asyncio.to_thread(shutil.rmtree, staging, True)
     try:

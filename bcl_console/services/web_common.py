@@ -16,11 +16,15 @@ import asyncio
 import errno
 import json
 import logging
+import math
+import re
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.client_exceptions import ClientConnectionResetError
 from aiohttp.typedefs import Handler
+from aiohttp.web_protocol import RequestPayloadError
 
 from bcl_console.domain.errors import Conflict, DomainError, NotFound
 from bcl_console.services.relay import RelayError
@@ -77,6 +81,9 @@ async def read_body(request: web.Request, limit: int) -> bytes:
                     raise too_large
     except TimeoutError:
         raise RelayError(408, "body_timeout", f"the body did not arrive within {BODY_TIMEOUT:.0f} s") from None
+    except RequestPayloadError:  # a Content-Encoding that does not decode, a broken chunk
+        raise bad_request("the body cannot be read (its encoding or chunking is broken)",
+                          "malformed_body") from None
     return bytes(buf)
 
 
@@ -122,6 +129,8 @@ def check_json_value(value: Any) -> None:
             _check_text(item)
         elif isinstance(item, int) and not isinstance(item, bool) and not -MAX_INT - 1 <= item <= MAX_INT:
             raise bad_request("an integer in the body is outside the 64-bit range", "malformed_json")
+        elif isinstance(item, float) and not math.isfinite(item):  # 1e400 parses to inf
+            raise bad_request("a number in the body is too large (not finite)", "malformed_json")
 
 
 def _check_text(text: str) -> None:
@@ -156,7 +165,7 @@ def _header_problem(request: web.Request) -> str | None:
             value.encode("utf-8")
         except UnicodeEncodeError:
             return f"the {name} header is not valid UTF-8"
-        if any(ord(ch) < 0x20 and ch != "\t" or ord(ch) == 0x7F for ch in value):
+        if any(ord(ch) < 0x20 and ch != "\t" or 0x7F <= ord(ch) <= 0x9F for ch in value):
             return f"the {name} header holds a control character"
     return None
 
@@ -191,6 +200,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return json_error(exc.status, exc.code, exc.message)
     except DomainError as exc:
         return json_error(_domain_status(exc), exc.code, exc.message)
+    except (ConnectionResetError, ClientConnectionResetError):  # the client went away mid-request
+        log.info("%s %s: the client closed the connection", request.method, request.rel_url.raw_path)
+        return json_error(400, "client_gone", "the connection was closed before the request was read")
     except Exception as exc:
         if disk_full(exc):
             log.error("%s %s: the data directory's disk is full", request.method, request.rel_url.raw_path)
@@ -204,5 +216,10 @@ class AccessLogger(AbstractAccessLogger):
     token), a header or a body."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        self.logger.info('%s "%s %s" %s %s %.3fs', request.remote, request.method,
-                         request.rel_url.raw_path, response.status, response.body_length, time)
+        path = _RESIDENT_CODE.sub("*" * 11, request.rel_url.raw_path)  # the own-server's /residents/{code}
+        self.logger.info('%s "%s %s" %s %s %.3fs', request.remote, request.method, path,
+                         response.status, response.body_length, time)
+
+
+#: An 11-digit resident code in a path segment: never written to a log.
+_RESIDENT_CODE = re.compile(r"(?<![0-9])[0-9]{11}(?![0-9])")

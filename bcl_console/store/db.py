@@ -146,6 +146,8 @@ def _apply_migration(conn: sqlite3.Connection, version: int, name: str, sql: str
             conn.execute("ROLLBACK")
         if isinstance(exc, StoreError):
             raise
+        if _is_full(exc, _path_of(conn)):
+            raise StorageFull(f"migration {name} could not be written") from exc
         raise StoreError(f"migration {name} failed: {exc}") from exc
 
 

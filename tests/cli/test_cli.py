@@ -487,10 +487,26 @@ def test_resident_find(capsys: pytest.CaptureFixture[str], demo_dir: Path) -> No
     assert all(name.split()[0] in r["name"] for r in doc["residents"])
     import unicodedata
 
-    half = unicodedata.normalize("NFKC", kana)  # full-width stays; a half-width reading is normalised
-    status, doc = run_json(capsys, "resident", "find", half.split()[0], "--data-dir", str(demo_dir))
-    assert status == 0 and doc["residents"]
+    # the reading typed in half-width katakana (ｶﾅ, as some municipal systems still do)
+    to_half = {unicodedata.normalize("NFKC", chr(h)): chr(h) for h in range(0xFF61, 0xFFA0)
+               if len(unicodedata.normalize("NFKC", chr(h))) == 1}
+    to_half.update({"\u3099": "ﾞ", "\u309a": "ﾟ"})
+    half = "".join(to_half.get(c, c) for c in unicodedata.normalize("NFD", kana))
+    assert half != kana and all(ord(c) < 0x3000 or 0xFF61 <= ord(c) <= 0xFF9F for c in half.replace(" ", ""))
+    status, doc = run_json(capsys, "resident", "find", half, "--municipality", "993611", "--data-dir",
+                           str(demo_dir))
+    assert status == 0 and code in {r["resident_code"] for r in doc["residents"]}
     status, doc = run_json(capsys, "resident", "find", "存在しない名前", "--data-dir", str(demo_dir))
     assert status == 0 and doc["residents"] == []
     status, out, err = run(capsys, "resident", "find", "  ", "--data-dir", str(demo_dir))
     assert status == 3 and "give a name" in err
+
+
+def test_numbers_sqlite_cannot_hold_are_usage_errors(capsys: pytest.CaptureFixture[str], demo_dir: Path) -> None:
+    """One validation layer for every whole number on the command line (they reached SQLite
+    and came back as 'unexpected error (OverflowError …)')."""
+    for argv in (["disaster", "show", "99999999999999999999"], ["municipality", "audit", "--limit",
+                                                                "100000000000000000000"]):
+        code, out, err = run(capsys, *argv, "--data-dir", str(demo_dir), "--json")
+        assert code == 2 and "out of range" in err and len(err.strip().splitlines()) == 1, (argv, err)
+        assert json.loads(out)["error"]["code"] == "usage"

@@ -149,6 +149,7 @@ HOSTILE: list[tuple[str, bytes]] = [
     ("integer of 5,000 digits", b'{"amount": ' + b"9" * 5000 + b"}"),
     ("NaN", b'{"amount": NaN}'),
     ("not UTF-8", b'{"result": "\xff\xfe"}'),
+    ("infinite number", b'{"amount": 1e400, "disaster_id": 1e400}'),
     ("not an object", b"[1, 2, 3]"),
     ("truncated", b'{"amount": '),
 ]
@@ -294,8 +295,12 @@ async def test_idle_and_dripping_connections_are_closed(demo_runtime: Runtime) -
     assert status == 200 and doc["status"] == "ok"  # still serving while they are held
 
     async def closed(reader: asyncio.StreamReader) -> bool:
+        """Whether the server closed the connection within 20 s (EOF or a reset)."""
         try:
-            return await asyncio.wait_for(reader.read(), timeout=20) is not None
+            await asyncio.wait_for(reader.read(), timeout=20)
+            return True
+        except TimeoutError:  # before the OSError clause: TimeoutError is an OSError
+            return False
         except (ConnectionError, OSError):
             return True
 
@@ -326,3 +331,30 @@ async def test_twenty_completions_of_one_request_at_once(centre: tuple[Runtime, 
     state = "voided" if ok[0]["status"] == "voided" else "printed"
     assert query(rt.settings.db_path, "SELECT state FROM issuances WHERE request_id = ?", rid) == [(state,)]
     assert sum(doc.get("refunded", 0) for _, doc in answers) == (300 if state == "voided" else 0)
+
+
+async def test_a_body_whose_encoding_is_broken_is_400(centre: tuple[Runtime, str, str]) -> None:
+    """Content-Encoding: gzip over bytes that are not gzip failed inside aiohttp's reader
+    (RequestPayloadError) and came out as 500 with a traceback in the log."""
+    rt, url, _ = centre
+    wire = Wire(url)
+    for encoding in (b"gzip", b"deflate"):
+        status, doc = await wire.send("POST", "/resident/v1/applications", b"0123456789",
+                                      headers={"Content-Encoding": encoding})
+        assert status == 400 and doc["error"]["code"] in ("malformed_body", "malformed_json"), (encoding, doc)
+    log = (rt.settings.logs_dir / "bcl-console.log").read_text(encoding="utf-8")
+    assert "Traceback" not in log and "unhandled error" not in log
+
+
+async def test_the_own_servers_log_holds_no_resident_code(runtime: Runtime) -> None:
+    from bcl_console.services.web import HttpServer
+    from bcl_console.services.web_own_server import BASE, build_own_server_app
+
+    server = await HttpServer.start(runtime, "127.0.0.1", 0, build_own_server_app(runtime))
+    try:
+        status, _ = await Wire(server.url).send("GET", f"{BASE}/residents/12345678901")
+        assert status == 404
+    finally:
+        await server.stop()
+    log = (runtime.settings.logs_dir / "bcl-console.log").read_text(encoding="utf-8")
+    assert f"{BASE}/residents/" in log and "12345678901" not in log

@@ -296,3 +296,46 @@ async def test_rejected_batches_keep_no_personal_data_in_the_clear(demo_runtime:
     clock.set(clock.now() + timedelta(days=91))
     await rt.linkage.link(copy(FIX / "invalid" / "bad-dates", tmp_path / "later"))
     assert len(journal.read_text(encoding="utf-8").splitlines()) == 1
+
+
+async def test_two_rejections_at_once_both_keep_their_entries(demo_runtime: Runtime, tmp_path: Path) -> None:
+    """The journal is rewritten whole on each append: without a lock two writers at once
+    (two HTTP uploads, the console and `link`) kept about half of the entries."""
+    import threading
+
+    from bcl_console.services import rejected_journal
+
+    rt = demo_runtime
+    key = rt.keys.backup_key
+    now = rt.clock.now()
+
+    def write(n: int) -> None:
+        for i in range(40):
+            entry = {"municipality_code": CODE, "sequence": n * 100 + i, "problems": []}
+            rejected_journal.append(rt.linkage.journal_path, rejected_journal.seal(key, now.isoformat(), entry),
+                                    key, now)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sequences = {e["sequence"] for e in rejected_journal.read(rt.linkage.journal_path, key)}
+    assert sequences == {n * 100 + i for n in range(2) for i in range(40)}
+
+
+async def test_a_journal_left_in_the_clear_is_sealed_at_start(demo_dir: Path) -> None:
+    import json
+
+    journal = demo_dir / "linkage" / "rejected.jsonl"
+    journal.parent.mkdir(exist_ok=True)
+    clear = {"received_at": "2026-06-16T01:00:00+00:00", "municipality_code": CODE, "sequence": 9,
+             "problems": [{"file": "residents.csv", "line": 2, "column": "name", "reason": "山田 花子 …"}]}
+    journal.write_text(json.dumps(clear, ensure_ascii=False) + "\n", encoding="utf-8")
+    rt = Runtime(load_settings(str(demo_dir)), clock=FixedClock(TEST_NOW))
+    await rt.start()
+    try:
+        assert "山田" not in journal.read_text(encoding="utf-8")
+        assert any(b.sequence == 9 for b in await rt.linkage.batches(CODE))
+    finally:
+        await rt.stop()
