@@ -82,10 +82,10 @@ class MonitorScreen(LiveScreen):
         others = [f"{escape(channel)} " + " ".join(f"{escape(self._names.get(c, c))} {n}" for c, n in sorted(by_code.items()))
                   for channel, by_code in snap.other_channels.items()]
         if others:
-            others[0] = f"not at stores, not counted above: {others[0]}"
+            others[0] = f"not at stores: {others[0]}"
         # Every reason refused today, however many (the line wraps between reasons).
         refusals = [f"{escape(r)} {n}" for r, n in snap.refusals] or ["none"]
-        traffic = "[b green]simulated traffic ON[/]" if self._simulator else "traffic off (t)"
+        traffic = "[b green]simulator ON[/]" if self._simulator else "simulator off (t)"
         self.query_one("#monitor-summary", Phrases).show(
             [f"[b]Today[/b] {snap.today_total} issued at stores", types, traffic],
             [f"by municipality: {(munis or ['—'])[0]}", *munis[1:], *others],
