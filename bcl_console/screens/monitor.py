@@ -1,6 +1,7 @@
 """Issuance Monitor: store issuance live — a bounded feed (never a resident's name),
-today's counts per type and municipality, refusals by reason, a throughput and latency
-chart, suspend/resume of the selected municipality, and simulated traffic for trainers."""
+today's store issuances per type and municipality (test stages counted apart), every
+reason refused today with its count, a throughput chart, suspend/resume of the selected
+municipality, and simulated traffic for trainers."""
 
 from __future__ import annotations
 

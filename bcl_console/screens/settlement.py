@@ -1,6 +1,6 @@
-"""Settlement: a fiscal year's statement per municipality with totals, one
-municipality's certificates by type and a bar chart by month, commissions per kiosk
-operator, closing the year behind a confirmation, writing the statements, and the
+"""Settlement: a fiscal year's statement per municipality with totals (the clock's year
+first), one municipality's certificates by type and a bar chart by month, commissions per
+kiosk operator, closing the year behind a confirmation, writing the statements, and the
 scheduled jobs (visible and triggerable)."""
 
 from __future__ import annotations
