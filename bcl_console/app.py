@@ -109,8 +109,9 @@ class BclApp(App[int]):
             self.notify("Empty data directory: creating the demo data set…", timeout=5)
             summary = await self.runtime.make_demo(self.runtime.settings.demo_seed)
             self.notify(
-                f"Demo data ready: {summary.municipalities} municipalities, "
-                f"{summary.residents:,} residents ({summary.seconds:.1f} s).",
+                f"Demo data ready: {summary.municipalities} municipalities, {summary.residents:,} resident "
+                f"records generated: {summary.active_residents:,} active (the dashboard's residents held), "
+                f"the others moved out or deceased ({summary.seconds:.1f} s).",
                 timeout=6,
             )
 

@@ -180,7 +180,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     doc = {"data_dir": str(settings.data_dir), **summary.as_dict()}
     emit(args, doc, lambda: print(
         f"Demo data set (seed {summary.seed}) made in {settings.data_dir}: "
-        f"{summary.municipalities} municipalities, {summary.residents:,} residents in "
+        f"{summary.municipalities} municipalities, {summary.residents:,} resident records "
+        f"({summary.active_residents:,} active, the others moved out or deceased) in "
         f"{summary.households:,} households, {summary.seals:,} seals, {summary.taxes:,} "
         f"tax records ({summary.seconds:.1f} s)."
     ))

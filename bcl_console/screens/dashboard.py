@@ -13,8 +13,9 @@ from bcl_console.domain.contribution import ContributionClass
 from bcl_console.domain.municipality import State
 from bcl_console.domain.wareki import format_era
 from bcl_console.screens.base import LiveScreen
+from bcl_console.screens.widgets.phrases import Phrases
 from bcl_console.screens.widgets.table import sync_rows
-from bcl_console.screens.widgets.text import pad
+from bcl_console.screens.widgets.text import jst_day, pad
 from bcl_console.services.events import (
     BatchApplied,
     DemoCompleted,
@@ -39,11 +40,11 @@ class DashboardScreen(LiveScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="status-line")
+        yield Phrases(id="status-line")
         with Horizontal(id="summary"):
             yield Static("", id="by-class", classes="panel")
             yield Static("", id="by-state", classes="panel")
-        yield Static("", id="reminders")
+        yield Phrases(id="reminders")
         yield ProgressBar(total=100, id="demo-progress", show_eta=False)
         table: DataTable[str] = DataTable(id="dashboard-table", cursor_type="row", zebra_stripes=True)
         yield table
@@ -78,11 +79,15 @@ class DashboardScreen(LiveScreen):
         ov = await self.runtime.overview.snapshot()
         http = self.runtime.http
         api = http.url if http else "not serving"
-        self.query_one("#status-line", Static).update(
-            f"[b]{ov.now:%Y-%m-%d %H:%M}[/b] JST ({format_era(ov.now.date())})  ·  API {api}  ·  "
-            f"{len(ov.lines)} municipalities  ·  {ov.residents_held:,} residents held "
-            f"in {ov.households_held:,} households  ·  [b]{ov.open_now}[/b] open now"
-        )
+        # Two counts of people, said apart: the demo reports the records it generated.
+        self.query_one("#status-line", Phrases).show([
+            f"[b]{ov.now:%Y-%m-%d %H:%M}[/b] JST ({format_era(ov.now.date())})",
+            f"API {api}",
+            f"{len(ov.lines)} municipalities",
+            f"[b]{ov.open_now}[/b] open now",
+            f"{ov.residents_held:,} residents held (active)",
+            f"{ov.records_held:,} records with the moved-out and deceased, in {ov.households_held:,} households",
+        ])
         classes = "\n".join(
             f"{pad(cls.label_ja, 28)} {ov.by_class.get(cls, 0):>3}"
             for cls in ContributionClass
@@ -96,7 +101,7 @@ class DashboardScreen(LiveScreen):
         for line in ov.lines:
             last = line.last_linkage
             linkage = (
-                f"#{last.sequence} {last.kind} {last.received_at[5:10]}" if last else "none"
+                f"#{last.sequence} {last.kind} {jst_day(last.received_at)}" if last else "none"
             )
             rows[line.code] = {
                 "code": line.code,
@@ -115,5 +120,5 @@ class DashboardScreen(LiveScreen):
         given = await self.runtime.onboarding.reminders(4)
         items = [f"{'[red]late[/]' if kind == 'late' else '[yellow]due[/]'} {escape(names.get(code, code))} "
                  f"{escape(step)} {due[5:]}" for _, code, step, kind, due in given]
-        self.query_one("#reminders", Static).update(
-            "[b]Onboarding reminders[/b] (n): " + (" · ".join(items) if items else "none"))
+        items = items or ["none"]
+        self.query_one("#reminders", Phrases).show([f"[b]Onboarding reminders[/b] (n): {items[0]}", *items[1:]])

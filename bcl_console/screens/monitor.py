@@ -1,6 +1,7 @@
 """Issuance Monitor: store issuance live — a bounded feed (never a resident's name),
-today's counts per type and municipality, refusals by reason, a throughput and latency
-chart, suspend/resume of the selected municipality, and simulated traffic for trainers."""
+today's store issuances per type and municipality (test stages counted apart), every
+reason refused today with its count, a throughput chart, suspend/resume of the selected
+municipality, and simulated traffic for trainers."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import asyncio
 from datetime import date
 from pathlib import Path
 
-from textual import work
+from rich.cells import cell_len
+from rich.markup import escape
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header
 from textual_plotext import PlotextPlot
 
 from bcl_console.domain.fiscal import tokyo_at
@@ -20,7 +23,9 @@ from bcl_console.domain.municipality import CertificateType
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
 from bcl_console.screens.widgets.chart import draw_counts
-from bcl_console.screens.widgets.table import sync_rows
+from bcl_console.screens.widgets.phrases import Phrases
+from bcl_console.screens.widgets.table import keep_cursor, sync_rows
+from bcl_console.screens.widgets.text import fit
 from bcl_console.services.actor import Actor
 from bcl_console.services.clock import today_in_japan
 from bcl_console.services.events import IssuanceChanged, MunicipalityChanged, RelayRefused
@@ -28,6 +33,12 @@ from bcl_console.services.simulator import Simulator, load_cards
 
 FEED_ROWS = 40
 _SHORT = {"residence": "住民票", "seal": "印鑑", "tax": "税", "disaster": "罹災"}
+#: The feed's columns (key, header). Each is as wide as its widest value, plus one blank
+#: cell between columns; the latency is right-aligned.
+COLUMNS = (("at", "time"), ("muni", "団体"), ("type", "type"), ("op", "operator"), ("state", "state"),
+           ("ms", "ms"))
+#: Columns the chart keeps beside the feed at the narrowest; it takes whatever else there is.
+CHART_MIN = 22
 
 
 class MonitorScreen(LiveScreen):
@@ -40,9 +51,12 @@ class MonitorScreen(LiveScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="monitor-summary")
+        yield Phrases(id="monitor-summary")
         with Horizontal(id="monitor-body"):
-            table: DataTable[str] = DataTable(id="monitor-feed", cursor_type="row", zebra_stripes=True)
+            # No cell padding: the column widths below hold the gaps, so the feed is exactly as
+            # wide as its values (at 80 columns a two-cell padding pushed the latency off the edge).
+            table: DataTable[str] = DataTable(id="monitor-feed", cursor_type="row", zebra_stripes=True,
+                                              cell_padding=0)
             yield table
             yield PlotextPlot(id="monitor-chart")
         yield Footer()
@@ -51,40 +65,77 @@ class MonitorScreen(LiveScreen):
         self.sub_title = "Issuance Monitor"
         self._simulator: Simulator | None = None
         self._names: dict[str, str] = {}
-        table = self.query_one("#monitor-feed", DataTable)
-        for key, label in (("at", "time"), ("muni", "団体"), ("type", "type"), ("op", "operator"),
-                           ("state", "state"), ("ms", "ms")):
-            table.add_column(label, key=key)
+        self._rows: dict[str, dict[str, str]] = {}
+        self._widths: dict[str, int] = {}
         super().on_mount()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._show_feed()
 
     async def reload(self) -> None:
         # Read each time (one small query): a municipality added since must show by name.
         self._names = {v.code: v.municipality.name for v in await self.runtime.municipalities.all()}
         snap = await self.runtime.monitor.snapshot(FEED_ROWS)
         today = today_in_japan(self.runtime.clock)
-        types = "  ".join(f"{_SHORT[t.value]} {snap.by_type.get(t.value, 0)}" for t in CertificateType)
-        munis = "  ".join(f"{self._names.get(c, c)} {n}" for c, n in sorted(snap.by_municipality.items()))
-        refusals = "  ".join(f"{r} {n}" for r, n in snap.refusals[:4]) or "none"
-        traffic = "[b green]simulated traffic ON[/]" if self._simulator else "traffic off (t)"
-        self.query_one("#monitor-summary", Static).update(
-            f"[b]Today[/b] {snap.today_total} issued · {types} · {traffic}\n"
-            f"by municipality: {munis or '—'}\nrefusals: {refusals}"
+        types = " ".join(f"{_SHORT[t.value]} {snap.by_type.get(t.value, 0)}" for t in CertificateType)
+        munis = [f"{escape(self._names.get(c, c))} {n}" for c, n in sorted(snap.by_municipality.items())]
+        # Other channels are not store issuance (a test stage of a city not live yet): apart.
+        others = [f"{escape(channel)} " + " ".join(f"{escape(self._names.get(c, c))} {n}" for c, n in sorted(by_code.items()))
+                  for channel, by_code in snap.other_channels.items()]
+        if others:
+            others[0] = f"not at stores: {others[0]}"
+        # Every reason refused today, however many (the line wraps between reasons).
+        refusals = [f"{escape(r)} {n}" for r, n in snap.refusals] or ["none"]
+        traffic = "[b green]simulator ON[/]" if self._simulator else "simulator off (t)"
+        self.query_one("#monitor-summary", Phrases).show(
+            [f"[b]Today[/b] {snap.today_total} issued at stores", types, traffic],
+            [f"by municipality: {(munis or ['—'])[0]}", *munis[1:], *others],
+            [f"refusals: {refusals[0]}", *refusals[1:]],
         )
-        rows = {
+        self._rows = {
             row.request_id: {
                 "at": _jst(row.at, today),
                 "muni": self._names.get(row.municipality_code, row.municipality_code),
                 "type": _SHORT.get(row.type, row.type),
-                "op": (row.operator or row.channel)[:7],
+                "op": row.operator or row.channel,
                 "state": row.state.replace("awaiting_payment", "awaiting"),
                 "ms": str(row.latency_ms) if row.latency_ms is not None else "",
             }
             for row in snap.feed
         }
-        table = self.query_one("#monitor-feed", DataTable)
-        sync_rows(table, rows, in_order=True)  # the service's order: newest first
+        self._show_feed()
         draw_counts(self.query_one("#monitor-chart", PlotextPlot), "issued/s, 2 min",
                     list(range(-len(snap.throughput) + 1, 1)), snap.throughput, bars=False)
+
+    def _show_feed(self) -> None:
+        """Lay the feed out for the screen's width: every column as wide as its widest value
+        (the operator's whole name), the chart beside it with the rest. Only when the screen is
+        too narrow even for that are operators' names cut (with …). Run on every reload and on
+        every resize, so a resize back to 80 columns lays it out again."""
+        table = self.query_one("#monitor-feed", DataTable)
+        widths = {key: max([cell_len(label), *(cell_len(r[key]) for r in self._rows.values())])
+                  for key, label in COLUMNS}
+        gaps = len(COLUMNS) - 1
+        scrollbar = table.styles.scrollbar_size_vertical
+        room = (self.size.width or self.app.size.width) - CHART_MIN - scrollbar - gaps
+        widths["op"] = max(cell_len("operator"), min(widths["op"], room - sum(widths.values()) + widths["op"]))
+        restore_cursor = None
+        if widths != self._widths:  # new columns: the rows are laid out anew, the selection kept
+            restore_cursor = keep_cursor(table)
+            self._widths = widths
+            table.clear(columns=True)
+            for key, label in COLUMNS:
+                last = key == COLUMNS[-1][0]
+                table.add_column(label.rjust(widths[key]) if key == "ms" else label, key=key,
+                                 width=widths[key] + (0 if last else 1))
+            table.styles.width = sum(widths.values()) + gaps + scrollbar
+        shown = {
+            key: {c: (v.rjust(widths[c]) if c == "ms" else fit(v, widths[c])) for c, v in row.items()}
+            for key, row in self._rows.items()
+        }
+        sync_rows(table, shown, in_order=True)  # the service's order: newest first
+        if restore_cursor is not None:
+            restore_cursor()
 
     def _selected_municipality(self) -> str | None:
         table = self.query_one("#monitor-feed", DataTable)

@@ -1,6 +1,6 @@
-"""Settlement: a fiscal year's statement per municipality with totals, one
-municipality's certificates by type and a bar chart by month, commissions per kiosk
-operator, closing the year behind a confirmation, writing the statements, and the
+"""Settlement: a fiscal year's statement per municipality with totals (the clock's year
+first), one municipality's certificates by type and a bar chart by month, commissions per
+kiosk operator, closing the year behind a confirmation, writing the statements, and the
 scheduled jobs (visible and triggerable)."""
 
 from __future__ import annotations
@@ -16,10 +16,13 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual_plotext import PlotextPlot
 
 from bcl_console.domain.errors import DomainError, InvalidInput
+from bcl_console.domain.fiscal import tokyo
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
-from bcl_console.screens.widgets.chart import clear_chart, draw_counts
+from bcl_console.screens.widgets.chart import BarChart, clear_chart, draw_counts
+from bcl_console.screens.widgets.phrases import Phrases
 from bcl_console.screens.widgets.table import keep_cursor, selected_key
+from bcl_console.screens.widgets.text import jst_datetime
 from bcl_console.services.actor import Actor
 from bcl_console.services.events import IssuanceChanged
 
@@ -41,19 +44,20 @@ class SettlementScreen(LiveScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="settle-title")
+        yield Phrases(id="settle-title")
         with Horizontal(id="settle-body"):
             table: DataTable[str] = DataTable(id="settle-table", cursor_type="row", zebra_stripes=True)
             yield table
             with Vertical(id="settle-side"):
                 yield Static("", id="settle-detail")
-                yield PlotextPlot(id="settle-chart")
-        yield Static("", id="settle-jobs")
+                yield BarChart(id="settle-chart")
+        yield Phrases(id="settle-jobs")
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = "Settlement"
-        self.fiscal_year = self.runtime.settlement.current_fiscal_year() - 1
+        # The clock's fiscal year, running (`[` goes back to the last one that ended).
+        self.fiscal_year = self.runtime.settlement.current_fiscal_year()
         self.show_operators = False
         self.doc: dict[str, Any] | None = None
         super().on_mount()
@@ -67,10 +71,11 @@ class SettlementScreen(LiveScreen):
         doc = self.doc
         t = doc["totals"]
         state = "[b green]closed[/]" if doc["closed"] else "[b yellow]open[/] (c closes it after 31 March)"
-        self.query_one("#settle-title", Static).update(
-            f"[b]{doc['fiscal_year_ja']}[/b] FY{doc['fiscal_year']} · {state} · {t['billable']:,} billable · "
-            f"usage fee {t['usage_fee']:,}円 · commission {t['commission']:,}円 · contributions {t['contribution']:,}円"
-        )
+        self.query_one("#settle-title", Phrases).show([
+            f"[b]{doc['fiscal_year_ja']}[/b] FY{doc['fiscal_year']}", state, f"{t['billable']:,} billable",
+            f"usage fee {t['usage_fee']:,}円", f"commission {t['commission']:,}円",
+            f"contributions {t['contribution']:,}円",
+        ])
         table = self.query_one("#settle-table", DataTable)
         restore_cursor = keep_cursor(table)
         table.clear(columns=True)
@@ -78,24 +83,26 @@ class SettlementScreen(LiveScreen):
             for label in ("operator", "billable", "commission", "adj."):
                 table.add_column(label, key=label)
             for op in doc["operators"]:
-                table.add_row(op["operator"], f"{op['billable']:,}", f"{op['commission']:,}",
+                table.add_row(op["operator"], f"{op['billable']:,}", f"{op['commission']:,}円",
                               f"{op['adjustment_billable']:+,}", key=op["operator"])
         else:
             for label in ("code", "name", "billable", "usage fee", "commission", "fees", "net", "負担金", "adj."):
                 table.add_column(label, key=label)
             for r in doc["municipalities"]:
-                table.add_row(r["code"], r["name"], f"{r['billable']:,}", f"{r['usage_fee']:,}",
-                              f"{r['commission']:,}", f"{r['fees_collected']:,}", f"{r['net_to_municipality']:,}",
-                              f"{r['contribution']:,}", f"{r['adjustments']['billable']:+,}", key=r["code"])
-            table.add_row("", "total", f"{t['billable']:,}", f"{t['usage_fee']:,}", f"{t['commission']:,}",
-                          f"{t['fees_collected']:,}", f"{t['net_to_municipality']:,}", f"{t['contribution']:,}",
+                table.add_row(r["code"], r["name"], f"{r['billable']:,}", *_yen(r["usage_fee"], r["commission"],
+                              r["fees_collected"], r["net_to_municipality"], r["contribution"]),
+                              f"{r['adjustments']['billable']:+,}", key=r["code"])
+            table.add_row("", "total", f"{t['billable']:,}", *_yen(t["usage_fee"], t["commission"],
+                          t["fees_collected"], t["net_to_municipality"], t["contribution"]),
                           f"{t['adjustment_billable']:+,}", key="__total__")
         restore_cursor()
         self.show_detail()
         jobs = await self.runtime.scheduler.jobs()
-        self.query_one("#settle-jobs", Static).update("  ".join(
-            f"[b]{j.name}[/b] next {j.next_run:%Y-%m-%d %H:%M} " if j.next_run else f"[b]{j.name}[/b] (not scheduled) "
-            for j in jobs) + "· " + "  ".join(f"{j.name}: last {j.last_outcome or 'never'}" for j in jobs))
+        self.query_one("#settle-jobs", Phrases).show([
+            f"[b]{j.name}[/b] "
+            + (f"next {tokyo(j.next_run):%Y-%m-%d %H:%M} JST" if j.next_run else "not scheduled")
+            + (f", last {j.last_outcome} {jst_datetime(j.last_run)}" if j.last_run else ", never run")
+            for j in jobs])
 
     @on(DataTable.RowHighlighted, "#settle-table")
     def _highlighted(self) -> None:
@@ -156,12 +163,19 @@ class SettlementScreen(LiveScreen):
             return
         self.notify(f"Statements written to {out}")
 
-    def action_run_job(self) -> None:
+    async def action_run_job(self) -> None:
         async def submit(v: dict[str, str]) -> None:
             outcome, detail = await self.runtime.scheduler.run_now(v["job"].strip())
             self.notify(f"{v['job']}: {outcome} — {detail}", severity="information" if outcome == "ok" else "error")
 
-        self.app.push_screen(FormDialog("Run a scheduled job now",
-                                        [FormField("job", "Job (year-end-settlement or nightly-backup-check)",
-                                                   "nightly-backup-check")], submit),
+        # Every scheduled job, as the scheduler has them (a job added there is offered here).
+        jobs = await self.runtime.scheduler.jobs()
+        listing = "\n".join(f"  {escape(j.name)}: {escape(j.description)}" for j in jobs)
+        self.app.push_screen(FormDialog(f"Run a scheduled job now, one of:\n{listing}",
+                                        [FormField("job", "Job (its name)", "nightly-backup-check")], submit),
                              lambda ok: self.reload_now() if ok else None)
+
+
+def _yen(*amounts: int) -> list[str]:
+    """Amounts of money as the console shows them everywhere: 1,000,000円."""
+    return [f"{amount:,}円" for amount in amounts]

@@ -58,7 +58,10 @@ class DemoMunicipality:
 class DemoSummary:
     seed: int
     municipalities: int
+    #: Resident records generated: the active and the moved-out and deceased (除票) ones.
     residents: int
+    #: Of those, the residents living there now (status active): the dashboard's "held".
+    active_residents: int
     households: int
     seals: int
     taxes: int
@@ -69,6 +72,7 @@ class DemoSummary:
             "seed": self.seed,
             "municipalities": self.municipalities,
             "residents": self.residents,
+            "active_residents": self.active_residents,
             "households": self.households,
             "seals": self.seals,
             "taxes": self.taxes,
@@ -199,7 +203,8 @@ def _build(conn: Conn, specs: list[DemoMunicipality], seed: int, today: date, at
     meta_store.set_meta(conn, "demo_seed", str(seed))
     meta_store.set_meta(conn, "demo_created_at", at)
     return DemoSummary(
-        seed=seed, municipalities=len(specs), residents=done, households=households,
+        seed=seed, municipalities=len(specs), residents=done,
+        active_residents=sum(c.active for c in res_store.held_counts(conn).values()), households=households,
         seals=seals, taxes=taxes, seconds=time.perf_counter() - started,
     )
 

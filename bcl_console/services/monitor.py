@@ -1,5 +1,10 @@
 """The Issuance Monitor's read model: a bounded feed paged from SQLite, today's counts,
-refusals by reason, and per-second throughput and latency kept from service events."""
+refusals by reason, and per-second throughput and latency kept from service events.
+
+Today's counts are of store issuances (channels ``store`` and ``real-store-test``, the
+billable ones); issuances on other channels (test stages 2 and 3 of a municipality not live
+yet, the counter) are counted apart, by channel, so a city in onboarding never reads as
+issuing at the stores."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from datetime import UTC, datetime
 from datetime import time as dtime
 
 from bcl_console.domain.fiscal import TOKYO, tokyo
+from bcl_console.domain.settlement import BILLABLE_CHANNELS
 from bcl_console.services.clock import Clock
 from bcl_console.services.events import Event, EventBus, IssuanceChanged
 from bcl_console.store import Conn, Database
@@ -28,12 +34,14 @@ class Second:
 @dataclass(frozen=True)
 class MonitorSnapshot:
     feed: list[FeedRow]
-    by_type: dict[str, int]
-    by_municipality: dict[str, int]
-    refusals: list[tuple[str, int]]
+    by_type: dict[str, int]  # store issuances today
+    by_municipality: dict[str, int]  # store issuances today
+    refusals: list[tuple[str, int]]  # every reason refused today, most frequent first
     throughput: list[int]  # issued per second, oldest first
     latency_ms: list[float]  # mean per second (0 when none)
-    today_total: int
+    today_total: int  # store issuances today
+    #: Today's issuances on other channels: channel → municipality → n.
+    other_channels: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -73,16 +81,21 @@ class MonitorService:
     async def snapshot(self, limit: int = 40) -> MonitorSnapshot:
         start = datetime.combine(tokyo(self._clock.now()).date(), dtime(0), TOKYO).astimezone(UTC).isoformat()
 
-        def q(conn: Conn) -> tuple[list[FeedRow], list[tuple[str, str, str, int]], list[tuple[str, int]]]:
+        def q(conn: Conn) -> tuple[list[FeedRow], list[tuple[str, str, str, str, int]], list[tuple[str, int]]]:
             return store.recent(conn, limit), store.counts_since(conn, start), store.refusals_since(conn, start)
 
         feed, counts, refusals = await self._db.read(q)
         by_type: Counter[str] = Counter()
         by_municipality: Counter[str] = Counter()
-        for code, type_, state, n in counts:
-            if state in ("issued", "printed"):
+        others: dict[str, Counter[str]] = {}
+        for code, type_, state, channel, n in counts:
+            if state not in ("issued", "printed"):
+                continue
+            if channel in BILLABLE_CHANNELS:
                 by_type[type_] += n
                 by_municipality[code] += n
+            else:
+                others.setdefault(channel, Counter())[code] += n
         throughput, latency = self._rolling.series()
         return MonitorSnapshot(feed, dict(by_type), dict(by_municipality), refusals, throughput, latency,
-                               sum(by_type.values()))
+                               sum(by_type.values()), {c: dict(n) for c, n in sorted(others.items())})

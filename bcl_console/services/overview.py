@@ -28,6 +28,8 @@ class MunicipalityLine:
     state: State
     closed_reason: str | None
     residents_active: int
+    #: Every resident record held: the active and the moved-out and deceased ones (除票).
+    records: int
     households: int
     last_linkage: BatchRecord | None
 
@@ -38,7 +40,11 @@ class Overview:
     lines: list[MunicipalityLine]
     by_class: dict[ContributionClass, int]
     by_state: dict[State, int]
+    #: Residents living in their municipality now (status active, protected ones included).
     residents_held: int
+    #: Every resident record held, with the moved-out and deceased: what the demo generates.
+    records_held: int
+    #: Households of those records (the moved-out and deceased keep theirs).
     households_held: int
 
     @property
@@ -76,6 +82,7 @@ class OverviewService:
                     state=m.state(today),
                     closed_reason=m.closed_reason(now),
                     residents_active=counts.active if counts else 0,
+                    records=counts.residents if counts else 0,
                     households=counts.households if counts else 0,
                     last_linkage=batches.get(m.code),
                 )
@@ -86,5 +93,6 @@ class OverviewService:
             by_class=dict(Counter(line.contribution_class for line in lines)),
             by_state=dict(Counter(line.state for line in lines)),
             residents_held=sum(line.residents_active for line in lines),
+            records_held=sum(line.records for line in lines),
             households_held=sum(line.households for line in lines),
         )

@@ -180,16 +180,16 @@ def recent(conn: sqlite3.Connection, limit: int = 50) -> list[FeedRow]:
     return [FeedRow(*r) for r in rows]
 
 
-def counts_since(conn: sqlite3.Connection, since: str) -> list[tuple[str, str, str, int]]:
-    """(municipality, type, state, n) of requests created since an instant."""
-    return [(r[0], r[1], r[2], r[3]) for r in conn.execute(
-        "SELECT municipality_code, type, state, count(*) FROM issuances WHERE created_at >= ? "
-        "GROUP BY municipality_code, type, state", (since,))]
+def counts_since(conn: sqlite3.Connection, since: str) -> list[tuple[str, str, str, str, int]]:
+    """(municipality, type, state, channel, n) of requests created since an instant."""
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(
+        "SELECT municipality_code, type, state, channel, count(*) FROM issuances WHERE created_at >= ? "
+        "GROUP BY municipality_code, type, state, channel", (since,))]
 
 
 def refusals_since(conn: sqlite3.Connection, since: str) -> list[tuple[str, int]]:
     return [(r[0], r[1]) for r in conn.execute(
-        "SELECT reason, count(*) FROM relay_refusals WHERE at >= ? GROUP BY reason ORDER BY 2 DESC", (since,))]
+        "SELECT reason, count(*) FROM relay_refusals WHERE at >= ? GROUP BY reason ORDER BY 2 DESC, 1", (since,))]
 
 
 def insert_history(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:

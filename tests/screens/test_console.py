@@ -68,6 +68,13 @@ async def test_empty_data_directory_gets_the_demo_and_the_dashboard_shows_it(tmp
             table = app.screen.query_one("#dashboard-table", DataTable)
             assert table.row_count == 5
             assert "町村" in text_of(app, "#by-class")
+            # The demo's count is of the records it generated, the dashboard's of the active
+            # among them (#18 item 14): both are named, and they agree.
+            ov = await rt.overview.snapshot()
+            said = [n.message for n in app._notifications if n.message.startswith("Demo data ready")]
+            assert len(said) == 1 and (f"{ov.records_held:,} resident records generated: "
+                                       f"{ov.residents_held:,} active (the dashboard's residents held)") in said[0]
+            assert f"{ov.residents_held:,} residents held (active)" in status
     finally:
         await rt.stop()
 
