@@ -119,6 +119,6 @@ class DashboardScreen(LiveScreen):
         """Onboarding steps the scheduler found due or late (still not done)."""
         given = await self.runtime.onboarding.reminders(4)
         items = [f"{'[red]late[/]' if kind == 'late' else '[yellow]due[/]'} {escape(names.get(code, code))} "
-                 f"{escape(step)} {due[5:]}" for _, code, step, kind, due in given]
+                 f"{escape(title or step)} {due[5:]}" for _, code, step, kind, due, title in given]
         items = items or ["none"]
         self.query_one("#reminders", Phrases).show([f"[b]Onboarding reminders[/b] (n): {items[0]}", *items[1:]])

@@ -329,6 +329,6 @@ class OnboardingService:
             self._bus.publish(OnboardingChanged(None, "reminders"))
         return given
 
-    async def reminders(self, limit: int = 20) -> list[tuple[str, str, str, str, str]]:
-        """(at, code, step, kind, due_on) of the newest reminders of steps still open."""
+    async def reminders(self, limit: int = 20) -> list[tuple[str, str, str, str, str, str]]:
+        """(at, code, step, kind, due_on, title) of the newest reminders of steps still open."""
         return await self._db.read(store.recent_reminders, limit)

@@ -221,10 +221,10 @@ def set_reminded(conn: sqlite3.Connection, code: str, key: str, kind: str, due_o
     )
 
 
-def recent_reminders(conn: sqlite3.Connection, limit: int = 20) -> list[tuple[str, str, str, str, str]]:
-    """(at, municipality_code, step_key, kind, due_on), newest first, of steps still not done."""
-    return [(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(
-        "SELECT r.at, r.municipality_code, r.step_key, r.kind, r.due_on FROM onboarding_reminders r "
+def recent_reminders(conn: sqlite3.Connection, limit: int = 20) -> list[tuple[str, str, str, str, str, str]]:
+    """(at, municipality_code, step_key, kind, due_on, step title), newest first, of steps still not done."""
+    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in conn.execute(
+        "SELECT r.at, r.municipality_code, r.step_key, r.kind, r.due_on, s.title_ja FROM onboarding_reminders r "
         "JOIN onboarding_steps s ON s.municipality_code = r.municipality_code AND s.step_key = r.step_key "
         "WHERE s.done_on IS NULL ORDER BY r.id DESC LIMIT ?", (limit,))]
 

@@ -19,7 +19,7 @@ async def test_onboarding_timeline_tick_plan_and_override(demo_runtime: Runtime)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app)
         assert isinstance(app.screen, DashboardScreen)
-        assert "late 東浜市 plan-bcp" in text(app, "#reminders")  # the demo's reminders
+        assert "late 東浜市 住民データのBCP計画" in text(app, "#reminders")  # the demo's reminders, by name
         await pilot.press("n")
         await settle(app)
         screen = app.screen

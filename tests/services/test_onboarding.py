@@ -189,7 +189,7 @@ async def test_reminders_mark_due_and_late_steps_once(demo_runtime: Runtime, clo
     outcome, detail = await rt.scheduler.run_now("onboarding-reminders")
     assert outcome == "ok"
     given = await rt.onboarding.reminders()
-    late = {(code, step) for _, code, step, kind, _ in given if kind == "late"}
+    late = {(code, step) for _, code, step, kind, _, _ in given if kind == "late"}
     assert (CITY, "plan-bcp") in late
     assert await rt.onboarding.remind() == []  # nothing new the same day
     clock.advance(timedelta(days=30))
