@@ -51,7 +51,7 @@ class DashboardScreen(LiveScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.title = "BCL console"
+        self.title = self.app.title  # "… TRAINING CLOCK" when the centre runs on one
         self.sub_title = "Dashboard"
         table = self.query_one("#dashboard-table", DataTable)
         table.add_column("code", key="code")

@@ -136,7 +136,7 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], data: str, tmp_
     assert code == 2 and "required" in err and out == ""
     code, out, err = run(capsys, "municipality", "add", "--code", "131016", "--name", "x", "--kind", "town",
                          "--population", "many", "--json")
-    assert code == 2 and "invalid int value" in err
+    assert code == 2 and "'many' is not a whole number" in err
     assert json.loads(out)["error"]["code"] == "usage"  # a scheduler gets JSON for a usage error too
     blocker = tmp_path / "a-file"
     blocker.write_text("")
@@ -462,7 +462,7 @@ def test_out_of_range_numbers_are_one_sentence(capsys: pytest.CaptureFixture[str
     resident = sqlite3.connect(demo_dir / "bcl.sqlite3").execute(
         "SELECT resident_code FROM residents WHERE municipality_code='993611' AND status='active' LIMIT 1"
     ).fetchone()[0]
-    for value, exit_code in (("1e20", 2), ("100000000000000000000", 3), ("9223372036854775808", 3), ("-1", 3)):
+    for value, exit_code in (("1e20", 2), ("100000000000000000000", 2), ("9223372036854775808", 2), ("-1", 3)):
         code, stdout, err = run(capsys, "issue", "--resident", resident, "--type", "disaster", "--disaster", value,
                                 "--out", out, "--data-dir", str(demo_dir), "--json")
         assert code == exit_code, (value, err)
