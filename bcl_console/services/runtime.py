@@ -155,6 +155,7 @@ class Runtime:
             raise
 
     async def _start(self, target_version: int | None, create: bool) -> None:
+        await asyncio.to_thread(recover_demo_swap, self.settings.data_dir)
         if not create and not holds_centre(self.settings.data_dir):
             raise ConfigError(
                 f"data directory {self.settings.data_dir} holds no centre; make one with "
@@ -289,6 +290,21 @@ async def remake_demo(settings: Settings, seed: int, *, residents: int | None = 
     if settings.now is not None:  # `demo --now`: the whole directory lives at that time from now on
         set_training_clock(data_dir, settings.now)
     return summary
+
+
+def recover_demo_swap(data_dir: Path) -> None:
+    """A `demo` cut off between moving the previous set aside and moving the new one in
+    leaves the directory without a database: the previous set is moved back (the
+    half-made new one is dropped), so the centre is as it was before that `demo`."""
+    old = data_dir / ".demo-previous"
+    if not (old / DB_FILENAME).is_file() or (data_dir / DB_FILENAME).exists():
+        return
+    for name in [f"{DB_FILENAME}-wal", f"{DB_FILENAME}-shm", *_DEMO_ENTRIES]:
+        if (old / name).exists() and not (data_dir / name).exists():
+            os.replace(old / name, data_dir / name)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(data_dir / ".demo-staging", ignore_errors=True)
+    log.warning("an interrupted demo was undone: the previous data set of %s is back", data_dir)
 
 
 def _swap_in(staging: Path, data_dir: Path) -> None:

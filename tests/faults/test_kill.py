@@ -226,3 +226,22 @@ def test_render_workers_die_with_their_parent(demo_dir: Path, serving: list[Serv
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     assert wait_until(lambda: not alive(descendants), timeout=20), f"left behind: {alive(descendants)}"
+
+
+def test_a_demo_cut_off_mid_swap_is_undone_at_the_next_start(demo_dir: Path) -> None:
+    """The state a power cut between demo's two rename loops leaves: the previous set moved
+    aside, the new one not yet in. The next command moves the previous set back."""
+    db = demo_dir / "bcl.sqlite3"
+    before = rows(db, "SELECT count(*) FROM residents")
+    previous = demo_dir / ".demo-previous"
+    previous.mkdir()
+    for name in ("bcl.sqlite3", "cards", "documents", "backups"):
+        if (demo_dir / name).exists():
+            (demo_dir / name).rename(previous / name)
+    (demo_dir / ".demo-staging").mkdir()
+    done = cli("municipality", "list", "--json", data=demo_dir)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["municipalities"]) == 5
+    assert rows(db, "SELECT count(*) FROM residents") == before
+    assert not previous.exists() and not (demo_dir / ".demo-staging").exists()
+    assert (demo_dir / "cards").is_dir() and integrity_ok(db)
