@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import errno
 import json
 import os
 import signal
@@ -22,7 +21,7 @@ from bcl_console.config import ConfigError, Settings, load_settings
 from bcl_console.domain.errors import DomainError
 from bcl_console.services.actor import Actor
 from bcl_console.services.runtime import Runtime
-from bcl_console.store import StorageFull, StoreError
+from bcl_console.store import StoreError, disk_full
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
 
@@ -399,12 +398,10 @@ def cmd_clock(args: argparse.Namespace) -> int:
 
     from bcl_console.domain.fiscal import tokyo
     from bcl_console.services.clock import clear_training_clock, set_training_clock, training_now
-    from bcl_console.services.runtime import holds_centre
+    from bcl_console.services.runtime import require_centre
 
     settings = settings_from(args)
-    if not holds_centre(settings.data_dir):
-        raise ConfigError(f"data directory {settings.data_dir} holds no centre; make one with "
-                          f"`bcl-console init --data-dir {settings.data_dir}` (or `bcl-console demo`)")
+    require_centre(settings.data_dir)
     if args.action == "set":
         try:
             start = datetime.fromisoformat(args.instant)
@@ -1203,10 +1200,10 @@ def cli_error(exc: Exception) -> CliError:
         return CliError(exc.sentence(), EXIT_REJECTED, exc.code, file=exc.file, line=exc.line, field=exc.field)
     if isinstance(exc, ConfigError):
         return CliError(str(exc), EXIT_USAGE, "config")
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT) and exc.filename:
+    if disk_full(exc) and isinstance(exc, OSError) and exc.filename:
         return CliError(f"the disk is full: {exc.filename} could not be written (free space, then run the "
                         "command again)", EXIT_FAILURE, "storage_full", file=str(exc.filename))
-    if isinstance(exc, StorageFull) or (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)):
+    if disk_full(exc):
         return CliError("the data directory's disk is full; nothing more was written (free space, then "
                         "run the command again)", EXIT_FAILURE, "storage_full")
     if isinstance(exc, StoreError):

@@ -29,9 +29,9 @@ from bcl_console.services.events import DemoCompleted, LedgerChanged
 from bcl_console.services.ledger import DisasterView
 
 VIEWS = ("overview", "ledger", "centres", "needs-help", "support", "applications")
-#: Damage classes as operators say them; only the longest has a common short form.
-SHORT_CLASS = {"全壊": "全壊", "大規模半壊": "大規模半壊", "中規模半壊": "中規模半壊", "半壊": "半壊", "準半壊": "準半壊",
-               "準半壊に至らない（一部損壊）": "一部損壊"}
+def class_name(damage_class: str) -> str:
+    """A damage class as operators say it: whole, but for the longest one's common name."""
+    return "一部損壊" if damage_class == "準半壊に至らない（一部損壊）" else damage_class
 
 
 class DisasterScreen(LiveScreen):
@@ -147,7 +147,7 @@ class DisasterScreen(LiveScreen):
         # showed); the side panel names each number with its count.
         draw_counts(self.query_one("#disaster-chart", PlotextPlot), "households by damage class (1 = worst)",
                     [str(n) for n in range(1, len(counts) + 1)], counts)
-        classes = "\n".join(f"{n} {SHORT_CLASS[c.value]} [b]{k:,}[/b]"
+        classes = "\n".join(f"{n} {class_name(c.value)} [b]{k:,}[/b]"
                             for n, (c, k) in enumerate(zip(SEVERITY, counts, strict=True), start=1))
         centres = "\n".join(f"{escape(s['name'])} {s['occupancy']}/{s['capacity']}"
                             + (" (closed)" if s["closed_at"] else "") for s in doc["shelters"]) or "none open"
@@ -160,7 +160,7 @@ class DisasterScreen(LiveScreen):
     async def _show_ledger(self, view: DisasterView) -> None:
         self.rows = await self.runtime.ledger.ledger(view.disaster.id, **self.filters)
         self._table(("household", "damage", "name", "help", "居所", "support"),
-                    [(r["household_number"], SHORT_CLASS.get(r["damage_class"], r["damage_class"]), r["name"],
+                    [(r["household_number"], class_name(r["damage_class"]), r["name"],
                       "要" if r["needs_evacuation_help"] else "", r["shelter"] or r["whereabouts"],
                       r["support_state"] or "") for r in self.rows],
                     [f"{r['municipality_code']}/{r['resident_code']}" for r in self.rows])
@@ -205,7 +205,7 @@ class DisasterScreen(LiveScreen):
     async def _show_support(self, view: DisasterView) -> None:
         self.rows = await self.runtime.ledger.support_list(view.disaster.id)
         self._table(("id", "household", "damage", "人", "rebuild", "yen", "state"),
-                    [(r["id"], r["household_number"], SHORT_CLASS.get(r["damage_class"], r["damage_class"]),
+                    [(r["id"], r["household_number"], class_name(r["damage_class"]),
                       r["members"], r["rebuild_method"] or "-", f"{r['total']:,}円", r["state"]) for r in self.rows],
                     [str(r["id"]) for r in self.rows])
         s = view.support
@@ -406,7 +406,7 @@ class DisasterScreen(LiveScreen):
             title = {"approve": "Approve", "reject": "Reject", "pay": "Pay"}[decision] + \
                 f" support application #{key}?"
             what = (f"Household {row['household_number']} ({row['members']} 人, "
-                    f"{SHORT_CLASS.get(row['damage_class'], row['damage_class'])}): "
+                    f"{class_name(row['damage_class'])}): "
                     f"{row['total']:,}円, now {row['state']}.")
             if decision == "pay":
                 what = f"Pay {row['total']:,}円 to household {row['household_number']}. " + what

@@ -230,10 +230,6 @@ class PkiService:
         except (InvalidSignature, ValueError, TypeError):
             raise CardRefused("the signature over the challenge does not verify", "bad_signature", 401) from None
 
-    async def is_revoked(self, serial: str) -> bool:
-        card = await self._db.read(store.get_card, serial)
-        return card is None or card.revoked_at is not None
-
     async def check_recorded(self, serial: str) -> None:
         """A card must be one this centre issued and has not revoked: a certificate signed
         by our CA but never recorded (or whose record is gone) is refused as unknown."""

@@ -60,6 +60,13 @@ def holds_centre(data_dir: Path) -> bool:
         return False
 
 
+def require_centre(data_dir: Path) -> None:
+    """A ConfigError naming the directory when it holds no centre (contract §1)."""
+    if not holds_centre(data_dir):
+        raise ConfigError(f"data directory {data_dir} holds no centre; make one with "
+                          f"`bcl-console init --data-dir {data_dir}` (or `bcl-console demo`)")
+
+
 def restrict_files(data_dir: Path) -> None:
     """Make every file of the data directory 0600 and every directory 0700 (a directory
     made by an older version, or files copied in, may be readable by others). Done once
@@ -156,10 +163,8 @@ class Runtime:
 
     async def _start(self, target_version: int | None, create: bool) -> None:
         await asyncio.to_thread(recover_demo_swap, self.settings.data_dir)
-        if not create and not holds_centre(self.settings.data_dir):
-            raise ConfigError(
-                f"data directory {self.settings.data_dir} holds no centre; make one with "
-                f"`bcl-console init --data-dir {self.settings.data_dir}` (or `bcl-console demo`)")
+        if not create:
+            require_centre(self.settings.data_dir)
         # Everything the centre writes is its own: the database, its journal, documents,
         # backups and logs are 0600 in 0700 directories, whoever's umask started us.
         os.umask(0o077)

@@ -13,7 +13,6 @@ input, and never a stack trace.
 from __future__ import annotations
 
 import asyncio
-import errno
 import json
 import logging
 import math
@@ -28,7 +27,7 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from bcl_console.domain.errors import Conflict, DomainError, NotFound
 from bcl_console.services.relay import RelayError
-from bcl_console.store import StorageFull
+from bcl_console.store import disk_full
 
 if TYPE_CHECKING:
     from bcl_console.services.runtime import Runtime
@@ -176,11 +175,6 @@ def _domain_status(exc: DomainError) -> int:
     if isinstance(exc, Conflict):
         return 409
     return 422
-
-
-def disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, StorageFull) or (
-        isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT))
 
 
 @web.middleware

@@ -18,12 +18,11 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bcl_console.services.actor import Actor
+from bcl_console.services.issuance import MAX_ROW_ID
 from bcl_console.services.relay import RelayError
 from bcl_console.services.web_common import RUNTIME_KEY, bearer_token, json_error, read_json
 from bcl_console.services.web_kiosk import RateLimiter
 
-#: Row ids (disasters, shelters) are at most this: a larger number names nothing.
-MAX_ID = 2**31 - 1
 TERMINAL: web.RequestKey[str] = web.RequestKey("shelter-terminal", str)
 RESIDENT_LIMIT_KEY: web.AppKey[RateLimiter] = web.AppKey("resident-rate-limiter")
 
@@ -58,8 +57,8 @@ async def challenges(request: web.Request) -> web.Response:
 
 def _int(body: dict[str, Any], key: str) -> int:
     value = body.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
-        raise RelayError(400, "bad_request", f"{key} must be a whole number from 1 to {MAX_ID}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ROW_ID:
+        raise RelayError(400, "bad_request", f"{key} must be a whole number from 1 to {MAX_ROW_ID}")
     return value
 
 

@@ -8,6 +8,7 @@ on SQLite; reads run on a second connection and, thanks to WAL, never wait for w
 
 from __future__ import annotations
 
+import errno
 import shutil
 import sqlite3
 from collections import Counter
@@ -39,6 +40,12 @@ class StorageFull(StoreError):
 
     def __init__(self, detail: str = "") -> None:
         super().__init__("the data directory's disk is full" + (f" ({detail})" if detail else ""))
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether an error means a full disk: the store's StorageFull, or ENOSPC/EDQUOT from a file."""
+    return isinstance(exc, StorageFull) or (
+        isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT))
 
 
 #: SQLite's primary result codes that mean "no space left" (SQLITE_FULL) and the I/O
