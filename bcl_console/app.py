@@ -15,6 +15,8 @@ from textual.screen import ModalScreen, Screen
 from textual.signal import Signal
 
 from bcl_console.config import Settings
+from bcl_console.demo.make import demo_service, make_demo
+from bcl_console.http.app import start_http
 from bcl_console.screens import (
     DashboardScreen,
     DisasterScreen,
@@ -26,9 +28,9 @@ from bcl_console.screens import (
     StagesScreen,
 )
 from bcl_console.screens.help import HelpScreen, describe
-from bcl_console.services.clock import set_training_clock
-from bcl_console.services.events import Event
-from bcl_console.services.runtime import Runtime
+from bcl_console.services.platform.clock import set_training_clock
+from bcl_console.services.platform.events import Event
+from bcl_console.services.platform.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +107,9 @@ class BclApp(App[int]):
             self.run_worker(self._ensure_demo(), group="demo", exclusive=True, exit_on_error=False)
 
     async def _ensure_demo(self) -> None:
-        if await self.runtime.demo.is_empty():
+        if await demo_service(self.runtime).is_empty():
             self.notify("Empty data directory: creating the demo data set…", timeout=5)
-            summary = await self.runtime.make_demo(self.runtime.settings.demo_seed)
+            summary = await make_demo(self.runtime, self.runtime.settings.demo_seed)
             self.notify(
                 f"Demo data ready: {summary.municipalities} municipalities, {summary.residents:,} resident "
                 f"records generated: {summary.active_residents:,} active (the dashboard's residents held), "
@@ -147,7 +149,7 @@ def run_console(settings: Settings) -> int:
         try:
             if settings.console_http:
                 try:
-                    await runtime.start_http()
+                    await start_http(runtime)
                 except OSError as exc:
                     http_error = (
                         f"{settings.host}:{settings.port}: {exc.strerror or exc}. "

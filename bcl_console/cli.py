@@ -19,8 +19,9 @@ from typing import Any, NoReturn
 from bcl_console import __version__
 from bcl_console.config import ConfigError, Settings, load_settings
 from bcl_console.domain.errors import DomainError
-from bcl_console.services.actor import Actor
-from bcl_console.services.runtime import Runtime
+from bcl_console.http.app import start_http
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.runtime import Runtime
 from bcl_console.store import StoreError, disk_full
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
@@ -135,7 +136,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     async def body(runtime: Runtime) -> int:
         await runtime.issuance.use_workers(render_workers())
         await runtime.scheduler.start()
-        server = await runtime.start_http(args.host, args.port)
+        server = await start_http(runtime, args.host, args.port)
         print(f"bcl-console serve: listening on {server.url} (data: {runtime.settings.data_dir})",
               flush=True)
         await stop_signal().wait()
@@ -146,8 +147,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_own_server(args: argparse.Namespace) -> int:
-    from bcl_console.services.web import HttpServer
-    from bcl_console.services.web_own_server import BASE, build_own_server_app
+    from bcl_console.http.app import HttpServer
+    from bcl_console.http.own_server import BASE, build_own_server_app
 
     async def body(runtime: Runtime) -> int:
         server = await HttpServer.start(runtime, args.host, args.port, build_own_server_app(runtime))
@@ -170,7 +171,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             sys.stderr.write(f"\r{step:<6} [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,} residents")
             sys.stderr.flush()
 
-    from bcl_console.services.runtime import remake_demo
+    from bcl_console.demo.make import remake_demo
 
     settings = settings_from(args)
     summary = asyncio.run(remake_demo(settings, args.seed, residents=args.residents, progress=progress))
@@ -188,7 +189,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from bcl_console.services.runtime import holds_centre
+    from bcl_console.services.platform.datadir import holds_centre
 
     existed = holds_centre(settings_from(args).data_dir)
 
@@ -368,7 +369,7 @@ def cmd_linkage_token(args: argparse.Namespace) -> int:
 def cmd_linkage_agent(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bcl_console.services.linkage_agent import AgentStopped, LinkageAgent
+    from bcl_console.clients.linkage_agent import AgentStopped, LinkageAgent
 
     outbox = Path(args.outbox)
     if not outbox.is_dir():
@@ -397,8 +398,12 @@ def cmd_clock(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from bcl_console.domain.fiscal import tokyo
-    from bcl_console.services.clock import clear_training_clock, set_training_clock, training_now
-    from bcl_console.services.runtime import require_centre
+    from bcl_console.services.platform.clock import (
+        clear_training_clock,
+        set_training_clock,
+        training_now,
+    )
+    from bcl_console.services.platform.datadir import require_centre
 
     settings = settings_from(args)
     require_centre(settings.data_dir)
@@ -539,7 +544,7 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bcl_console.services.simulator import Simulator, load_cards
+    from bcl_console.clients.simulator import Simulator, load_cards
 
     settings = settings_from(args)
     cards_dir = Path(args.cards) if args.cards else settings.data_dir / "cards"
@@ -712,7 +717,7 @@ def cmd_teststage(args: argparse.Namespace) -> int:
 def cmd_disaster(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bcl_console.services.ledger import AssessmentsRejected
+    from bcl_console.services.disaster.service import AssessmentsRejected
 
     async def body(runtime: Runtime) -> int:
         svc, act, who = runtime.ledger, args.action, actor()

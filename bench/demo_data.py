@@ -20,13 +20,13 @@ CHILD = textwrap.dedent(
     """
     import asyncio, json, resource, sys, time
     from bcl_console.config import load_settings
-    from bcl_console.services.runtime import Runtime
+    from bcl_console.services.platform.runtime import Runtime
 
     async def main(data_dir, residents):
         rt = Runtime(load_settings(data_dir))
         await rt.start()
         started = time.perf_counter()
-        summary = await rt.demo.create(2026, residents=residents)
+        summary = await demo_service(rt).create(2026, residents=residents)
         seconds = time.perf_counter() - started
         await rt.stop()
         peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

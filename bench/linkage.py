@@ -33,11 +33,11 @@ SETUP = textwrap.dedent(
     import asyncio, sys
     from pathlib import Path
     from bcl_console.config import load_settings
-    from bcl_console.services.runtime import Runtime
+    from bcl_console.services.platform.runtime import Runtime
 
     async def main(data, out, residents):
         rt = Runtime(load_settings(data)); await rt.start()
-        await rt.demo.create(2026, residents=residents)
+        await demo_service(rt).create(2026, residents=residents)
         await rt.linkage.export(CITY, Path(out))
         await rt.stop()
 
@@ -51,8 +51,8 @@ LINK = textwrap.dedent(
     import asyncio, json, resource, sys, time
     from pathlib import Path
     from bcl_console.config import load_settings
-    from bcl_console.services.actor import Actor
-    from bcl_console.services.runtime import Runtime
+    from bcl_console.services.platform.actor import Actor
+    from bcl_console.services.platform.runtime import Runtime
 
     async def main(data, batch, fresh):
         rt = Runtime(load_settings(data)); await rt.start()
@@ -116,7 +116,7 @@ def child(code: str, *args: str) -> dict[str, float]:
 
 
 def make_delta(full: Path, target: Path, changes: int) -> None:
-    from bcl_console.services.batch_writer import write_csv, write_manifest
+    from bcl_console.services.linkage.batch_writer import write_csv, write_manifest
 
     target.mkdir()
     with (full / "residents.csv").open(encoding="utf-8", newline="") as fh:

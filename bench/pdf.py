@@ -23,9 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bcl_console.config import load_settings  # noqa: E402
+from bcl_console.demo.make import demo_service
 from bcl_console.domain.certificate import CertificateContent  # noqa: E402
 from bcl_console.pdfgen.fonts import mincho_path  # noqa: E402
-from bcl_console.services.runtime import Runtime  # noqa: E402
+from bcl_console.services.platform.runtime import Runtime  # noqa: E402
 
 
 def reportlab_front(content: CertificateContent, runs: int) -> tuple[float, int]:
@@ -108,7 +109,7 @@ async def main_async(seconds: float) -> dict[str, object]:
         settings = load_settings(f"{tmp}/data")
         rt = Runtime(settings)
         await rt.start()
-        await rt.demo.create(2026)
+        await demo_service(rt).create(2026)
         people = await rt.db.read(lambda c: c.execute(
             "SELECT r.resident_code FROM residents r WHERE r.status='active' AND r.restricted=0 "
             "AND r.municipality_code='993611' AND EXISTS (SELECT 1 FROM seals s WHERE s.resident_code = "

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp  # noqa: E402
 
-from bcl_console.services.simulator import Simulator  # noqa: E402
+from bcl_console.clients.simulator import Simulator  # noqa: E402
 
 BARE = textwrap.dedent(
     """

@@ -74,8 +74,8 @@ SETTLE = textwrap.dedent(
     from datetime import datetime
     from pathlib import Path
     from bcl_console.config import load_settings
-    from bcl_console.services.clock import FixedClock
-    from bcl_console.services.runtime import Runtime
+    from bcl_console.services.platform.clock import FixedClock
+    from bcl_console.services.platform.runtime import Runtime
     async def main(data):
         rt = Runtime(load_settings(data), clock=FixedClock(datetime.fromisoformat("2026-04-01T02:00:00+09:00")))
         await rt.start()

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from bcl_console.config import Settings, load_settings
-from bcl_console.services.clock import FixedClock
-from bcl_console.services.runtime import Runtime
+from bcl_console.demo.make import make_demo
+from bcl_console.services.platform.clock import FixedClock
+from bcl_console.services.platform.runtime import Runtime
 
 #: Tests live on a Wednesday in June, 10:00 in Japan: inside service hours.
 TEST_NOW = datetime.fromisoformat("2026-06-17T10:00:00+09:00")
@@ -55,7 +56,7 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         rt = Runtime(load_settings(str(directory)), clock=FixedClock(TEST_NOW))
         await rt.start()
         try:
-            await rt.make_demo(7)
+            await make_demo(rt, 7)
         finally:  # a runtime left running keeps its threads, and pytest never exits
             await rt.stop()
 

@@ -21,7 +21,7 @@ def core_modules() -> list[str]:
 
 def test_core_never_imports_textual() -> None:
     modules = core_modules()
-    assert "bcl_console.services.runtime" in modules
+    assert "bcl_console.services.platform.runtime" in modules
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}:\n"

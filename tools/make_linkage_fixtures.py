@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bcl_console.domain.linkage import RESIDENT_OPTIONAL, RESIDENT_REQUIRED, SEAL_COLUMNS, TAX_COLUMNS  # noqa: E402
-from bcl_console.services.batch_writer import write_csv, write_manifest  # noqa: E402
-from bcl_console.services.seal_image import seal_png  # noqa: E402
+from bcl_console.services.linkage.batch_writer import write_csv, write_manifest  # noqa: E402
+from bcl_console.services.issuance.seal_image import seal_png  # noqa: E402
 
 OUT = ROOT / "fixtures" / "linkage"
 CODE = "993611"

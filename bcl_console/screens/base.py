@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.screen import Screen
 
-from bcl_console.services.events import Event
+from bcl_console.services.platform.events import Event
 
 if TYPE_CHECKING:
     from bcl_console.app import BclApp
-    from bcl_console.services.runtime import Runtime
+    from bcl_console.services.platform.runtime import Runtime
 
 #: Bursts of events are folded into one refresh per this many seconds.
 REFRESH_DELAY = 0.3

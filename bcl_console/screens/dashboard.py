@@ -16,7 +16,7 @@ from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets.phrases import Phrases
 from bcl_console.screens.widgets.table import sync_rows
 from bcl_console.screens.widgets.text import jst_day, pad
-from bcl_console.services.events import (
+from bcl_console.services.platform.events import (
     BatchApplied,
     DemoCompleted,
     DemoProgress,

@@ -24,9 +24,9 @@ from bcl_console.screens.widgets import ConfirmDialog, FormDialog, FormField
 from bcl_console.screens.widgets.chart import draw_counts
 from bcl_console.screens.widgets.table import keep_cursor, selected_key
 from bcl_console.screens.widgets.text import jst_minute
-from bcl_console.services.actor import Actor
-from bcl_console.services.events import DemoCompleted, LedgerChanged
-from bcl_console.services.ledger import DisasterView
+from bcl_console.services.disaster.service import DisasterView
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.events import DemoCompleted, LedgerChanged
 
 VIEWS = ("overview", "ledger", "centres", "needs-help", "support", "applications")
 def class_name(damage_class: str) -> str:

@@ -19,9 +19,9 @@ from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
 from bcl_console.screens.widgets.table import keep_cursor, selected_key
 from bcl_console.screens.widgets.text import jst_datetime
-from bcl_console.services.actor import Actor
-from bcl_console.services.events import BatchApplied, BatchRejected, Event, LinkageProgress
-from bcl_console.services.linkage import BackupRecord, BatchView
+from bcl_console.services.linkage.service import BackupRecord, BatchView
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.events import BatchApplied, BatchRejected, Event, LinkageProgress
 
 
 class LinkageScreen(LiveScreen):

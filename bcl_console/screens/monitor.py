@@ -18,6 +18,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header
 from textual_plotext import PlotextPlot
 
+from bcl_console.clients.simulator import Simulator, load_cards
 from bcl_console.domain.fiscal import tokyo_at
 from bcl_console.domain.municipality import CertificateType
 from bcl_console.screens.base import LiveScreen
@@ -26,10 +27,9 @@ from bcl_console.screens.widgets.chart import draw_counts
 from bcl_console.screens.widgets.phrases import Phrases
 from bcl_console.screens.widgets.table import keep_cursor, sync_rows
 from bcl_console.screens.widgets.text import fit
-from bcl_console.services.actor import Actor
-from bcl_console.services.clock import today_in_japan
-from bcl_console.services.events import IssuanceChanged, MunicipalityChanged, RelayRefused
-from bcl_console.services.simulator import Simulator, load_cards
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.clock import today_in_japan
+from bcl_console.services.platform.events import IssuanceChanged, MunicipalityChanged, RelayRefused
 
 FEED_ROWS = 40
 _SHORT = {"residence": "住民票", "seal": "印鑑", "tax": "税", "disaster": "罹災"}

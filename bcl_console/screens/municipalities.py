@@ -18,9 +18,9 @@ from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
 from bcl_console.screens.widgets.table import selected_key, sync_rows
 from bcl_console.screens.widgets.text import jst_datetime
-from bcl_console.services.actor import Actor
-from bcl_console.services.events import BatchApplied, DemoCompleted, MunicipalityChanged
-from bcl_console.services.municipalities import MunicipalityView
+from bcl_console.services.onboarding.municipalities import MunicipalityView
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.events import BatchApplied, DemoCompleted, MunicipalityChanged
 
 
 class MunicipalitiesScreen(LiveScreen):

@@ -19,14 +19,14 @@ from bcl_console.domain.wareki import format_era_short
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
 from bcl_console.screens.widgets.table import keep_cursor, selected_key, sync_rows
-from bcl_console.services.actor import Actor
-from bcl_console.services.events import (
+from bcl_console.services.onboarding.service import PlanView, ProgressLine, both_dates
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.events import (
     DemoCompleted,
     MunicipalityChanged,
     OnboardingChanged,
     StageFinished,
 )
-from bcl_console.services.onboarding import PlanView, ProgressLine, both_dates
 
 BAR_WIDTH = 20
 STATUS_STYLES = {

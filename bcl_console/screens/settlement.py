@@ -23,8 +23,8 @@ from bcl_console.screens.widgets.chart import BarChart, clear_chart, draw_counts
 from bcl_console.screens.widgets.phrases import Phrases
 from bcl_console.screens.widgets.table import keep_cursor, selected_key
 from bcl_console.screens.widgets.text import jst_datetime
-from bcl_console.services.actor import Actor
-from bcl_console.services.events import IssuanceChanged
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.events import IssuanceChanged
 
 
 class SettlementScreen(LiveScreen):

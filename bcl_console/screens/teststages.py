@@ -17,9 +17,14 @@ from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
 from bcl_console.screens.widgets.table import selected_key, sync_rows
 from bcl_console.screens.widgets.text import jst_datetime
-from bcl_console.services.actor import Actor
-from bcl_console.services.events import Event, OnboardingChanged, StageFinished, StageProgress
-from bcl_console.services.onboarding import PlanView
+from bcl_console.services.onboarding.service import PlanView
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.events import (
+    Event,
+    OnboardingChanged,
+    StageFinished,
+    StageProgress,
+)
 
 OUTCOME_MARKS = {"passed": "✔", "failed": "✘", "running": "…", "awaiting-confirmation": "?", "not-required": "–"}
 OUTCOME_STYLES = {"passed": "green", "failed": "bold red", "running": "yellow", "awaiting-confirmation": "magenta",

@@ -57,7 +57,7 @@ def test_demo_now_sets_the_directory_clock(capsys: pytest.CaptureFixture[str], t
     import asyncio
 
     from bcl_console.config import load_settings
-    from bcl_console.services.runtime import Runtime
+    from bcl_console.services.platform.runtime import Runtime
 
     async def next_runs() -> dict[str, datetime | None]:
         rt = Runtime(load_settings(data))

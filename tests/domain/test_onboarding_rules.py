@@ -24,7 +24,7 @@ from bcl_console.domain.onboarding import (
     required_stages,
     step_status,
 )
-from bcl_console.services.onboarding import schedule_template
+from bcl_console.services.onboarding.service import schedule_template
 
 TODAY = date(2026, 6, 17)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bcl_console.services.faults import ENV
+from bcl_console.services.platform.faults import ENV
 from tests.conftest import query as rows  # noqa: F401 - the fault tests import it from here
 
 NOW = "2026-06-17T10:00:00+09:00"

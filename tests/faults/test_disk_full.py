@@ -15,9 +15,10 @@ import aiohttp
 import pytest
 
 from bcl_console.config import load_settings
-from bcl_console.services.actor import Actor
-from bcl_console.services.clock import FixedClock
-from bcl_console.services.runtime import Runtime
+from bcl_console.http.app import start_http
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.clock import FixedClock
+from bcl_console.services.platform.runtime import Runtime
 from bcl_console.store import disk_full
 from tests.conftest import TEST_NOW, dump
 from tests.faults.conftest import cli, integrity_ok, rows
@@ -111,7 +112,7 @@ def test_the_services_on_a_disk_that_fills_while_they_run(full_centre: tuple[Dis
         rt = Runtime(load_settings(str(data)), clock=FixedClock(TEST_NOW))
         await rt.start(create=False)
         try:
-            server = await rt.start_http("127.0.0.1", 0)
+            server = await start_http(rt, "127.0.0.1", 0)
             token = await rt.tokens.issue("kiosk", "Full Mart", actor=Actor("op", "cli"))
             card = next(p for p in sorted((data / "cards").glob(f"{TOWN}-*.pem")) if "revoked" not in p.name)
             async with aiohttp.ClientSession() as http:

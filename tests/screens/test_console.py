@@ -12,11 +12,12 @@ from textual.worker import WorkerCancelled
 
 from bcl_console.app import BclApp
 from bcl_console.config import load_settings
+from bcl_console.demo.make import demo_service
 from bcl_console.screens import DashboardScreen, MunicipalitiesScreen
 from bcl_console.screens.widgets import FormDialog
-from bcl_console.services.actor import Actor
-from bcl_console.services.clock import FixedClock
-from bcl_console.services.runtime import Runtime
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.clock import FixedClock
+from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import TEST_NOW
 
 SIZE = (80, 24)
@@ -58,7 +59,7 @@ async def test_empty_data_directory_gets_the_demo_and_the_dashboard_shows_it(tmp
         app = BclApp(rt)
         async with app.run_test(size=SIZE) as pilot:
             await settle(app)
-            assert not await rt.demo.is_empty()
+            assert not await demo_service(rt).is_empty()
             await pilot.pause()
             app.screen.reload_now()  # type: ignore[attr-defined]
             await settle(app)

@@ -4,7 +4,8 @@ between phrases only, and the two counts of people say what they count."""
 from __future__ import annotations
 
 from bcl_console.app import BclApp
-from bcl_console.services.runtime import Runtime
+from bcl_console.http.app import start_http
+from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import query
 from tests.screens.rendered import lines_of
 from tests.screens.test_console import SIZE, settle
@@ -17,7 +18,7 @@ async def test_the_header_breaks_between_phrases_and_names_what_it_counts(demo_r
     # "held" is the residents living there now; the records are what the demo generates.
     assert ov.residents_held == query(db, "SELECT count(*) FROM residents WHERE status = 'active'")[0][0]
     assert ov.records_held == query(db, "SELECT count(*) FROM residents")[0][0] > ov.residents_held
-    await rt.start_http("127.0.0.1", 0)  # its address is in the header, as in the console
+    await start_http(rt, "127.0.0.1", 0)  # its address is in the header, as in the console
     app = BclApp(rt)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app)

@@ -6,7 +6,7 @@ from textual.widgets import DataTable, Static
 
 from bcl_console.app import BclApp
 from bcl_console.screens import DisasterScreen
-from bcl_console.services.runtime import Runtime
+from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import query
 from tests.screens.test_console import SIZE, fill, open_area, settle
 from tests.screens.test_console import text_of as text

@@ -13,10 +13,11 @@ import pytest
 from textual.widgets import DataTable
 
 from bcl_console.app import BclApp
+from bcl_console.http.app import start_http
 from bcl_console.screens import MonitorScreen
-from bcl_console.services.actor import Actor
-from bcl_console.services.clock import FixedClock
-from bcl_console.services.runtime import Runtime
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.clock import FixedClock
+from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import query
 from tests.screens.rendered import lines_of
 from tests.screens.test_console import SIZE, open_area, settle
@@ -39,7 +40,7 @@ async def card(rt: Runtime, code: str, where: str = "status='active' AND restric
 @pytest.fixture
 async def kiosk(demo_runtime: Runtime) -> AsyncIterator[Kiosk]:
     """A kiosk of the demo's operator with the longest name, over the real HTTP API."""
-    server = await demo_runtime.start_http("127.0.0.1", 0)
+    server = await start_http(demo_runtime, "127.0.0.1", 0)
     token = await demo_runtime.tokens.issue("kiosk", "ファミリーストア", actor=OP)
     async with aiohttp.ClientSession() as http:
         yield Kiosk(server.url, token, http)

@@ -7,14 +7,15 @@ import asyncio
 from textual.widgets import DataTable, Static
 
 from bcl_console.app import BclApp
+from bcl_console.http.app import start_http
 from bcl_console.screens import MonitorScreen
-from bcl_console.services.runtime import Runtime
+from bcl_console.services.platform.runtime import Runtime
 from tests.screens.test_console import SIZE, fill, open_area, settle
 
 
 async def test_traffic_feed_and_controls(demo_runtime: Runtime) -> None:
     rt = demo_runtime
-    await rt.start_http("127.0.0.1", 0)
+    await start_http(rt, "127.0.0.1", 0)
     app = BclApp(rt)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_area(app, pilot, "i", MonitorScreen)

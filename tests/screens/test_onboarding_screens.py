@@ -6,8 +6,8 @@ from textual.widgets import DataTable, Input
 
 from bcl_console.app import BclApp
 from bcl_console.screens import DashboardScreen, OnboardingScreen, StagesScreen
-from bcl_console.services.actor import Actor
-from bcl_console.services.runtime import Runtime
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import query
 from tests.screens.test_console import SIZE, fill, open_area, settle
 from tests.screens.test_console import text_of as text

@@ -11,8 +11,8 @@ from textual.widgets import DataTable
 from bcl_console.app import BclApp
 from bcl_console.screens import SettlementScreen
 from bcl_console.screens.widgets import FormDialog
-from bcl_console.services.runtime import Runtime
-from bcl_console.services.scheduler import JOBS
+from bcl_console.services.platform.runtime import Runtime
+from bcl_console.services.platform.scheduler import JOBS
 from tests.screens.rendered import lines_of
 from tests.screens.test_console import SIZE, open_area, settle, text_of
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import aiohttp
 
-from bcl_console.services.pki import certificate_pem, sign_nonce
+from bcl_console.services.issuance.pki import certificate_pem, sign_nonce
 
 
 class Kiosk:

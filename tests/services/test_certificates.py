@@ -16,7 +16,7 @@ from pypdf import PdfReader, PdfWriter
 from bcl_console.domain.certificate import normalise_code
 from bcl_console.domain.errors import InvalidInput, NotFound
 from bcl_console.pdfgen.certificate import ATTACHMENT
-from bcl_console.services.runtime import Runtime
+from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import query
 
 
@@ -283,7 +283,7 @@ async def test_the_worker_pool_renders_the_same_documents(demo_dir: Path) -> Non
     import asyncio
 
     from bcl_console.config import load_settings
-    from bcl_console.services.clock import FixedClock
+    from bcl_console.services.platform.clock import FixedClock
     from tests.conftest import TEST_NOW
 
     rt = Runtime(load_settings(str(demo_dir)), clock=FixedClock(TEST_NOW), render_workers=2)

@@ -7,11 +7,12 @@ from datetime import date
 from pathlib import Path
 
 from bcl_console.config import load_settings
+from bcl_console.demo.make import demo_service
 from bcl_console.domain.codes import validate_municipality_code
 from bcl_console.domain.kana import is_katakana
-from bcl_console.services.clock import FixedClock
-from bcl_console.services.events import DemoCompleted, DemoProgress, Event
-from bcl_console.services.runtime import Runtime
+from bcl_console.services.platform.clock import FixedClock
+from bcl_console.services.platform.events import DemoCompleted, DemoProgress, Event
+from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import TEST_NOW, dump
 
 TODAY = date(2026, 6, 17)
@@ -29,7 +30,7 @@ def rows(path: Path, sql: str) -> list[sqlite3.Row]:
 async def make(path: Path, seed: int, residents: int | None = None) -> Runtime:
     rt = Runtime(load_settings(str(path)), clock=FixedClock(TEST_NOW))
     await rt.start()
-    await rt.demo.create(seed, residents=residents)
+    await demo_service(rt).create(seed, residents=residents)
     await rt.stop()
     return rt
 
@@ -112,7 +113,7 @@ async def test_progress_events_and_scaling(tmp_path: Path) -> None:
     events: list[Event] = []
     rt.bus.subscribe(events.append)
     try:
-        summary = await rt.demo.create(3, residents=12_000)
+        summary = await demo_service(rt).create(3, residents=12_000)
         # the scaled city has exactly that many, the others their default sizes
         held = await rt.municipalities.held_counts()
         assert held["992054"].residents == 12_000
@@ -122,7 +123,7 @@ async def test_progress_events_and_scaling(tmp_path: Path) -> None:
         assert progress and progress[-1].done == progress[-1].total == summary.residents
         assert any(isinstance(e, DemoCompleted) for e in events)
         # recreating replaces everything rather than adding to it
-        again = await rt.demo.create(3, residents=12_000)
+        again = await demo_service(rt).create(3, residents=12_000)
         assert again.residents == summary.residents
         assert (await rt.municipalities.held_counts())["992054"].residents == 12_000
     finally:

@@ -12,9 +12,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bcl_console.services.actor import Actor
-from bcl_console.services.batch_writer import write_csv, write_manifest
-from bcl_console.services.runtime import Runtime
+from bcl_console.http.app import start_http
+from bcl_console.services.linkage.batch_writer import write_csv, write_manifest
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import query
 from tests.services.relay_client import Kiosk
 
@@ -29,7 +30,7 @@ def q(rt: Runtime, sql: str, *params: object) -> list[tuple]:  # type: ignore[ty
 
 @pytest.fixture
 async def relay(demo_runtime: Runtime) -> AsyncIterator[tuple[Runtime, Kiosk]]:
-    server = await demo_runtime.start_http("127.0.0.1", 0)
+    server = await start_http(demo_runtime, "127.0.0.1", 0)
     token = await demo_runtime.tokens.issue("kiosk", "Seven Mart", actor=OP)
     async with aiohttp.ClientSession() as http:
         yield demo_runtime, Kiosk(server.url, token, http)

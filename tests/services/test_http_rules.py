@@ -15,10 +15,11 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from bcl_console.services.actor import Actor
-from bcl_console.services.pki import certificate_pem, sign_nonce
-from bcl_console.services.runtime import Runtime
-from bcl_console.services.web_disaster import RESIDENT_LIMIT_KEY
+from bcl_console.http.app import start_http
+from bcl_console.http.shelter import RESIDENT_LIMIT_KEY
+from bcl_console.services.issuance.pki import certificate_pem, sign_nonce
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import query
 from tests.services.relay_client import Kiosk
 
@@ -64,7 +65,7 @@ class Wire:
 
 @pytest.fixture
 async def centre(demo_runtime: Runtime) -> AsyncIterator[tuple[Runtime, str, str]]:
-    server = await demo_runtime.start_http("127.0.0.1", 0)
+    server = await start_http(demo_runtime, "127.0.0.1", 0)
     token = await demo_runtime.tokens.issue("kiosk", "Seven Mart", actor=OP)
     yield demo_runtime, server.url, token
 
@@ -213,8 +214,8 @@ async def test_hostile_bodies_and_headers_are_400_on_every_route(centre: tuple[R
 
 
 async def test_own_server_bodies_are_read_whole_and_checked(runtime: Runtime) -> None:
-    from bcl_console.services.web import HttpServer
-    from bcl_console.services.web_own_server import BASE, build_own_server_app
+    from bcl_console.http.app import HttpServer
+    from bcl_console.http.own_server import BASE, build_own_server_app
 
     server = await HttpServer.start(runtime, "127.0.0.1", 0, build_own_server_app(runtime))
     try:
@@ -274,7 +275,7 @@ async def test_logs_hold_no_query_string_and_files_are_private(centre: tuple[Run
 async def test_idle_and_dripping_connections_are_closed(demo_runtime: Runtime) -> None:
     """A bounded slowloris: 200 idle connections and 50 that drip their headers; the
     service answers throughout and closes them all after its idle timeout."""
-    server = await demo_runtime.start_http("127.0.0.1", 0, idle_timeout=1.5)
+    server = await start_http(demo_runtime, "127.0.0.1", 0, idle_timeout=1.5)
     wire = Wire(server.url)
     idle = [await asyncio.open_connection(wire.host, wire.port) for _ in range(200)]
     drippers = [await asyncio.open_connection(wire.host, wire.port) for _ in range(50)]
@@ -347,8 +348,8 @@ async def test_a_body_whose_encoding_is_broken_is_400(centre: tuple[Runtime, str
 
 
 async def test_the_own_servers_log_holds_no_resident_code(runtime: Runtime) -> None:
-    from bcl_console.services.web import HttpServer
-    from bcl_console.services.web_own_server import BASE, build_own_server_app
+    from bcl_console.http.app import HttpServer
+    from bcl_console.http.own_server import BASE, build_own_server_app
 
     server = await HttpServer.start(runtime, "127.0.0.1", 0, build_own_server_app(runtime))
     try:

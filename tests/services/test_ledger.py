@@ -11,11 +11,12 @@ import aiohttp
 import pytest
 
 from bcl_console.domain.errors import Conflict, InvalidInput, NotFound
-from bcl_console.services.actor import Actor
-from bcl_console.services.batch_writer import write_csv, write_manifest
-from bcl_console.services.ledger import AssessmentsRejected
-from bcl_console.services.pki import certificate_pem, sign_nonce
-from bcl_console.services.runtime import Runtime
+from bcl_console.http.app import start_http
+from bcl_console.services.disaster.service import AssessmentsRejected
+from bcl_console.services.issuance.pki import certificate_pem, sign_nonce
+from bcl_console.services.linkage.batch_writer import write_csv, write_manifest
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import query
 from tests.services.relay_client import Kiosk
 
@@ -225,7 +226,7 @@ async def _card_call(session: aiohttp.ClientSession, base: str, prefix: str, pat
 
 async def test_shelter_terminals_and_residents_use_the_card(demo_runtime: Runtime) -> None:
     rt = demo_runtime
-    http = await rt.start_http("127.0.0.1", 0)
+    http = await start_http(rt, "127.0.0.1", 0)
     cards = sorted((rt.settings.data_dir / "cards").glob(f"{TOWN}-*.pem"))
     revoked = next(c for c in cards if c.name.endswith("-revoked.pem")).read_bytes()
     in_centre = {r for (r,) in query(rt.settings.db_path, "SELECT resident_code FROM shelter_stays")}

@@ -10,10 +10,10 @@ import pytest
 
 from bcl_console.config import load_settings
 from bcl_console.domain.errors import InvalidInput
-from bcl_console.services.actor import Actor
-from bcl_console.services.batch_writer import write_csv, write_manifest
-from bcl_console.services.clock import FixedClock
-from bcl_console.services.runtime import Runtime
+from bcl_console.services.linkage.batch_writer import write_csv, write_manifest
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.clock import FixedClock
+from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import TEST_NOW, query
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -303,7 +303,7 @@ async def test_two_rejections_at_once_both_keep_their_entries(demo_runtime: Runt
     (two HTTP uploads, the console and `link`) kept about half of the entries."""
     import threading
 
-    from bcl_console.services import rejected_journal
+    from bcl_console.services.linkage import rejected_journal
 
     rt = demo_runtime
     key = rt.keys.backup_key

@@ -15,12 +15,12 @@ import pytest
 
 from bcl_console.config import load_settings
 from bcl_console.domain.linkage import Problems
-from bcl_console.services.actor import Actor
-from bcl_console.services.batch_rows import BatchReadFailed, chunks
-from bcl_console.services.batch_source import open_source
-from bcl_console.services.clock import FixedClock
-from bcl_console.services.linkage import read_manifest
-from bcl_console.services.runtime import Runtime
+from bcl_console.services.linkage.batch_rows import BatchReadFailed, chunks
+from bcl_console.services.linkage.batch_source import open_source
+from bcl_console.services.linkage.service import read_manifest
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.clock import FixedClock
+from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import TEST_NOW, query
 from tests.services.test_linkage import make_batch
 
@@ -59,7 +59,7 @@ async def link_both_ways(tmp: Path, batch: Path) -> tuple[dict[str, Any], ...]:
 async def test_a_child_reads_a_batch_exactly_as_the_process_does(
     tmp_path: Path, name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bcl_console.services.linkage")
+    caplog.set_level(logging.INFO, logger="bcl_console.services.linkage.service")
     here, child = await link_both_ways(tmp_path, FIX / name)
     assert child == here
     assert "read by a child process" in caplog.text
@@ -103,7 +103,7 @@ async def test_without_an_interpreter_to_start_the_batch_is_read_in_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python-here"))
-    caplog.set_level(logging.WARNING, logger="bcl_console.services.batch_rows")
+    caplog.set_level(logging.WARNING, logger="bcl_console.services.linkage.batch_rows")
     here, child = await link_both_ways(tmp_path, FIX / "valid-full")
     assert child == here and here["result"]["outcome"] == "applied"
     assert "cannot start a batch reader" in caplog.text

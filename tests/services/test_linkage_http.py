@@ -12,9 +12,10 @@ from pathlib import Path
 
 import aiohttp
 
-from bcl_console.services.actor import Actor
-from bcl_console.services.linkage_agent import LinkageAgent, is_complete
-from bcl_console.services.runtime import Runtime
+from bcl_console.clients.linkage_agent import LinkageAgent, is_complete
+from bcl_console.http.app import start_http
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +42,7 @@ async def post(url: str, body: bytes, token: str | None, content_type: str = "ap
 
 async def test_receiving_api(demo_runtime: Runtime, db_dump: Callable[[Path], list[str]]) -> None:
     rt = demo_runtime
-    server = await rt.start_http("127.0.0.1", 0)
+    server = await start_http(rt, "127.0.0.1", 0)
     token = await rt.linkage.issue_token("993611", actor=OP)
     other_token = await rt.linkage.issue_token("994821", actor=OP)
     body = zipped(FIX / "valid-full")
@@ -73,9 +74,9 @@ async def test_receiving_api(demo_runtime: Runtime, db_dump: Callable[[Path], li
 
 
 async def test_oversized_body_is_refused(demo_runtime: Runtime) -> None:
-    server = await demo_runtime.start_http("127.0.0.1", 0)
+    server = await start_http(demo_runtime, "127.0.0.1", 0)
     token = await demo_runtime.linkage.issue_token("993611", actor=OP)
-    from bcl_console.services import web_linkage
+    from bcl_console.http import linkage as web_linkage
 
     limit = web_linkage.MAX_BATCH_BYTES
     web_linkage.MAX_BATCH_BYTES = 1000
@@ -115,7 +116,7 @@ async def test_agent_waits_for_the_centre_and_delivers_in_order(demo_runtime: Ru
     await asyncio.wait_for(retried.wait(), 30)
     assert [line.split(":")[0] for line in said if "unreachable" in line][:2] == ["a-full", "a-full"], said
     assert (outbox / "a-full").exists() and not agent.deliveries
-    await rt.start_http("127.0.0.1", port)  # the centre comes back
+    await start_http(rt, "127.0.0.1", port)  # the centre comes back
     for _ in range(600):  # at most 30 s on a loaded machine
         if len(agent.deliveries) >= 3:
             break

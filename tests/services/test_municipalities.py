@@ -7,9 +7,9 @@ import pytest
 
 from bcl_console.domain.errors import Conflict, InvalidInput, NotFound
 from bcl_console.domain.municipality import CertificateType
-from bcl_console.services.actor import Actor
-from bcl_console.services.events import Event, MunicipalityChanged
-from bcl_console.services.runtime import Runtime
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.events import Event, MunicipalityChanged
+from bcl_console.services.platform.runtime import Runtime
 
 OPERATOR = Actor("sato", "console")
 

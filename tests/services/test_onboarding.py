@@ -10,9 +10,10 @@ import aiohttp
 import pytest
 
 from bcl_console.domain.errors import Conflict, InvalidInput, NotFound
-from bcl_console.services.actor import Actor
-from bcl_console.services.clock import FixedClock
-from bcl_console.services.runtime import Runtime
+from bcl_console.http.app import start_http
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.clock import FixedClock
+from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import query
 from tests.services.relay_client import Kiosk
 
@@ -57,7 +58,7 @@ async def test_a_city_taken_to_live_through_every_stage(demo_runtime: Runtime, c
     rt = demo_runtime
     card = (rt.settings.data_dir / "cards").glob(f"{CITY}-*.pem")
     card_pem = next(card).read_bytes()
-    http = await rt.start_http("127.0.0.1", 0)
+    http = await start_http(rt, "127.0.0.1", 0)
     token = await rt.tokens.issue("kiosk", "ローソム", actor=ME)
     async with aiohttp.ClientSession() as session:
         kiosk = Kiosk(http.url, token, session)

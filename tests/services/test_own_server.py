@@ -16,11 +16,11 @@ from aiohttp import web
 from pypdf import PdfReader
 
 from bcl_console.config import load_settings
-from bcl_console.services.actor import Actor
-from bcl_console.services.clock import FixedClock
-from bcl_console.services.runtime import Runtime
-from bcl_console.services.web import HttpServer
-from bcl_console.services.web_own_server import build_own_server_app
+from bcl_console.http.app import HttpServer, start_http
+from bcl_console.http.own_server import build_own_server_app
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.clock import FixedClock
+from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import TEST_NOW
 from tests.services.relay_client import Kiosk
 
@@ -38,7 +38,7 @@ async def centre(tmp_path: Path, demo_dir: Path) -> AsyncIterator[tuple[Runtime,
     await centre.municipalities.add(code=CODE, name="北山町", kind="town", population=6200, hosting="own-server",
                                     server_url=f"{own_http.url}/issuance/v1", service_start="2021-10-01",
                                     prefecture="東雲県", mayor="山本 健一", actor=OP)
-    server = await centre.start_http("127.0.0.1", 0)
+    server = await start_http(centre, "127.0.0.1", 0)
     token = await centre.tokens.issue("kiosk", "Seven Mart", actor=OP)
     async with aiohttp.ClientSession() as http:
         yield centre, own_http, Kiosk(server.url, token, http)

@@ -12,9 +12,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pypdf import PdfReader
 
-from bcl_console.services.actor import Actor
-from bcl_console.services.pki import PkiService, certificate_pem, sign_nonce
-from bcl_console.services.runtime import Runtime
+from bcl_console.http.app import start_http
+from bcl_console.services.issuance.pki import PkiService, certificate_pem, sign_nonce
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import query
 from tests.services.relay_client import Kiosk
 
@@ -28,7 +29,7 @@ def q(rt: Runtime, sql: str, *params: object) -> list[tuple]:  # type: ignore[ty
 
 @pytest.fixture
 async def relay(demo_runtime: Runtime) -> AsyncIterator[tuple[Runtime, Kiosk, str]]:
-    server = await demo_runtime.start_http("127.0.0.1", 0)
+    server = await start_http(demo_runtime, "127.0.0.1", 0)
     token = await demo_runtime.tokens.issue("kiosk", "Seven Mart", actor=OP)
     async with aiohttp.ClientSession() as http:
         yield demo_runtime, Kiosk(server.url, token, http), token
@@ -272,7 +273,7 @@ async def test_200_concurrent_flows_never_mix_people(relay: tuple[Runtime, Kiosk
 async def test_a_flooding_operator_is_rate_limited(relay: tuple[Runtime, Kiosk, str]) -> None:
     rt, kiosk, _ = relay
     app = rt.http.runner.app  # type: ignore[union-attr]
-    from bcl_console.services.web_kiosk import RATE_LIMIT_KEY
+    from bcl_console.http.kiosk import RATE_LIMIT_KEY
 
     limiter = app[RATE_LIMIT_KEY]
     limiter.rate, limiter.burst = 1.0, 5.0

@@ -7,8 +7,10 @@ import aiohttp
 import pytest
 
 from bcl_console.config import ConfigError, load_settings
-from bcl_console.services.clock import FixedClock
-from bcl_console.services.runtime import Runtime
+from bcl_console.demo.make import demo_service
+from bcl_console.http.app import start_http
+from bcl_console.services.platform.clock import FixedClock
+from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import TEST_NOW
 
 
@@ -25,7 +27,7 @@ async def test_start_makes_the_data_directory_keys_and_database(tmp_path: Path) 
         assert len(rt.keys.backup_key) == 32
         signature = rt.keys.signing_key.sign(b"x")
         rt.keys.verify_key.verify(signature, b"x")
-        assert await rt.demo.is_empty()
+        assert await demo_service(rt).is_empty()
     finally:
         await rt.stop()
         await rt.stop()  # stopping twice is harmless
@@ -48,7 +50,7 @@ async def test_a_data_directory_that_cannot_be_made_is_refused(tmp_path: Path) -
 
 
 async def test_healthz_is_served(runtime: Runtime) -> None:
-    server = await runtime.start_http("127.0.0.1", 0)
+    server = await start_http(runtime, "127.0.0.1", 0)
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{server.url}/healthz") as resp:
             assert resp.status == 200

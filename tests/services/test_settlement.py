@@ -18,11 +18,11 @@ import pytest
 from bcl_console.config import load_settings
 from bcl_console.domain.errors import InvalidInput
 from bcl_console.domain.municipality import CertificateType
-from bcl_console.services.actor import Actor
-from bcl_console.services.batch_writer import write_csv, write_manifest
-from bcl_console.services.clock import FixedClock, iso_now
-from bcl_console.services.issuance import check_options
-from bcl_console.services.runtime import Runtime
+from bcl_console.services.issuance.service import check_options
+from bcl_console.services.linkage.batch_writer import write_csv, write_manifest
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.clock import FixedClock, iso_now
+from bcl_console.services.platform.runtime import Runtime
 from bcl_console.store import issuances
 from bcl_console.store.issuances import IssuanceRecord
 

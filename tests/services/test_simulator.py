@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import sqlite3
 
-from bcl_console.services.actor import Actor
-from bcl_console.services.runtime import Runtime
-from bcl_console.services.simulator import Simulator, load_cards
+from bcl_console.clients.simulator import Simulator, load_cards
+from bcl_console.http.app import start_http
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.runtime import Runtime
 
 
 async def test_simulated_traffic_is_counted_exactly(demo_runtime: Runtime) -> None:
     rt = demo_runtime
-    server = await rt.start_http("127.0.0.1", 0)
+    server = await start_http(rt, "127.0.0.1", 0)
     token = await rt.tokens.issue("kiosk", "simulator", actor=Actor("t", "cli"))
     cards = load_cards(rt.settings.data_dir / "cards")
     assert len(cards) >= 100

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from bcl_console.config import load_settings
-from bcl_console.services.actor import Actor
-from bcl_console.services.clock import FixedClock
-from bcl_console.services.runtime import Runtime
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.clock import FixedClock
+from bcl_console.services.platform.runtime import Runtime
 from bcl_console.store.db import LATEST_VERSION, Database, StoreError, migration_files
 from tests.conftest import TEST_NOW, query
 

@@ -1,0 +1,219 @@
+"""What every HTTP route shares (contract §9): the runtime key, bearer tokens, one error
+middleware, and the one validation layer every request passes.
+
+- A JSON body is read whole, however many TCP segments it arrives in, up to the route's
+  limit (413 above it) and within ``BODY_TIMEOUT`` (408 when it drips slower).
+- It must be UTF-8 JSON whose every string is valid Unicode (no lone surrogates), nested
+  at most ``MAX_DEPTH`` deep, with integers that fit 64 bits and no NaN or Infinity.
+- Header values must be valid UTF-8 without control characters.
+Anything else is 400 with the JSON error body: a client never sees a 500 for its own bad
+input, and never a stack trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import re
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.client_exceptions import ClientConnectionResetError
+from aiohttp.typedefs import Handler
+from aiohttp.web_protocol import RequestPayloadError
+
+from bcl_console.domain.errors import Conflict, DomainError, NotFound
+from bcl_console.services.issuance.relay import RelayError
+from bcl_console.store import disk_full
+
+if TYPE_CHECKING:
+    from bcl_console.services.platform.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+RUNTIME_KEY: web.AppKey[Runtime] = web.AppKey("runtime")
+
+#: Largest JSON body of any route (a card session with its PEM is about 1.7 KB).
+MAX_JSON = 64 * 1024
+#: Deepest nesting of arrays and objects a JSON body may have.
+MAX_DEPTH = 32
+#: Integers in a JSON body must fit a signed 64-bit column.
+MAX_INT = 2**63 - 1
+#: A body must have arrived whole within this many seconds of its headers.
+BODY_TIMEOUT = 30.0
+
+
+def bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def json_error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def bad_request(message: str, code: str = "bad_request") -> RelayError:
+    return RelayError(400, code, message)
+
+
+# --------------------------------------------------------------------------- bodies
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, however it was split on the wire; 413 above ``limit``."""
+    too_large = RelayError(413, "too_large", f"the body may be at most {limit // 1024} KiB")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    buf = bytearray()
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            while True:
+                chunk = await request.content.read(limit + 1 - len(buf))
+                if not chunk:
+                    break
+                buf += chunk
+                if len(buf) > limit:
+                    raise too_large
+    except TimeoutError:
+        raise RelayError(408, "body_timeout", f"the body did not arrive within {BODY_TIMEOUT:.0f} s") from None
+    except RequestPayloadError:  # a Content-Encoding that does not decode, a broken chunk
+        raise bad_request("the body cannot be read (its encoding or chunking is broken)",
+                          "malformed_body") from None
+    return bytes(buf)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """A JSON object from bytes, or a 400 that says what is wrong with it."""
+    if not raw:
+        return {}
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise bad_request(f"the body is not valid UTF-8 (byte {exc.start})", "malformed_json") from None
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise bad_request(f"the body is nested deeper than {MAX_DEPTH} levels", "malformed_json") from None
+    except ValueError as exc:
+        raise bad_request(f"the body is not valid JSON ({_short(exc)})", "malformed_json") from None
+    check_json_value(value)
+    if not isinstance(value, dict):
+        raise bad_request("the body must be a JSON object", "malformed_json")
+    return value
+
+
+def check_json_value(value: Any) -> None:
+    """Depth, Unicode and integer range of a parsed JSON value (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                raise bad_request(f"the body is nested deeper than {MAX_DEPTH} levels", "malformed_json")
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    _check_text(key)
+                    stack.append((child, depth + 1))
+            else:
+                stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, int) and not isinstance(item, bool) and not -MAX_INT - 1 <= item <= MAX_INT:
+            raise bad_request("an integer in the body is outside the 64-bit range", "malformed_json")
+        elif isinstance(item, float) and not math.isfinite(item):  # 1e400 parses to inf
+            raise bad_request("a number in the body is too large (not finite)", "malformed_json")
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise bad_request("a string in the body holds a lone surrogate (not valid Unicode)",
+                          "malformed_json") from None
+
+
+def _short(exc: ValueError) -> str:
+    return str(exc).split(":")[0][:80]
+
+
+async def read_json(request: web.Request, limit: int = MAX_JSON) -> dict[str, Any]:
+    """Every JSON route's body: read whole, then checked (module doc)."""
+    return parse_json_object(await read_body(request, limit))
+
+
+def header_text(request: web.Request, name: str, limit: int) -> str | None:
+    """A header's value (None when absent), at most ``limit`` characters, or a 400."""
+    value = request.headers.get(name)
+    if value is not None and len(value) > limit:
+        raise bad_request(f"the {name} header may be at most {limit} characters", "bad_header")
+    return value
+
+
+# --------------------------------------------------------------------------- middlewares
+def _header_problem(request: web.Request) -> str | None:
+    for name, value in request.headers.items():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"the {name} header is not valid UTF-8"
+        if any(ord(ch) < 0x20 and ch != "\t" or 0x7F <= ord(ch) <= 0x9F for ch in value):
+            return f"the {name} header holds a control character"
+    return None
+
+
+def _domain_status(exc: DomainError) -> int:
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Conflict):
+        return 409
+    return 422
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The one place errors become responses: ``{"error": {"code", "message"}}``, never a
+    stack trace. Header values are checked here, before any route sees them."""
+    problem = _header_problem(request)
+    if problem is not None:
+        return json_error(400, "bad_header", problem)
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+    except RelayError as exc:
+        return json_error(exc.status, exc.code, exc.message)
+    except DomainError as exc:
+        return json_error(_domain_status(exc), exc.code, exc.message)
+    except (ConnectionResetError, ClientConnectionResetError):  # the client went away mid-request
+        log.info("%s %s: the client closed the connection", request.method, request.rel_url.raw_path)
+        return json_error(400, "client_gone", "the connection was closed before the request was read")
+    except Exception as exc:
+        if disk_full(exc):
+            log.error("%s %s: the data directory's disk is full", request.method, request.rel_url.raw_path)
+            return json_error(503, "storage_full", "the centre's storage is full; try again later")
+        log.exception("unhandled error on %s %s", request.method, request.rel_url.raw_path)
+        return json_error(500, "internal", "internal error")
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One line per request with the path only: never a query string (it may hold a
+    token), a header or a body."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        path = _RESIDENT_CODE.sub("*" * 11, request.rel_url.raw_path)  # the own-server's /residents/{code}
+        self.logger.info('%s "%s %s" %s %s %.3fs', request.remote, request.method, path,
+                         response.status, response.body_length, time)
+
+
+#: An 11-digit resident code in a path segment: never written to a log.
+_RESIDENT_CODE = re.compile(r"(?<![0-9])[0-9]{11}(?![0-9])")

@@ -1,0 +1,279 @@
+"""Certificate issuance: gather the data, build the content, sign it, render the PDF in a
+worker pool, and record the issuance — one transaction per issued document.
+
+Every request works only on its own local data (content, code, payload) and its own
+row: nothing about a request lives in shared state, so two requests in the same
+instant can never exchange their people (the 2023 incident in domain.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bcl_console.domain import certificate as cert
+from bcl_console.domain.certificate import CertificateContent
+from bcl_console.domain.errors import InvalidInput, NotFound
+from bcl_console.domain.fiscal import tokyo
+from bcl_console.domain.municipality import CertificateType, Municipality, parse_certificate_type
+from bcl_console.domain.resident import Resident
+from bcl_console.pdfgen import fontcache
+from bcl_console.pdfgen.certificate import Signed, drawn_strings, render
+from bcl_console.services.platform.clock import Clock, iso_now
+from bcl_console.services.platform.events import CertificateIssued, EventBus
+from bcl_console.services.platform.keys import KeyStore
+from bcl_console.store import Conn, Database
+from bcl_console.store import issuances as store
+from bcl_console.store import municipalities as muni_store
+from bcl_console.store import residents as res_store
+from bcl_console.store.issuances import IssuanceRecord
+
+log = logging.getLogger(__name__)
+
+#: The largest row id a request may name (a disaster number): larger names nothing.
+MAX_ROW_ID = 2**31 - 1
+CHANNELS = ("counter", "store", "test-stage-2", "test-stage-3", "real-store-test")
+_OPTION_KEYS = {
+    CertificateType.RESIDENCE: {"scope", "include_domicile"},
+    CertificateType.SEAL: set(),
+    CertificateType.TAX: {"fiscal_year"},
+    CertificateType.DISASTER: {"disaster_id"},
+}
+
+
+@dataclass(frozen=True)
+class IssuedDocument:
+    record: IssuanceRecord
+    pdf: bytes
+
+
+def check_options(ctype: CertificateType, options: dict[str, Any]) -> dict[str, Any]:
+    """Validate the options of a certificate type; returns them normalised."""
+    unknown = set(options) - _OPTION_KEYS[ctype]
+    if unknown:
+        raise InvalidInput(f"unknown option(s) for {ctype.value}: {', '.join(sorted(unknown))}", field="options")
+    out: dict[str, Any] = {}
+    if ctype is CertificateType.RESIDENCE:
+        scope = options.get("scope", "self")
+        if scope not in ("self", "household"):
+            raise InvalidInput(f"scope {scope!r} is not self or household", field="scope")
+        include = options.get("include_domicile", False)
+        if not isinstance(include, bool):
+            raise InvalidInput("include_domicile must be true or false", field="include_domicile")
+        out = {"scope": scope, "include_domicile": include}
+    elif ctype is CertificateType.TAX and "fiscal_year" in options:
+        fy = options["fiscal_year"]
+        if not isinstance(fy, int) or isinstance(fy, bool) or not 1989 <= fy <= 2200:
+            raise InvalidInput(f"fiscal_year {fy!r} is not a fiscal year", field="fiscal_year")
+        out = {"fiscal_year": fy}
+    elif ctype is CertificateType.DISASTER and "disaster_id" in options:
+        did = options["disaster_id"]
+        if not isinstance(did, int) or isinstance(did, bool) or not 1 <= did <= MAX_ROW_ID:
+            raise InvalidInput(f"disaster_id {did!r} is not a disaster number", field="disaster_id")
+        out = {"disaster_id": did}
+    return out
+
+
+def build_content(conn: Conn, resident_code: str, ctype: CertificateType, options: dict[str, Any],
+                  today: datetime, municipality_code: str | None = None) -> tuple[Municipality, Resident, CertificateContent]:
+    """Read what the certificate needs and build its content (on the reader's thread)."""
+    if municipality_code is None:
+        r = res_store.find_resident(conn, resident_code)
+    else:
+        r = res_store.get_resident(conn, municipality_code, resident_code)
+    if r is None:
+        raise NotFound(f"resident {resident_code} is not known", field="resident")
+    m = muni_store.get_municipality(conn, r.municipality_code)
+    if m is None:  # pragma: no cover - a resident always has a municipality
+        raise NotFound(f"municipality {r.municipality_code} is not registered")
+    day = tokyo(today).date()
+    members = res_store.household_members(conn, m.code, r.household_number)
+    if ctype is CertificateType.RESIDENCE:
+        content = cert.residence(m, r, members, household=options.get("scope") == "household",
+                                 include_domicile=bool(options.get("include_domicile")), issued_on=day)
+    elif ctype is CertificateType.SEAL:
+        content = cert.seal_certificate(m, r, store.active_seal(conn, m.code, r.resident_code), issued_on=day)
+    elif ctype is CertificateType.TAX:
+        fy = options.get("fiscal_year")
+        content = cert.tax_certificate(m, r, store.tax_record(conn, m.code, r.resident_code, fy),
+                                       fiscal_year=fy or _latest_fy(conn, m.code, r.resident_code, day.year),
+                                       issued_on=day)
+    else:
+        head = next((p for p in members if p.relationship == "世帯主"), r)
+        record = store.disaster_record(conn, m.code, r.household_number, options.get("disaster_id"))
+        content = cert.disaster_certificate(m, r, head, record, issued_on=day)
+    return m, r, content
+
+
+def _latest_fy(conn: Conn, code: str, resident_code: str, fallback: int) -> int:
+    record = store.tax_record(conn, code, resident_code, None)
+    return record.fiscal_year if record else fallback
+
+
+def refuse_gaiji(content: CertificateContent) -> None:
+    """A character the bundled font cannot print (外字) is refused, never printed as a box."""
+    for page in content.pages:
+        for label, value in page.fields:
+            missing = fontcache.missing_glyphs(value)
+            if missing:
+                chars = "".join(missing)
+                raise InvalidInput(
+                    f"{label} holds {chars} (U+{ord(missing[0]):04X}), a character this system cannot "
+                    "print (外字); issue it at the town hall counter", field=label)
+
+
+def _init_worker(parent: int | None = None) -> None:
+    """Parse the font in a new worker before its first job; with ``parent``, also watch
+    that process and exit when it is gone (a ``kill -9`` of ``serve`` or the console
+    must not leave render workers behind under PID 1)."""
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True).start()
+    fontcache.has_glyph("住")
+
+
+def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(0)
+
+
+def _render_job(content: CertificateContent, code: str, signed: Signed, created: datetime) -> bytes:
+    return render(content, code, signed, created)
+
+
+class IssuanceService:
+    def __init__(self, db: Database, clock: Clock, bus: EventBus, keys: KeyStore, data_dir: Path,
+                 workers: int = 0) -> None:
+        self._db = db
+        self._clock = clock
+        self._bus = bus
+        self._keys = keys
+        self._data_dir = data_dir
+        self._workers = workers
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+
+    async def start(self) -> None:
+        """Start the render pool (processes, each with the font parsed once)."""
+        if self._workers > 0 and self._pool is None:
+            context = multiprocessing.get_context("spawn")
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=self._workers, mp_context=context, initializer=_init_worker,
+                initargs=(os.getpid(),))
+            # Warm every worker so the first requests do not pay for the start.
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(*(loop.run_in_executor(self._pool, _init_worker) for _ in range(self._workers)))
+
+    async def use_workers(self, workers: int) -> None:
+        """Switch to a pool of render processes (the console and `serve` do at start)."""
+        if self._pool is None and workers > 0:
+            self._workers = workers
+            await self.start()
+
+    async def stop(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+
+    async def _render(self, content: CertificateContent, code: str, signed: Signed, created: datetime) -> bytes:
+        if self._pool is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, _render_job, content, code, signed, created)
+        return await asyncio.to_thread(render, content, code, signed, created)
+
+    def sign(self, payload: dict[str, Any]) -> Signed:
+        payload_json = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        signature = self._keys.signing_key.sign(payload_json.encode("utf-8"))
+        return Signed(payload_json, base64.b64encode(signature).decode("ascii"))
+
+    async def prepare(self, resident_code: str, type_: str, options: dict[str, Any] | None = None, *,
+                      municipality_code: str | None = None) -> tuple[Municipality, Resident, CertificateContent, dict[str, Any]]:
+        """Check the request and build the content; raises with the reason when refused."""
+        ctype = parse_certificate_type(type_)
+        opts = check_options(ctype, options or {})
+        m, r, content = await self._db.read(build_content, resident_code, ctype, opts, self._clock.now(),
+                                            municipality_code)
+        refuse_gaiji(content)
+        return m, r, content, opts
+
+    async def issue(self, resident_code: str, type_: str, options: dict[str, Any] | None = None, *,
+                    channel: str = "counter", operator: str | None = None, fee: int = 0,
+                    request_id: str | None = None, municipality_code: str | None = None) -> IssuedDocument:
+        """Issue one certificate now (counter issuance, test stages): recorded as issued."""
+        if channel not in CHANNELS:
+            raise InvalidInput(f"unknown channel {channel!r}", field="channel")
+        m, r, content, opts = await self.prepare(resident_code, type_, options,
+                                                 municipality_code=municipality_code)
+        request_id = request_id or uuid.uuid4().hex
+        pdf, code, pages = await self.render_document(content, request_id)
+        rel = self.document_path(request_id)
+        await asyncio.to_thread(self.save_document, rel, pdf)
+        at = iso_now(self._clock)
+        record = IssuanceRecord(
+            request_id=request_id, type=content.type.value, options=opts, municipality_code=m.code,
+            resident_code=r.resident_code, channel=channel, operator=operator, fee=fee, state="issued",
+            verification_code=code, content_sha256=hashlib.sha256(pdf).hexdigest(), pages=pages,
+            document_path=rel.as_posix(), created_at=at, issued_at=at, voided_at=None,
+        )
+        try:
+            await self._db.write(store.insert_issued, record)
+        except Exception:  # failed, rolled back; a cancellation may still commit: the file stays
+            (self._data_dir / rel).unlink(missing_ok=True)
+            raise
+        self._bus.publish(CertificateIssued(m.code, content.type.value, channel))
+        return IssuedDocument(record, pdf)
+
+    async def render_document(self, content: CertificateContent, request_id: str) -> tuple[bytes, str, int]:
+        """Sign the content and render it: (pdf, verification code, pages)."""
+        code = cert.new_verification_code()
+        issued = tokyo(self._clock.now())
+        text_hash = cert.text_sha256("".join(drawn_strings(content, code)))
+        payload = {
+            "v": 1, "code": code, "request": request_id, "type": content.type.value,
+            "municipality": content.municipality_code, "issued_at": issued.isoformat(timespec="seconds"),
+            "pages": len(content.pages), "text_sha256": text_hash,
+        }
+        signed = self.sign(payload)
+        pdf = await self._render(content, code, signed, issued)
+        return pdf, code, len(content.pages) * 2
+
+    def document_path(self, request_id: str, attempt: str | None = None) -> Path:
+        """Where a document is kept; ``attempt`` makes the name one payment's own."""
+        now = tokyo(self._clock.now())
+        name = f"{request_id}-{attempt}.pdf" if attempt else f"{request_id}.pdf"
+        return Path("documents") / f"{now:%Y}" / f"{now:%m}" / name
+
+    def save_document(self, rel: Path, pdf: bytes) -> None:
+        """Write a document durably and atomically: a temporary file of this call's own,
+        synced, then renamed (never a name another writer shares)."""
+        path = self._data_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pdf)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def remove_document(self, rel: Path) -> None:
+        (self._data_dir / rel).unlink(missing_ok=True)
+
+    def read_document(self, rel: str) -> bytes:
+        return (self._data_dir / rel).read_bytes()

@@ -1,0 +1,192 @@
+"""The runtime: one object that owns the database, the keys and the services.
+
+The console, ``serve``, every CLI command and the tests build it the same way:
+``Runtime(settings)``, ``await start()``, use ``runtime.<service>``, ``await stop()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import logging.handlers
+import os
+from types import TracebackType
+from typing import Protocol
+
+from bcl_console.config import Settings, prepare_data_dir
+from bcl_console.services.disaster.service import LedgerService
+from bcl_console.services.issuance.monitor import MonitorService
+from bcl_console.services.issuance.own_server import OwnServerClient
+from bcl_console.services.issuance.pki import PkiService
+from bcl_console.services.issuance.relay import RelayService
+from bcl_console.services.issuance.residents import ResidentDirectory
+from bcl_console.services.issuance.service import IssuanceService
+from bcl_console.services.issuance.verification import VerificationService
+from bcl_console.services.linkage.service import LinkageService
+from bcl_console.services.onboarding.municipalities import MunicipalityService
+from bcl_console.services.onboarding.overview import OverviewService
+from bcl_console.services.onboarding.service import OnboardingService
+from bcl_console.services.onboarding.teststages import TestStageService
+from bcl_console.services.platform.clock import (
+    Clock,
+    OffsetClock,
+    SystemClock,
+    training_now,
+)
+from bcl_console.services.platform.datadir import recover_demo_swap, require_centre, restrict_files
+from bcl_console.services.platform.events import EventBus
+from bcl_console.services.platform.keys import KeyStore
+from bcl_console.services.platform.metrics import Metrics
+from bcl_console.services.platform.scheduler import SchedulerService
+from bcl_console.services.platform.tokens import TokenService
+from bcl_console.services.settlement.service import SettlementService
+from bcl_console.store import Database
+
+log = logging.getLogger("bcl_console")
+
+
+class Served(Protocol):
+    """What the runtime knows of the HTTP API serving it: its address, and how to stop it."""
+
+    @property
+    def url(self) -> str: ...
+
+    async def stop(self) -> None: ...
+
+
+class QuietRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """The log file, which never turns a failed write (a full disk) into a traceback on
+    the terminal: the one-sentence error the command prints says what happened."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        return None
+
+
+class Runtime:
+    def __init__(self, settings: Settings, clock: Clock | None = None, *, render_workers: int = 0) -> None:
+        self.settings = settings
+        #: Whether the centre runs on a training clock (--now, or the directory's own).
+        self.training = clock is None and settings.now is not None
+        if clock is None:
+            directory_now = None if settings.now else training_now(settings.data_dir)
+            self.training = self.training or directory_now is not None
+            start = settings.now or directory_now
+            clock = OffsetClock(start) if start else SystemClock()
+        self.clock: Clock = clock
+        self.bus = EventBus()
+        self.db = Database(settings.db_path)
+        self.keys = KeyStore(settings.keys_dir)
+        self.municipalities = MunicipalityService(self.db, self.clock, self.bus)
+        self.pki = PkiService(self.db, self.clock, settings.keys_dir)
+        self.overview = OverviewService(self.db, self.clock)
+        self.residents = ResidentDirectory(self.db)
+        self.tokens = TokenService(self.db, self.clock)
+        self.linkage = LinkageService(
+            self.db, self.clock, self.bus, self.keys, settings.data_dir, self.tokens
+        )
+        self.issuance = IssuanceService(
+            self.db, self.clock, self.bus, self.keys, settings.data_dir, workers=render_workers
+        )
+        self.verification = VerificationService(self.db, self.keys)
+        self.metrics = Metrics()
+        self.monitor = MonitorService(self.db, self.clock, self.bus)
+        self.settlement = SettlementService(self.db, self.clock)
+        self.scheduler = SchedulerService(self)
+        self.own_server = OwnServerClient()
+        self.relay = RelayService(
+            self.db, self.clock, self.bus, self.pki, self.issuance, self.metrics, self.own_server
+        )
+        self.onboarding = OnboardingService(self.db, self.clock, self.bus)
+        self.ledger = LedgerService(self.db, self.clock, self.bus)
+        self.teststages = TestStageService(
+            self.db, self.clock, self.bus, self.keys, settings.data_dir, self.pki, self.issuance, self.relay,
+            self.verification, self.own_server,
+        )
+        self.http: Served | None = None
+        self.schema_versions: tuple[int, int] = (0, 0)
+        self._log_handler: logging.Handler | None = None
+        self._started = False
+
+    async def start(self, *, target_version: int | None = None, create: bool = True) -> None:
+        """Open and migrate the centre's database. With ``create`` (the console, ``demo``,
+        ``init``, tests) a missing centre is made: the directory, keys and database; without
+        it a directory that holds no centre is a ConfigError naming it (contract §1)."""
+        try:
+            await self._start(target_version, create)
+        except BaseException:
+            # A half-started runtime holds threads (the database's) that keep the process
+            # alive for ever: whatever failed, what was started is stopped.
+            await self.stop()
+            raise
+
+    async def _start(self, target_version: int | None, create: bool) -> None:
+        await asyncio.to_thread(recover_demo_swap, self.settings.data_dir)
+        if not create:
+            require_centre(self.settings.data_dir)
+        # Everything the centre writes is its own: the database, its journal, documents,
+        # backups and logs are 0600 in 0700 directories, whoever's umask started us.
+        os.umask(0o077)
+        prepare_data_dir(self.settings.data_dir)
+        self._start_logging()
+        self.keys.ensure()
+        self.pki.ensure()
+        self.bus.bind(asyncio.get_running_loop())
+        self.schema_versions = await self.db.open(target_version=target_version)
+        before, after = self.schema_versions
+        if before != after:
+            log.info("database migrated from schema %d to %d", before, after)
+        await asyncio.to_thread(restrict_files, self.settings.data_dir)
+        await self.linkage.recover_backups()
+        await self.linkage.maintain_journal()
+        await self.issuance.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        """Stop serving, close the database; safe to call twice."""
+        await self.stop_http()
+        await self.scheduler.stop()
+        await self.own_server.close()
+        await self.issuance.stop()
+        await self.db.close()
+        if self._started:
+            log.info("stopped: HTTP API, scheduler and database closed")
+        if self._log_handler is not None:
+            log.removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
+        self._started = False
+
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def _start_logging(self) -> None:
+        logs = self.settings.logs_dir
+        logs.mkdir(parents=True, exist_ok=True)
+        handler = QuietRotatingFileHandler(
+            logs / "bcl-console.log", maxBytes=5_000_000, backupCount=3, encoding="utf-8"
+        )
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        if log.level == logging.NOTSET or log.level > logging.INFO:
+            log.setLevel(logging.INFO)
+        self._log_handler = handler
+
+    def serving(self, server: Served) -> None:
+        """Record the HTTP API serving this runtime (the http package starts it; the
+        console and ``serve`` do so): screens show its address, ``stop`` stops it first."""
+        self.http = server
+        log.info("HTTP API listening on %s", server.url)
+
+    async def stop_http(self) -> None:
+        if self.http is not None:
+            server, self.http = self.http, None
+            await server.stop()
