@@ -51,6 +51,17 @@ class Problem:
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "line": self.line, "column": self.column, "reason": self.reason}
 
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Problem:
+        return cls(str(doc.get("file") or ""), doc.get("line"), doc.get("column"), str(doc.get("reason") or ""))
+
+    def sentence(self) -> str:
+        """The one way a problem is written for a person: ``file:line [column]: reason``
+        (the line and the column only when known)."""
+        where = ":".join(str(x) for x in (self.file, self.line) if x not in (None, ""))
+        column = f" [{self.column}]" if self.column else ""
+        return f"{where}{column}: {self.reason}"
+
 
 @dataclass
 class Problems:

@@ -3,19 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class AuditEntry:
-    at: str
-    actor: str
-    interface: str
-    municipality_code: str | None
-    action: str
-    field: str | None = None
-    old_value: str | None = None
-    new_value: str | None = None
+from bcl_console.store.api import AuditEntry as AuditEntry
 
 
 def append_audit(conn: sqlite3.Connection, entry: AuditEntry) -> None:

@@ -40,7 +40,8 @@ from bcl_console.services.platform.metrics import Metrics
 from bcl_console.services.platform.scheduler import SchedulerService
 from bcl_console.services.platform.tokens import TokenService
 from bcl_console.services.settlement.service import SettlementService
-from bcl_console.store import Database
+from bcl_console.store.api import Store
+from bcl_console.store.sqlite import SqliteStore
 
 log = logging.getLogger("bcl_console")
 
@@ -74,13 +75,15 @@ class Runtime:
             clock = OffsetClock(start) if start else SystemClock()
         self.clock: Clock = clock
         self.bus = EventBus()
-        self.db = Database(settings.db_path)
+        sqlite = SqliteStore(settings.db_path)
+        self.store: Store = sqlite
+        self.db = sqlite.db  # what services not yet on the Store protocol use
         self.keys = KeyStore(settings.keys_dir)
         self.municipalities = MunicipalityService(self.db, self.clock, self.bus)
         self.pki = PkiService(self.db, self.clock, settings.keys_dir)
         self.overview = OverviewService(self.db, self.clock)
         self.residents = ResidentDirectory(self.db)
-        self.tokens = TokenService(self.db, self.clock)
+        self.tokens = TokenService(self.store, self.clock)
         self.linkage = LinkageService(
             self.db, self.clock, self.bus, self.keys, settings.data_dir, self.tokens
         )
@@ -131,7 +134,7 @@ class Runtime:
         self.keys.ensure()
         self.pki.ensure()
         self.bus.bind(asyncio.get_running_loop())
-        self.schema_versions = await self.db.open(target_version=target_version)
+        self.schema_versions = await self.store.open(target_version=target_version)
         before, after = self.schema_versions
         if before != after:
             log.info("database migrated from schema %d to %d", before, after)
@@ -147,7 +150,7 @@ class Runtime:
         await self.scheduler.stop()
         await self.own_server.close()
         await self.issuance.stop()
-        await self.db.close()
+        await self.store.close()
         if self._started:
             log.info("stopped: HTTP API, scheduler and database closed")
         if self._log_handler is not None:

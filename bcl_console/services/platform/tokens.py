@@ -9,13 +9,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from bcl_console.domain.errors import NotFound
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.clock import Clock, iso_now
-from bcl_console.store import Conn, Database
-from bcl_console.store import municipalities as muni_store
-from bcl_console.store import tokens as store
-from bcl_console.store.audit import AuditEntry, append_audit
+from bcl_console.store.api import AuditEntry, Store
 
 PREFIXES = {"linkage": "bcl_lnk_", "kiosk": "bcl_ksk_", "shelter": "bcl_shl_"}
 
@@ -25,28 +21,25 @@ def token_hash(token: str) -> str:
 
 
 class TokenService:
-    def __init__(self, db: Database, clock: Clock) -> None:
-        self._db = db
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
         self._clock = clock
 
     async def issue(self, kind: str, subject: str, *, actor: Actor,
                     must_be_municipality: bool = False) -> str:
         token = PREFIXES.get(kind, "bcl_") + secrets.token_urlsafe(32)
-        at = iso_now(self._clock)
-
-        def tx(conn: Conn) -> None:
-            if must_be_municipality and not muni_store.municipality_exists(conn, subject):
-                raise NotFound(f"municipality {subject} is not registered", field="code")
-            store.insert_token(conn, kind, subject, token_hash(token), at)
-            append_audit(conn, AuditEntry(at, actor.name, actor.interface,
-                                          subject if must_be_municipality else None,
-                                          f"{kind}-token", None, None, "issued"))
-
-        await self._db.write(tx)
+        audit = AuditEntry(iso_now(self._clock), actor.name, actor.interface,
+                           subject if must_be_municipality else None, f"{kind}-token", None, None, "issued")
+        await self._store.tokens.issue_token(kind, subject, token_hash(token), audit,
+                                             must_be_municipality=must_be_municipality)
         return token
 
     async def subject(self, kind: str, token: str) -> str | None:
         """Whom a presented token belongs to, or None (unknown, revoked, malformed)."""
         if not token or len(token) > 200:
             return None
-        return await self._db.read(store.token_subject, kind, token_hash(token))
+        return await self._store.tokens.token_subject(kind, token_hash(token))
+
+    async def subjects(self, kind: str) -> list[str]:
+        """Everyone holding a valid token of a kind (e.g. the registered kiosk operators)."""
+        return await self._store.tokens.token_subjects(kind)
