@@ -66,6 +66,37 @@ class Settings:
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
 
+    @property
+    def cards_dir(self) -> Path:
+        """Test My Number cards made by `card issue` and the demo (holder files)."""
+        return self.data_dir / "cards"
+
+    @property
+    def linkage_dir(self) -> Path:
+        """What linkage keeps beside the database (the sealed journal of rejected batches)."""
+        return self.data_dir / "linkage"
+
+    @property
+    def statements_dir(self) -> Path:
+        """Settlement statements, one directory per fiscal year."""
+        return self.data_dir / "statements"
+
+    @property
+    def exports_dir(self) -> Path:
+        """Files an operator exports from the console (e.g. a disaster's ledger CSV)."""
+        return self.data_dir / "exports"
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Scratch space on the data directory's own disk (unpacked batches, decrypted
+        backups under test); emptied of old files at start."""
+        return self.data_dir / "tmp"
+
+    @property
+    def scheduler_path(self) -> Path:
+        """The scheduler's job store."""
+        return self.data_dir / "scheduler.sqlite3"
+
 
 def resolve_data_dir(flag: str | None) -> Path:
     """``--data-dir``, else ``$BCL_DATA_DIR``, else the platform's user data directory."""
