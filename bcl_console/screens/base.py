@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar, Protocol, cast
 
 from textual.screen import Screen
+from textual.signal import Signal
 
 from bcl_console.services.platform.events import Event
+from bcl_console.services.platform.runtime import Runtime
 
-if TYPE_CHECKING:
-    from bcl_console.app import BclApp
-    from bcl_console.services.platform.runtime import Runtime
+
+class Console(Protocol):
+    """What a screen needs of the app hosting it (app.BclApp): the runtime it shows, and
+    the service events relayed onto the UI's loop."""
+
+    runtime: Runtime
+    service_events: Signal[Event]
 
 #: Bursts of events are folded into one refresh per this many seconds.
 REFRESH_DELAY = 0.3
@@ -25,11 +31,11 @@ class LiveScreen(Screen[None]):
 
     @property
     def runtime(self) -> Runtime:
-        return cast("BclApp", self.app).runtime
+        return cast(Console, self.app).runtime
 
     def on_mount(self) -> None:
         self._refresh_pending = False
-        cast("BclApp", self.app).service_events.subscribe(self, self._on_service_event)
+        cast(Console, self.app).service_events.subscribe(self, self._on_service_event)
         self.reload_now()
 
     def _on_service_event(self, event: Event) -> None:
