@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -623,10 +624,10 @@ def cmd_jobs(args: argparse.Namespace) -> int:
                  lambda: print(f"{args.job}: {outcome} — {detail}"))
             return EXIT_OK if outcome == "ok" else EXIT_FAILURE
         runs = await runtime.scheduler.history(args.limit)
-        docs = [{"id": r[0], "job": r[1], "started_at": r[2], "finished_at": r[3], "outcome": r[4], "detail": r[5]}
-                for r in runs]
+        docs = [dataclasses.asdict(r) for r in runs]
         emit(args, {"runs": docs}, lambda: table(
-            [(r[1], r[2][:19], r[4], r[5][:60]) for r in runs], ("job", "started (UTC)", "outcome", "detail")))
+            [(r.job, r.started_at[:19], r.outcome, r.detail[:60]) for r in runs],
+            ("job", "started (UTC)", "outcome", "detail")))
         return EXIT_OK
 
     return with_runtime(args, body)
