@@ -60,6 +60,33 @@ class TokenStore(Protocol):
 
 # --- disaster (ledger, assessments, support) ------------------------------------------
 
+# --- scheduler: the record of every job run ------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """One run of a scheduled job; ``outcome`` is running, ok or failed."""
+
+    id: int
+    job: str
+    started_at: str
+    finished_at: str | None
+    outcome: str
+    detail: str
+
+
+class SchedulerStore(Protocol):
+    async def start_job(self, job: str, at: str) -> int:
+        """Record that a job started (outcome 'running'); the run's id."""
+        ...
+
+    async def finish_job(self, run_id: int, at: str, outcome: str, detail: str) -> None: ...
+
+    async def job_runs(self, limit: int) -> list[JobRun]:
+        """The latest runs first."""
+        ...
+
+
 # --- the store ------------------------------------------------------------------------
 
 
@@ -67,6 +94,7 @@ class Store(Protocol):
     """One centre's database. Areas are attributes, one per centre function."""
 
     tokens: TokenStore
+    scheduler: SchedulerStore
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         """Open and migrate; the schema versions before and after."""

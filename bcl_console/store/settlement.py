@@ -73,17 +73,3 @@ def insert_settlement(conn: sqlite3.Connection, fiscal_year: int, closed_at: str
     conn.execute("INSERT INTO settlements (fiscal_year, closed_at, document) VALUES (?,?,?)",
                  (fiscal_year, closed_at, document))
 
-
-def start_job(conn: sqlite3.Connection, job: str, at: str) -> int:
-    cur = conn.execute("INSERT INTO job_runs (job, started_at, outcome) VALUES (?, ?, 'running')", (job, at))
-    return int(cur.lastrowid or 0)
-
-
-def finish_job(conn: sqlite3.Connection, run_id: int, at: str, outcome: str, detail: str) -> None:
-    conn.execute("UPDATE job_runs SET finished_at = ?, outcome = ?, detail = ? WHERE id = ?",
-                 (at, outcome, detail, run_id))
-
-
-def job_runs(conn: sqlite3.Connection, limit: int = 50) -> list[tuple[int, str, str, str | None, str, str]]:
-    return [tuple(r) for r in conn.execute(
-        "SELECT id, job, started_at, finished_at, outcome, detail FROM job_runs ORDER BY id DESC LIMIT ?", (limit,))]

@@ -59,5 +59,6 @@ async def test_year_operators_close_and_jobs(demo_runtime: Runtime) -> None:
         await pilot.press("j")
         await fill(app, pilot, {"job": "nightly-backup-check"})
         await settle(app)
-        assert (await rt.scheduler.history())[0][1:5:3] == ("nightly-backup-check", "ok")
+        last = (await rt.scheduler.history())[0]
+        assert (last.job, last.outcome) == ("nightly-backup-check", "ok")
         assert "nightly-backup-check" in str(screen.query_one("#settle-jobs", Static).render())

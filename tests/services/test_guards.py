@@ -158,7 +158,8 @@ async def test_a_truncated_backup_with_its_header_intact_fails_the_nightly_check
     outcome, detail = await rt.scheduler.run_now("nightly-backup-check")
     assert outcome == "failed" and f"{TOWN}#{backup.sequence}" in detail, detail
     assert detail.startswith(f"1 of {every} backups missing or damaged")
-    assert (await rt.scheduler.history())[0][4:] == ("failed", detail)  # and the run is recorded
+    last = (await rt.scheduler.history())[0]
+    assert (last.outcome, last.detail) == ("failed", detail)  # and the run is recorded
 
 
 # -- 3. restore starts from the newest full backup -----------------------------------------------

@@ -39,7 +39,7 @@ async def test_jobs_are_listed_run_by_hand_and_recorded(tmp_path: Path) -> None:
         outcome, detail = await rt.scheduler.run_now("nightly-backup-check")
         assert outcome == "ok" and "0 backup(s)" in detail
         history = await rt.scheduler.history()
-        assert [(r[1], r[4]) for r in history][:3] == [("nightly-backup-check", "ok"), ("year-end-settlement", "ok"),
+        assert [(r.job, r.outcome) for r in history][:3] == [("nightly-backup-check", "ok"), ("year-end-settlement", "ok"),
                                                        ("year-end-settlement", "ok")]
     finally:
         await rt.stop()
@@ -58,10 +58,10 @@ async def test_a_missed_run_is_made_up_at_the_next_start(demo_dir: Path) -> None
         await rt.scheduler.start()
         for _ in range(600):  # at most 30 s on a loaded machine
             runs = await rt.scheduler.history()
-            if runs and runs[0][4] != "running":
+            if runs and runs[0].outcome != "running":
                 break
             await asyncio.sleep(0.05)
-        assert runs[0][1] == "nightly-backup-check" and runs[0][4] == "ok", runs
+        assert runs[0].job == "nightly-backup-check" and runs[0].outcome == "ok", runs
     finally:
         await rt.stop()
 

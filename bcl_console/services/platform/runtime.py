@@ -94,7 +94,7 @@ class Runtime:
         self.metrics = Metrics()
         self.monitor = MonitorService(self.db, self.clock, self.bus)
         self.settlement = SettlementService(self.db, self.clock)
-        self.scheduler = SchedulerService(self)
+        self.scheduler = SchedulerService(self, self.store)
         self.own_server = OwnServerClient()
         self.relay = RelayService(
             self.db, self.clock, self.bus, self.pki, self.issuance, self.metrics, self.own_server

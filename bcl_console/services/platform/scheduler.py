@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -22,7 +21,9 @@ from bcl_console.domain.fiscal import TOKYO
 from bcl_console.services.linkage.backup_crypto import BackupCorrupt, verify_backup
 from bcl_console.services.platform.actor import SYSTEM
 from bcl_console.services.platform.clock import SystemClock, iso_now
-from bcl_console.store import settlement as store
+from bcl_console.store.api import JobRun as JobRun
+from bcl_console.store.api import Store
+from bcl_console.store.jobs import job_store
 
 if TYPE_CHECKING:
     from bcl_console.services.platform.runtime import Runtime
@@ -66,7 +67,7 @@ async def year_end_settlement(runtime: Runtime) -> str:
     fiscal_year = runtime.settlement.current_fiscal_year() - 1
     if fiscal_year in await runtime.settlement.closed_years():
         return f"fiscal year {fiscal_year} was already closed"
-    out = runtime.settings.data_dir / "statements" / str(fiscal_year)
+    out = runtime.settings.statements_dir / str(fiscal_year)
     doc = await runtime.settlement.settle(fiscal_year, close=True, out=out, actor=SYSTEM)
     return f"fiscal year {fiscal_year} closed: {doc['totals']['billable']} billable; statements in {out}"
 
@@ -130,8 +131,9 @@ async def run_job(data_dir: str, name: str) -> None:
 
 
 class SchedulerService:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, store: Store) -> None:
         self._runtime = runtime
+        self._store = store
         self._scheduler: AsyncIOScheduler | None = None
 
     @property
@@ -141,8 +143,7 @@ class SchedulerService:
     async def start(self) -> None:
         settings = self._runtime.settings
         _RUNTIMES[str(settings.data_dir)] = self._runtime
-        store_url = f"sqlite:///{settings.data_dir / 'scheduler.sqlite3'}"
-        scheduler = AsyncIOScheduler(jobstores={"default": SQLAlchemyJobStore(url=store_url)},
+        scheduler = AsyncIOScheduler(jobstores={"default": job_store(settings.scheduler_path)},
                                      job_defaults={"coalesce": True, "max_instances": 1}, timezone=TOKYO)
         scheduler.start()
         for spec in JOBS:
@@ -163,22 +164,21 @@ class SchedulerService:
         """Run a job at once and record it: (outcome, detail)."""
         if name not in _FUNCTIONS:
             raise NotFound(f"unknown job {name!r} (one of {', '.join(_FUNCTIONS)})", field="job")
-        db, clock = self._runtime.db, self._runtime.clock
-        run_id = await db.write(store.start_job, name, iso_now(clock))
+        clock = self._runtime.clock
+        run_id = await self._store.scheduler.start_job(name, iso_now(clock))
         try:
             detail = await _FUNCTIONS[name](self._runtime)
             outcome = "ok"
         except Exception as exc:
             log.exception("job %s failed", name)
             outcome, detail = "failed", str(exc) or exc.__class__.__name__
-        await db.write(store.finish_job, run_id, iso_now(clock), outcome, detail)
+        await self._store.scheduler.finish_job(run_id, iso_now(clock), outcome, detail)
         return outcome, detail
 
     async def jobs(self) -> list[JobView]:
-        runs = await self._runtime.db.read(store.job_runs, 200)
-        last: dict[str, tuple[int, str, str, str | None, str, str]] = {}
-        for past in runs:
-            last.setdefault(past[1], past)
+        last: dict[str, JobRun] = {}
+        for past in await self._store.scheduler.job_runs(200):
+            last.setdefault(past.job, past)
         out = []
         for spec in JOBS:
             job = self._scheduler.get_job(spec.name) if self._scheduler else None
@@ -189,9 +189,10 @@ class SchedulerService:
                 # scheduler itself counts real time).
                 next_run = spec.trigger.get_next_fire_time(None, self._runtime.clock.now().astimezone(TOKYO))
             out.append(JobView(spec.name, spec.description, next_run,
-                               latest[4] if latest else None, latest[5] if latest else "",
-                               latest[2] if latest else None))
+                               latest.outcome if latest else None, latest.detail if latest else "",
+                               latest.started_at if latest else None))
         return out
 
-    async def history(self, limit: int = 50) -> list[tuple[int, str, str, str | None, str, str]]:
-        return await self._runtime.db.read(store.job_runs, limit)
+    async def history(self, limit: int = 50) -> list[JobRun]:
+        """Past runs, the latest first."""
+        return await self._store.scheduler.job_runs(limit)
