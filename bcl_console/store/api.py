@@ -60,7 +60,8 @@ class TokenStore(Protocol):
 
 # --- disaster (ledger, assessments, support) ------------------------------------------
 
-from typing import TYPE_CHECKING, Any, TypeAlias  # noqa: E402 - this section's own
+from dataclasses import asdict, fields  # noqa: E402 - this section's own
+from typing import TYPE_CHECKING, Any, TypeAlias  # noqa: E402
 
 from bcl_console.domain.errors import Conflict, InvalidInput  # noqa: E402
 
@@ -156,8 +157,7 @@ class AssessmentRevision:
     current: bool
 
     def as_dict(self) -> dict[str, Any]:
-        return {"revision": self.revision, "damage_class": self.damage_class, "damage_ratio": self.damage_ratio,
-                "inspector": self.inspector, "assessed_on": self.assessed_on, "current": self.current}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -200,12 +200,6 @@ class Assessment:
                 "history": [h.as_dict() for h in self.history]}
 
 
-#: The ledger's columns, in the order of ``LedgerEntry`` and of its CSV export.
-LEDGER_COLUMNS = ("municipality_code", "household_number", "address", "damage_class", "damage_ratio",
-                  "resident_code", "name", "name_kana", "birth_date", "sex", "relationship",
-                  "needs_evacuation_help", "whereabouts", "injury", "shelter", "support_state", "support_total")
-
-
 @dataclass(frozen=True)
 class LedgerEntry:
     """One person of an assessed household (被災者台帳), with whereabouts and support."""
@@ -229,12 +223,11 @@ class LedgerEntry:
     support_total: int | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {c: getattr(self, c) for c in LEDGER_COLUMNS}
+        return asdict(self)
 
 
-SUPPORT_COLUMNS = ("id", "disaster_id", "municipality_code", "household_number", "damage_class", "members",
-                   "rebuild_method", "demolished", "long_term", "basic", "additional", "state", "applied_at",
-                   "decided_at", "decided_by", "paid_at", "note")
+#: The ledger's columns: its query's and its CSV export's, in this order.
+LEDGER_COLUMNS = tuple(f.name for f in fields(LedgerEntry))
 
 
 @dataclass(frozen=True)
@@ -264,7 +257,10 @@ class SupportApplication:
         return self.basic + self.additional
 
     def as_dict(self) -> dict[str, Any]:
-        return {c: getattr(self, c) for c in SUPPORT_COLUMNS} | {"total": self.total}
+        return asdict(self) | {"total": self.total}
+
+
+SUPPORT_COLUMNS = tuple(f.name for f in fields(SupportApplication))
 
 
 @dataclass(frozen=True)
@@ -276,10 +272,6 @@ class DisasterState:
     shelters: list[ShelterRow]
     applications_waiting: int
     support: list[SupportApplication]
-
-
-HELP_COLUMNS = ("resident_code", "name", "birth_date", "address", "household_number", "status", "flagged",
-                "supporter", "destination", "notes", "review_reason", "plan_updated_at")
 
 
 @dataclass(frozen=True)
@@ -300,11 +292,7 @@ class HelpEntry:
     plan_updated_at: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {c: getattr(self, c) for c in HELP_COLUMNS}
-
-
-APPLICATION_COLUMNS = ("id", "municipality_code", "resident_code", "disaster_id", "kind", "state", "applied_at",
-                       "decided_at", "decided_by", "reason")
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -323,7 +311,10 @@ class OnlineApplication:
     reason: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {c: getattr(self, c) for c in APPLICATION_COLUMNS}
+        return asdict(self)
+
+
+APPLICATION_COLUMNS = tuple(f.name for f in fields(OnlineApplication))
 
 
 class DisasterStore(Protocol):
