@@ -69,9 +69,9 @@ async def checkins(request: web.Request) -> web.Response:
     card = await runtime.relay.authenticate_card(_client(request), body)
     done = await runtime.ledger.centres.check_in(shelter_id, card.municipality_code, card.resident_code,
                                                  via="card", actor=Actor(request[TERMINAL], "api"))
-    return web.json_response({"stay_id": done.stay_id, "shelter": {"id": done.shelter_id, "name": done.shelter_name},
-                              "occupancy": done.occupancy, "capacity": done.capacity, "checked_in": True},
-                             status=201)
+    doc = done.as_dict()
+    return web.json_response({k: doc[k] for k in ("stay_id", "shelter", "occupancy", "capacity")} |
+                             {"checked_in": True}, status=201)
 
 
 async def checkouts(request: web.Request) -> web.Response:
@@ -83,8 +83,8 @@ async def checkouts(request: web.Request) -> web.Response:
     card = await runtime.relay.authenticate_card(_client(request), body)
     done = await runtime.ledger.centres.check_out(card.municipality_code, card.resident_code,
                                                   whereabouts=whereabouts, actor=Actor(request[TERMINAL], "api"))
-    return web.json_response({"shelter": {"id": done.shelter_id, "name": done.shelter_name},
-                              "whereabouts": done.whereabouts, "checked_in": False})
+    return web.json_response({"shelter": done.as_dict()["shelter"], "whereabouts": done.whereabouts,
+                              "checked_in": False})
 
 
 async def applications(request: web.Request) -> web.Response:

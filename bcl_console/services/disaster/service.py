@@ -17,8 +17,6 @@ from typing import Any
 from bcl_console.services.disaster.applications import OnlineApplications
 from bcl_console.services.disaster.assessments import AssessmentService
 from bcl_console.services.disaster.assessments import AssessmentsRejected as AssessmentsRejected
-from bcl_console.services.disaster.assessments import assessed_class as assessed_class
-from bcl_console.services.disaster.disasters import DISASTER_KINDS as DISASTER_KINDS
 from bcl_console.services.disaster.disasters import DisasterService
 from bcl_console.services.disaster.disasters import DisasterView as DisasterView
 from bcl_console.services.disaster.plans import EvacuationPlans
