@@ -29,31 +29,31 @@ async def play(runtime: Runtime, seed: int) -> None:
     rng = random.Random(f"{seed}:exercise")
     await runtime.tokens.issue("shelter", "北山小学校 受付端末", actor=STAFF)
     centres = [await ledger.open_shelter(disaster.id, code, name, capacity, actor=STAFF) for name, capacity in CENTRES]
-    people = await ledger.ledger(disaster.id, min_class="半壊")
-    heads = sorted({(p["household_number"]) for p in people})
-    for n, person in enumerate(p for p in people if p["household_number"] in heads[: len(heads) * 2 // 3]):
+    people = await ledger.victims.ledger(disaster.id, min_class="半壊")
+    heads = sorted({p.household_number for p in people})
+    for n, person in enumerate(p for p in people if p.household_number in heads[: len(heads) * 2 // 3]):
         if n >= 45:
             break
-        await ledger.check_in(centres[n % 2].id, code, person["resident_code"], actor=STAFF)
-    people = await ledger.ledger(disaster.id, min_class="半壊")
-    at_home = [p for p in people if p["whereabouts"] == "home"]
+        await ledger.centres.check_in(centres[n % 2].id, code, person.resident_code, actor=STAFF)
+    people = await ledger.victims.ledger(disaster.id, min_class="半壊")
+    at_home = [p for p in people if p.whereabouts == "home"]
     for person in rng.sample(at_home, min(8, len(at_home))):
-        await ledger.set_person(disaster.id, code, person["resident_code"], actor=STAFF,
+        await ledger.set_person(disaster.id, code, person.resident_code, actor=STAFF,
                                 whereabouts=rng.choice(("relatives", "elsewhere")))
     for person in rng.sample(people, min(3, len(people))):
-        await ledger.set_person(disaster.id, code, person["resident_code"], injury="injured", actor=STAFF)
-    for person in (await ledger.needs_help(code))[:12]:
-        await ledger.set_plan(code, person["resident_code"], supporter=rng.choice(SUPPORTERS),
-                              destination=rng.choice(DESTINATIONS), notes="車椅子使用" if rng.random() < 0.3 else "",
-                              actor=STAFF)
-    severe = await ledger.ledger(disaster.id, min_class="中規模半壊")
-    households = sorted({p["household_number"] for p in severe})
+        await ledger.set_person(disaster.id, code, person.resident_code, injury="injured", actor=STAFF)
+    for helped in (await ledger.plans.needs_help(code))[:12]:
+        await ledger.plans.set_plan(code, helped.resident_code, supporter=rng.choice(SUPPORTERS),
+                                    destination=rng.choice(DESTINATIONS),
+                                    notes="車椅子使用" if rng.random() < 0.3 else "", actor=STAFF)
+    severe = await ledger.victims.ledger(disaster.id, min_class="中規模半壊")
+    households = sorted({p.household_number for p in severe})
     methods = ("build", "repair", "rent")
     for n, household in enumerate(households[:10]):
-        app = await ledger.apply_support(disaster.id, code, household, method=methods[n % 3], actor=STAFF)
+        app = await ledger.payments.apply_support(disaster.id, code, household, method=methods[n % 3], actor=STAFF)
         if n % 3 != 2:
-            await ledger.decide_support(app["id"], "approve", actor=STAFF)
+            await ledger.payments.decide_support(app.id, "approve", actor=STAFF)
         if n % 3 == 0:
-            await ledger.decide_support(app["id"], "pay", actor=STAFF)
+            await ledger.payments.decide_support(app.id, "pay", actor=STAFF)
     for person in severe[:: max(1, len(severe) // 5)][:5]:
-        await ledger.apply_online(code, person["resident_code"], disaster.id)
+        await ledger.requests.apply_online(code, person.resident_code, disaster.id)

@@ -67,8 +67,9 @@ async def checkins(request: web.Request) -> web.Response:
     body = await read_json(request)
     shelter_id = _int(body, "shelter_id")
     card = await runtime.relay.authenticate_card(_client(request), body)
-    doc = await runtime.ledger.check_in(shelter_id, card.municipality_code, card.resident_code, via="card",
-                                        actor=Actor(request[TERMINAL], "api"))
+    done = await runtime.ledger.centres.check_in(shelter_id, card.municipality_code, card.resident_code,
+                                                 via="card", actor=Actor(request[TERMINAL], "api"))
+    doc = done.as_dict()
     return web.json_response({k: doc[k] for k in ("stay_id", "shelter", "occupancy", "capacity")} |
                              {"checked_in": True}, status=201)
 
@@ -80,9 +81,10 @@ async def checkouts(request: web.Request) -> web.Response:
     if not isinstance(whereabouts, str):
         raise RelayError(400, "bad_request", "whereabouts must be a string")
     card = await runtime.relay.authenticate_card(_client(request), body)
-    doc = await runtime.ledger.check_out(card.municipality_code, card.resident_code, whereabouts=whereabouts,
-                                         actor=Actor(request[TERMINAL], "api"))
-    return web.json_response({"shelter": doc["shelter"], "whereabouts": doc["whereabouts"], "checked_in": False})
+    done = await runtime.ledger.centres.check_out(card.municipality_code, card.resident_code,
+                                                  whereabouts=whereabouts, actor=Actor(request[TERMINAL], "api"))
+    return web.json_response({"shelter": done.as_dict()["shelter"], "whereabouts": done.whereabouts,
+                              "checked_in": False})
 
 
 async def applications(request: web.Request) -> web.Response:
@@ -90,8 +92,8 @@ async def applications(request: web.Request) -> web.Response:
     body = await read_json(request)
     disaster_id = _int(body, "disaster_id")
     card = await runtime.relay.authenticate_card(_client(request), body)
-    doc = await runtime.ledger.apply_online(card.municipality_code, card.resident_code, disaster_id)
-    return web.json_response({"application_id": doc["id"], "state": doc["state"], "disaster_id": disaster_id},
+    applied = await runtime.ledger.requests.apply_online(card.municipality_code, card.resident_code, disaster_id)
+    return web.json_response({"application_id": applied.id, "state": applied.state, "disaster_id": disaster_id},
                              status=201)
 
 

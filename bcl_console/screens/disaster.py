@@ -27,6 +27,7 @@ from bcl_console.screens.widgets.text import jst_minute
 from bcl_console.services.disaster.service import DisasterView
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.events import DemoCompleted, LedgerChanged
+from bcl_console.store.api import HelpEntry, LedgerEntry, OnlineApplication, SupportApplication
 
 VIEWS = ("overview", "ledger", "centres", "needs-help", "support", "applications")
 def class_name(damage_class: str) -> str:
@@ -76,7 +77,11 @@ class DisasterScreen(LiveScreen):
         self.disaster_id: int | None = None
         self.current: DisasterView | None = None
         self.filters: dict[str, Any] = {"min_class": None, "needs_help": False, "whereabouts": None}
-        self.rows: list[dict[str, Any]] = []
+        # what the table of the ledger, needs-help, support and applications views shows now
+        self.people: list[LedgerEntry] = []
+        self.helped: list[HelpEntry] = []
+        self.payments: list[SupportApplication] = []
+        self.requests: list[OnlineApplication] = []
         super().on_mount()
 
     @property
@@ -141,32 +146,31 @@ class DisasterScreen(LiveScreen):
         self.query_one("#disaster-detail", Static).update(text)
 
     async def _show_overview(self, view: DisasterView) -> None:
-        doc = view.as_dict()
-        counts = [doc["households_by_class"][c.value] for c in SEVERITY]
+        counts = [view.by_class.get(c.value, 0) for c in SEVERITY]
         # Bars are numbered (CJK labels under narrow bars were dropped by plotext: 4 of 6
         # showed); the side panel names each number with its count.
         draw_counts(self.query_one("#disaster-chart", PlotextPlot), "households by damage class (1 = worst)",
                     [str(n) for n in range(1, len(counts) + 1)], counts)
         classes = "\n".join(f"{n} {class_name(c.value)} [b]{k:,}[/b]"
                             for n, (c, k) in enumerate(zip(SEVERITY, counts, strict=True), start=1))
-        centres = "\n".join(f"{escape(s['name'])} {s['occupancy']}/{s['capacity']}"
-                            + (" (closed)" if s["closed_at"] else "") for s in doc["shelters"]) or "none open"
-        s = doc["support"]
+        centres = "\n".join(f"{escape(c.name)} {c.occupancy}/{c.capacity}"
+                            + (" (closed)" if c.closed_at else "") for c in view.shelters) or "none open"
+        s = view.support
         self._side(f"[b]Households by damage[/b]\n{classes}\n\n"
-                   f"[b]Evacuation centres[/b]\n{centres}\n\n[b]Applications waiting[/b] {doc['applications_waiting']}"
+                   f"[b]Evacuation centres[/b]\n{centres}\n\n[b]Applications waiting[/b] {view.applications_waiting}"
                    f"\n\n[b]Support[/b]\napplied {s['applied']} · approved {s['approved']} · paid {s['paid']}\n"
                    f"paid {s['paid_yen']:,}円\ndecided {s['approved_yen']:,}円")
 
     async def _show_ledger(self, view: DisasterView) -> None:
-        self.rows = await self.runtime.ledger.ledger(view.disaster.id, **self.filters)
+        self.people = rows = await self.runtime.ledger.victims.ledger(view.disaster.id, **self.filters)
         self._table(("household", "damage", "name", "help", "居所", "support"),
-                    [(r["household_number"], class_name(r["damage_class"]), r["name"],
-                      "要" if r["needs_evacuation_help"] else "", r["shelter"] or r["whereabouts"],
-                      r["support_state"] or "") for r in self.rows],
-                    [f"{r['municipality_code']}/{r['resident_code']}" for r in self.rows])
+                    [(r.household_number, class_name(r.damage_class), r.name,
+                      "要" if r.needs_evacuation_help else "", r.shelter or r.whereabouts,
+                      r.support_state or "") for r in rows],
+                    [f"{r.municipality_code}/{r.resident_code}" for r in rows])
         f = self.filters
-        self._side(f"[b]{len(self.rows)} people[/b] in "
-                   f"{len({r['household_number'] for r in self.rows})} households\nfilter: class ≥ "
+        self._side(f"[b]{len(rows)} people[/b] in "
+                   f"{len({r.household_number for r in rows})} households\nfilter: class ≥ "
                    f"{f['min_class'] or 'any'}, needs help {'yes' if f['needs_help'] else 'any'}, whereabouts "
                    f"{f['whereabouts'] or 'any'}\n\nf filter · w export CSV")
 
@@ -186,36 +190,38 @@ class DisasterScreen(LiveScreen):
         if key is None:
             self._side("o opens a centre")
             return
-        people = await self.runtime.ledger.shelter_people(int(key))
-        self._side("[b]In the centre now[/b]\n" + "\n".join(f"{escape(n)} {jst_minute(t)} ({v})" for _, n, t, v in people)
+        people = await self.runtime.ledger.centres.shelter_people(int(key))
+        self._side("[b]In the centre now[/b]\n" + "\n".join(f"{escape(p.name)} {jst_minute(p.checked_in_at)} ({p.via})"
+                                                          for p in people)
                    + "\n\nk check in · u check out · C close")
 
     async def _show_needs_help(self, view: DisasterView) -> None:
         code = view.disaster.municipalities[0]
-        self.rows = await self.runtime.ledger.needs_help(code)
+        self.helped = rows = await self.runtime.ledger.plans.needs_help(code)
         self._table(("resident", "name", "supporter", "destination", "review"),
-                    [(r["resident_code"], r["name"], r["supporter"] or "-", r["destination"] or "-",
-                      "⚠ " + r["review_reason"] if r["review_reason"] else "") for r in self.rows],
-                    [r["resident_code"] for r in self.rows])
-        flagged = sum(1 for r in self.rows if r["review_reason"])
-        self._side(f"[b]{len(self.rows)} people[/b] of {code} need evacuation help; "
-                   f"{sum(1 for r in self.rows if r['supporter'])} have a plan; [red]{flagged} to review[/]\n\n"
+                    [(r.resident_code, r.name, r.supporter or "-", r.destination or "-",
+                      "⚠ " + r.review_reason if r.review_reason else "") for r in rows],
+                    [r.resident_code for r in rows])
+        flagged = sum(1 for r in rows if r.review_reason)
+        self._side(f"[b]{len(rows)} people[/b] of {code} need evacuation help; "
+                   f"{sum(1 for r in rows if r.supporter)} have a plan; [red]{flagged} to review[/]\n\n"
                    "p sets the selected person's plan")
 
     async def _show_support(self, view: DisasterView) -> None:
-        self.rows = await self.runtime.ledger.support_list(view.disaster.id)
+        self.payments = rows = await self.runtime.ledger.payments.support_list(view.disaster.id)
         self._table(("id", "household", "damage", "人", "rebuild", "yen", "state"),
-                    [(r["id"], r["household_number"], class_name(r["damage_class"]),
-                      r["members"], r["rebuild_method"] or "-", f"{r['total']:,}円", r["state"]) for r in self.rows],
-                    [str(r["id"]) for r in self.rows])
+                    [(r.id, r.household_number, class_name(r.damage_class),
+                      r.members, r.rebuild_method or "-", f"{r.total:,}円", r.state) for r in rows],
+                    [str(r.id) for r in rows])
         s = view.support
         self._side(f"paid {s['paid_yen']:,}円\ndecided {s['approved_yen']:,}円\n\na approve · r reject · y pay")
 
     async def _show_applications(self, view: DisasterView) -> None:
-        self.rows = [a for a in await self.runtime.ledger.applications() if a["disaster_id"] == view.disaster.id]
+        self.requests = rows = [a for a in await self.runtime.ledger.requests.applications()
+                                if a.disaster_id == view.disaster.id]
         self._table(("id", "resident", "applied", "state"),
-                    [(a["id"], a["resident_code"], jst_minute(a["applied_at"]), a["state"]) for a in self.rows],
-                    [str(a["id"]) for a in self.rows])
+                    [(a.id, a.resident_code, jst_minute(a.applied_at), a.state) for a in rows],
+                    [str(a.id) for a in rows])
         self._side(f"{view.applications_waiting} waiting\n\na approve (needs the household's assessment: then "
                    "the certificate is available at stores and the counter) · r reject")
 
@@ -269,11 +275,11 @@ class DisasterScreen(LiveScreen):
             ratio = v["ratio"].strip()
             if ratio and not ratio.isdigit():
                 raise InvalidInput(f"damage ratio {ratio!r} is not a whole number", field="ratio")
-            result = await self.runtime.ledger.assess(
+            result = await self.runtime.ledger.assessments.assess(
                 d.id, v["code"].strip(), v["household"].strip(), ratio=int(ratio) if ratio else None,
                 damage_class=v["class"].strip() or None, inspector=v["inspector"], actor=self.actor)
-            self.notify(f"Household {result['household_number']}: {result['damage_class']} "
-                        f"(revision {result['revision']}).")
+            self.notify(f"Household {result.household_number}: {result.damage_class} "
+                        f"(revision {result.revision}).")
 
         self._form(f"Assess a dwelling — #{d.id} {d.name}",
                    [FormField("code", "Municipality", d.municipalities[0]), FormField("household", "Household number"),
@@ -286,8 +292,9 @@ class DisasterScreen(LiveScreen):
         did = self.current.disaster.id
 
         async def submit(v: dict[str, str]) -> None:
-            result = await self.runtime.ledger.import_assessments(did, Path(v["path"].strip()), actor=self.actor)
-            self.notify(f"{result['imported']} assessments imported from {result['file']}.")
+            result = await self.runtime.ledger.assessments.import_assessments(did, Path(v["path"].strip()),
+                                                                              actor=self.actor)
+            self.notify(f"{result.imported} assessments imported from {result.file}.")
 
         self._form("Import assessments (CSV: municipality_code, household_number, damage_ratio or damage_class, "
                    "inspector, assessed_on) — all or nothing", [FormField("path", "Path of the CSV file")], submit)
@@ -298,7 +305,7 @@ class DisasterScreen(LiveScreen):
                        "needs_help": v["needs_help"].strip().lower() in ("y", "yes"),
                        "whereabouts": v["whereabouts"].strip() or None}
             if self.current is not None:
-                await self.runtime.ledger.ledger(self.current.disaster.id, **filters)  # checks the values
+                await self.runtime.ledger.victims.ledger(self.current.disaster.id, **filters)  # checks the values
             self.filters = filters
             self.view_index = VIEWS.index("ledger")
 
@@ -313,13 +320,13 @@ class DisasterScreen(LiveScreen):
         if self.current is None:
             return
         did = self.current.disaster.id
-        out = self.runtime.settings.data_dir / "exports" / f"ledger-{did}.csv"
+        out = self.runtime.settings.exports_dir / f"ledger-{did}.csv"
         try:
-            doc = await self.runtime.ledger.export_ledger(did, out, **self.filters)
+            done = await self.runtime.ledger.victims.export_ledger(did, out, **self.filters)
         except DomainError as exc:
             self.notify(exc.sentence(), severity="error")
             return
-        self.notify(f"{doc['people']} people written to {out}")
+        self.notify(f"{done.people} people written to {out}")
 
     def action_open_centre(self) -> None:
         if self.current is None:
@@ -348,9 +355,9 @@ class DisasterScreen(LiveScreen):
 
         async def submit(v: dict[str, str]) -> None:
             person = await self.runtime.residents.one(v["resident"], v["code"].strip())
-            doc = await self.runtime.ledger.check_in(int(key), person.municipality_code, person.resident_code,
-                                                     actor=self.actor)
-            self.notify(f"{doc['name']} checked in at {doc['shelter']['name']} ({doc['occupancy']}/{doc['capacity']}).")
+            done = await self.runtime.ledger.centres.check_in(int(key), person.municipality_code,
+                                                              person.resident_code, actor=self.actor)
+            self.notify(f"{done.name} checked in at {done.shelter_name} ({done.occupancy}/{done.capacity}).")
 
         self._form(f"Check in at {where} (a card at the shelter terminal does the same)",
                    [FormField("code", "Municipality", code),
@@ -363,8 +370,8 @@ class DisasterScreen(LiveScreen):
 
         async def submit(v: dict[str, str]) -> None:
             person = await self.runtime.residents.one(v["resident"], v["code"].strip())
-            await self.runtime.ledger.check_out(person.municipality_code, person.resident_code,
-                                                whereabouts=v["whereabouts"].strip() or "home", actor=self.actor)
+            await self.runtime.ledger.centres.check_out(person.municipality_code, person.resident_code,
+                                                        whereabouts=v["whereabouts"].strip() or "home", actor=self.actor)
             self.notify(f"{person.name} checked out.")
 
         self._form("Check out of an evacuation centre",
@@ -378,16 +385,16 @@ class DisasterScreen(LiveScreen):
             self.notify("Select a person in the needs-help list (4) first.", severity="warning")
             return
         code = self.current.disaster.municipalities[0]
-        row = next(r for r in self.rows if r["resident_code"] == key)
+        row = next(r for r in self.helped if r.resident_code == key)
 
         async def submit(v: dict[str, str]) -> None:
-            await self.runtime.ledger.set_plan(code, key, supporter=v["supporter"], destination=v["destination"],
-                                               notes=v["notes"], actor=self.actor)
+            await self.runtime.ledger.plans.set_plan(code, key, supporter=v["supporter"], destination=v["destination"],
+                                                     notes=v["notes"], actor=self.actor)
 
-        self._form(f"Individual evacuation plan: {row['name']}",
-                   [FormField("supporter", "Supporter", row["supporter"] or ""),
-                    FormField("destination", "Destination", row["destination"] or ""),
-                    FormField("notes", "Notes", row["notes"] or "")], submit)
+        self._form(f"Individual evacuation plan: {row.name}",
+                   [FormField("supporter", "Supporter", row.supporter or ""),
+                    FormField("destination", "Destination", row.destination or ""),
+                    FormField("notes", "Notes", row.notes or "")], submit)
 
     def action_decide(self, decision: str) -> None:
         """Approve, reject or pay the selected row, after a confirmation that names it."""
@@ -399,20 +406,23 @@ class DisasterScreen(LiveScreen):
         if view == "applications" and decision == "pay":
             self.notify("Online applications are approved or rejected, not paid.", severity="warning")
             return
-        row = next((r for r in self.rows if str(r["id"]) == key), None)
-        if row is None:
-            return
         if view == "support":
+            pay = next((r for r in self.payments if str(r.id) == key), None)
+            if pay is None:
+                return
             title = {"approve": "Approve", "reject": "Reject", "pay": "Pay"}[decision] + \
                 f" support application #{key}?"
-            what = (f"Household {row['household_number']} ({row['members']} 人, "
-                    f"{class_name(row['damage_class'])}): "
-                    f"{row['total']:,}円, now {row['state']}.")
+            what = (f"Household {pay.household_number} ({pay.members} 人, "
+                    f"{class_name(pay.damage_class)}): "
+                    f"{pay.total:,}円, now {pay.state}.")
             if decision == "pay":
-                what = f"Pay {row['total']:,}円 to household {row['household_number']}. " + what
+                what = f"Pay {pay.total:,}円 to household {pay.household_number}. " + what
         else:
+            request = next((r for r in self.requests if str(r.id) == key), None)
+            if request is None:
+                return
             title = f"{'Approve' if decision == 'approve' else 'Reject'} online application #{key}?"
-            what = f"Resident {row['resident_code']}, applied {jst_minute(row['applied_at'])}, now {row['state']}."
+            what = f"Resident {request.resident_code}, applied {jst_minute(request.applied_at)}, now {request.state}."
             if decision == "approve":
                 what += " The household's 罹災証明書 becomes available at stores and the counter."
 
@@ -422,15 +432,16 @@ class DisasterScreen(LiveScreen):
                 return
             try:
                 if view == "support":
-                    doc = await self.runtime.ledger.decide_support(int(key), decision, actor=self.actor)
+                    state = (await self.runtime.ledger.payments.decide_support(int(key), decision,
+                                                                               actor=self.actor)).state
                 else:
-                    doc = await self.runtime.ledger.decide_application(int(key), decision == "approve",
-                                                                       actor=self.actor)
+                    state = (await self.runtime.ledger.requests.decide_application(int(key), decision == "approve",
+                                                                                   actor=self.actor)).state
             except DomainError as exc:
                 self.notify(exc.sentence(), severity="error")
                 return
             self.notify(f"{'Support application' if view == 'support' else 'Online application'} {key}: "
-                        f"{doc['state']}.")
+                        f"{state}.")
             self.reload_now()
 
         word = "pay" if decision == "pay" else None  # money: typed, never a key's repeat

@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-
-@dataclass(frozen=True)
-class DisasterRow:
-    id: int
-    name: str
-    kind: str
-    occurred_on: date
-    declared_at: str
-    closed_at: str | None
-    municipalities: tuple[str, ...]
+from bcl_console.store.api import (
+    APPLICATION_COLUMNS,
+    SUPPORT_COLUMNS,
+    AssessmentRevision,
+    HelpEntry,
+    LedgerEntry,
+    OnlineApplication,
+    ShelterPerson,
+    SupportApplication,
+)
+from bcl_console.store.api import DisasterRow as DisasterRow
+from bcl_console.store.api import ShelterRow as ShelterRow
 
 
 def _disaster(conn: sqlite3.Connection, row: Sequence[Any]) -> DisasterRow:
@@ -75,9 +76,9 @@ def add_assessment(conn: sqlite3.Connection, disaster_id: int, code: str, househ
 
 
 def assessment_history(conn: sqlite3.Connection, disaster_id: int, code: str,
-                       household: str) -> list[tuple[int, str, int | None, str, str, bool]]:
-    """(revision, class, ratio, inspector, assessed_on, current), oldest first."""
-    return [(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in conn.execute(
+                       household: str) -> list[AssessmentRevision]:
+    """Every revision, oldest first."""
+    return [AssessmentRevision(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in conn.execute(
         "SELECT revision, damage_class, damage_ratio, inspector, assessed_on, current FROM damage_assessments "
         "WHERE disaster_id = ? AND municipality_code = ? AND household_number = ? ORDER BY revision",
         (disaster_id, code, household))]
@@ -97,12 +98,7 @@ def households_by_class(conn: sqlite3.Connection, disaster_id: int) -> dict[str,
 
 # -- the ledger ----------------------------------------------------------------------------------------
 
-LEDGER_COLUMNS = ("municipality_code", "household_number", "address", "damage_class", "damage_ratio",
-                  "resident_code", "name", "name_kana", "birth_date", "sex", "relationship",
-                  "needs_evacuation_help", "whereabouts", "injury", "shelter", "support_state", "support_total")
-
-
-def ledger_rows(conn: sqlite3.Connection, disaster_id: int, code: str | None = None) -> list[dict[str, Any]]:
+def ledger_rows(conn: sqlite3.Connection, disaster_id: int, code: str | None = None) -> list[LedgerEntry]:
     """Every person of every assessed household of the disaster, with whereabouts and support."""
     sql = (
         "SELECT a.municipality_code, a.household_number, a.address, a.damage_class, a.damage_ratio, "
@@ -128,7 +124,7 @@ def ledger_rows(conn: sqlite3.Connection, disaster_id: int, code: str | None = N
         sql += " AND a.municipality_code = ?"
         params += (code,)
     sql += " ORDER BY a.municipality_code, a.household_number, r.relationship != '世帯主', r.resident_code"
-    return [dict(zip(LEDGER_COLUMNS, row, strict=True)) for row in conn.execute(sql, params)]
+    return [LedgerEntry(*row) for row in conn.execute(sql, params)]
 
 
 def set_victim(conn: sqlite3.Connection, disaster_id: int, code: str, resident: str, at: str, *,
@@ -156,23 +152,6 @@ def resident_address(conn: sqlite3.Connection, code: str, resident: str) -> str:
 
 
 # -- evacuation centres ----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ShelterRow:
-    id: int
-    disaster_id: int
-    municipality_code: str
-    name: str
-    capacity: int
-    opened_at: str
-    closed_at: str | None
-    occupancy: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "disaster_id": self.disaster_id, "municipality_code": self.municipality_code,
-                "name": self.name, "capacity": self.capacity, "occupancy": self.occupancy,
-                "opened_at": self.opened_at, "closed_at": self.closed_at}
-
 
 _SHELTER = ("SELECT s.id, s.disaster_id, s.municipality_code, s.name, s.capacity, s.opened_at, s.closed_at, "
             "(SELECT count(*) FROM shelter_stays st WHERE st.shelter_id = s.id AND st.checked_out_at IS NULL) "
@@ -221,20 +200,15 @@ def check_out(conn: sqlite3.Connection, stay_id: int, at: str) -> bool:
                         (at, stay_id)).rowcount == 1
 
 
-def shelter_people(conn: sqlite3.Connection, shelter_id: int) -> list[tuple[str, str, str, str]]:
-    """(resident code, name, checked in at, via) of the people in a centre now."""
-    return [(r[0], r[1], r[2], r[3]) for r in conn.execute(
+def shelter_people(conn: sqlite3.Connection, shelter_id: int) -> list[ShelterPerson]:
+    """The people in a centre now, in the order they came."""
+    return [ShelterPerson(r[0], r[1], r[2], r[3]) for r in conn.execute(
         "SELECT st.resident_code, coalesce(r.name, '?'), st.checked_in_at, st.via FROM shelter_stays st "
         "LEFT JOIN residents r ON r.municipality_code = st.municipality_code AND r.resident_code = st.resident_code "
         "WHERE st.shelter_id = ? AND st.checked_out_at IS NULL ORDER BY st.id", (shelter_id,))]
 
 
 # -- support payments -------------------------------------------------------------------------------
-
-SUPPORT_COLUMNS = ("id", "disaster_id", "municipality_code", "household_number", "damage_class", "members",
-                   "rebuild_method", "demolished", "long_term", "basic", "additional", "state", "applied_at",
-                   "decided_at", "decided_by", "paid_at", "note")
-
 
 def insert_support(conn: sqlite3.Connection, values: dict[str, Any]) -> int:
     names = [c for c in SUPPORT_COLUMNS if c != "id" and c in values]
@@ -244,14 +218,14 @@ def insert_support(conn: sqlite3.Connection, values: dict[str, Any]) -> int:
     return int(cur.lastrowid or 0)
 
 
-def get_support(conn: sqlite3.Connection, support_id: int) -> dict[str, Any] | None:
+def get_support(conn: sqlite3.Connection, support_id: int) -> SupportApplication | None:
     row = conn.execute(f"SELECT {', '.join(SUPPORT_COLUMNS)} FROM support_applications WHERE id = ?",  # noqa: S608
                        (support_id,)).fetchone()
-    return None if row is None else dict(zip(SUPPORT_COLUMNS, row, strict=True))
+    return None if row is None else SupportApplication(*row)
 
 
-def list_support(conn: sqlite3.Connection, disaster_id: int) -> list[dict[str, Any]]:
-    return [dict(zip(SUPPORT_COLUMNS, r, strict=True)) for r in conn.execute(
+def list_support(conn: sqlite3.Connection, disaster_id: int) -> list[SupportApplication]:
+    return [SupportApplication(*r) for r in conn.execute(
         f"SELECT {', '.join(SUPPORT_COLUMNS)} FROM support_applications "  # noqa: S608
         "WHERE disaster_id = ? ORDER BY id", (disaster_id,))]
 
@@ -274,7 +248,7 @@ def set_support_state(conn: sqlite3.Connection, support_id: int, old: str, new: 
 
 # -- people needing evacuation help ---------------------------------------------------------------
 
-def needs_help(conn: sqlite3.Connection, code: str) -> list[dict[str, Any]]:
+def needs_help(conn: sqlite3.Connection, code: str) -> list[HelpEntry]:
     """The 名簿: residents flagged as needing help, and anyone with a plan (even if no longer flagged)."""
     sql = (
         "SELECT r.resident_code, r.name, r.birth_date, r.address, r.household_number, r.status, "
@@ -287,9 +261,7 @@ def needs_help(conn: sqlite3.Connection, code: str) -> list[dict[str, Any]]:
         "WHERE p.municipality_code = ? AND NOT EXISTS (SELECT 1 FROM residents r WHERE "
         "r.municipality_code = p.municipality_code AND r.resident_code = p.resident_code) ORDER BY 1"
     )
-    keys = ("resident_code", "name", "birth_date", "address", "household_number", "status", "flagged",
-            "supporter", "destination", "notes", "review_reason", "plan_updated_at")
-    return [dict(zip(keys, r, strict=True)) for r in conn.execute(sql, (code, code))]
+    return [HelpEntry(*r) for r in conn.execute(sql, (code, code))]
 
 
 def upsert_plan(conn: sqlite3.Connection, code: str, resident: str, supporter: str, destination: str, notes: str,
@@ -330,10 +302,6 @@ def flag_plans(conn: sqlite3.Connection, code: str, at: str) -> int:
 
 # -- online applications ----------------------------------------------------------------------------
 
-APPLICATION_COLUMNS = ("id", "municipality_code", "resident_code", "disaster_id", "kind", "state", "applied_at",
-                       "decided_at", "decided_by", "reason")
-
-
 def insert_application(conn: sqlite3.Connection, code: str, resident: str, disaster_id: int, at: str) -> int:
     cur = conn.execute("INSERT INTO online_applications (municipality_code, resident_code, disaster_id, state, "
                        "applied_at) VALUES (?,?,?,'waiting',?)", (code, resident, disaster_id, at))
@@ -346,13 +314,13 @@ def waiting_application(conn: sqlite3.Connection, code: str, resident: str, disa
     return None if row is None else int(row[0])
 
 
-def list_applications(conn: sqlite3.Connection, state: str | None = None) -> list[dict[str, Any]]:
+def list_applications(conn: sqlite3.Connection, state: str | None = None) -> list[OnlineApplication]:
     sql = f"SELECT {', '.join(APPLICATION_COLUMNS)} FROM online_applications"  # noqa: S608
     params: tuple[Any, ...] = ()
     if state is not None:
         sql += " WHERE state = ?"
         params = (state,)
-    return [dict(zip(APPLICATION_COLUMNS, r, strict=True)) for r in conn.execute(sql + " ORDER BY id", params)]
+    return [OnlineApplication(*r) for r in conn.execute(sql + " ORDER BY id", params)]
 
 
 def count_waiting_applications(conn: sqlite3.Connection, disaster_id: int) -> int:
@@ -360,10 +328,10 @@ def count_waiting_applications(conn: sqlite3.Connection, disaster_id: int) -> in
                             (disaster_id,)).fetchone()[0])
 
 
-def get_application(conn: sqlite3.Connection, application_id: int) -> dict[str, Any] | None:
+def get_application(conn: sqlite3.Connection, application_id: int) -> OnlineApplication | None:
     row = conn.execute(f"SELECT {', '.join(APPLICATION_COLUMNS)} FROM online_applications "  # noqa: S608
                        "WHERE id = ?", (application_id,)).fetchone()
-    return None if row is None else dict(zip(APPLICATION_COLUMNS, row, strict=True))
+    return None if row is None else OnlineApplication(*row)
 
 
 def decide_application(conn: sqlite3.Connection, application_id: int, state: str, at: str, by: str,

@@ -8,6 +8,9 @@ from pathlib import Path
 from bcl_console.store.api import SchedulerStore, TokenStore
 from bcl_console.store.db import Database
 from bcl_console.store.jobs import SqliteScheduler
+from bcl_console.store.api import DisasterStore, TokenStore
+from bcl_console.store.db import Database
+from bcl_console.store.disasters import SqliteDisaster
 from bcl_console.store.tokens import SqliteTokens
 
 
@@ -18,6 +21,7 @@ class SqliteStore:
         self.db = Database(path)
         self.tokens: TokenStore = SqliteTokens(self.db)
         self.scheduler: SchedulerStore = SqliteScheduler(self.db)
+        self.disaster: DisasterStore = SqliteDisaster(self.db)
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         return await self.db.open(target_version=target_version)

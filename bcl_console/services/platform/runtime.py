@@ -100,7 +100,7 @@ class Runtime:
             self.db, self.clock, self.bus, self.pki, self.issuance, self.metrics, self.own_server
         )
         self.onboarding = OnboardingService(self.db, self.clock, self.bus)
-        self.ledger = LedgerService(self.db, self.clock, self.bus)
+        self.ledger = LedgerService(self.store, self.clock, self.bus)
         self.teststages = TestStageService(
             self.db, self.clock, self.bus, self.keys, settings.data_dir, self.pki, self.issuance, self.relay,
             self.verification, self.own_server,
