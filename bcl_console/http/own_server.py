@@ -1,5 +1,5 @@
 """The reference municipal issuance server (`bcl-console own-server`): what an own-server
-municipality runs, speaking the interface of services/own_server.py from its own data
+municipality runs, speaking the interface of services/issuance/own_server.py from its own data
 directory (its residents in its own intermediate DB)."""
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from aiohttp import web
 from bcl_console.domain.certificate import content_to_dict
 from bcl_console.domain.errors import DomainError, NotFound
 from bcl_console.http.common import RUNTIME_KEY, errors, json_error, read_json
-from bcl_console.store import residents as res_store
 
 if TYPE_CHECKING:
     from bcl_console.services.platform.runtime import Runtime
@@ -26,7 +25,7 @@ async def resident(request: web.Request) -> web.Response:
     code = request.match_info["code"]
     if not _CODE.match(code):
         return json_error(400, "bad_request", "a resident code is 11 digits")
-    r = await runtime.db.read(res_store.find_resident, code)
+    r = await runtime.residents.by_code(code)
     if r is None:
         return json_error(404, "unknown_resident", "the resident is not known here")
     return web.json_response({"status": r.status.value, "restricted": r.restricted})

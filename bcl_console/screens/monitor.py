@@ -177,7 +177,7 @@ class MonitorScreen(LiveScreen):
 
     @work(group="traffic", exclusive=True, exit_on_error=False, description="simulated kiosk traffic")
     async def run_traffic(self) -> None:
-        cards_dir: Path = self.runtime.settings.data_dir / "cards"
+        cards_dir: Path = self.runtime.settings.cards_dir
         cards = await asyncio.to_thread(load_cards, cards_dir)
         if not cards:
             self.notify(f"No test cards in {cards_dir}: run bcl-console demo.", severity="error")

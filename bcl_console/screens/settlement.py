@@ -145,7 +145,7 @@ class SettlementScreen(LiveScreen):
         async def submit(v: dict[str, str]) -> None:
             if v["confirm"].strip() != str(fy):
                 raise InvalidInput(f"type {fy} to close fiscal year {fy}")
-            out = self.runtime.settings.data_dir / "statements" / str(fy)
+            out = self.runtime.settings.statements_dir / str(fy)
             await self.runtime.settlement.settle(fy, close=True, out=out, actor=Actor.local("console"))
             self.notify(f"Fiscal year {fy} closed; statements in {out}.")
 
@@ -155,7 +155,7 @@ class SettlementScreen(LiveScreen):
 
     @work(group="statements", exclusive=True, exit_on_error=False)
     async def action_write(self) -> None:
-        out = self.runtime.settings.data_dir / "statements" / str(self.fiscal_year)
+        out = self.runtime.settings.statements_dir / str(self.fiscal_year)
         try:
             await self.runtime.settlement.settle(self.fiscal_year, out=out)
         except DomainError as exc:

@@ -11,8 +11,14 @@ One section per area, in the order of ``Store``'s attributes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any, NamedTuple, Protocol
+
+from bcl_console.domain.municipality import CertificateType, Municipality, ServiceHours
+from bcl_console.domain.onboarding import Outcome, Stage, Template
+from bcl_console.domain.resident import Resident
 
 # --- audit: written inside the facts it records, read by the console -----------------
 
@@ -27,6 +33,16 @@ class AuditEntry:
     field: str | None = None
     old_value: str | None = None
     new_value: str | None = None
+
+    def was(self, old_value: str | None) -> AuditEntry:
+        """This entry with the old value a fact read inside its transaction."""
+        return replace(self, old_value=old_value)
+
+
+class AuditStore(Protocol):
+    async def audit_trail(self, municipality_code: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        """The newest control changes first (of one municipality, or all)."""
+        ...
 
 
 # --- tokens ---------------------------------------------------------------------------
@@ -48,15 +64,299 @@ class TokenStore(Protocol):
 
 # --- municipalities -------------------------------------------------------------------
 
+Fees = dict[CertificateType, int]
+
+
+@dataclass(frozen=True)
+class HoursControl:
+    hours: ServiceHours
+
+    def current(self, m: Municipality, fees: Fees) -> str:
+        return f"{m.hours.open}-{m.hours.close}"
+
+
+@dataclass(frozen=True)
+class SuspensionControl:
+    suspended: bool
+    reason: str | None
+
+    def current(self, m: Municipality, fees: Fees) -> str:
+        return f"suspended: {m.suspension_reason}" if m.suspended else "running"
+
+
+@dataclass(frozen=True)
+class FeeControl:
+    cert_type: CertificateType
+    yen: int
+
+    def current(self, m: Municipality, fees: Fees) -> str:
+        return str(fees[self.cert_type])
+
+
+#: One management-terminal control; ``current`` is how the audit trail writes its value.
+Control = HoursControl | SuspensionControl | FeeControl
+
+
+@dataclass(frozen=True)
+class LastLinkage:
+    """A municipality's newest applied linkage batch, as the dashboard shows it."""
+
+    sequence: int
+    kind: str
+    received_at: str
+
+
+@dataclass(frozen=True)
+class OverviewRecords:
+    """What the dashboard reads, from one snapshot."""
+
+    municipalities: list[Municipality]
+    held: dict[str, HeldCounts]
+    last_linkage: dict[str, LastLinkage]
+
+
+class MunicipalityStore(Protocol):
+    async def add_municipality(self, m: Municipality, audit: AuditEntry) -> Fees:
+        """Register a municipality (Conflict when its code is taken); its fees."""
+        ...
+
+    async def municipalities_with_fees(self) -> list[tuple[Municipality, Fees]]: ...
+
+    async def municipality_with_fees(self, code: str) -> tuple[Municipality, Fees] | None: ...
+
+    async def change_control(self, code: str, control: Control, audit: AuditEntry) -> bool:
+        """Apply a control and audit it (the old value read here) unless its value is
+        already ``audit.new_value``; whether it changed. NotFound for an unknown code."""
+        ...
+
+
+
+class OverviewStore(Protocol):
+    async def overview(self) -> OverviewRecords: ...
+
+
 # --- linkage --------------------------------------------------------------------------
 
 # --- residents ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeldCounts:
+    residents: int
+    active: int
+    households: int
+    seals: int
+    taxes: int
+
+
+class ResidentStore(Protocol):
+    async def held_counts(self) -> dict[str, HeldCounts]:
+        """What the intermediate DB holds, per municipality."""
+        ...
+
+    async def search_residents(self, text: str, municipality_code: str | None = None,
+                               limit: int = 20) -> list[Resident]:
+        """Residents whose code or household number is ``text``, or whose name or kana
+        contains it (spaces ignored)."""
+        ...
+
+    async def find_resident(self, resident_code: str) -> Resident | None:
+        """A resident by 住民票コード alone (unique nationwide; an active record first)."""
+        ...
+
 
 # --- issuance (issuances, cards, relay sessions) --------------------------------------
 
 # --- onboarding (plans, test stages) --------------------------------------------------
 
+
+@dataclass(frozen=True)
+class PlanRow:
+    municipality_code: str
+    service_start: date
+    made_on: date
+    offers_seal: bool
+    template_version: int
+    created_at: str
+    created_by: str
+    override_reason: str | None
+    override_by: str | None
+    override_at: str | None
+
+
+@dataclass(frozen=True)
+class StepRow:
+    seq: int
+    key: str
+    phase: str
+    title_ja: str
+    title_en: str
+    starts_on: date
+    due_on: date
+    stage: Stage | None
+    operation_checklist: bool
+    fits: bool
+    done_on: date | None
+    done_by: str | None
+    note: str | None
+    reminded: str | None
+
+
+@dataclass(frozen=True)
+class StageRun:
+    id: int
+    municipality_code: str
+    stage: Stage
+    started_at: str
+    finished_at: str | None
+    outcome: Outcome
+    reason: str
+    evidence: dict[str, Any]
+    log: str
+    run_by: str
+    confirmed_by: str | None
+    confirmed_at: str | None
+    confirm_note: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "stage": self.stage.value, "outcome": self.outcome.value, "reason": self.reason,
+            "started_at": self.started_at, "finished_at": self.finished_at, "run_by": self.run_by,
+            "confirmed_by": self.confirmed_by, "confirmed_at": self.confirmed_at,
+            "confirm_note": self.confirm_note, "evidence": self.evidence,
+        }
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    """A municipality's plan as one snapshot: its steps and each stage's newest run."""
+
+    municipality: Municipality
+    plan: PlanRow
+    steps: list[StepRow]
+    latest: dict[Stage, StageRun]
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """A plan to lay back from a service start (``replace``: a re-plan keeps what was done)."""
+
+    code: str
+    service_start: date
+    made_on: date
+    offers_seal: bool
+    replace: bool
+    template: Template
+
+
+class Reminder(NamedTuple):
+    at: str
+    municipality_code: str
+    step_key: str
+    kind: str  # due, late
+    due_on: str
+    title: str
+
+
+class OnboardingStore(Protocol):
+    async def make_plan(self, request: PlanRequest, audit: AuditEntry) -> None:
+        """Write a plan and move the municipality's service start with it, audited (the
+        action becomes "replan" and the old start is read when a plan existed). NotFound
+        for an unknown municipality; Conflict for a second plan without ``replace`` or a
+        first plan of a municipality already in service."""
+        ...
+
+    async def plan_record(self, code: str) -> PlanRecord | None:
+        """None when the municipality has no plan; NotFound when it is not registered."""
+        ...
+
+    async def plans_of_all(self) -> list[tuple[Municipality, PlanRow | None, list[StepRow]]]:
+        """Every municipality with its plan and steps (no stage runs)."""
+        ...
+
+    async def tick_step(self, code: str, step: str, template: Template, done_on: date, note: str | None,
+                        audit: AuditEntry) -> None:
+        """Mark a checklist step done, audited; NotFound without a plan or for a step not
+        in it (an unknown key: the template's error, which lists the known ones)."""
+        ...
+
+    async def set_override(self, code: str, reason: str | None, audit: AuditEntry) -> None:
+        """Set (or, with None, withdraw) the go-live override, audited with the old reason."""
+        ...
+
+    async def mark_reminders(self, today: date, at: str) -> list[tuple[str, str, str]]:
+        """Mark steps that became due or late since the last reminder: (code, step, kind)."""
+        ...
+
+    async def recent_reminders(self, limit: int = 20) -> list[Reminder]:
+        """The newest reminders of steps still not done."""
+        ...
+
+
 # --- settlement -----------------------------------------------------------------------
+
+#: Billable issuances grouped: (municipality, operator, type, month, certificates, fees).
+Group = tuple[str, str, str, str, int, int]
+
+
+@dataclass(frozen=True)
+class StatementInputs:
+    """What a fiscal year's statement is made of, from one snapshot."""
+
+    fiscal_year: int
+    municipalities: list[Municipality]
+    own: list[Group]  # the year's own billable issuances not yet counted
+    late: list[Group]  # of closed earlier years, arrived after they closed
+    voided: list[Group]  # counted by an earlier statement and voided since
+
+
+class SettlementStore(Protocol):
+    async def closed_years(self) -> list[int]: ...
+
+    async def closed_document(self, fiscal_year: int) -> str | None:
+        """The stored statement (JSON) of a closed year."""
+        ...
+
+    async def statement_inputs(self, fiscal_year: int) -> StatementInputs:
+        """Grouped in the database in one pass (ten million rows never cross as rows)."""
+        ...
+
+    async def close_year(self, fiscal_year: int, compose: Callable[[StatementInputs], str],
+                         audit: AuditEntry) -> str:
+        """Close a year in one transaction: store the document ``compose`` writes from the
+        inputs, mark what it counted, audit it; the stored document (a concurrent close's,
+        if one came first)."""
+        ...
+
+
+# --- monitor (the Issuance Monitor's reads) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    request_id: str
+    at: str
+    municipality_code: str
+    type: str
+    operator: str | None
+    channel: str
+    state: str
+    latency_ms: int | None
+
+
+@dataclass(frozen=True)
+class MonitorRecords:
+    feed: list[FeedRow]
+    #: (municipality, type, state, channel, n) of requests created since the instant.
+    counts: list[tuple[str, str, str, str, int]]
+    #: (reason, n) of relay refusals since the instant, most frequent first.
+    refusals: list[tuple[str, int]]
+
+
+class MonitorStore(Protocol):
+    async def monitor(self, limit: int, since: str) -> MonitorRecords:
+        """The newest ``limit`` requests and what happened since ``since``, one snapshot."""
+        ...
 
 # --- disaster (ledger, assessments, support) ------------------------------------------
 
@@ -85,7 +385,7 @@ class SchedulerStore(Protocol):
     async def job_runs(self, limit: int) -> list[JobRun]:
         """The latest runs first."""
 from dataclasses import asdict, fields  # noqa: E402 - this section's own
-from typing import TYPE_CHECKING, Any, TypeAlias  # noqa: E402
+from typing import TYPE_CHECKING, TypeAlias  # noqa: E402
 
 from bcl_console.domain.errors import Conflict, InvalidInput  # noqa: E402
 
@@ -440,6 +740,13 @@ class Store(Protocol):
     tokens: TokenStore
     scheduler: SchedulerStore
     disaster: DisasterStore
+    audit: AuditStore
+    municipalities: MunicipalityStore
+    overview: OverviewStore
+    residents: ResidentStore
+    onboarding: OnboardingStore
+    settlement: SettlementStore
+    monitor: MonitorStore
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         """Open and migrate; the schema versions before and after."""

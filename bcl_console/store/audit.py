@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from bcl_console.store.api import AuditEntry as AuditEntry
+from bcl_console.store.db import Database
 
 
 def append_audit(conn: sqlite3.Connection, entry: AuditEntry) -> None:
@@ -49,3 +50,13 @@ def list_audit(
         )
         for r in rows
     ]
+
+
+class SqliteAudit:
+    """``AuditStore`` on SQLite."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def audit_trail(self, municipality_code: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        return await self._db.read(list_audit, municipality_code, limit)

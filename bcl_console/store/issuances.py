@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from bcl_console.domain.certificate import DisasterRecord, SealRecord, TaxRecord
+from bcl_console.store.api import FeedRow as FeedRow
 
 
 @dataclass(frozen=True)
@@ -158,18 +159,6 @@ def insert_refusal(conn: sqlite3.Connection, at: str, operator: str | None, muni
         "INSERT INTO relay_refusals (at, operator, municipality_code, reason) VALUES (?,?,?,?)",
         (at, operator, municipality_code, reason),
     )
-
-
-@dataclass(frozen=True)
-class FeedRow:
-    request_id: str
-    at: str
-    municipality_code: str
-    type: str
-    operator: str | None
-    channel: str
-    state: str
-    latency_ms: int | None
 
 
 def recent(conn: sqlite3.Connection, limit: int = 50) -> list[FeedRow]:

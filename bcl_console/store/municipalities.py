@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import date
 
+from bcl_console.domain.errors import Conflict, NotFound
 from bcl_console.domain.municipality import (
     DEFAULT_FEES,
     CertificateType,
@@ -13,8 +14,17 @@ from bcl_console.domain.municipality import (
     Municipality,
     ServiceHours,
 )
-from bcl_console.domain.onboarding import go_live_blockers
-from bcl_console.store import onboarding
+from bcl_console.domain.onboarding import Outcome, Stage, go_live_blockers
+from bcl_console.store.api import (
+    AuditEntry,
+    Control,
+    FeeControl,
+    Fees,
+    HoursControl,
+    SuspensionControl,
+)
+from bcl_console.store.audit import append_audit
+from bcl_console.store.db import Database
 
 _COLUMNS = (
     "code, name, kind, population, hosting, server_url, service_start, hours_open, "
@@ -32,10 +42,20 @@ _SELECT = (
 )
 
 
+def passed_stage_set(conn: sqlite3.Connection, code: str) -> set[Stage]:
+    """Stages whose newest run passed (or was recorded as not required); reads no evidence,
+    since the relay asks on every session."""
+    latest: dict[str, str] = {}
+    for stage, outcome in conn.execute(
+            "SELECT stage, outcome FROM stage_runs WHERE municipality_code = ? ORDER BY id", (code,)):
+        latest[stage] = outcome
+    return {Stage(s) for s, o in latest.items() if o in (Outcome.PASSED.value, Outcome.NOT_REQUIRED.value)}
+
+
 def _from_row(conn: sqlite3.Connection, row: sqlite3.Row) -> Municipality:
     hosting = Hosting(row["hosting"])
     has_plan = row["plan_override"] is not None
-    passed = onboarding.passed_stage_set(conn, row["code"]) if has_plan else set()
+    passed = passed_stage_set(conn, row["code"]) if has_plan else set()
     awaiting = go_live_blockers(hosting, has_plan, passed, bool(row["plan_override"]))
     return Municipality(
         code=row["code"],
@@ -130,3 +150,60 @@ def set_fee(conn: sqlite3.Connection, code: str, cert_type: CertificateType, yen
 
 def set_service_start(conn: sqlite3.Connection, code: str, start: date) -> None:
     conn.execute("UPDATE municipalities SET service_start = ? WHERE code = ?", (start.isoformat(), code))
+
+
+# -- facts (``MunicipalityStore``) -----------------------------------------------------------------
+
+
+def add_municipality(conn: sqlite3.Connection, m: Municipality, audit: AuditEntry) -> Fees:
+    if municipality_exists(conn, m.code):
+        raise Conflict(f"municipality {m.code} is already registered", field="code")
+    insert_municipality(conn, m, audit.at)
+    append_audit(conn, audit)
+    return get_fees(conn, m.code)
+
+
+def municipalities_with_fees(conn: sqlite3.Connection) -> list[tuple[Municipality, Fees]]:
+    return [(m, get_fees(conn, m.code)) for m in list_municipalities(conn)]
+
+
+def municipality_with_fees(conn: sqlite3.Connection, code: str) -> tuple[Municipality, Fees] | None:
+    m = get_municipality(conn, code)
+    return None if m is None else (m, get_fees(conn, code))
+
+
+def change_control(conn: sqlite3.Connection, code: str, control: Control, audit: AuditEntry) -> bool:
+    """One control change: checked, applied and audited in one transaction."""
+    m = get_municipality(conn, code)
+    if m is None:
+        raise NotFound(f"municipality {code} is not registered", field="code")
+    old = control.current(m, get_fees(conn, code))
+    if old == audit.new_value:
+        return False
+    if isinstance(control, HoursControl):
+        set_hours(conn, code, control.hours)
+    elif isinstance(control, SuspensionControl):
+        set_suspension(conn, code, control.suspended, control.reason)
+    elif isinstance(control, FeeControl):
+        set_fee(conn, code, control.cert_type, control.yen)
+    append_audit(conn, audit.was(old))
+    return True
+
+
+class SqliteMunicipalities:
+    """``MunicipalityStore`` on SQLite."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add_municipality(self, m: Municipality, audit: AuditEntry) -> Fees:
+        return await self._db.write(add_municipality, m, audit)
+
+    async def municipalities_with_fees(self) -> list[tuple[Municipality, Fees]]:
+        return await self._db.read(municipalities_with_fees)
+
+    async def municipality_with_fees(self, code: str) -> tuple[Municipality, Fees] | None:
+        return await self._db.read(municipality_with_fees, code)
+
+    async def change_control(self, code: str, control: Control, audit: AuditEntry) -> bool:
+        return await self._db.write(change_control, code, control, audit)

@@ -5,69 +5,36 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from bcl_console.domain.onboarding import Outcome, PlannedStep, Stage
-
-
-@dataclass(frozen=True)
-class PlanRow:
-    municipality_code: str
-    service_start: date
-    made_on: date
-    offers_seal: bool
-    template_version: int
-    created_at: str
-    created_by: str
-    override_reason: str | None
-    override_by: str | None
-    override_at: str | None
-
-
-@dataclass(frozen=True)
-class StepRow:
-    seq: int
-    key: str
-    phase: str
-    title_ja: str
-    title_en: str
-    starts_on: date
-    due_on: date
-    stage: Stage | None
-    operation_checklist: bool
-    fits: bool
-    done_on: date | None
-    done_by: str | None
-    note: str | None
-    reminded: str | None
-
-
-@dataclass(frozen=True)
-class StageRun:
-    id: int
-    municipality_code: str
-    stage: Stage
-    started_at: str
-    finished_at: str | None
-    outcome: Outcome
-    reason: str
-    evidence: dict[str, Any]
-    log: str
-    run_by: str
-    confirmed_by: str | None
-    confirmed_at: str | None
-    confirm_note: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "stage": self.stage.value, "outcome": self.outcome.value, "reason": self.reason,
-            "started_at": self.started_at, "finished_at": self.finished_at, "run_by": self.run_by,
-            "confirmed_by": self.confirmed_by, "confirmed_at": self.confirmed_at,
-            "confirm_note": self.confirm_note, "evidence": self.evidence,
-        }
-
+from bcl_console.domain.errors import Conflict, NotFound
+from bcl_console.domain.municipality import Municipality
+from bcl_console.domain.onboarding import (
+    Outcome,
+    PlannedStep,
+    Stage,
+    StepStatus,
+    Template,
+    check_manual_done,
+    step_status,
+)
+from bcl_console.domain.onboarding import (
+    make_plan as lay_out_plan,
+)
+from bcl_console.store.api import AuditEntry, PlanRecord, PlanRequest, Reminder
+from bcl_console.store.api import PlanRow as PlanRow
+from bcl_console.store.api import StageRun as StageRun
+from bcl_console.store.api import StepRow as StepRow
+from bcl_console.store.audit import append_audit
+from bcl_console.store.db import Database
+from bcl_console.store.municipalities import (
+    get_municipality,
+    list_municipalities,
+    set_service_start,
+)
+from bcl_console.store.municipalities import passed_stage_set as passed_stage_set
 
 _PLAN_COLUMNS = ("municipality_code, service_start, made_on, offers_seal, template_version, created_at, "
                  "created_by, override_reason, override_by, override_at")
@@ -200,16 +167,6 @@ def latest_runs(conn: sqlite3.Connection, code: str) -> dict[Stage, StageRun]:
     return out
 
 
-def passed_stage_set(conn: sqlite3.Connection, code: str) -> set[Stage]:
-    """Stages whose newest run passed (or was recorded as not required); reads no evidence,
-    since the relay asks on every session."""
-    latest: dict[str, str] = {}
-    for stage, outcome in conn.execute(
-            "SELECT stage, outcome FROM stage_runs WHERE municipality_code = ? ORDER BY id", (code,)):
-        latest[stage] = outcome
-    return {Stage(s) for s, o in latest.items() if o in (Outcome.PASSED.value, Outcome.NOT_REQUIRED.value)}
-
-
 # -- reminders -------------------------------------------------------------------------------------
 
 def set_reminded(conn: sqlite3.Connection, code: str, key: str, kind: str, due_on: date, at: str) -> None:
@@ -221,9 +178,9 @@ def set_reminded(conn: sqlite3.Connection, code: str, key: str, kind: str, due_o
     )
 
 
-def recent_reminders(conn: sqlite3.Connection, limit: int = 20) -> list[tuple[str, str, str, str, str, str]]:
+def recent_reminders(conn: sqlite3.Connection, limit: int = 20) -> list[Reminder]:
     """(at, municipality_code, step_key, kind, due_on, step title), newest first, of steps still not done."""
-    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in conn.execute(
+    return [Reminder(r[0], r[1], r[2], r[3], r[4], r[5]) for r in conn.execute(
         "SELECT r.at, r.municipality_code, r.step_key, r.kind, r.due_on, s.title_ja FROM onboarding_reminders r "
         "JOIN onboarding_steps s ON s.municipality_code = r.municipality_code AND s.step_key = r.step_key "
         "WHERE s.done_on IS NULL ORDER BY r.id DESC LIMIT ?", (limit,))]
@@ -237,3 +194,114 @@ def start_drill(conn: sqlite3.Connection, code: str, at: str) -> None:
 
 def end_drill(conn: sqlite3.Connection, code: str) -> None:
     conn.execute("DELETE FROM failure_drills WHERE municipality_code = ?", (code,))
+
+
+# -- facts (``OnboardingStore``) -------------------------------------------------------------------
+
+
+def make_plan(conn: sqlite3.Connection, request: PlanRequest, audit: AuditEntry) -> None:
+    """Lay the schedule back from a service start; the municipality's start moves with it."""
+    code, start, today = request.code, request.service_start, request.made_on
+    m = get_municipality(conn, code)
+    if m is None:
+        raise NotFound(f"municipality {code} is not registered", field="code")
+    existing = get_plan(conn, code)
+    if existing is not None and not request.replace:
+        raise Conflict(f"municipality {code} already has a plan (service start "
+                       f"{existing.service_start.isoformat()}); use --replace to re-plan", field="code")
+    if existing is None and m.service_start is not None and m.service_start <= today:
+        raise Conflict(f"municipality {code} is already in service since {m.service_start.isoformat()}",
+                       field="code")
+    steps = lay_out_plan(request.template, service_start=start, made_on=today, hosting=m.hosting,
+                         offers_seal=request.offers_seal)
+    keep = {s.key: (s.done_on.isoformat(), s.done_by, s.note)
+            for s in plan_steps(conn, code) if s.done_on is not None} if existing else {}
+    replace_plan(conn, code, service_start=start, made_on=today, offers_seal=request.offers_seal,
+                 template_version=request.template.version, at=audit.at, by=audit.actor, steps=steps,
+                 keep_done=keep)
+    set_service_start(conn, code, start)
+    old = m.service_start.isoformat() if m.service_start else None
+    append_audit(conn, replace(audit, action="replan" if existing else audit.action, old_value=old))
+
+
+def plan_record(conn: sqlite3.Connection, code: str) -> PlanRecord | None:
+    m = get_municipality(conn, code)
+    if m is None:
+        raise NotFound(f"municipality {code} is not registered", field="code")
+    plan = get_plan(conn, code)
+    if plan is None:
+        return None
+    return PlanRecord(m, plan, plan_steps(conn, code), latest_runs(conn, code))
+
+
+def plans_of_all(conn: sqlite3.Connection) -> list[tuple[Municipality, PlanRow | None, list[StepRow]]]:
+    out = []
+    for m in list_municipalities(conn):
+        plan = get_plan(conn, m.code)
+        out.append((m, plan, plan_steps(conn, m.code) if plan else []))
+    return out
+
+
+def tick_step(conn: sqlite3.Connection, code: str, step: str, template: Template, done_on: date,
+              note: str | None, audit: AuditEntry) -> None:
+    """Tick one checklist step (not a stage's step: passing the stage ticks that)."""
+    if get_plan(conn, code) is None:
+        raise NotFound(f"municipality {code} has no onboarding plan", field="code")
+    rows = {r.key: r for r in plan_steps(conn, code)}
+    if step not in rows:
+        template.step(step)  # an unknown key: the error lists the known ones
+        raise NotFound(f"step {step} is not part of {code}'s plan", field="step")
+    check_manual_done(rows[step], rows[step].done_on)
+    mark_step_done(conn, code, step, done_on, audit.actor, note)
+    append_audit(conn, audit)
+
+
+def override(conn: sqlite3.Connection, code: str, reason: str | None, audit: AuditEntry) -> None:
+    plan = get_plan(conn, code)
+    if plan is None:
+        raise NotFound(f"municipality {code} has no onboarding plan", field="code")
+    set_override(conn, code, reason, audit.actor if reason else None, audit.at if reason else None)
+    append_audit(conn, audit.was(plan.override_reason))
+
+
+def mark_reminders(conn: sqlite3.Connection, today: date, at: str) -> list[tuple[str, str, str]]:
+    """Mark steps that became due or late since the last reminder: (code, step, kind)."""
+    given = []
+    for plan in list_plans(conn):
+        for r in plan_steps(conn, plan.municipality_code):
+            status = step_status(r.due_on, r.done_on, today)
+            kind = {StepStatus.DUE: "due", StepStatus.LATE: "late"}.get(status)
+            if kind is None or r.reminded == kind or (r.stage is None and r.key == "service-start"):
+                continue
+            set_reminded(conn, plan.municipality_code, r.key, kind, r.due_on, at)
+            given.append((plan.municipality_code, r.key, kind))
+    return given
+
+
+class SqliteOnboarding:
+    """``OnboardingStore`` on SQLite."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def make_plan(self, request: PlanRequest, audit: AuditEntry) -> None:
+        await self._db.write(make_plan, request, audit)
+
+    async def plan_record(self, code: str) -> PlanRecord | None:
+        return await self._db.read(plan_record, code)
+
+    async def plans_of_all(self) -> list[tuple[Municipality, PlanRow | None, list[StepRow]]]:
+        return await self._db.read(plans_of_all)
+
+    async def tick_step(self, code: str, step: str, template: Template, done_on: date, note: str | None,
+                        audit: AuditEntry) -> None:
+        await self._db.write(tick_step, code, step, template, done_on, note, audit)
+
+    async def set_override(self, code: str, reason: str | None, audit: AuditEntry) -> None:
+        await self._db.write(override, code, reason, audit)
+
+    async def mark_reminders(self, today: date, at: str) -> list[tuple[str, str, str]]:
+        return await self._db.write(mark_reminders, today, at)
+
+    async def recent_reminders(self, limit: int = 20) -> list[Reminder]:
+        return await self._db.read(recent_reminders, limit)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from bcl_console.domain.resident import RESIDENT_FIELDS, Resident, ResidentStatus
+from bcl_console.store.api import HeldCounts as HeldCounts
+from bcl_console.store.db import Database
 
 Row = Sequence[Any]
 
@@ -74,15 +75,6 @@ def delete_municipality_residents(conn: sqlite3.Connection, municipality_code: s
     for table in ("taxes", "seals", "residents"):
         # Table names come from the fixed tuple above, never from input.
         conn.execute(f"DELETE FROM {table} WHERE municipality_code = ?", (municipality_code,))  # noqa: S608
-
-
-@dataclass(frozen=True)
-class HeldCounts:
-    residents: int
-    active: int
-    households: int
-    seals: int
-    taxes: int
 
 
 def held_counts(conn: sqlite3.Connection) -> dict[str, HeldCounts]:
@@ -252,3 +244,23 @@ def search_residents(conn: sqlite3.Connection, text: str, municipality_code: str
     sql += " ORDER BY municipality_code, household_number, resident_code LIMIT ?"
     params.append(limit)
     return [_resident(r) for r in conn.execute(sql, params)]
+
+
+# -- the resident directory's reads (``ResidentStore``) ------------------------------------------
+
+
+class SqliteResidents:
+    """``ResidentStore`` on SQLite."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def held_counts(self) -> dict[str, HeldCounts]:
+        return await self._db.read(held_counts)
+
+    async def search_residents(self, text: str, municipality_code: str | None = None,
+                               limit: int = 20) -> list[Resident]:
+        return await self._db.read(search_residents, text, municipality_code, limit)
+
+    async def find_resident(self, resident_code: str) -> Resident | None:
+        return await self._db.read(find_resident, resident_code)

@@ -7,10 +7,13 @@ settle in seconds. Months are Japan's (UTC + 9 h).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-# (municipality, operator, type, month, certificates, fees)
-Group = tuple[str, str, str, str, int, int]
+from bcl_console.store.api import AuditEntry, StatementInputs
+from bcl_console.store.api import Group as Group
+from bcl_console.store.audit import append_audit
+from bcl_console.store.db import Database
+from bcl_console.store.municipalities import list_municipalities
 
 # One ordered scan of the partial index issuances_settle_key (migration 11): it holds
 # exactly the billable, not yet settled issuances, by the fiscal year they settle in and
@@ -73,3 +76,44 @@ def insert_settlement(conn: sqlite3.Connection, fiscal_year: int, closed_at: str
     conn.execute("INSERT INTO settlements (fiscal_year, closed_at, document) VALUES (?,?,?)",
                  (fiscal_year, closed_at, document))
 
+
+# -- facts (``SettlementStore``) -------------------------------------------------------------------
+
+
+def statement_inputs(conn: sqlite3.Connection, fiscal_year: int) -> StatementInputs:
+    closed = closed_years(conn)
+    return StatementInputs(fiscal_year, list_municipalities(conn), year_groups(conn, fiscal_year),
+                           late_groups(conn, fiscal_year, closed), voided_after_close(conn, fiscal_year))
+
+
+def close_year(conn: sqlite3.Connection, fiscal_year: int, compose: Callable[[StatementInputs], str],
+               audit: AuditEntry) -> str:
+    """Store the statement, mark what it counted and audit it, in one transaction."""
+    again = closed_document(conn, fiscal_year)
+    if again is not None:  # closed by a concurrent run a moment ago
+        return again
+    document = compose(statement_inputs(conn, fiscal_year))
+    insert_settlement(conn, fiscal_year, audit.at, document)
+    mark_settled(conn, fiscal_year, closed_years(conn))
+    append_audit(conn, audit)
+    return document
+
+
+class SqliteSettlement:
+    """``SettlementStore`` on SQLite."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def closed_years(self) -> list[int]:
+        return await self._db.read(closed_years)
+
+    async def closed_document(self, fiscal_year: int) -> str | None:
+        return await self._db.read(closed_document, fiscal_year)
+
+    async def statement_inputs(self, fiscal_year: int) -> StatementInputs:
+        return await self._db.read(statement_inputs, fiscal_year)
+
+    async def close_year(self, fiscal_year: int, compose: Callable[[StatementInputs], str],
+                         audit: AuditEntry) -> str:
+        return await self._db.write(close_year, fiscal_year, compose, audit)

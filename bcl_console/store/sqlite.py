@@ -5,12 +5,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bcl_console.store.api import SchedulerStore, TokenStore
-from bcl_console.store.db import Database
-from bcl_console.store.jobs import SqliteScheduler
-from bcl_console.store.api import DisasterStore, TokenStore
+from bcl_console.store.api import (
+    AuditStore,
+    DisasterStore,
+    MonitorStore,
+    MunicipalityStore,
+    OnboardingStore,
+    OverviewStore,
+    ResidentStore,
+    SchedulerStore,
+    SettlementStore,
+    TokenStore,
+)
+from bcl_console.store.audit import SqliteAudit
 from bcl_console.store.db import Database
 from bcl_console.store.disasters import SqliteDisaster
+from bcl_console.store.jobs import SqliteScheduler
+from bcl_console.store.monitor import SqliteMonitor
+from bcl_console.store.municipalities import SqliteMunicipalities
+from bcl_console.store.onboarding import SqliteOnboarding
+from bcl_console.store.overview import SqliteOverview
+from bcl_console.store.residents import SqliteResidents
+from bcl_console.store.settlement import SqliteSettlement
 from bcl_console.store.tokens import SqliteTokens
 
 
@@ -22,6 +38,13 @@ class SqliteStore:
         self.tokens: TokenStore = SqliteTokens(self.db)
         self.scheduler: SchedulerStore = SqliteScheduler(self.db)
         self.disaster: DisasterStore = SqliteDisaster(self.db)
+        self.audit: AuditStore = SqliteAudit(self.db)
+        self.municipalities: MunicipalityStore = SqliteMunicipalities(self.db)
+        self.overview: OverviewStore = SqliteOverview(self.db)
+        self.residents: ResidentStore = SqliteResidents(self.db)
+        self.onboarding: OnboardingStore = SqliteOnboarding(self.db)
+        self.settlement: SettlementStore = SqliteSettlement(self.db)
+        self.monitor: MonitorStore = SqliteMonitor(self.db)
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         return await self.db.open(target_version=target_version)

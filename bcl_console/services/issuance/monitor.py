@@ -18,9 +18,7 @@ from bcl_console.domain.fiscal import TOKYO, tokyo
 from bcl_console.domain.settlement import BILLABLE_CHANNELS
 from bcl_console.services.platform.clock import Clock
 from bcl_console.services.platform.events import Event, EventBus, IssuanceChanged
-from bcl_console.store import Conn, Database
-from bcl_console.store import issuances as store
-from bcl_console.store.issuances import FeedRow
+from bcl_console.store.api import FeedRow, Store
 
 WINDOW = 120  # seconds of history in the chart
 
@@ -68,8 +66,8 @@ class _Rolling:
 
 
 class MonitorService:
-    def __init__(self, db: Database, clock: Clock, bus: EventBus) -> None:
-        self._db = db
+    def __init__(self, store: Store, clock: Clock, bus: EventBus) -> None:
+        self._store = store
         self._clock = clock
         self._rolling = _Rolling()
         bus.subscribe(self._on_event)
@@ -80,11 +78,8 @@ class MonitorService:
 
     async def snapshot(self, limit: int = 40) -> MonitorSnapshot:
         start = datetime.combine(tokyo(self._clock.now()).date(), dtime(0), TOKYO).astimezone(UTC).isoformat()
-
-        def q(conn: Conn) -> tuple[list[FeedRow], list[tuple[str, str, str, str, int]], list[tuple[str, int]]]:
-            return store.recent(conn, limit), store.counts_since(conn, start), store.refusals_since(conn, start)
-
-        feed, counts, refusals = await self._db.read(q)
+        records = await self._store.monitor.monitor(limit, start)
+        feed, counts, refusals = records.feed, records.counts, records.refusals
         by_type: Counter[str] = Counter()
         by_municipality: Counter[str] = Counter()
         others: dict[str, Counter[str]] = {}

@@ -6,15 +6,14 @@ from __future__ import annotations
 from bcl_console.domain.errors import InvalidInput, NotFound
 from bcl_console.domain.kana import normalise_kana
 from bcl_console.domain.resident import Resident
-from bcl_console.store import Database
-from bcl_console.store import residents as store
+from bcl_console.store.api import Store
 
 MAX_RESULTS = 20
 
 
 class ResidentDirectory:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, store: Store) -> None:
+        self._store = store
 
     async def find(self, text: str, municipality_code: str | None = None,
                    limit: int = MAX_RESULTS) -> list[Resident]:
@@ -22,13 +21,18 @@ class ResidentDirectory:
         if not query:
             raise InvalidInput("give a name, a reading (kana), a household number or a resident code",
                                field="query")
-        found = await self._db.read(store.search_residents, query, municipality_code, limit)
+        found = await self._store.residents.search_residents(query, municipality_code, limit)
         kana = normalise_kana(query)
         if kana != query and len(found) < limit:  # ｶﾅ (half-width) finds カナ too
-            extra = await self._db.read(store.search_residents, kana, municipality_code, limit)
+            extra = await self._store.residents.search_residents(kana, municipality_code, limit)
             seen = {(r.municipality_code, r.resident_code) for r in found}
             found += [r for r in extra if (r.municipality_code, r.resident_code) not in seen][:limit - len(found)]
         return found
+
+    async def by_code(self, resident_code: str) -> Resident | None:
+        """A resident by 住民票コード alone (the code is unique nationwide; an active record
+        first): what an own-server municipality's server answers about its residents."""
+        return await self._store.residents.find_resident(resident_code)
 
     async def one(self, text: str, municipality_code: str) -> Resident:
         """The one resident ``text`` names in a municipality, or a refusal that lists the

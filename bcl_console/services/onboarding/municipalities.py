@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from bcl_console.domain.codes import validate_municipality_code
 from bcl_console.domain.contribution import ContributionClass, contribution_class
 from bcl_console.domain.costs import estimate
-from bcl_console.domain.errors import Conflict, InvalidInput, NotFound
+from bcl_console.domain.errors import InvalidInput, NotFound
 from bcl_console.domain.fiscal import tokyo
 from bcl_console.domain.municipality import (
     CertificateType,
@@ -27,11 +26,15 @@ from bcl_console.domain.municipality import (
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.clock import Clock, iso_now
 from bcl_console.services.platform.events import EventBus, MunicipalityChanged
-from bcl_console.store import Conn, Database
-from bcl_console.store import audit as audit_store
-from bcl_console.store import municipalities as store
-from bcl_console.store import residents as residents_store
-from bcl_console.store.audit import AuditEntry
+from bcl_console.store.api import (
+    AuditEntry,
+    Control,
+    FeeControl,
+    HeldCounts,
+    HoursControl,
+    Store,
+    SuspensionControl,
+)
 
 MAX_REASON = 200
 
@@ -92,8 +95,8 @@ def parse_service_start(text: str | None) -> date | None:
 
 
 class MunicipalityService:
-    def __init__(self, db: Database, clock: Clock, bus: EventBus) -> None:
-        self._db = db
+    def __init__(self, store: Store, clock: Clock, bus: EventBus) -> None:
+        self._store = store
         self._clock = clock
         self._bus = bus
 
@@ -134,75 +137,32 @@ class MunicipalityService:
             mayor=mayor.strip(),
         )
         at = iso_now(self._clock)
-
-        def tx(conn: Conn) -> dict[CertificateType, int]:
-            if store.municipality_exists(conn, m.code):
-                raise Conflict(f"municipality {m.code} is already registered", field="code")
-            store.insert_municipality(conn, m, at)
-            audit_store.append_audit(
-                conn,
-                AuditEntry(at, actor.name, actor.interface, m.code, "add", None, None, m.name),
-            )
-            return store.get_fees(conn, m.code)
-
-        fees = await self._db.write(tx)
+        fees = await self._store.municipalities.add_municipality(
+            m, AuditEntry(at, actor.name, actor.interface, m.code, "add", None, None, m.name))
         self._bus.publish(MunicipalityChanged(m.code, "add"))
         return self._view(m, fees, self._clock.now())
 
     async def all(self) -> list[MunicipalityView]:
-        def q(conn: Conn) -> list[tuple[Municipality, dict[CertificateType, int]]]:
-            return [(m, store.get_fees(conn, m.code)) for m in store.list_municipalities(conn)]
-
         now = self._clock.now()
-        return [self._view(m, fees, now) for m, fees in await self._db.read(q)]
+        return [self._view(m, fees, now) for m, fees in await self._store.municipalities.municipalities_with_fees()]
 
     async def get(self, code: str) -> MunicipalityView:
-        def q(conn: Conn) -> tuple[Municipality, dict[CertificateType, int]] | None:
-            m = store.get_municipality(conn, code)
-            return None if m is None else (m, store.get_fees(conn, code))
-
-        found = await self._db.read(q)
+        found = await self._store.municipalities.municipality_with_fees(code)
         if found is None:
             raise NotFound(f"municipality {code} is not registered", field="code")
         return self._view(found[0], found[1], self._clock.now())
 
-    async def _change(
-        self,
-        code: str,
-        action: str,
-        field: str,
-        old_of: str,
-        apply: Callable[[Conn], None],
-        new_value: str,
-        actor: Actor,
-    ) -> MunicipalityView:
+    async def _change(self, code: str, action: str, field: str, control: Control, new_value: str,
+                      actor: Actor) -> MunicipalityView:
         """One control change: checked, applied and audited in one transaction."""
-        at = iso_now(self._clock)
-
-        def tx(conn: Conn) -> bool:
-            m = store.get_municipality(conn, code)
-            if m is None:
-                raise NotFound(f"municipality {code} is not registered", field="code")
-            old = _current(m, conn, old_of)
-            if old == new_value:
-                return False
-            apply(conn)
-            audit_store.append_audit(
-                conn, AuditEntry(at, actor.name, actor.interface, code, action, field, old, new_value)
-            )
-            return True
-
-        if await self._db.write(tx):
+        audit = AuditEntry(iso_now(self._clock), actor.name, actor.interface, code, action, field, None, new_value)
+        if await self._store.municipalities.change_control(code, control, audit):
             self._bus.publish(MunicipalityChanged(code, action))
         return await self.get(code)
 
     async def set_hours(self, code: str, open_: str, close: str, *, actor: Actor) -> MunicipalityView:
         hours = parse_hours(open_, close)
-        return await self._change(
-            code, "hours", "hours", "hours",
-            lambda conn: store.set_hours(conn, code, hours),
-            f"{hours.open}-{hours.close}", actor,
-        )
+        return await self._change(code, "hours", "hours", HoursControl(hours), f"{hours.open}-{hours.close}", actor)
 
     async def suspend(self, code: str, reason: str, *, actor: Actor) -> MunicipalityView:
         text = " ".join(reason.split())
@@ -210,40 +170,19 @@ class MunicipalityService:
             raise InvalidInput("a suspension needs a reason", field="reason")
         if len(text) > MAX_REASON:
             raise InvalidInput(f"the reason is longer than {MAX_REASON} characters", field="reason")
-        return await self._change(
-            code, "suspend", "suspended", "suspension",
-            lambda conn: store.set_suspension(conn, code, True, text),
-            f"suspended: {text}", actor,
-        )
+        return await self._change(code, "suspend", "suspended", SuspensionControl(True, text),
+                                  f"suspended: {text}", actor)
 
     async def resume(self, code: str, *, actor: Actor) -> MunicipalityView:
-        return await self._change(
-            code, "resume", "suspended", "suspension",
-            lambda conn: store.set_suspension(conn, code, False, None),
-            "running", actor,
-        )
+        return await self._change(code, "resume", "suspended", SuspensionControl(False, None), "running", actor)
 
     async def set_fee(self, code: str, cert_type: str, yen: int, *, actor: Actor) -> MunicipalityView:
         ctype = parse_certificate_type(cert_type)
         amount = validate_fee(yen)
-        return await self._change(
-            code, "fee", f"fee.{ctype.value}", f"fee.{ctype.value}",
-            lambda conn: store.set_fee(conn, code, ctype, amount),
-            str(amount), actor,
-        )
+        return await self._change(code, "fee", f"fee.{ctype.value}", FeeControl(ctype, amount), str(amount), actor)
 
     async def audit_trail(self, code: str | None = None, limit: int = 100) -> list[AuditEntry]:
-        return await self._db.read(audit_store.list_audit, code, limit)
+        return await self._store.audit.audit_trail(code, limit)
 
-    async def held_counts(self) -> dict[str, residents_store.HeldCounts]:
-        return await self._db.read(residents_store.held_counts)
-
-
-def _current(m: Municipality, conn: Conn, what: str) -> str:
-    if what == "hours":
-        return f"{m.hours.open}-{m.hours.close}"
-    if what == "suspension":
-        return f"suspended: {m.suspension_reason}" if m.suspended else "running"
-    if what.startswith("fee."):
-        return str(store.get_fees(conn, m.code)[CertificateType(what[4:])])
-    raise ValueError(what)
+    async def held_counts(self) -> dict[str, HeldCounts]:
+        return await self._store.residents.held_counts()

@@ -8,14 +8,9 @@ from datetime import datetime
 
 from bcl_console.domain.contribution import ContributionClass, contribution_class
 from bcl_console.domain.fiscal import tokyo
-from bcl_console.domain.municipality import Municipality, State
+from bcl_console.domain.municipality import State
 from bcl_console.services.platform.clock import Clock
-from bcl_console.store import Conn, Database
-from bcl_console.store import linkage as linkage_store
-from bcl_console.store import municipalities as muni_store
-from bcl_console.store import residents as res_store
-from bcl_console.store.linkage import BatchRecord
-from bcl_console.store.residents import HeldCounts
+from bcl_console.store.api import LastLinkage, Store
 
 
 @dataclass(frozen=True)
@@ -31,7 +26,7 @@ class MunicipalityLine:
     #: Every resident record held: the active and the moved-out and deceased ones (除票).
     records: int
     households: int
-    last_linkage: BatchRecord | None
+    last_linkage: LastLinkage | None
 
 
 @dataclass(frozen=True)
@@ -52,25 +47,18 @@ class Overview:
         return sum(1 for line in self.lines if line.closed_reason is None)
 
 
-def _read(conn: Conn) -> tuple[list[Municipality], dict[str, HeldCounts], dict[str, BatchRecord]]:
-    return (
-        muni_store.list_municipalities(conn),
-        res_store.held_counts(conn),
-        linkage_store.last_applied_batches(conn),
-    )
-
-
 class OverviewService:
-    def __init__(self, db: Database, clock: Clock) -> None:
-        self._db = db
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
         self._clock = clock
 
     async def snapshot(self) -> Overview:
-        municipalities, held, batches = await self._db.read(_read)
+        records = await self._store.overview.overview()
+        held, batches = records.held, records.last_linkage
         now = self._clock.now()
         today = tokyo(now).date()
         lines = []
-        for m in municipalities:
+        for m in records.municipalities:
             counts = held.get(m.code)
             lines.append(
                 MunicipalityLine(

@@ -11,16 +11,14 @@ from datetime import date
 from importlib import resources
 from typing import Any
 
-from bcl_console.domain.errors import Conflict, InvalidInput, NotFound
+from bcl_console.domain.errors import InvalidInput, NotFound
 from bcl_console.domain.municipality import Municipality, State
 from bcl_console.domain.onboarding import (
     PlanStatus,
     Stage,
     StepStatus,
     Template,
-    check_manual_done,
     lead_warning,
-    make_plan,
     parse_template,
     plan_status,
     required_stages,
@@ -30,11 +28,15 @@ from bcl_console.domain.wareki import format_era
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.clock import Clock, iso_now, today_in_japan
 from bcl_console.services.platform.events import EventBus, MunicipalityChanged, OnboardingChanged
-from bcl_console.store import Conn, Database
-from bcl_console.store import municipalities as muni_store
-from bcl_console.store import onboarding as store
-from bcl_console.store.audit import AuditEntry, append_audit
-from bcl_console.store.onboarding import PlanRow, StageRun, StepRow
+from bcl_console.store.api import (
+    AuditEntry,
+    PlanRequest,
+    PlanRow,
+    Reminder,
+    StageRun,
+    StepRow,
+    Store,
+)
 
 MAX_NOTE = 500
 TEMPLATE_FILE = "onboarding_schedule.json"
@@ -149,8 +151,8 @@ def _stage_lines(m: Municipality, latest: dict[Stage, StageRun]) -> list[StageLi
 
 
 class OnboardingService:
-    def __init__(self, db: Database, clock: Clock, bus: EventBus) -> None:
-        self._db = db
+    def __init__(self, store: Store, clock: Clock, bus: EventBus) -> None:
+        self._store = store
         self._clock = clock
         self._bus = bus
 
@@ -170,55 +172,20 @@ class OnboardingService:
         except ValueError:
             raise InvalidInput(f"service start {service_start!r} is not a date (YYYY-MM-DD)",
                                field="service-start") from None
-        today = self.today()
-        template = self.template
-        at = iso_now(self._clock)
-
-        def tx(conn: Conn) -> None:
-            m = muni_store.get_municipality(conn, code)
-            if m is None:
-                raise NotFound(f"municipality {code} is not registered", field="code")
-            existing = store.get_plan(conn, code)
-            if existing is not None and not replace:
-                raise Conflict(f"municipality {code} already has a plan (service start "
-                               f"{existing.service_start.isoformat()}); use --replace to re-plan", field="code")
-            if existing is None and m.service_start is not None and m.service_start <= today:
-                raise Conflict(f"municipality {code} is already in service since {m.service_start.isoformat()}",
-                               field="code")
-            steps = make_plan(template, service_start=start, made_on=today, hosting=m.hosting,
-                              offers_seal=offers_seal)
-            keep = {s.key: (s.done_on.isoformat(), s.done_by, s.note)
-                    for s in store.plan_steps(conn, code) if s.done_on is not None} if existing else {}
-            store.replace_plan(conn, code, service_start=start, made_on=today, offers_seal=offers_seal,
-                               template_version=template.version, at=at, by=actor.name, steps=steps,
-                               keep_done=keep)
-            old = m.service_start.isoformat() if m.service_start else None
-            muni_store.set_service_start(conn, code, start)
-            append_audit(conn, AuditEntry(at, actor.name, actor.interface, code,
-                                          "replan" if existing else "plan", "service_start", old,
-                                          start.isoformat()))
-
-        await self._db.write(tx)
+        request = PlanRequest(code, start, self.today(), offers_seal, replace, self.template)
+        await self._store.onboarding.make_plan(request, AuditEntry(
+            iso_now(self._clock), actor.name, actor.interface, code, "plan", "service_start", None,
+            start.isoformat()))
         self._bus.publish(OnboardingChanged(code, "plan"))
         self._bus.publish(MunicipalityChanged(code, "plan"))
         return await self.show(code)
 
     async def show(self, code: str) -> PlanView:
-        def q(conn: Conn) -> tuple[Municipality, PlanRow, list[StepRow], dict[Stage, StageRun]] | None:
-            m = muni_store.get_municipality(conn, code)
-            if m is None:
-                raise NotFound(f"municipality {code} is not registered", field="code")
-            plan = store.get_plan(conn, code)
-            if plan is None:
-                return None
-            return m, plan, store.plan_steps(conn, code), store.latest_runs(conn, code)
-
-        found = await self._db.read(q)
+        found = await self._store.onboarding.plan_record(code)
         if found is None:
             raise NotFound(f"municipality {code} has no onboarding plan "
                            f"(make one: onboarding plan {code} --service-start YYYY-MM-DD)", field="code")
-        m, plan, rows, latest = found
-        return self._view(m, plan, rows, latest)
+        return self._view(found.municipality, found.plan, found.steps, found.latest)
 
     def _view(self, m: Municipality, plan: PlanRow, rows: list[StepRow],
               latest: dict[Stage, StageRun]) -> PlanView:
@@ -237,22 +204,9 @@ class OnboardingService:
         """Tick one checklist step (not a stage's step: passing the stage ticks that)."""
         if note is not None and len(note) > MAX_NOTE:
             raise InvalidInput(f"the note is longer than {MAX_NOTE} characters", field="note")
-        today = self.today()
-        at = iso_now(self._clock)
-
-        def tx(conn: Conn) -> None:
-            if store.get_plan(conn, code) is None:
-                raise NotFound(f"municipality {code} has no onboarding plan", field="code")
-            rows = {r.key: r for r in store.plan_steps(conn, code)}
-            if step not in rows:
-                self.template.step(step)  # an unknown key: the error lists the known ones
-                raise NotFound(f"step {step} is not part of {code}'s plan", field="step")
-            check_manual_done(rows[step], rows[step].done_on)
-            store.mark_step_done(conn, code, step, today, actor.name, note)
-            append_audit(conn, AuditEntry(at, actor.name, actor.interface, code, "onboarding-step", step,
-                                          None, f"done{': ' + note if note else ''}"))
-
-        await self._db.write(tx)
+        await self._store.onboarding.tick_step(code, step, self.template, self.today(), note, AuditEntry(
+            iso_now(self._clock), actor.name, actor.interface, code, "onboarding-step", step, None,
+            f"done{': ' + note if note else ''}"))
         self._bus.publish(OnboardingChanged(code, "step"))
         return await self.show(code)
 
@@ -263,33 +217,17 @@ class OnboardingService:
             raise InvalidInput("an override needs a reason", field="reason")
         if text is not None and len(text) > MAX_NOTE:
             raise InvalidInput(f"the reason is longer than {MAX_NOTE} characters", field="reason")
-        at = iso_now(self._clock)
-
-        def tx(conn: Conn) -> None:
-            plan = store.get_plan(conn, code)
-            if plan is None:
-                raise NotFound(f"municipality {code} has no onboarding plan", field="code")
-            store.set_override(conn, code, text, actor.name if text else None, at if text else None)
-            append_audit(conn, AuditEntry(at, actor.name, actor.interface, code, "go-live-override",
-                                          "override", plan.override_reason, text))
-
-        await self._db.write(tx)
+        await self._store.onboarding.set_override(code, text, AuditEntry(
+            iso_now(self._clock), actor.name, actor.interface, code, "go-live-override", "override", None, text))
         self._bus.publish(OnboardingChanged(code, "override"))
         self._bus.publish(MunicipalityChanged(code, "override"))
         return await self.show(code)
 
     async def progress(self) -> list[ProgressLine]:
         """Every municipality's onboarding: plan status, steps done, late steps, the next step."""
-        def q(conn: Conn) -> list[tuple[Municipality, PlanRow | None, list[StepRow]]]:
-            out = []
-            for m in muni_store.list_municipalities(conn):
-                plan = store.get_plan(conn, m.code)
-                out.append((m, plan, store.plan_steps(conn, m.code) if plan else []))
-            return out
-
         today = self.today()
         lines = []
-        for m, plan, rows in await self._db.read(q):
+        for m, plan, rows in await self._store.onboarding.plans_of_all():
             if plan is None:
                 status = "in-service" if m.state(today) is not State.ONBOARDING else "no-plan"
                 lines.append(ProgressLine(m.code, m.name, m.state(today), status, m.service_start,
@@ -309,26 +247,11 @@ class OnboardingService:
     # -- reminders ---------------------------------------------------------------------------
     async def remind(self) -> list[tuple[str, str, str]]:
         """Mark steps that became due or late since the last reminder: (code, step, kind)."""
-        today = self.today()
-        at = iso_now(self._clock)
-
-        def tx(conn: Conn) -> list[tuple[str, str, str]]:
-            given = []
-            for plan in store.list_plans(conn):
-                for r in store.plan_steps(conn, plan.municipality_code):
-                    status = step_status(r.due_on, r.done_on, today)
-                    kind = {StepStatus.DUE: "due", StepStatus.LATE: "late"}.get(status)
-                    if kind is None or r.reminded == kind or (r.stage is None and r.key == "service-start"):
-                        continue
-                    store.set_reminded(conn, plan.municipality_code, r.key, kind, r.due_on, at)
-                    given.append((plan.municipality_code, r.key, kind))
-            return given
-
-        given = await self._db.write(tx)
+        given = await self._store.onboarding.mark_reminders(self.today(), iso_now(self._clock))
         if given:
             self._bus.publish(OnboardingChanged(None, "reminders"))
         return given
 
-    async def reminders(self, limit: int = 20) -> list[tuple[str, str, str, str, str, str]]:
+    async def reminders(self, limit: int = 20) -> list[Reminder]:
         """(at, code, step, kind, due_on, title) of the newest reminders of steps still open."""
-        return await self._db.read(store.recent_reminders, limit)
+        return await self._store.onboarding.recent_reminders(limit)

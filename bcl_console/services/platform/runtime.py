@@ -79,10 +79,10 @@ class Runtime:
         self.store: Store = sqlite
         self.db = sqlite.db  # what services not yet on the Store protocol use
         self.keys = KeyStore(settings.keys_dir)
-        self.municipalities = MunicipalityService(self.db, self.clock, self.bus)
+        self.municipalities = MunicipalityService(self.store, self.clock, self.bus)
         self.pki = PkiService(self.db, self.clock, settings.keys_dir)
-        self.overview = OverviewService(self.db, self.clock)
-        self.residents = ResidentDirectory(self.db)
+        self.overview = OverviewService(self.store, self.clock)
+        self.residents = ResidentDirectory(self.store)
         self.tokens = TokenService(self.store, self.clock)
         self.linkage = LinkageService(
             self.db, self.clock, self.bus, self.keys, settings.data_dir, self.tokens
@@ -92,14 +92,14 @@ class Runtime:
         )
         self.verification = VerificationService(self.db, self.keys)
         self.metrics = Metrics()
-        self.monitor = MonitorService(self.db, self.clock, self.bus)
-        self.settlement = SettlementService(self.db, self.clock)
+        self.monitor = MonitorService(self.store, self.clock, self.bus)
+        self.settlement = SettlementService(self.store, self.clock)
         self.scheduler = SchedulerService(self, self.store)
         self.own_server = OwnServerClient()
         self.relay = RelayService(
             self.db, self.clock, self.bus, self.pki, self.issuance, self.metrics, self.own_server
         )
-        self.onboarding = OnboardingService(self.db, self.clock, self.bus)
+        self.onboarding = OnboardingService(self.store, self.clock, self.bus)
         self.ledger = LedgerService(self.store, self.clock, self.bus)
         self.teststages = TestStageService(
             self.db, self.clock, self.bus, self.keys, settings.data_dir, self.pki, self.issuance, self.relay,

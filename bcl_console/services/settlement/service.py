@@ -25,11 +25,7 @@ from bcl_console.domain.settlement import COMMISSION_YEN, USAGE_FEE_YEN, contrib
 from bcl_console.domain.wareki import format_fiscal_year
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.clock import Clock, iso_now
-from bcl_console.store import Conn, Database
-from bcl_console.store import municipalities as muni_store
-from bcl_console.store import settlement as store
-from bcl_console.store.audit import AuditEntry, append_audit
-from bcl_console.store.settlement import Group
+from bcl_console.store.api import AuditEntry, Group, StatementInputs, Store
 
 TYPES = [t.value for t in CertificateType]
 FIRST_YEAR = 2000
@@ -122,8 +118,8 @@ def build_statement(fiscal_year: int, municipalities: list[Municipality], own: l
 
 
 class SettlementService:
-    def __init__(self, db: Database, clock: Clock) -> None:
-        self._db = db
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
         self._clock = clock
 
     def current_fiscal_year(self) -> int:
@@ -139,7 +135,7 @@ class SettlementService:
                                field="fiscal-year")
 
     async def closed_years(self) -> list[int]:
-        return await self._db.read(store.closed_years)
+        return await self._store.settlement.closed_years()
 
     async def settle(self, fiscal_year: int, *, close: bool = False, out: Path | None = None,
                      actor: Actor | None = None) -> dict[str, Any]:
@@ -151,41 +147,35 @@ class SettlementService:
             except ConfigError as exc:
                 raise InvalidInput(str(exc).replace("data directory", "--out"), field="out") from None
         _, end = fiscal_year_bounds(fiscal_year)
-        stored = await self._db.read(store.closed_document, fiscal_year)
+        stored = await self._store.settlement.closed_document(fiscal_year)
         if stored is not None:
             doc: dict[str, Any] = json.loads(stored)
         elif close:
             if self._clock.now() < end:
                 raise InvalidInput(f"fiscal year {fiscal_year} ends on {fiscal_year + 1}-03-31 (Japan time); "
                                    "it cannot be closed before", field="fiscal-year")
-            doc = await self._db.write(self._close, fiscal_year, iso_now(self._clock), actor or Actor("system", "scheduler"))
+            doc = await self._close(fiscal_year, iso_now(self._clock), actor or Actor("system", "scheduler"))
         else:
-            doc = await self._db.read(self._compute, fiscal_year)
+            doc = _statement(await self._store.settlement.statement_inputs(fiscal_year))
         if out is not None:
             await asyncio.to_thread(write_statements, doc, out)
         return doc
 
-    def _compute(self, conn: Conn, fiscal_year: int) -> dict[str, Any]:
-        closed = store.closed_years(conn)
-        own = store.year_groups(conn, fiscal_year)
-        late = store.late_groups(conn, fiscal_year, closed)
-        voided = store.voided_after_close(conn, fiscal_year)
-        return build_statement(fiscal_year, muni_store.list_municipalities(conn), own, late, voided)
+    async def _close(self, fiscal_year: int, at: str, actor: Actor) -> dict[str, Any]:
+        def compose(inputs: StatementInputs) -> str:
+            doc = _statement(inputs)
+            doc["closed"] = True
+            doc["closed_at"] = at
+            return json.dumps(doc, ensure_ascii=False, sort_keys=True)
 
-    def _close(self, conn: Conn, fiscal_year: int, at: str, actor: Actor) -> dict[str, Any]:
-        again = store.closed_document(conn, fiscal_year)
-        if again is not None:  # closed by a concurrent run a moment ago
-            loaded: dict[str, Any] = json.loads(again)
-            return loaded
-        doc = self._compute(conn, fiscal_year)
-        doc["closed"] = True
-        doc["closed_at"] = at
-        store.insert_settlement(conn, fiscal_year, at, json.dumps(doc, ensure_ascii=False, sort_keys=True))
-        store.mark_settled(conn, fiscal_year, store.closed_years(conn))
-        append_audit(conn, AuditEntry(at, actor.name, actor.interface, None, "settle-close", "fiscal_year",
-                                      None, str(fiscal_year)))
-        stored: dict[str, Any] = json.loads(json.dumps(doc, ensure_ascii=False, sort_keys=True))
+        audit = AuditEntry(at, actor.name, actor.interface, None, "settle-close", "fiscal_year", None,
+                           str(fiscal_year))
+        stored: dict[str, Any] = json.loads(await self._store.settlement.close_year(fiscal_year, compose, audit))
         return stored  # exactly as stored
+
+
+def _statement(inputs: StatementInputs) -> dict[str, Any]:
+    return build_statement(inputs.fiscal_year, inputs.municipalities, inputs.own, inputs.late, inputs.voided)
 
 
 def write_statements(doc: dict[str, Any], out: Path) -> list[Path]:
