@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bcl_console.store.api import TokenStore
+from bcl_console.store.api import LinkageStore, TokenStore
 from bcl_console.store.db import Database
+from bcl_console.store.linkage import SqliteLinkage
 from bcl_console.store.tokens import SqliteTokens
 
 
@@ -16,6 +17,7 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         self.db = Database(path)
         self.tokens: TokenStore = SqliteTokens(self.db)
+        self.linkage: LinkageStore = SqliteLinkage(self.db)
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         return await self.db.open(target_version=target_version)
