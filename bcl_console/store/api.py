@@ -191,11 +191,14 @@ class LinkageStore(Protocol):
         """Keep a rejected batch's sealed problem list; drop those received before ``kept_since``."""
         ...
 
-    async def import_rejected(self, records: list[RejectedRecord], kept_since: datetime) -> int:
-        """Add entries of an earlier version's journal file (each once); how many were new."""
+    async def import_rejected(self, records: list[RejectedRecord], kept_since: datetime) -> int | None:
+        """Add entries of an earlier version's journal file (each once) and prune; how many
+        were new, or None when the database (opened at an older schema) cannot hold them."""
         ...
 
-    async def prune_rejected(self, kept_since: datetime) -> int: ...
+    async def prune_rejected(self, kept_since: datetime) -> int:
+        """Drop the problem lists received before ``kept_since``; how many."""
+        ...
 
     async def rejected(self, code: str | None) -> list[RejectedRecord]:
         """Kept problem lists, oldest first."""

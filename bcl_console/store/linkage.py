@@ -263,10 +263,23 @@ def record_rejected(conn: sqlite3.Connection, record: RejectedRecord, kept_since
     _prune_rejected(conn, kept_since)
 
 
-def import_rejected(conn: sqlite3.Connection, records: list[RejectedRecord], kept_since: datetime) -> int:
+def _keeps_rejections(conn: sqlite3.Connection) -> bool:
+    """Whether the schema has the table (a database opened at an older version on purpose
+    has not: start-time upkeep leaves it alone)."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'linkage_rejections'"
+                        ).fetchone() is not None
+
+
+def import_rejected(conn: sqlite3.Connection, records: list[RejectedRecord], kept_since: datetime) -> int | None:
+    if not _keeps_rejections(conn):
+        return None
     added = sum(_insert_rejected(conn, r) for r in records)
     _prune_rejected(conn, kept_since)
     return added
+
+
+def prune_rejected(conn: sqlite3.Connection, kept_since: datetime) -> int:
+    return _prune_rejected(conn, kept_since) if _keeps_rejections(conn) else 0
 
 
 def list_rejected(conn: sqlite3.Connection, code: str | None) -> list[RejectedRecord]:
@@ -346,11 +359,11 @@ class SqliteLinkage:
     async def record_rejected(self, record: RejectedRecord, kept_since: datetime) -> None:
         await self._db.write(record_rejected, record, kept_since)
 
-    async def import_rejected(self, records: list[RejectedRecord], kept_since: datetime) -> int:
+    async def import_rejected(self, records: list[RejectedRecord], kept_since: datetime) -> int | None:
         return await self._db.write(import_rejected, records, kept_since)
 
     async def prune_rejected(self, kept_since: datetime) -> int:
-        return await self._db.write(_prune_rejected, kept_since)
+        return await self._db.write(prune_rejected, kept_since)
 
     async def rejected(self, code: str | None) -> list[RejectedRecord]:
         return await self._db.read(list_rejected, code)

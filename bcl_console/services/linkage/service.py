@@ -208,8 +208,9 @@ class LinkageService:
         if path.exists():
             records = await asyncio.to_thread(rejected_journal.legacy_records, path, self._keys.backup_key)
             added = await self._store.linkage.import_rejected(records, kept_since)
-            await asyncio.to_thread(rejected_journal.remove_legacy, path)
-            log.info("%d rejected batch(es) imported from %s", added, path)
+            if added is not None:  # else the database is at a schema before the table: not yet
+                await asyncio.to_thread(rejected_journal.remove_legacy, path)
+                log.info("%d rejected batch(es) imported from %s", added, path)
         else:
             await self._store.linkage.prune_rejected(kept_since)
 
