@@ -33,6 +33,7 @@ SETUP = textwrap.dedent(
     import asyncio, sys
     from pathlib import Path
     from bcl_console.config import load_settings
+    from bcl_console.demo.make import demo_service
     from bcl_console.services.platform.runtime import Runtime
 
     async def main(data, out, residents):

@@ -15,6 +15,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
 
 from bcl_console.domain.errors import InvalidInput
+from bcl_console.domain.linkage import Problem
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
 from bcl_console.screens.widgets.table import keep_cursor, selected_key
@@ -128,9 +129,7 @@ class LinkageScreen(LiveScreen):
         if b.problems:
             lines.append(f"[b]problems ({len(b.problems)})[/b]")
             for p in b.problems[:100]:
-                where = ":".join(str(x) for x in (p.get("file"), p.get("line")) if x is not None)
-                column = f" [{p['column']}]" if p.get("column") else ""
-                lines.append(escape(f"  {where}{column}: {p.get('reason')}"))
+                lines.append(escape(f"  {Problem.from_dict(p).sentence()}"))
         detail.update("\n".join(lines))
 
     def action_toggle_backups(self) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from bcl_console.store.api import (
     AuditStore,
     DisasterStore,
+    LinkageStore,
     MonitorStore,
     MunicipalityStore,
     OnboardingStore,
@@ -21,6 +22,7 @@ from bcl_console.store.audit import SqliteAudit
 from bcl_console.store.db import Database
 from bcl_console.store.disasters import SqliteDisaster
 from bcl_console.store.jobs import SqliteScheduler
+from bcl_console.store.linkage import SqliteLinkage
 from bcl_console.store.monitor import SqliteMonitor
 from bcl_console.store.municipalities import SqliteMunicipalities
 from bcl_console.store.onboarding import SqliteOnboarding
@@ -45,6 +47,7 @@ class SqliteStore:
         self.onboarding: OnboardingStore = SqliteOnboarding(self.db)
         self.settlement: SettlementStore = SqliteSettlement(self.db)
         self.monitor: MonitorStore = SqliteMonitor(self.db)
+        self.linkage: LinkageStore = SqliteLinkage(self.db)
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         return await self.db.open(target_version=target_version)

@@ -14,6 +14,7 @@ import pytest
 
 from bcl_console.cli import main
 from tests.conftest import dump
+from tests.services.test_linkage import held_data, kept_rejections
 
 NOW = ["--now", "2026-06-17T10:00:00+09:00"]
 
@@ -204,7 +205,8 @@ def test_link_backup_and_token_commands(capsys: pytest.CaptureFixture[str], demo
     before = dump(demo_dir / "bcl.sqlite3")
     code, out, err = run(capsys, "link", str(FIX / "invalid" / "bad-dates"), "--data-dir", data, *NOW)
     assert code == 3 and "nothing changed" in err and "residents.csv:2 [birth_date]" in out
-    assert dump(demo_dir / "bcl.sqlite3") == before
+    after = dump(demo_dir / "bcl.sqlite3")  # the one row a rejection adds: its sealed problem list
+    assert held_data(after) == held_data(before) and kept_rejections(after) == kept_rejections(before) + 1
     code, doc = run_json(capsys, "link", str(FIX / "valid-full"), "--data-dir", data, *NOW)
     assert code == 0 and doc["outcome"] == "applied" and doc["counts"]["residents"] == 10
     assert set(doc) >= {"outcome", "municipality_code", "sequence", "counts", "problems"}

@@ -24,6 +24,18 @@ CODE = "993611"
 
 rows = query
 
+#: How a dump shows a rejected batch's kept problem list (sealed; the one row a rejection adds).
+KEPT_REJECTION = 'INSERT INTO "linkage_rejections"'
+
+
+def held_data(dump: list[str]) -> list[str]:
+    """A database dump without the kept problem lists of rejected batches."""
+    return [line for line in dump if not line.startswith(KEPT_REJECTION)]
+
+
+def kept_rejections(dump: list[str]) -> int:
+    return sum(line.startswith(KEPT_REJECTION) for line in dump)
+
 
 async def test_full_then_delta(demo_runtime: Runtime) -> None:
     rt = demo_runtime
@@ -122,7 +134,8 @@ async def test_each_invalid_batch_is_rejected_and_changes_nothing(
     result = await demo_runtime.linkage.link(copy(FIX / "invalid" / name, tmp_path))
     assert result.outcome == "rejected"
     assert any(p.file == file and p.column == column and reason in p.reason for p in result.problems), result.problems
-    assert db_dump(demo_runtime.settings.db_path) == before
+    after = db_dump(demo_runtime.settings.db_path)
+    assert held_data(after) == held_data(before) and kept_rejections(after) == kept_rejections(before) + 1
     assert sorted(demo_runtime.settings.data_dir.rglob("*.bclbak")) == backups_before
     assert not list((tmp_path / "evil.txt").parent.glob("evil.txt"))
     journal = await demo_runtime.linkage.batches(CODE if result.municipality_code else None)
@@ -145,7 +158,8 @@ async def test_bad_deltas_are_rejected(
     result = await demo_runtime.linkage.link(FIX / "invalid" / name)
     assert result.outcome == "rejected"
     assert any(p.column == column and reason in p.reason for p in result.problems), result.problems
-    assert db_dump(demo_runtime.settings.db_path) == before
+    after = db_dump(demo_runtime.settings.db_path)
+    assert held_data(after) == held_data(before) and kept_rejections(after) == kept_rejections(before) + 1
 
 
 async def test_sequence_rules(demo_runtime: Runtime, tmp_path: Path) -> None:
@@ -258,84 +272,107 @@ async def test_a_tampered_backup_is_refused(demo_runtime: Runtime, db_dump: Call
 
 
 async def test_rejected_batches_keep_no_personal_data_in_the_clear(demo_runtime: Runtime, tmp_path: Path) -> None:
-    """The problem lists quote resident codes, kana names and dates: the journal seals them
-    (0600, backup key), keeps them for the operator, and drops entries after 90 days."""
-    import json
+    """The problem lists quote resident codes, kana names and dates: the database keeps them
+    sealed (backup key; the database file is 0600), keeps them for the operator, and drops
+    entries after 90 days."""
     import stat
     from datetime import timedelta
 
     rt = demo_runtime
+    db = rt.settings.db_path
+
+    def kept() -> list[tuple[str, str | None, bytes]]:
+        return [(r[0], r[1], bytes(r[2])) for r in
+                rows(db, "SELECT received_at, municipality_code, sealed FROM linkage_rejections ORDER BY id")]
+
     result = await rt.linkage.link(copy(FIX / "invalid" / "bad-kana", tmp_path))
     assert result.outcome == "rejected"
     quoted = [p.reason for p in result.problems if p.column == "name_kana"]
     assert quoted
-    journal = rt.linkage.journal_path
-    assert stat.S_IMODE(journal.stat().st_mode) == 0o600
-    raw = journal.read_text(encoding="utf-8")
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    (entry,) = kept()
+    assert entry[1] == CODE
     for reason in quoted:
-        assert reason not in raw and json.dumps(reason)[1:-1] not in raw
+        assert reason.encode("utf-8") not in entry[2]
     residents = [line.split(",")[0] for line in (FIX / "invalid" / "bad-kana" / "residents.csv")
                  .read_text(encoding="utf-8").splitlines()[1:]]
-    assert residents and not any(code in raw for code in residents)
+    assert residents and not any(code.encode("ascii") in entry[2] for code in residents)
+    assert not rt.linkage.legacy_journal_path.exists()  # nothing is written beside the database
     # the operator still sees every problem, with its file, line, column and reason
     views = [b for b in await rt.linkage.batches(CODE) if b.outcome == "rejected"]
     assert [p["reason"] for p in views[0].problems if p["column"] == "name_kana"] == quoted
-    # an entry of an older version in the clear is sealed at the next append; 91 days on,
-    # entries are gone
-    clear = {"received_at": "2026-06-16T01:00:00+00:00", "municipality_code": CODE, "sequence": 9,
-             "kind": "delta", "problems": [{"file": "residents.csv", "line": 2, "column": "name",
-                                            "reason": "山田 花子 is not in katakana"}]}
-    with journal.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(clear, ensure_ascii=False) + "\n")
     await rt.linkage.link(copy(FIX / "invalid" / "bad-sex", tmp_path / "again"))
-    raw = journal.read_text(encoding="utf-8")
-    assert "山田" not in raw and len(raw.splitlines()) == 3
-    assert any(b.sequence == 9 for b in await rt.linkage.batches(CODE))
+    assert len(kept()) == 2
+    # 91 days on, entries are gone
     clock = rt.clock
     assert isinstance(clock, FixedClock)
     clock.set(clock.now() + timedelta(days=91))
     await rt.linkage.link(copy(FIX / "invalid" / "bad-dates", tmp_path / "later"))
-    assert len(journal.read_text(encoding="utf-8").splitlines()) == 1
+    assert len(kept()) == 1
 
 
 async def test_two_rejections_at_once_both_keep_their_entries(demo_runtime: Runtime, tmp_path: Path) -> None:
-    """The journal is rewritten whole on each append: without a lock two writers at once
-    (two HTTP uploads, the console and `link`) kept about half of the entries."""
-    import threading
+    """Two writers at once (two HTTP uploads, the console and `link` in another process)
+    keep every entry: the journal file rewritten whole on each append once kept about half
+    of them without a lock; the database serialises them."""
+    import asyncio
 
     from bcl_console.services.linkage import rejected_journal
 
     rt = demo_runtime
+    other = Runtime(rt.settings, clock=rt.clock)  # a second process's store on the same centre
+    await other.start()
     key = rt.keys.backup_key
     now = rt.clock.now()
 
-    def write(n: int) -> None:
+    async def write(runtime: Runtime, n: int) -> None:
         for i in range(40):
             entry = {"municipality_code": CODE, "sequence": n * 100 + i, "problems": []}
-            rejected_journal.append(rt.linkage.journal_path, rejected_journal.seal(key, now.isoformat(), entry),
-                                    key, now)
+            await runtime.store.linkage.record_rejected(rejected_journal.seal(key, now.isoformat(), entry),
+                                                        now - rejected_journal.RETENTION)
 
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    sequences = {e["sequence"] for e in rejected_journal.read(rt.linkage.journal_path, key)}
+    try:
+        await asyncio.gather(write(rt, 0), write(other, 1))
+    finally:
+        await other.stop()
+    sequences = {b.sequence for b in await rt.linkage.batches(CODE, limit=1000) if b.outcome == "rejected"}
     assert sequences == {n * 100 + i for n in range(2) for i in range(40)}
 
 
-async def test_a_journal_left_in_the_clear_is_sealed_at_start(demo_dir: Path) -> None:
+async def test_a_journal_file_of_an_earlier_version_is_imported_at_start(demo_dir: Path) -> None:
+    """An older centre kept the problem lists in linkage/rejected.jsonl, sealed or (before
+    that) in the clear: the next start imports every entry, sealed, into the database and
+    removes the file; an import cut off before the removal adds nothing the second time."""
+    import base64
     import json
 
-    journal = demo_dir / "linkage" / "rejected.jsonl"
+    from bcl_console.services.linkage import rejected_journal
+
+    settings = load_settings(str(demo_dir))
+    journal = settings.linkage_dir / "rejected.jsonl"
     journal.parent.mkdir(exist_ok=True)
+    rt = Runtime(settings, clock=FixedClock(TEST_NOW))
+    key = rt.keys.backup_key  # the demo centre's
     clear = {"received_at": "2026-06-16T01:00:00+00:00", "municipality_code": CODE, "sequence": 9,
              "problems": [{"file": "residents.csv", "line": 2, "column": "name", "reason": "山田 花子 …"}]}
-    journal.write_text(json.dumps(clear, ensure_ascii=False) + "\n", encoding="utf-8")
-    rt = Runtime(load_settings(str(demo_dir)), clock=FixedClock(TEST_NOW))
-    await rt.start()
-    try:
-        assert "山田" not in journal.read_text(encoding="utf-8")
-        assert any(b.sequence == 9 for b in await rt.linkage.batches(CODE))
-    finally:
-        await rt.stop()
+    record = rejected_journal.seal(key, "2026-06-15T01:00:00+00:00",
+                                   {"municipality_code": CODE, "sequence": 8, "problems": []})
+    lines = [json.dumps(clear, ensure_ascii=False),
+             json.dumps({"received_at": record.received_at, "municipality_code": CODE,
+                         "sealed": base64.b64encode(record.sealed).decode("ascii")})]
+    text = "".join(line + "\n" for line in lines)
+    journal.write_text(text, encoding="utf-8")
+    for attempt in range(2):
+        rt = Runtime(settings, clock=FixedClock(TEST_NOW))
+        await rt.start()
+        try:
+            assert not journal.exists()
+            stored = rows(settings.db_path, "SELECT sealed FROM linkage_rejections")
+            assert len(stored) == len(lines)
+            assert not any("山田".encode() in bytes(r[0]) for r in stored)
+            sequences = {b.sequence for b in await rt.linkage.batches(CODE) if b.outcome == "rejected"}
+            assert sequences == {9, 8}
+        finally:
+            await rt.stop()
+        if attempt == 0:  # as if the first import had committed and then been killed
+            journal.write_text(text, encoding="utf-8")

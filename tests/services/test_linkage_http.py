@@ -17,6 +17,7 @@ from bcl_console.http.app import start_http
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import free_port
+from tests.services.test_linkage import held_data, kept_rejections
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "fixtures" / "linkage"
@@ -63,7 +64,8 @@ async def test_receiving_api(demo_runtime: Runtime, db_dump: Callable[[Path], li
     status, doc = await post(server.url, zipped(FIX / "invalid" / "bad-dates"), token)
     assert status == 422 and len(doc["problems"]) == 4
     assert {p["line"] for p in doc["problems"]} == {2, 3, 4, 5}
-    assert db_dump(rt.settings.db_path) == before
+    after = db_dump(rt.settings.db_path)
+    assert held_data(after) == held_data(before) and kept_rejections(after) == kept_rejections(before) + 3
 
     status, doc = await post(server.url, body, token)
     assert status == 201 and doc["outcome"] == "applied" and doc["sequence"] == 2

@@ -28,7 +28,6 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import IO, Any
@@ -36,6 +35,8 @@ from typing import IO, Any
 from bcl_console.domain import linkage as rules
 from bcl_console.domain.linkage import MAX_PROBLEMS, Manifest, Problem, Problems
 from bcl_console.services.linkage.batch_source import BatchSource, open_source
+from bcl_console.store.api import Chunk as Chunk
+from bcl_console.store.api import LinkageRow
 
 log = logging.getLogger(__name__)
 
@@ -48,21 +49,7 @@ VALIDATORS: tuple[tuple[str, Callable[..., tuple[Any, ...] | None]], ...] = (
     ("taxes.csv", rules.tax_row),
 )
 
-Row = tuple[int, str | None, tuple[Any, ...]]  # (line, change or None, values)
-
-
-@dataclass
-class Chunk:
-    """Rows of one file ready to write, and what was found since the previous chunk."""
-
-    file: str
-    kind: str  # residents | seals | taxes
-    read: int  # data rows read since the previous chunk (for progress)
-    rows: list[Row] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    omitted: int = 0
-    impressions: list[tuple[str, bytes]] = field(default_factory=list)  # (sha256, png), new ones
-    records: int | None = None  # on a file's last chunk: its data rows (-1: header unusable)
+Row = LinkageRow  # (line, change or None, values)
 
 
 class BatchReadFailed(OSError):

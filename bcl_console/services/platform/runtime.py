@@ -85,7 +85,7 @@ class Runtime:
         self.residents = ResidentDirectory(self.store)
         self.tokens = TokenService(self.store, self.clock)
         self.linkage = LinkageService(
-            self.db, self.clock, self.bus, self.keys, settings.data_dir, self.tokens
+            self.store, self.clock, self.bus, self.keys, settings, self.tokens
         )
         self.issuance = IssuanceService(
             self.db, self.clock, self.bus, self.keys, settings.data_dir, workers=render_workers
