@@ -22,14 +22,14 @@ import asyncio
 import hashlib
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bcl_console.domain import linkage as rules
-from bcl_console.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from bcl_console.domain.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
 from bcl_console.domain.fiscal import tokyo, tokyo_at
 from bcl_console.domain.linkage import Problems
 from bcl_console.domain.municipality import CertificateType, Hosting, Municipality
@@ -41,9 +41,10 @@ from bcl_console.domain.onboarding import (
     parse_stage,
     required_stages,
 )
-from bcl_console.services.issuance.own_server import OwnServerClient, OwnServerError
+from bcl_console.services.issuance.own_server import OwnServerClient, OwnServerUnavailable
 from bcl_console.services.issuance.pki import CardHolder, PkiService
-from bcl_console.services.issuance.relay import RelayError, RelayService
+from bcl_console.services.issuance.relay import RelayService
+from bcl_console.services.issuance.relay_values import CardProof, CertificateOrder, SessionOpened
 from bcl_console.services.issuance.service import IssuanceService
 from bcl_console.services.issuance.verification import VerificationService
 from bcl_console.services.linkage.backup_crypto import decrypt_to_temp
@@ -81,6 +82,14 @@ LogFn = Callable[[str], None]
 
 class StageFailed(Exception):
     """The stage ran and did not pass: the reason goes on the record."""
+
+
+class RefusedByRelay(StageFailed):
+    """The relay refused a step of a test issuance, as it would refuse a kiosk."""
+
+    def __init__(self, error: DomainError) -> None:
+        super().__init__(f"the relay refused: {error.code}: {error.message}")
+        self.error = error
 
 
 @dataclass
@@ -160,8 +169,6 @@ class TestStageService:
                 outcome, reason = await self._dispatch(ctx, plan.offers_seal, operator)
             except StageFailed as exc:
                 outcome, reason = Outcome.FAILED, str(exc)
-            except RelayError as exc:
-                outcome, reason = Outcome.FAILED, f"the relay refused: {exc.code}: {exc.message}"
             except DomainError as exc:
                 outcome, reason = Outcome.FAILED, exc.sentence()
             ctx.evidence["seconds"] = round(time.perf_counter() - started, 2)
@@ -308,13 +315,11 @@ class TestStageService:
         residents = await self._test_residents(ctx.municipality)
         return (await self._cards(ctx.municipality, residents[:1], ctx))[residents[0]]
 
-    async def _session(self, operator: str, channel: str, holder: CardHolder) -> dict[str, Any]:
+    async def _session(self, operator: str, channel: str, holder: CardHolder) -> SessionOpened:
         """Authenticate the card at the relay as a kiosk does: challenge, signed nonce, session."""
-        challenge = self._relay.challenge(operator)
-        return await self._relay.open_session(operator, {"challenge_id": challenge["challenge_id"],
-                                                         "certificate": holder.certificate,
-                                                         "signature": holder.sign(challenge["nonce"])},
-                                              channel=channel)
+        challenge = await _ask(self._relay.challenge(operator))
+        proof = CardProof(challenge.challenge_id, holder.certificate, holder.sign(challenge.nonce))
+        return await _ask(self._relay.open_session(operator, proof, channel=channel))
 
     async def _options(self, m: Municipality, resident: str, ctype: CertificateType) -> dict[str, Any] | None:
         """Options that make ``ctype`` issuable for ``resident``, or None when it is not."""
@@ -339,19 +344,19 @@ class TestStageService:
         relay = self._relay
         session = await self._session(operator, channel, holder)
         key = f"teststage-{ctx.stage.value}-{time.time_ns()}"
-        _, request = await relay.request(operator, key, {"session_id": session["session_id"], "type": ctype.value,
-                                                         "copies": 1, "options": options})
-        rid = request["request_id"]
-        paid = await relay.pay(operator, rid, {"amount": request["fee_total"]})
-        pdf = await relay.document(operator, rid)
+        request = await _ask(relay.request(operator, CertificateOrder(session.session_id, ctype, 1, options),
+                                           idempotency_key=key))
+        rid = request.request_id
+        paid = await _ask(relay.pay(operator, rid, request.fee_total))
+        pdf = await _ask(relay.document(operator, rid))
         verdict = await self._verification.verify_bytes(pdf)
-        done = await relay.complete(operator, rid, {"result": "printed"})
-        item = {"operator": operator, "channel": channel, "type": ctype.value, "resident": session["resident_code"],
-                "request_id": rid, "fee": request["fee_total"], "verification_code": paid["verification_code"],
-                "pages": paid["pages"], "sha256": hashlib.sha256(pdf).hexdigest(), "verdict": verdict.status,
-                "status": done["status"]}
-        ctx.log(f"{operator}: {ctype.label} for {session['resident_code']} → {paid['verification_code']} "
-                f"({paid['pages']} page(s)), verification {verdict.status}")
+        done = await _ask(relay.complete(operator, rid, printed=True))
+        item = {"operator": operator, "channel": channel, "type": ctype.value, "resident": session.resident_code,
+                "request_id": rid, "fee": request.fee_total, "verification_code": paid.verification_code,
+                "pages": paid.pages, "sha256": hashlib.sha256(pdf).hexdigest(), "verdict": verdict.status,
+                "status": done.status}
+        ctx.log(f"{operator}: {ctype.label} for {session.resident_code} → {paid.verification_code} "
+                f"({paid.pages} page(s)), verification {verdict.status}")
         if verdict.status != "genuine":
             raise StageFailed(f"the {ctype.value} document of request {rid} did not verify: {verdict.reason}")
         return item
@@ -365,7 +370,7 @@ class TestStageService:
             try:
                 status = await self._own.resident_status(m, rc)
                 content = await self._own.certificate_content(m, rc, "residence", {"scope": "self"})
-            except OwnServerError as exc:
+            except OwnServerUnavailable as exc:
                 raise StageFailed(f"the own server did not answer for resident {rc}: {exc.message}") from None
             if status is None:
                 raise StageFailed(f"the own server does not know test resident {rc}")
@@ -474,8 +479,12 @@ class TestStageService:
     async def _try_session(self, holder: CardHolder, channel: str) -> dict[str, Any]:
         try:
             await self._session(PSEUDO_OPERATOR, channel, holder)
-        except RelayError as exc:
-            return {"status": exc.status, "code": exc.code, "message": exc.message}
+        except RefusedByRelay as refused:
+            exc = refused.error
+            # What a kiosk is told: 503 when the service is closed (the drill); the HTTP
+            # statuses of other refusals are the HTTP layer's, and this stage fails on them.
+            return {"status": 503 if isinstance(exc, Unavailable) else "refused", "code": exc.code,
+                    "message": exc.message}
         return {"status": 201}
 
     # -- real-store test ---------------------------------------------------------------------------------------
@@ -491,6 +500,14 @@ class TestStageService:
         ctx.evidence["issuances"] = [item]
         return Outcome.PASSED, (f"a real issuance at {operator}'s store printed and verified; "
                                 f"{item['fee']:,}円 settled like production")
+
+
+async def _ask(step: Awaitable[T]) -> T:
+    """A step of the in-process kiosk: what the relay refuses fails the stage, named as the relay's."""
+    try:
+        return await step
+    except DomainError as exc:
+        raise RefusedByRelay(exc) from None
 
 
 def _reservoir(rows: Iterable[T], k: int, rng: random.Random) -> list[T]:
