@@ -102,7 +102,8 @@ class Runtime:
         self.onboarding = OnboardingService(self.db, self.clock, self.bus)
         self.ledger = LedgerService(self.db, self.clock, self.bus)
         self.teststages = TestStageService(
-            self.db, self.clock, self.bus, self.keys, settings.data_dir, self.pki, self.issuance, self.relay,
+            self.store, self.clock, self.bus, self.keys, settings.data_dir, settings.tmp_dir, self.pki,
+            self.issuance, self.relay,
             self.verification, self.own_server,
         )
         self.http: Served | None = None
