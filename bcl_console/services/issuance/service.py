@@ -151,12 +151,14 @@ def _render_job(content: CertificateContent, code: str, signed: Signed, created:
 
 class IssuanceService:
     def __init__(self, store: Store, clock: Clock, bus: EventBus, keys: KeyStore, data_dir: Path,
-                 workers: int = 0) -> None:
+                 documents_dir: Path, workers: int = 0) -> None:
         self._store = store
         self._clock = clock
         self._bus = bus
         self._keys = keys
         self._data_dir = data_dir
+        #: Where documents go, as recorded: relative to the data directory.
+        self._documents = documents_dir.relative_to(data_dir)
         self._workers = workers
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
 
@@ -289,7 +291,7 @@ class IssuanceService:
         """Where a document is kept; ``attempt`` makes the name one payment's own."""
         now = tokyo(self._clock.now())
         name = f"{request_id}-{attempt}.pdf" if attempt else f"{request_id}.pdf"
-        return Path("documents") / f"{now:%Y}" / f"{now:%m}" / name
+        return self._documents / f"{now:%Y}" / f"{now:%m}" / name
 
     def save_document(self, rel: Path, pdf: bytes) -> None:
         """Write a document durably and atomically: a temporary file of this call's own,

@@ -88,7 +88,8 @@ class Runtime:
             self.db, self.clock, self.bus, self.keys, settings.data_dir, self.tokens
         )
         self.issuance = IssuanceService(
-            self.store, self.clock, self.bus, self.keys, settings.data_dir, workers=render_workers
+            self.store, self.clock, self.bus, self.keys, settings.data_dir, settings.documents_dir,
+            workers=render_workers
         )
         self.verification = VerificationService(self.store, self.keys)
         self.metrics = Metrics()
