@@ -25,8 +25,18 @@ from aiohttp.client_exceptions import ClientConnectionResetError
 from aiohttp.typedefs import Handler
 from aiohttp.web_protocol import RequestPayloadError
 
-from bcl_console.domain.errors import Conflict, DomainError, NotFound
-from bcl_console.services.issuance.relay import RelayError
+from bcl_console.domain.errors import (
+    BadRequest,
+    Conflict,
+    DomainError,
+    NotFound,
+    Refused,
+    Unauthenticated,
+    Unavailable,
+    UpstreamFailed,
+    UpstreamTimeout,
+)
+from bcl_console.services.issuance.pki import CardSignatureRefused, CardUnreadable
 from bcl_console.store import disk_full
 
 if TYPE_CHECKING:
@@ -58,14 +68,52 @@ def json_error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
-def bad_request(message: str, code: str = "bad_request") -> RelayError:
-    return RelayError(400, code, message)
+class BodyTooLarge(BadRequest):
+    """A body above its route's limit."""
+
+    code = "too_large"
+
+
+class BodyTimeout(BadRequest):
+    """A body that did not arrive whole in time."""
+
+    code = "body_timeout"
+
+
+#: The one mapping from the domain's errors to HTTP statuses (contract §5): the most
+#: specific class of an error that is named here decides; any other DomainError is 422.
+STATUS: dict[type[DomainError], int] = {
+    BadRequest: 400,
+    CardUnreadable: 400,
+    Unauthenticated: 401,
+    CardSignatureRefused: 401,
+    Refused: 403,
+    NotFound: 404,
+    BodyTimeout: 408,
+    Conflict: 409,
+    BodyTooLarge: 413,
+    UpstreamFailed: 502,
+    Unavailable: 503,
+    UpstreamTimeout: 504,
+}
+
+
+def status_of(exc: DomainError) -> int:
+    for kind in type(exc).__mro__:
+        status = STATUS.get(kind)
+        if status is not None:
+            return status
+    return 422
+
+
+def bad_request(message: str, code: str = "bad_request") -> BadRequest:
+    return BadRequest(message, code=code)
 
 
 # --------------------------------------------------------------------------- bodies
 async def read_body(request: web.Request, limit: int) -> bytes:
     """The whole body, however it was split on the wire; 413 above ``limit``."""
-    too_large = RelayError(413, "too_large", f"the body may be at most {limit // 1024} KiB")
+    too_large = BodyTooLarge(f"the body may be at most {limit // 1024} KiB")
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     buf = bytearray()
@@ -79,7 +127,7 @@ async def read_body(request: web.Request, limit: int) -> bytes:
                 if len(buf) > limit:
                     raise too_large
     except TimeoutError:
-        raise RelayError(408, "body_timeout", f"the body did not arrive within {BODY_TIMEOUT:.0f} s") from None
+        raise BodyTimeout(f"the body did not arrive within {BODY_TIMEOUT:.0f} s") from None
     except RequestPayloadError:  # a Content-Encoding that does not decode, a broken chunk
         raise bad_request("the body cannot be read (its encoding or chunking is broken)",
                           "malformed_body") from None
@@ -169,14 +217,6 @@ def _header_problem(request: web.Request) -> str | None:
     return None
 
 
-def _domain_status(exc: DomainError) -> int:
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, Conflict):
-        return 409
-    return 422
-
-
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The one place errors become responses: ``{"error": {"code", "message"}}``, never a
@@ -190,10 +230,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         return json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
-    except RelayError as exc:
-        return json_error(exc.status, exc.code, exc.message)
     except DomainError as exc:
-        return json_error(_domain_status(exc), exc.code, exc.message)
+        return json_error(status_of(exc), exc.code, exc.message)
     except (ConnectionResetError, ClientConnectionResetError):  # the client went away mid-request
         log.info("%s %s: the client closed the connection", request.method, request.rel_url.raw_path)
         return json_error(400, "client_gone", "the connection was closed before the request was read")

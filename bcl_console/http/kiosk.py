@@ -1,4 +1,8 @@
-"""Kiosk relay API (contract §5), base path /kiosk/v1, and /metrics."""
+"""Kiosk relay API (contract §5), base path /kiosk/v1, and /metrics.
+
+Each route reads its JSON body into the relay's typed values (a 400 for what is not of
+the expected shape), calls the relay, and writes its answer as JSON; what the relay
+refuses becomes a status in the one error middleware (``http.common``)."""
 
 from __future__ import annotations
 
@@ -8,12 +12,27 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from bcl_console.domain.errors import BadRequest
+from bcl_console.domain.municipality import CertificateType
 from bcl_console.http.common import (
     RUNTIME_KEY,
     bearer_token,
     header_text,
     json_error,
     read_json,
+)
+from bcl_console.services.issuance.relay import (
+    MAX_COPIES,
+    RelayService,
+    check_idempotency_key,
+    order_fingerprint,
+)
+from bcl_console.services.issuance.relay_values import (
+    CardProof,
+    CertificateOrder,
+    ChallengeIssued,
+    RequestAccepted,
+    SessionOpened,
 )
 
 
@@ -72,29 +91,127 @@ async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
         request.app[RUNTIME_KEY].metrics.observe_request(route, request.method, status, time.perf_counter() - started)
 
 
-def _relay(request: web.Request) -> Any:
+def _relay(request: web.Request) -> RelayService:
     return request.app[RUNTIME_KEY].relay
 
 
+# --------------------------------------------------------------------------- bodies → values
+def _string(body: dict[str, Any], key: str, limit: int) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise BadRequest(f"{key} must be a non-empty string of at most {limit} characters")
+    return value
+
+
+def card_proof(body: dict[str, Any]) -> CardProof:
+    """A card's answer to a challenge (kiosks, shelter terminals and residents send it alike)."""
+    return CardProof(_string(body, "challenge_id", 64), _string(body, "certificate", 16 * 1024),
+                     _string(body, "signature", 1024))
+
+
+_ORDER_FIELDS = frozenset({"session_id", "type", "copies", "options"})
+_TYPES = {t.value: t for t in CertificateType}
+
+
+def _session_id(body: dict[str, Any]) -> str:
+    session_id = body.get("session_id")
+    if not isinstance(session_id, str) or len(session_id) > 64:
+        raise BadRequest("session_id must be a string")
+    return session_id
+
+
+def _order(body: dict[str, Any], session_id: str) -> CertificateOrder:
+    unknown = set(body) - _ORDER_FIELDS
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
+    type_ = body.get("type")
+    ctype = _TYPES.get(type_) if isinstance(type_, str) else None
+    if ctype is None:
+        raise BadRequest(f"unknown certificate type {type_!r}", code="unknown_type")
+    copies = body.get("copies", 1)
+    if not isinstance(copies, int) or isinstance(copies, bool) or not 1 <= copies <= MAX_COPIES:
+        raise BadRequest(f"copies must be a whole number from 1 to {MAX_COPIES}", code="bad_copies")
+    options = body.get("options", {})
+    if not isinstance(options, dict):
+        raise BadRequest("options must be an object", code="bad_options")
+    return CertificateOrder(session_id, ctype, copies, options)
+
+
+def _amount(body: dict[str, Any]) -> int:
+    amount = body.get("amount")
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise BadRequest("amount must be a whole number of yen", code="bad_amount")
+    return amount
+
+
+def _printed(body: dict[str, Any]) -> bool:
+    result = body.get("result")
+    if result not in ("printed", "failed"):
+        raise BadRequest("result must be printed or failed", code="bad_result")
+    return bool(result == "printed")
+
+
+# --------------------------------------------------------------------------- values → JSON
+def challenge_json(c: ChallengeIssued) -> dict[str, Any]:
+    return {"challenge_id": c.challenge_id, "nonce": c.nonce}
+
+
+def _session_json(s: SessionOpened) -> dict[str, Any]:
+    return {
+        "session_id": s.session_id,
+        "municipality": {"code": s.municipality_code, "name": s.municipality_name},
+        "resident_code": s.resident_code,
+        "certificates": [{"type": c.type, "fee": c.fee} for c in s.certificates],
+    }
+
+
+def _accepted(r: RequestAccepted) -> web.Response:
+    return web.json_response({"request_id": r.request_id, "fee_total": r.fee_total, "status": r.status},
+                             status=201)
+
+
+# --------------------------------------------------------------------------- routes
 async def challenges(request: web.Request) -> web.Response:
-    return web.json_response(_relay(request).challenge(request[OPERATOR]), status=201)
+    return web.json_response(challenge_json(await _relay(request).challenge(request[OPERATOR])), status=201)
 
 
 async def sessions(request: web.Request) -> web.Response:
-    body = await read_json(request)
-    return web.json_response(await _relay(request).open_session(request[OPERATOR], body), status=201)
+    proof = card_proof(await read_json(request))
+    return web.json_response(_session_json(await _relay(request).open_session(request[OPERATOR], proof)),
+                             status=201)
 
 
 async def requests_(request: web.Request) -> web.Response:
     body = await read_json(request)
-    status, doc = await _relay(request).request(request[OPERATOR], header_text(request, "Idempotency-Key", 200), body)
-    return web.json_response(doc, status=status)
+    key = check_idempotency_key(header_text(request, "Idempotency-Key", 200))
+    relay, operator = _relay(request), request[OPERATOR]
+    fingerprint = order_fingerprint(body)
+    session_id: str | None = None
+    try:
+        session_id = _session_id(body)
+        order = _order(body, session_id)
+    except BadRequest:
+        # A retry's answer and the session's state come before the body's own mistakes.
+        again = await relay.replay(operator, key, fingerprint)
+        if again is not None:
+            return _accepted(again)
+        if session_id is not None:
+            await relay.session(operator, session_id)
+        raise
+    return _accepted(await relay.request(operator, order, idempotency_key=key, fingerprint=fingerprint))
 
 
 async def payment(request: web.Request) -> web.Response:
     body = await read_json(request)
-    doc = await _relay(request).pay(request[OPERATOR], request.match_info["id"], body)
-    return web.json_response(doc)
+    relay, operator, request_id = _relay(request), request[OPERATOR], request.match_info["id"]
+    try:
+        amount = _amount(body)
+    except BadRequest:
+        await relay.find(operator, request_id)  # an unknown request is unknown, whatever its body
+        raise
+    paid = await relay.pay(operator, request_id, amount)
+    return web.json_response({"status": paid.status, "verification_code": paid.verification_code,
+                              "pages": paid.pages})
 
 
 async def document(request: web.Request) -> web.Response:
@@ -105,8 +222,14 @@ async def document(request: web.Request) -> web.Response:
 
 async def completion(request: web.Request) -> web.Response:
     body = await read_json(request)
-    doc = await _relay(request).complete(request[OPERATOR], request.match_info["id"], body)
-    return web.json_response(doc)
+    relay, operator, request_id = _relay(request), request[OPERATOR], request.match_info["id"]
+    try:
+        printed = _printed(body)
+    except BadRequest:
+        await relay.find(operator, request_id)  # an unknown request is unknown, whatever its body
+        raise
+    done = await relay.complete(operator, request_id, printed=printed)
+    return web.json_response({"status": done.status, "refunded": done.refunded})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -17,9 +17,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from bcl_console.domain.errors import BadRequest
 from bcl_console.http.common import RUNTIME_KEY, bearer_token, json_error, read_json
-from bcl_console.http.kiosk import RateLimiter
-from bcl_console.services.issuance.relay import RelayError
+from bcl_console.http.kiosk import RateLimiter, card_proof, challenge_json
 from bcl_console.services.issuance.service import MAX_ROW_ID
 from bcl_console.services.platform.actor import Actor
 
@@ -52,13 +52,14 @@ def _client(request: web.Request) -> str:
 
 
 async def challenges(request: web.Request) -> web.Response:
-    return web.json_response(request.app[RUNTIME_KEY].relay.challenge(_client(request)), status=201)
+    return web.json_response(challenge_json(await request.app[RUNTIME_KEY].relay.challenge(_client(request))),
+                             status=201)
 
 
 def _int(body: dict[str, Any], key: str) -> int:
     value = body.get(key)
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ROW_ID:
-        raise RelayError(400, "bad_request", f"{key} must be a whole number from 1 to {MAX_ROW_ID}")
+        raise BadRequest(f"{key} must be a whole number from 1 to {MAX_ROW_ID}")
     return value
 
 
@@ -66,7 +67,7 @@ async def checkins(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME_KEY]
     body = await read_json(request)
     shelter_id = _int(body, "shelter_id")
-    card = await runtime.relay.authenticate_card(_client(request), body)
+    card = await runtime.relay.authenticate_card(_client(request), card_proof(body))
     done = await runtime.ledger.centres.check_in(shelter_id, card.municipality_code, card.resident_code,
                                                  via="card", actor=Actor(request[TERMINAL], "api"))
     doc = done.as_dict()
@@ -79,8 +80,8 @@ async def checkouts(request: web.Request) -> web.Response:
     body = await read_json(request)
     whereabouts = body.get("whereabouts", "home")
     if not isinstance(whereabouts, str):
-        raise RelayError(400, "bad_request", "whereabouts must be a string")
-    card = await runtime.relay.authenticate_card(_client(request), body)
+        raise BadRequest("whereabouts must be a string")
+    card = await runtime.relay.authenticate_card(_client(request), card_proof(body))
     done = await runtime.ledger.centres.check_out(card.municipality_code, card.resident_code,
                                                   whereabouts=whereabouts, actor=Actor(request[TERMINAL], "api"))
     return web.json_response({"shelter": done.as_dict()["shelter"], "whereabouts": done.whereabouts,
@@ -91,7 +92,7 @@ async def applications(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME_KEY]
     body = await read_json(request)
     disaster_id = _int(body, "disaster_id")
-    card = await runtime.relay.authenticate_card(_client(request), body)
+    card = await runtime.relay.authenticate_card(_client(request), card_proof(body))
     applied = await runtime.ledger.requests.apply_online(card.municipality_code, card.resident_code, disaster_id)
     return web.json_response({"application_id": applied.id, "state": applied.state, "disaster_id": disaster_id},
                              status=201)

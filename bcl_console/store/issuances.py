@@ -5,32 +5,19 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from bcl_console.domain.certificate import DisasterRecord, SealRecord, TaxRecord
+from bcl_console.domain.errors import Conflict, NotFound
+from bcl_console.domain.municipality import CertificateType, Municipality
+from bcl_console.domain.resident import Resident
+from bcl_console.store import municipalities as muni_store
+from bcl_console.store import residents as res_store
+from bcl_console.store.api import CertificateSource, IdempotentRequest, IssuedDocumentPath, Route
 from bcl_console.store.api import FeedRow as FeedRow
-
-
-@dataclass(frozen=True)
-class IssuanceRecord:
-    request_id: str
-    type: str
-    options: dict[str, Any]
-    municipality_code: str
-    resident_code: str
-    channel: str
-    operator: str | None
-    fee: int
-    state: str
-    verification_code: str | None
-    content_sha256: str | None
-    pages: int | None
-    document_path: str | None
-    created_at: str
-    issued_at: str | None
-    voided_at: str | None
+from bcl_console.store.api import IssuanceRecord as IssuanceRecord
+from bcl_console.store.db import Database
 
 
 def _record(row: sqlite3.Row) -> IssuanceRecord:
@@ -122,20 +109,68 @@ def insert_request(conn: sqlite3.Connection, r: IssuanceRecord, *, session_id: s
     )
 
 
-def by_idempotency(conn: sqlite3.Connection, operator: str, key: str) -> tuple[IssuanceRecord, str, int] | None:
+def by_idempotency(conn: sqlite3.Connection, operator: str, key: str) -> IdempotentRequest | None:
     row = conn.execute(
         "SELECT * FROM issuances WHERE operator = ? AND idempotency_key = ?", (operator, key)
     ).fetchone()
-    return (_record(row), row["body_sha256"], row["copies"]) if row else None
+    return IdempotentRequest(_record(row), row["body_sha256"], row["copies"]) if row else None
 
 
-def mark_issued(conn: sqlite3.Connection, request_id: str, *, code: str, content_sha256: str, pages: int,
-                document_path: str, at: str, latency_ms: int) -> bool:
+def idempotency_conflict() -> Conflict:
+    return Conflict("this Idempotency-Key was used with another body", code="idempotency_conflict")
+
+
+def open_request(conn: sqlite3.Connection, r: IssuanceRecord, session_id: str, idempotency_key: str,
+                 body_sha256: str, copies: int) -> IssuanceRecord:
+    """A store request, unless a concurrent retry with the same key won the race: then
+    the answer is its request (or a conflict, for another body)."""
+    again = by_idempotency(conn, r.operator or "", idempotency_key)
+    if again is not None:
+        if again.body_sha256 != body_sha256:
+            raise idempotency_conflict()
+        return again.record
+    insert_request(conn, r, session_id=session_id, idempotency_key=idempotency_key, body_sha256=body_sha256,
+                   copies=copies)
+    return r
+
+
+def certificate_source(conn: sqlite3.Connection, resident_code: str, ctype: CertificateType,
+                       options: dict[str, Any], municipality_code: str | None) -> CertificateSource:
+    """Read what a certificate of a resident needs, in one snapshot."""
+    if municipality_code is None:
+        r = res_store.find_resident(conn, resident_code)
+    else:
+        r = res_store.get_resident(conn, municipality_code, resident_code)
+    if r is None:
+        raise NotFound(f"resident {resident_code} is not known", field="resident")
+    m = muni_store.get_municipality(conn, r.municipality_code)
+    if m is None:  # pragma: no cover - a resident always has a municipality
+        raise NotFound(f"municipality {r.municipality_code} is not registered")
+    members = res_store.household_members(conn, m.code, r.household_number)
+    if ctype is CertificateType.SEAL:
+        return CertificateSource(m, r, members, seal=active_seal(conn, m.code, r.resident_code))
+    if ctype is CertificateType.TAX:
+        fy = options.get("fiscal_year")
+        latest = None if fy else tax_record(conn, m.code, r.resident_code, None)
+        return CertificateSource(m, r, members, tax=tax_record(conn, m.code, r.resident_code, fy),
+                                 latest_tax_year=latest.fiscal_year if latest else None)
+    if ctype is CertificateType.DISASTER:
+        return CertificateSource(m, r, members,
+                                 disaster=disaster_record(conn, m.code, r.household_number, options.get("disaster_id")))
+    return CertificateSource(m, r, members)
+
+
+def route(conn: sqlite3.Connection, code: str) -> Route | None:
+    m = muni_store.get_municipality(conn, code)
+    return None if m is None else Route(m, muni_store.get_fees(conn, code))
+
+
+def mark_issued(conn: sqlite3.Connection, d: IssuedDocumentPath) -> bool:
     """awaiting_payment → issued, only from that state (one guarded transaction)."""
     cur = conn.execute(
         "UPDATE issuances SET state = 'issued', verification_code = ?, content_sha256 = ?, pages = ?, "
         "document_path = ?, issued_at = ?, latency_ms = ? WHERE request_id = ? AND state = 'awaiting_payment'",
-        (code, content_sha256, pages, document_path, at, latency_ms, request_id),
+        (d.verification_code, d.content_sha256, d.pages, d.document_path, d.at, d.latency_ms, d.request_id),
     )
     return cur.rowcount == 1
 
@@ -190,3 +225,49 @@ def insert_history(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]])
         "state, created_at, issued_at, completed_at, voided_at, pages) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,2)",
         rows,
     )
+
+
+class SqliteIssuances:
+    """``IssuanceStore`` on SQLite."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def certificate_source(self, resident_code: str, ctype: CertificateType, options: dict[str, Any],
+                                 municipality_code: str | None) -> CertificateSource:
+        return await self._db.read(certificate_source, resident_code, ctype, options, municipality_code)
+
+    async def record_issued(self, record: IssuanceRecord) -> None:
+        await self._db.write(insert_issued, record)
+
+    async def by_code(self, code: str) -> IssuanceRecord | None:
+        return await self._db.read(by_code, code)
+
+    async def by_request(self, request_id: str) -> IssuanceRecord | None:
+        return await self._db.read(by_request, request_id)
+
+    async def by_idempotency(self, operator: str, key: str) -> IdempotentRequest | None:
+        return await self._db.read(by_idempotency, operator, key)
+
+    async def open_request(self, record: IssuanceRecord, *, session_id: str, idempotency_key: str,
+                           body_sha256: str, copies: int) -> IssuanceRecord:
+        return await self._db.write(open_request, record, session_id, idempotency_key, body_sha256, copies)
+
+    async def mark_issued(self, issued: IssuedDocumentPath) -> bool:
+        return await self._db.write(mark_issued, issued)
+
+    async def complete(self, request_id: str, printed: bool, at: str) -> bool:
+        return await self._db.write(complete, request_id, printed, at)
+
+    async def record_refusal(self, at: str, operator: str | None, municipality_code: str | None,
+                             reason: str) -> None:
+        await self._db.write(insert_refusal, at, operator, municipality_code, reason)
+
+    async def route(self, municipality_code: str) -> Route | None:
+        return await self._db.read(route, municipality_code)
+
+    async def municipality(self, municipality_code: str) -> Municipality | None:
+        return await self._db.read(muni_store.get_municipality, municipality_code)
+
+    async def resident(self, municipality_code: str, resident_code: str) -> Resident | None:
+        return await self._db.read(res_store.get_resident, municipality_code, resident_code)

@@ -7,28 +7,36 @@ from pathlib import Path
 
 from bcl_console.store.api import (
     AuditStore,
+    CardStore,
     DisasterStore,
+    IssuanceStore,
     LinkageStore,
     MonitorStore,
     MunicipalityStore,
     OnboardingStore,
     OverviewStore,
+    RelayStore,
     ResidentStore,
     SchedulerStore,
     SettlementStore,
+    TestStageStore,
     TokenStore,
 )
 from bcl_console.store.audit import SqliteAudit
+from bcl_console.store.cards import SqliteCards
 from bcl_console.store.db import Database
 from bcl_console.store.disasters import SqliteDisaster
+from bcl_console.store.issuances import SqliteIssuances
 from bcl_console.store.jobs import SqliteScheduler
 from bcl_console.store.linkage import SqliteLinkage
 from bcl_console.store.monitor import SqliteMonitor
 from bcl_console.store.municipalities import SqliteMunicipalities
 from bcl_console.store.onboarding import SqliteOnboarding
 from bcl_console.store.overview import SqliteOverview
+from bcl_console.store.relay import SqliteRelay
 from bcl_console.store.residents import SqliteResidents
 from bcl_console.store.settlement import SqliteSettlement
+from bcl_console.store.teststages import SqliteTestStages
 from bcl_console.store.tokens import SqliteTokens
 
 
@@ -48,6 +56,10 @@ class SqliteStore:
         self.settlement: SettlementStore = SqliteSettlement(self.db)
         self.monitor: MonitorStore = SqliteMonitor(self.db)
         self.linkage: LinkageStore = SqliteLinkage(self.db)
+        self.issuances: IssuanceStore = SqliteIssuances(self.db)
+        self.cards: CardStore = SqliteCards(self.db)
+        self.relay: RelayStore = SqliteRelay(self.db)
+        self.teststages: TestStageStore = SqliteTestStages(self.db)
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         return await self.db.open(target_version=target_version)

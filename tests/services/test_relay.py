@@ -147,7 +147,7 @@ async def test_refused_cards(relay: tuple[Runtime, Kiosk, str], tmp_path: object
         status, err = await kiosk.session(made.pem)
         assert status == 403 and err["error"]["code"] == code
     # another CA
-    other = PkiService(rt.db, rt.clock, rt.settings.data_dir / "other-ca")
+    other = PkiService(rt.store, rt.clock, rt.settings.data_dir / "other-ca")
     (rt.settings.data_dir / "other-ca").mkdir()
     other.ensure()
     status, err = await kiosk.session(other.make_card(TOWN, rc).pem)

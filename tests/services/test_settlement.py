@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
@@ -104,7 +105,7 @@ async def test_closing_twice_gives_identical_output_and_late_events_become_adjus
     # a late event for the closed year, and a void of an issuance it counted: the kiosk
     # reports the failed print of 'a' (only an issued request can be voided)
     await put(rt, "late", "2026-02-01T10:00:00")
-    assert await rt.relay.complete("セブンマート", "a", {"result": "failed"}) == {"status": "voided", "refunded": 300}
+    assert asdict(await rt.relay.complete("セブンマート", "a", printed=False)) == {"status": "voided", "refunded": 300}
     assert (await rt.settlement.settle(2025))["municipalities"] == first["municipalities"]  # frozen
     rt.clock.set(at("2027-04-01T02:00:00"))  # type: ignore[attr-defined]
     await put(rt, "fy26", "2026-05-01T10:00:00")
@@ -220,23 +221,23 @@ async def test_an_issuance_counts_as_its_latest_state_says(centre: Runtime, tmp_
     rt.clock.set(at("2025-10-05T10:00:00"))  # type: ignore[attr-defined]
     await request(rt, "a", copies=3, operator=operator)
     assert await billable() == 0  # not paid
-    assert (await rt.relay.pay(operator, "a", {"amount": 900}))["status"] == "issued"
+    assert (await rt.relay.pay(operator, "a", 900)).status == "issued"
     doc = await rt.settlement.settle(2025)
     assert doc["totals"]["billable"] == 3 and [o["operator"] for o in doc["operators"]] == [operator]
     town = next(m for m in doc["municipalities"] if m["code"] == TOWN)
     assert town["by_month"]["2025-10"]["residence"] == 3 and town["fees_collected"] == 900
-    assert (await rt.relay.complete(operator, "a", {"result": "printed"}))["status"] == "printed"
+    assert (await rt.relay.complete(operator, "a", printed=True)).status == "printed"
     assert await billable() == 3  # printed: still counted, once
     # a failed print is voided from issued and stops counting
     await request(rt, "b")
-    await rt.relay.pay("セブンマート", "b", {"amount": 300})
+    await rt.relay.pay("セブンマート", "b", 300)
     assert await billable() == 4
-    assert await rt.relay.complete("セブンマート", "b", {"result": "failed"}) == {"status": "voided", "refunded": 300}
+    assert asdict(await rt.relay.complete("セブンマート", "b", printed=False)) == {"status": "voided", "refunded": 300}
     assert await billable() == 3
     # paid at 00:30 on 1 April 2026 in Japan (15:30 on 31 March in UTC): fiscal year 2026
     rt.clock.set(at("2026-04-01T00:30:00"))  # type: ignore[attr-defined]
     await request(rt, "c")
-    await rt.relay.pay("セブンマート", "c", {"amount": 300})
+    await rt.relay.pay("セブンマート", "c", 300)
     assert await billable(2025) == 3 and await billable(2026) == 1
     town = next(m for m in (await rt.settlement.settle(2026))["municipalities"] if m["code"] == TOWN)
     assert town["by_month"]["2026-04"]["residence"] == 1

@@ -1,6 +1,7 @@
 """Own-server municipalities (証明発行サーバ): the relay asks the municipality's own
 issuance server, over HTTP, for the resident's status and the certificate's content,
-then signs and renders it like BCL's own. Timeouts and failures become 502/504.
+then signs and renders it like BCL's own. A failure is OwnServerUnavailable, a timeout
+OwnServerTimeout (the HTTP layer answers 502 and 504).
 
 The interface (also served by `bcl-console own-server`, the reference server):
   GET  {url}/residents/{resident_code}  → 200 {"status", "restricted"} | 404
@@ -16,19 +17,23 @@ from typing import Any
 import aiohttp
 
 from bcl_console.domain.certificate import CertificateContent, content_from_dict
-from bcl_console.domain.errors import DomainError, InvalidInput
+from bcl_console.domain.errors import DomainError, InvalidInput, UpstreamFailed, UpstreamTimeout
 from bcl_console.domain.municipality import Municipality
 
 TIMEOUT = aiohttp.ClientTimeout(total=10, connect=3)
 MAX_ANSWER = 2 * 1024 * 1024
 
 
-class OwnServerError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class OwnServerUnavailable(UpstreamFailed):
+    """The municipality's issuance server cannot be reached or answered what cannot be used."""
+
+    code = "own_server_unreachable"
+
+
+class OwnServerTimeout(OwnServerUnavailable, UpstreamTimeout):
+    """The municipality's issuance server did not answer in time."""
+
+    code = "own_server_timeout"
 
 
 class OwnServerClient:
@@ -53,24 +58,24 @@ class OwnServerClient:
             async with session.request(method, url, json=body) as resp:
                 raw = await resp.content.read(MAX_ANSWER + 1)
                 if len(raw) > MAX_ANSWER:
-                    raise OwnServerError(502, "own_server_bad_answer", f"{m.name}'s issuance server answered too much")
+                    raise OwnServerUnavailable(f"{m.name}'s issuance server answered too much", code="own_server_bad_answer")
                 try:
                     data = json.loads(raw) if raw else None
                 except ValueError:
                     data = None
                 return resp.status, data
         except TimeoutError:
-            raise OwnServerError(504, "own_server_timeout", f"{m.name}'s issuance server did not answer in time") from None
+            raise OwnServerTimeout(f"{m.name}'s issuance server did not answer in time") from None
         except aiohttp.ClientError as exc:
-            raise OwnServerError(502, "own_server_unreachable",
-                                 f"{m.name}'s issuance server cannot be reached ({exc.__class__.__name__})") from None
+            raise OwnServerUnavailable(
+                f"{m.name}'s issuance server cannot be reached ({exc.__class__.__name__})") from None
 
     async def resident_status(self, m: Municipality, resident_code: str) -> tuple[bool, bool] | None:
         status, data = await self._call(m, "GET", f"/residents/{resident_code}")
         if status == 404:
             return None
         if status != 200 or not isinstance(data, dict):
-            raise OwnServerError(502, "own_server_bad_answer", f"{m.name}'s issuance server answered HTTP {status}")
+            raise OwnServerUnavailable(f"{m.name}'s issuance server answered HTTP {status}", code="own_server_bad_answer")
         return data.get("status") == "active", bool(data.get("restricted"))
 
     async def certificate_content(self, m: Municipality, resident_code: str, type_: str,
@@ -81,9 +86,9 @@ class OwnServerClient:
             message = (data or {}).get("error", {}).get("message", "refused") if isinstance(data, dict) else "refused"
             raise InvalidInput(f"{m.name}'s issuance server refused: {message}")
         if status != 200 or not isinstance(data, dict):
-            raise OwnServerError(502, "own_server_bad_answer", f"{m.name}'s issuance server answered HTTP {status}")
+            raise OwnServerUnavailable(f"{m.name}'s issuance server answered HTTP {status}", code="own_server_bad_answer")
         try:
             return content_from_dict(data.get("content"), municipality_code=m.code)
         except DomainError as exc:
-            raise OwnServerError(502, "own_server_bad_answer", exc.message) from None
+            raise OwnServerUnavailable(exc.message, code="own_server_bad_answer") from None
 

@@ -23,14 +23,10 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from bcl_console.domain.codes import validate_municipality_code
-from bcl_console.domain.errors import DomainError, InvalidInput, NotFound
+from bcl_console.domain.errors import InvalidInput, NotFound, Refused
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.clock import Clock, iso_now
-from bcl_console.store import Conn, Database
-from bcl_console.store import cards as store
-from bcl_console.store import municipalities as muni_store
-from bcl_console.store.audit import AuditEntry, append_audit
-from bcl_console.store.cards import CardRecord
+from bcl_console.store.api import AuditEntry, CardRecord, Store
 
 CA_KEY_FILE = "jpki-ca-key.pem"
 CA_CERT_FILE = "jpki-ca.pem"
@@ -38,15 +34,21 @@ CARD_YEARS = 5
 MAX_PEM = 16 * 1024
 
 
-class CardRefused(DomainError):
-    """The card cannot be used: the relay answers 403 (or 401 for a bad signature)."""
+class CardRefused(Refused):
+    """The card cannot be used; ``code`` says why (revoked, expired, unknown_issuer …)."""
 
     code = "card_refused"
 
-    def __init__(self, message: str, reason: str, status: int = 403) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.status = status
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message, code=reason)
+
+
+class CardUnreadable(CardRefused):
+    """What was presented as a card certificate is not one (a malformed request)."""
+
+
+class CardSignatureRefused(CardRefused):
+    """The signature over the challenge does not verify: the card holder is not proven."""
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,8 @@ def _write_secret(path: Path, data: bytes) -> None:
 
 
 class PkiService:
-    def __init__(self, db: Database, clock: Clock, keys_dir: Path) -> None:
-        self._db = db
+    def __init__(self, store: Store, clock: Clock, keys_dir: Path) -> None:
+        self._store = store
         self._clock = clock
         self._dir = keys_dir
         self._ca_key: rsa.RSAPrivateKey | None = None
@@ -146,7 +148,7 @@ class PkiService:
         validate_municipality_code(municipality_code)
         if len(resident_code) != 11 or not resident_code.isdigit():
             raise InvalidInput(f"{resident_code!r} is not an 11-digit resident code", field="resident")
-        if not await self._db.read(muni_store.municipality_exists, municipality_code):
+        if not await self._store.cards.municipality_exists(municipality_code):
             raise NotFound(f"municipality {municipality_code} is not registered", field="municipality")
         card = await asyncio.to_thread(self.make_card, municipality_code, resident_code)
         await self.record([card], actor=actor)
@@ -157,14 +159,9 @@ class PkiService:
         now = self._clock.now()
         records = [CardRecord(c.serial, c.municipality_code, c.resident_code, now.isoformat(),
                               c.not_after.isoformat(), at, None) for c in cards]
-
-        def tx(conn: Conn) -> None:
-            store.insert_cards(conn, records)
-            if len(cards) == 1:
-                append_audit(conn, AuditEntry(at, actor.name, actor.interface, cards[0].municipality_code,
-                                              "card-issue", "serial", None, cards[0].serial))
-
-        await self._db.write(tx)
+        audit = None if len(cards) != 1 else AuditEntry(at, actor.name, actor.interface, cards[0].municipality_code,
+                                                        "card-issue", "serial", None, cards[0].serial)
+        await self._store.cards.record_cards(records, audit)
 
     async def revoke(self, serial_or_pem: str, *, actor: Actor) -> str:
         serial = serial_or_pem.strip().lower()
@@ -173,28 +170,20 @@ class PkiService:
             serial = format(cert.serial_number, "x")
         elif not serial or any(c not in "0123456789abcdef" for c in serial):
             raise InvalidInput(f"{serial_or_pem!r} is not a card serial (hex) or a card file", field="card")
-        at = iso_now(self._clock)
-
-        def tx(conn: Conn) -> str:
-            card = store.get_card(conn, serial)
-            if card is None:
-                raise NotFound(f"no card with serial {serial} was issued here", field="card")
-            if store.revoke_card(conn, serial, at):
-                append_audit(conn, AuditEntry(at, actor.name, actor.interface, card.municipality_code,
-                                              "card-revoke", "serial", None, serial))
-            return serial
-
-        return await self._db.write(tx)
+        audit = AuditEntry(iso_now(self._clock), actor.name, actor.interface, None, "card-revoke", "serial", None,
+                           serial)
+        await self._store.cards.revoke_card(serial, audit)  # NotFound when no such card was issued here
+        return serial
 
     # -- the relay's checks ------------------------------------------------------------
     def check_certificate(self, pem: str) -> tuple[Card, rsa.RSAPublicKey]:
         """Chain to the test CA and validity period (revocation is checked against the DB)."""
         if not isinstance(pem, str) or len(pem) > MAX_PEM or "BEGIN CERTIFICATE" not in pem:
-            raise CardRefused("the certificate is not a PEM certificate", "malformed_certificate", 400)
+            raise CardUnreadable("the certificate is not a PEM certificate", "malformed_certificate")
         try:
             cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
         except (ValueError, UnicodeEncodeError):
-            raise CardRefused("the certificate cannot be read", "malformed_certificate", 400) from None
+            raise CardUnreadable("the certificate cannot be read", "malformed_certificate") from None
         ca = self.ca_cert
         if cert.issuer != ca.subject:
             raise CardRefused("the card was not issued by the JPKI authority this centre trusts", "unknown_issuer")
@@ -228,12 +217,12 @@ class PkiService:
             signature = base64.b64decode(signature_b64, validate=True)
             key.verify(signature, nonce, padding.PKCS1v15(), hashes.SHA256())
         except (InvalidSignature, ValueError, TypeError):
-            raise CardRefused("the signature over the challenge does not verify", "bad_signature", 401) from None
+            raise CardSignatureRefused("the signature over the challenge does not verify", "bad_signature") from None
 
     async def check_recorded(self, serial: str) -> None:
         """A card must be one this centre issued and has not revoked: a certificate signed
         by our CA but never recorded (or whose record is gone) is refused as unknown."""
-        card = await self._db.read(store.get_card, serial)
+        card = await self._store.cards.card(serial)
         if card is None:
             raise CardRefused("the card is not one this centre issued (no record of it)", "unknown_card")
         if card.revoked_at is not None:

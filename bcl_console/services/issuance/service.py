@@ -16,10 +16,12 @@ import json
 import logging
 import multiprocessing
 import os
+import secrets
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +29,7 @@ from typing import Any
 
 from bcl_console.domain import certificate as cert
 from bcl_console.domain.certificate import CertificateContent
-from bcl_console.domain.errors import InvalidInput, NotFound
+from bcl_console.domain.errors import Conflict, InvalidInput
 from bcl_console.domain.fiscal import tokyo
 from bcl_console.domain.municipality import CertificateType, Municipality, parse_certificate_type
 from bcl_console.domain.resident import Resident
@@ -35,12 +37,9 @@ from bcl_console.pdfgen import fontcache
 from bcl_console.pdfgen.certificate import Signed, drawn_strings, render
 from bcl_console.services.platform.clock import Clock, iso_now
 from bcl_console.services.platform.events import CertificateIssued, EventBus
+from bcl_console.services.platform.faults import fault_point
 from bcl_console.services.platform.keys import KeyStore
-from bcl_console.store import Conn, Database
-from bcl_console.store import issuances as store
-from bcl_console.store import municipalities as muni_store
-from bcl_console.store import residents as res_store
-from bcl_console.store.issuances import IssuanceRecord
+from bcl_console.store.api import CertificateSource, IssuanceRecord, IssuedDocumentPath, Store
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +58,15 @@ _OPTION_KEYS = {
 class IssuedDocument:
     record: IssuanceRecord
     pdf: bytes
+
+
+@dataclass(frozen=True)
+class PaidDocument:
+    """A paid request's document, issued: its code, pages and the latency of the request."""
+
+    verification_code: str
+    pages: int
+    latency_ms: int
 
 
 def check_options(ctype: CertificateType, options: dict[str, Any]) -> dict[str, Any]:
@@ -88,40 +96,22 @@ def check_options(ctype: CertificateType, options: dict[str, Any]) -> dict[str, 
     return out
 
 
-def build_content(conn: Conn, resident_code: str, ctype: CertificateType, options: dict[str, Any],
-                  today: datetime, municipality_code: str | None = None) -> tuple[Municipality, Resident, CertificateContent]:
-    """Read what the certificate needs and build its content (on the reader's thread)."""
-    if municipality_code is None:
-        r = res_store.find_resident(conn, resident_code)
-    else:
-        r = res_store.get_resident(conn, municipality_code, resident_code)
-    if r is None:
-        raise NotFound(f"resident {resident_code} is not known", field="resident")
-    m = muni_store.get_municipality(conn, r.municipality_code)
-    if m is None:  # pragma: no cover - a resident always has a municipality
-        raise NotFound(f"municipality {r.municipality_code} is not registered")
+def build_content(src: CertificateSource, ctype: CertificateType, options: dict[str, Any],
+                  today: datetime) -> CertificateContent:
+    """The certificate's content from what the store read for it."""
+    m, r, members = src.municipality, src.resident, src.members
     day = tokyo(today).date()
-    members = res_store.household_members(conn, m.code, r.household_number)
     if ctype is CertificateType.RESIDENCE:
-        content = cert.residence(m, r, members, household=options.get("scope") == "household",
-                                 include_domicile=bool(options.get("include_domicile")), issued_on=day)
-    elif ctype is CertificateType.SEAL:
-        content = cert.seal_certificate(m, r, store.active_seal(conn, m.code, r.resident_code), issued_on=day)
-    elif ctype is CertificateType.TAX:
-        fy = options.get("fiscal_year")
-        content = cert.tax_certificate(m, r, store.tax_record(conn, m.code, r.resident_code, fy),
-                                       fiscal_year=fy or _latest_fy(conn, m.code, r.resident_code, day.year),
-                                       issued_on=day)
-    else:
-        head = next((p for p in members if p.relationship == "世帯主"), r)
-        record = store.disaster_record(conn, m.code, r.household_number, options.get("disaster_id"))
-        content = cert.disaster_certificate(m, r, head, record, issued_on=day)
-    return m, r, content
-
-
-def _latest_fy(conn: Conn, code: str, resident_code: str, fallback: int) -> int:
-    record = store.tax_record(conn, code, resident_code, None)
-    return record.fiscal_year if record else fallback
+        return cert.residence(m, r, members, household=options.get("scope") == "household",
+                              include_domicile=bool(options.get("include_domicile")), issued_on=day)
+    if ctype is CertificateType.SEAL:
+        return cert.seal_certificate(m, r, src.seal, issued_on=day)
+    if ctype is CertificateType.TAX:
+        return cert.tax_certificate(m, r, src.tax,
+                                    fiscal_year=options.get("fiscal_year") or src.latest_tax_year or day.year,
+                                    issued_on=day)
+    head = next((p for p in members if p.relationship == "世帯主"), r)
+    return cert.disaster_certificate(m, r, head, src.disaster, issued_on=day)
 
 
 def refuse_gaiji(content: CertificateContent) -> None:
@@ -151,18 +141,24 @@ def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
     os._exit(0)
 
 
+class _Lost(Exception):
+    """The guarded change that would have recorded a document found another state."""
+
+
 def _render_job(content: CertificateContent, code: str, signed: Signed, created: datetime) -> bytes:
     return render(content, code, signed, created)
 
 
 class IssuanceService:
-    def __init__(self, db: Database, clock: Clock, bus: EventBus, keys: KeyStore, data_dir: Path,
-                 workers: int = 0) -> None:
-        self._db = db
+    def __init__(self, store: Store, clock: Clock, bus: EventBus, keys: KeyStore, data_dir: Path,
+                 documents_dir: Path, workers: int = 0) -> None:
+        self._store = store
         self._clock = clock
         self._bus = bus
         self._keys = keys
         self._data_dir = data_dir
+        #: Where documents go, as recorded: relative to the data directory.
+        self._documents = documents_dir.relative_to(data_dir)
         self._workers = workers
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
 
@@ -204,10 +200,10 @@ class IssuanceService:
         """Check the request and build the content; raises with the reason when refused."""
         ctype = parse_certificate_type(type_)
         opts = check_options(ctype, options or {})
-        m, r, content = await self._db.read(build_content, resident_code, ctype, opts, self._clock.now(),
-                                            municipality_code)
+        src = await self._store.issuances.certificate_source(resident_code, ctype, opts, municipality_code)
+        content = build_content(src, ctype, opts, self._clock.now())
         refuse_gaiji(content)
-        return m, r, content, opts
+        return src.municipality, src.resident, content, opts
 
     async def issue(self, resident_code: str, type_: str, options: dict[str, Any] | None = None, *,
                     channel: str = "counter", operator: str | None = None, fee: int = 0,
@@ -218,23 +214,64 @@ class IssuanceService:
         m, r, content, opts = await self.prepare(resident_code, type_, options,
                                                  municipality_code=municipality_code)
         request_id = request_id or uuid.uuid4().hex
-        pdf, code, pages = await self.render_document(content, request_id)
-        rel = self.document_path(request_id)
-        await asyncio.to_thread(self.save_document, rel, pdf)
-        at = iso_now(self._clock)
-        record = IssuanceRecord(
-            request_id=request_id, type=content.type.value, options=opts, municipality_code=m.code,
-            resident_code=r.resident_code, channel=channel, operator=operator, fee=fee, state="issued",
-            verification_code=code, content_sha256=hashlib.sha256(pdf).hexdigest(), pages=pages,
-            document_path=rel.as_posix(), created_at=at, issued_at=at, voided_at=None,
-        )
-        try:
-            await self._db.write(store.insert_issued, record)
-        except Exception:  # failed, rolled back; a cancellation may still commit: the file stays
-            (self._data_dir / rel).unlink(missing_ok=True)
-            raise
+        kept: list[IssuanceRecord] = []
+
+        async def record(rel: Path, pdf: bytes, code: str, pages: int) -> bool:
+            at = iso_now(self._clock)
+            kept.append(IssuanceRecord(
+                request_id=request_id, type=content.type.value, options=opts, municipality_code=m.code,
+                resident_code=r.resident_code, channel=channel, operator=operator, fee=fee, state="issued",
+                verification_code=code, content_sha256=hashlib.sha256(pdf).hexdigest(), pages=pages,
+                document_path=rel.as_posix(), created_at=at, issued_at=at, voided_at=None,
+            ))
+            await self._store.issuances.record_issued(kept[0])
+            return True
+
+        pdf, _, _ = await self._keep(request_id, content, attempt=None, record=record)
         self._bus.publish(CertificateIssued(m.code, content.type.value, channel))
-        return IssuedDocument(record, pdf)
+        return IssuedDocument(kept[0], pdf)
+
+    async def issue_paid(self, request: IssuanceRecord, content: CertificateContent) -> PaidDocument:
+        """Issue a paid store request: its document goes to a file of this attempt's own,
+        then the guarded awaiting_payment → issued change is won or the file is removed, so
+        a concurrent payment (in this process or another worker) can never overwrite or
+        unpublish the winner's document. Conflict ``wrong_state`` when another payment won."""
+        started = time.perf_counter()
+        latency = 0
+
+        async def mark(rel: Path, pdf: bytes, code: str, pages: int) -> bool:
+            nonlocal latency
+            fault_point("pay:after-render")
+            created = datetime.fromisoformat(request.created_at)
+            latency = max(int((self._clock.now() - created).total_seconds() * 1000),
+                          int((time.perf_counter() - started) * 1000))
+            return await self._store.issuances.mark_issued(IssuedDocumentPath(
+                request.request_id, code, hashlib.sha256(pdf).hexdigest(), pages, rel.as_posix(),
+                iso_now(self._clock), latency))
+
+        try:
+            _, code, pages = await self._keep(request.request_id, content, attempt=secrets.token_hex(4), record=mark)
+        except _Lost:  # paid twice at once: the other payment issued it, with its own file
+            raise Conflict("the request was already paid", code="wrong_state") from None
+        return PaidDocument(code, pages, latency)
+
+    async def _keep(self, request_id: str, content: CertificateContent, *, attempt: str | None,
+                    record: Callable[[Path, bytes, str, int], Awaitable[bool]]) -> tuple[bytes, str, int]:
+        """The one path from content to an issued document: sign and render it, write it
+        durably to its file, then ``record`` it; the file is removed when recording fails
+        (rolled back) or loses (False). A cancellation may still commit: the file stays."""
+        pdf, code, pages = await self.render_document(content, request_id)
+        rel = self.document_path(request_id, attempt=attempt)
+        await asyncio.to_thread(self.save_document, rel, pdf)
+        try:
+            won = await record(rel, pdf, code, pages)
+        except Exception:
+            await asyncio.to_thread(self.remove_document, rel)
+            raise
+        if not won:
+            await asyncio.to_thread(self.remove_document, rel)
+            raise _Lost
+        return pdf, code, pages
 
     async def render_document(self, content: CertificateContent, request_id: str) -> tuple[bytes, str, int]:
         """Sign the content and render it: (pdf, verification code, pages)."""
@@ -254,7 +291,7 @@ class IssuanceService:
         """Where a document is kept; ``attempt`` makes the name one payment's own."""
         now = tokyo(self._clock.now())
         name = f"{request_id}-{attempt}.pdf" if attempt else f"{request_id}.pdf"
-        return Path("documents") / f"{now:%Y}" / f"{now:%m}" / name
+        return self._documents / f"{now:%Y}" / f"{now:%m}" / name
 
     def save_document(self, rel: Path, pdf: bytes) -> None:
         """Write a document durably and atomically: a temporary file of this call's own,

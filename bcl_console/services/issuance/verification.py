@@ -29,9 +29,7 @@ from bcl_console.domain.errors import InvalidInput
 from bcl_console.domain.fiscal import tokyo_at
 from bcl_console.pdfgen.certificate import ATTACHMENT
 from bcl_console.services.platform.keys import KeyStore
-from bcl_console.store import Database
-from bcl_console.store import issuances as store
-from bcl_console.store.issuances import IssuanceRecord
+from bcl_console.store.api import IssuanceRecord, Store
 
 MAX_PDF = 50 * 1024 * 1024
 #: A verification code as printed (four groups of four), found in a back page's text.
@@ -111,8 +109,8 @@ def _japan_time(iso: object) -> str | None:
 
 
 class VerificationService:
-    def __init__(self, db: Database, keys: KeyStore) -> None:
-        self._db = db
+    def __init__(self, store: Store, keys: KeyStore) -> None:
+        self._store = store
         self._keys = keys
 
     def _signature_ok(self, payload_json: str, signature: str, key: Ed25519PublicKey) -> bool:
@@ -152,7 +150,7 @@ class VerificationService:
                 return Verdict("altered", f"back page {n} belongs to another document (code {other})", details)
             return Verdict("altered", f"back page {n} was changed after issuance: its signed code cannot be read",
                            details)
-        record = await self._db.read(store.by_code, code)
+        record = await self._store.issuances.by_code(code)
         if record is None:
             return Verdict("unknown", "no certificate with this code was issued by this centre", details)
         if record.content_sha256 is not None and hashlib.sha256(data).hexdigest() != record.content_sha256:
@@ -166,7 +164,7 @@ class VerificationService:
         return await self._record_verdict(normal, {"code": normal})
 
     async def _record_verdict(self, code: str, details: dict[str, Any]) -> Verdict:
-        record = await self._db.read(store.by_code, code)
+        record = await self._store.issuances.by_code(code)
         if record is None:
             return Verdict("unknown", "no certificate with this code was issued by this centre", details)
         return self._state_verdict(record, details)

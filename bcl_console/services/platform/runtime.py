@@ -80,7 +80,7 @@ class Runtime:
         self.db = sqlite.db  # what services not yet on the Store protocol use
         self.keys = KeyStore(settings.keys_dir)
         self.municipalities = MunicipalityService(self.store, self.clock, self.bus)
-        self.pki = PkiService(self.db, self.clock, settings.keys_dir)
+        self.pki = PkiService(self.store, self.clock, settings.keys_dir)
         self.overview = OverviewService(self.store, self.clock)
         self.residents = ResidentDirectory(self.store)
         self.tokens = TokenService(self.store, self.clock)
@@ -88,21 +88,23 @@ class Runtime:
             self.store, self.clock, self.bus, self.keys, settings, self.tokens
         )
         self.issuance = IssuanceService(
-            self.db, self.clock, self.bus, self.keys, settings.data_dir, workers=render_workers
+            self.store, self.clock, self.bus, self.keys, settings.data_dir, settings.documents_dir,
+            workers=render_workers
         )
-        self.verification = VerificationService(self.db, self.keys)
+        self.verification = VerificationService(self.store, self.keys)
         self.metrics = Metrics()
         self.monitor = MonitorService(self.store, self.clock, self.bus)
         self.settlement = SettlementService(self.store, self.clock)
         self.scheduler = SchedulerService(self, self.store)
         self.own_server = OwnServerClient()
         self.relay = RelayService(
-            self.db, self.clock, self.bus, self.pki, self.issuance, self.metrics, self.own_server
+            self.store, self.clock, self.bus, self.pki, self.issuance, self.metrics, self.own_server
         )
         self.onboarding = OnboardingService(self.store, self.clock, self.bus)
         self.ledger = LedgerService(self.store, self.clock, self.bus)
         self.teststages = TestStageService(
-            self.db, self.clock, self.bus, self.keys, settings.data_dir, self.pki, self.issuance, self.relay,
+            self.store, self.clock, self.bus, self.keys, settings.data_dir, settings.tmp_dir, self.pki,
+            self.issuance, self.relay,
             self.verification, self.own_server,
         )
         self.http: Served | None = None
