@@ -15,6 +15,9 @@ from typing import Any
 
 import platformdirs
 
+#: The centre's database file in its data directory (SQLite, the embedded store).
+DB_FILENAME = "bcl.sqlite3"
+
 APP_NAME = "bcl-console"
 DEFAULT_PORT = 8470
 
@@ -48,7 +51,7 @@ class Settings:
 
     @property
     def db_path(self) -> Path:
-        return self.data_dir / "bcl.sqlite3"
+        return self.data_dir / DB_FILENAME
 
     @property
     def keys_dir(self) -> Path:

@@ -33,7 +33,6 @@ from bcl_console.services.issuance.pki import PkiService
 from bcl_console.services.platform.actor import DEMO
 from bcl_console.services.platform.clock import Clock, iso_now
 from bcl_console.services.platform.events import DemoCompleted, DemoProgress, EventBus
-from bcl_console.store import Conn, Database
 from bcl_console.store import disasters as disaster_store
 from bcl_console.store import issuances as issuance_store
 from bcl_console.store import linkage as linkage_store
@@ -41,6 +40,7 @@ from bcl_console.store import meta as meta_store
 from bcl_console.store import municipalities as muni_store
 from bcl_console.store import residents as res_store
 from bcl_console.store.audit import AuditEntry, append_audit
+from bcl_console.store.db import Conn, Database
 from bcl_console.store.wipe import wipe_all
 
 PREFECTURE = "東雲県"

@@ -1,5 +1,10 @@
-"""I/O with SQLite. Only this package knows SQL; every query has a function named for it."""
+"""The store: the only package that knows a database.
 
-from bcl_console.store.db import Conn, Database, IntegrityError, StorageFull, StoreError, disk_full
+What crosses its boundary is in ``store.api`` (the ``Store`` protocol, one area each, and
+the records); what this package itself offers the rest of the program is its errors.
+``store.sqlite`` is the embedded implementation, the modules beside it its SQL.
+"""
 
-__all__ = ["Conn", "Database", "IntegrityError", "StorageFull", "StoreError", "disk_full"]
+from bcl_console.store.db import StorageFull, StoreError, disk_full
+
+__all__ = ["StorageFull", "StoreError", "disk_full"]

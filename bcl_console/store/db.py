@@ -19,9 +19,10 @@ from typing import Any, TypeVar, cast
 
 import aiosqlite
 
+from bcl_console.config import DB_FILENAME as DB_FILENAME
+
 T = TypeVar("T")
 
-DB_FILENAME = "bcl.sqlite3"
 
 #: The connection type that query functions receive (services name it, never import sqlite3).
 Conn = sqlite3.Connection

@@ -8,8 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
-from bcl_console.config import ConfigError
-from bcl_console.store.db import DB_FILENAME
+from bcl_console.config import DB_FILENAME, ConfigError
 
 log = logging.getLogger("bcl_console")
 

@@ -77,7 +77,9 @@ class Runtime:
         self.bus = EventBus()
         sqlite = SqliteStore(settings.db_path)
         self.store: Store = sqlite
-        self.db = sqlite.db  # what services not yet on the Store protocol use
+        #: The SQLite database itself: only the demo data set's bulk maker (demo/) writes
+        #: through it; every service goes through ``store``.
+        self.db = sqlite.db
         self.keys = KeyStore(settings.keys_dir)
         self.municipalities = MunicipalityService(self.store, self.clock, self.bus)
         self.pki = PkiService(self.store, self.clock, settings.keys_dir)

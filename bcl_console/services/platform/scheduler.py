@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -26,7 +26,25 @@ from bcl_console.store.api import Store
 from bcl_console.store.jobs import job_store
 
 if TYPE_CHECKING:
-    from bcl_console.services.platform.runtime import Runtime
+    from bcl_console.config import Settings
+    from bcl_console.services.linkage.service import LinkageService
+    from bcl_console.services.onboarding.service import OnboardingService
+    from bcl_console.services.platform.clock import Clock
+    from bcl_console.services.platform.keys import KeyStore
+    from bcl_console.services.settlement.service import SettlementService
+
+
+class Runtime(Protocol):
+    """What the jobs use of the runtime that owns this scheduler (platform.runtime.Runtime
+    satisfies it; naming it here keeps runtime → scheduler the only direction)."""
+
+    settings: Settings
+    clock: Clock
+    keys: KeyStore
+    linkage: LinkageService
+    onboarding: OnboardingService
+    settlement: SettlementService
+    scheduler: SchedulerService
 
 log = logging.getLogger(__name__)
 
