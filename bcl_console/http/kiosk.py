@@ -7,7 +7,8 @@ refuses becomes a status in the one error middleware (``http.common``)."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -34,6 +35,8 @@ from bcl_console.services.issuance.relay_values import (
     RequestAccepted,
     SessionOpened,
 )
+
+T = TypeVar("T")
 
 
 class RateLimiter:
@@ -201,14 +204,20 @@ async def requests_(request: web.Request) -> web.Response:
     return _accepted(await relay.request(operator, order, idempotency_key=key, fingerprint=fingerprint))
 
 
-async def payment(request: web.Request) -> web.Response:
+async def _for_request(request: web.Request, parse: Callable[[dict[str, Any]], T]) -> T:
+    """A body read for a request id: a body that is wrong for an unknown request is
+    answered as the unknown request it is (404), whatever its mistakes."""
     body = await read_json(request)
-    relay, operator, request_id = _relay(request), request[OPERATOR], request.match_info["id"]
     try:
-        amount = _amount(body)
+        return parse(body)
     except BadRequest:
-        await relay.find(operator, request_id)  # an unknown request is unknown, whatever its body
+        await _relay(request).find(request[OPERATOR], request.match_info["id"])
         raise
+
+
+async def payment(request: web.Request) -> web.Response:
+    amount = await _for_request(request, _amount)
+    relay, operator, request_id = _relay(request), request[OPERATOR], request.match_info["id"]
     paid = await relay.pay(operator, request_id, amount)
     return web.json_response({"status": paid.status, "verification_code": paid.verification_code,
                               "pages": paid.pages})
@@ -221,13 +230,8 @@ async def document(request: web.Request) -> web.Response:
 
 
 async def completion(request: web.Request) -> web.Response:
-    body = await read_json(request)
+    printed = await _for_request(request, _printed)
     relay, operator, request_id = _relay(request), request[OPERATOR], request.match_info["id"]
-    try:
-        printed = _printed(body)
-    except BadRequest:
-        await relay.find(operator, request_id)  # an unknown request is unknown, whatever its body
-        raise
     done = await relay.complete(operator, request_id, printed=printed)
     return web.json_response({"status": done.status, "refunded": done.refunded})
 
