@@ -92,7 +92,7 @@ def cli_error(exc: Exception) -> CliError:
         return CliError("the data directory's disk is full; nothing more was written (free space, then "
                         "run the command again)", EXIT_FAILURE, "storage_full")
     if isinstance(exc, StoreError):
-        return CliError(str(exc), EXIT_FAILURE, "store")
+        return CliError(str(exc), EXIT_FAILURE, exc.code)
     if isinstance(exc, OSError):
         return CliError(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""),
                         EXIT_FAILURE, "os")

@@ -37,7 +37,7 @@ from bcl_console.domain.errors import (
     UpstreamTimeout,
 )
 from bcl_console.services.issuance.pki import CardSignatureRefused, CardUnreadable
-from bcl_console.store import disk_full
+from bcl_console.store import StoreBusy, disk_full
 
 if TYPE_CHECKING:
     from bcl_console.services.platform.runtime import Runtime
@@ -239,6 +239,11 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if disk_full(exc):
             log.error("%s %s: the data directory's disk is full", request.method, request.rel_url.raw_path)
             return json_error(503, "storage_full", "the centre's storage is full; try again later")
+        if isinstance(exc, StoreBusy):
+            log.warning("%s %s: the database is busy", request.method, request.rel_url.raw_path)
+            response = json_error(503, "busy", "the centre is busy; try again in a moment")
+            response.headers["Retry-After"] = "1"
+            return response
         log.exception("unhandled error on %s %s", request.method, request.rel_url.raw_path)
         return json_error(500, "internal", "internal error")
 

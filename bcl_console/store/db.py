@@ -31,7 +31,22 @@ IntegrityError = sqlite3.IntegrityError
 
 
 class StoreError(Exception):
-    """The database cannot be opened or migrated."""
+    """The database failed: it cannot be opened or migrated, or the engine refused a
+    statement. Engine exceptions never cross the store's boundary: they become this (or
+    a subclass below), with the engine's own as ``__cause__``."""
+
+    code = "store"
+
+
+class StoreBusy(StoreError):
+    """The database stayed locked by another process for longer than the busy timeout:
+    nothing was written; the same request again may succeed."""
+
+    code = "store_busy"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__("the database is busy (locked by another process); try again"
+                         + (f" ({detail})" if detail else ""))
 
 
 class StorageFull(StoreError):
@@ -59,6 +74,20 @@ _SQLITE_FULL = 13
 _SQLITE_IOERR, _SQLITE_CANTOPEN = 10, 14
 #: Less free space than this on the database's disk counts as full.
 _FULL_BELOW = 256 * 1024
+
+
+#: SQLITE_BUSY and SQLITE_LOCKED: another connection holds the lock past the busy timeout.
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+
+def _engine_error(exc: sqlite3.Error, path: Path | None) -> StoreError:
+    """What an SQLite error is to the rest of the program."""
+    if _is_full(exc, path):
+        return StorageFull()
+    code = getattr(exc, "sqlite_errorcode", None)
+    if (code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)) or "database is locked" in str(exc):
+        return StoreBusy()
+    return StoreError(f"the database refused a statement: {exc}")
 
 
 def _is_full(exc: sqlite3.Error, path: Path | None = None) -> bool:
@@ -172,9 +201,7 @@ def _run_in_transaction(
                 conn.execute("ROLLBACK")
             raise
     except sqlite3.Error as exc:
-        if _is_full(exc, _path_of(conn)):
-            raise StorageFull() from exc
-        raise
+        raise _engine_error(exc, _path_of(conn)) from exc
     return result
 
 
@@ -267,11 +294,14 @@ class Database:
 def _run_read(
     conn: sqlite3.Connection, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> T:
-    conn.execute("BEGIN")
     try:
-        return fn(conn, *args, **kwargs)
-    finally:
-        conn.execute("COMMIT")
+        conn.execute("BEGIN")
+        try:
+            return fn(conn, *args, **kwargs)
+        finally:
+            conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise _engine_error(exc, _path_of(conn)) from exc
 
 
 def _run_without_fk_checks(
