@@ -100,6 +100,13 @@ class Settings:
         """The scheduler's job store."""
         return self.data_dir / "scheduler.sqlite3"
 
+    @property
+    def data_set_paths(self) -> tuple[Path, ...]:
+        """What a centre's data set consists of, besides its keys (what `demo` replaces
+        whole); the log, the configuration and the temporary files are not part of it."""
+        return (self.db_path, self.cards_dir, self.documents_dir, self.backups_dir, self.linkage_dir,
+                self.statements_dir, self.scheduler_path)
+
 
 def resolve_data_dir(flag: str | None) -> Path:
     """``--data-dir``, else ``$BCL_DATA_DIR``, else the platform's user data directory."""

@@ -23,7 +23,7 @@ from bcl_console.services.platform.runtime import Runtime
 def demo_service(runtime: Runtime) -> DemoService:
     """The demo data set's maker over a runtime's database, clock, events and test CA."""
     return DemoService(runtime.db, runtime.clock, runtime.bus, runtime.pki,
-                       runtime.settings.data_dir / "cards")
+                       runtime.settings.cards_dir)
 
 
 async def make_demo(runtime: Runtime, seed: int, *, residents: int | None = None,

@@ -8,7 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
-from bcl_console.config import DB_FILENAME, ConfigError
+from bcl_console.config import DB_FILENAME, ConfigError, Settings
 
 log = logging.getLogger("bcl_console")
 
@@ -57,9 +57,11 @@ def _chmod(path: Path, mode: int) -> None:
         pass  # vanished meanwhile, or not ours: nothing to tighten
 
 
-#: What a demo data set consists of in a data directory, besides its keys; the log and
-#: the temporary files stay where they are.
-DEMO_ENTRIES = (DB_FILENAME, "cards", "documents", "backups", "linkage", "statements", "scheduler.sqlite3")
+def _data_set(data_dir: Path) -> list[str]:
+    """The names a data set occupies in its directory: the database with its journal files
+    first (the new database must never meet the old one's write-ahead log), then the rest."""
+    names = [p.name for p in Settings(data_dir=data_dir).data_set_paths]
+    return [names[0], f"{DB_FILENAME}-wal", f"{DB_FILENAME}-shm", *names[1:]]
 
 
 def recover_demo_swap(data_dir: Path) -> None:
@@ -69,7 +71,7 @@ def recover_demo_swap(data_dir: Path) -> None:
     old = data_dir / ".demo-previous"
     if not (old / DB_FILENAME).is_file() or (data_dir / DB_FILENAME).exists():
         return
-    for name in [f"{DB_FILENAME}-wal", f"{DB_FILENAME}-shm", *DEMO_ENTRIES]:
+    for name in _data_set(data_dir):
         if (old / name).exists() and not (data_dir / name).exists():
             os.replace(old / name, data_dir / name)
     shutil.rmtree(old, ignore_errors=True)
@@ -84,13 +86,14 @@ def swap_in(staging: Path, data_dir: Path) -> None:
     old = data_dir / ".demo-previous"
     shutil.rmtree(old, ignore_errors=True)
     old.mkdir(mode=0o700)
-    names = [f"{DB_FILENAME}-wal", f"{DB_FILENAME}-shm", *DEMO_ENTRIES]
+    names = _data_set(data_dir)
     for name in names:
         if (data_dir / name).exists():
             os.replace(data_dir / name, old / name)
     for name in names:
         if (staging / name).exists():
             os.replace(staging / name, data_dir / name)
-    if not (data_dir / "keys").exists():
-        os.replace(staging / "keys", data_dir / "keys")
+    keys = Settings(data_dir=data_dir).keys_dir
+    if not keys.exists():
+        os.replace(staging / keys.name, keys)
     shutil.rmtree(old, ignore_errors=True)
