@@ -228,14 +228,14 @@ def _demo_disaster(conn: Conn, town: Municipality, seed: int, today: date, at: s
     disaster_store.insert_assessments(conn, rows)
 
 
-#: Test cards the demo makes: (municipality index, where, how many, revoke?)
+#: Test cards the demo makes: (municipality index, (status, restricted), how many, revoke?)
 _CARD_PLAN = (
-    (0, "status = 'active' AND restricted = 0", 60, False),
-    (1, "status = 'active' AND restricted = 0", 30, False),
-    (2, "status = 'active' AND restricted = 0", 8, False),   # onboarding city: refused, not live
-    (0, "status = 'moved-out'", 3, False),                    # no longer a resident
-    (0, "status = 'active' AND restricted = 1", 2, False),    # DV等支援措置: counter only
-    (0, "status = 'active' AND restricted = 0", 5, True),     # revoked cards
+    (0, ("active", False), 60, False),
+    (1, ("active", False), 30, False),
+    (2, ("active", False), 8, False),   # onboarding city: refused, not live
+    (0, ("moved-out", None), 3, False),  # no longer a resident
+    (0, ("active", True), 2, False),    # DV等支援措置: counter only
+    (0, ("active", False), 5, True),    # revoked cards
 )
 
 
@@ -245,7 +245,7 @@ def _card_holders(conn: Conn, specs: list[DemoMunicipality], seed: int) -> list[
     out = []
     for index, where, count, revoke in _CARD_PLAN:
         code = specs[index].municipality.code
-        candidates = [c for c in res_store.resident_codes_where(conn, code, where) if c not in taken]
+        candidates = [c for c in res_store.resident_codes_by(conn, code, *where) if c not in taken]
         for rc in rng.sample(candidates, min(count, len(candidates))):
             taken.add(rc)
             out.append((code, rc, revoke))
@@ -260,7 +260,7 @@ def _demo_history(conn: Conn, live: list[Municipality], seed: int, today: date) 
     rng = random.Random(f"{seed}:history")
     rows = []
     for m in live:
-        residents = res_store.resident_codes_where(conn, m.code, "status = 'active' AND restricted = 0")
+        residents = res_store.resident_codes_by(conn, m.code, "active", False)
         per_day = max(1.0, m.population / 2500)
         day = today - timedelta(days=395)
         while day < today:
