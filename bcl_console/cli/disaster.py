@@ -123,12 +123,12 @@ def shown(args: argparse.Namespace, doc: dict[str, Any]) -> int:
 
 
 async def declare(rt: Runtime, args: argparse.Namespace) -> int:
-    view = await rt.ledger.declare(args.name, args.kind, args.date, args.municipality, actor=actor())
+    view = await rt.ledger.declarations.declare(args.name, args.kind, args.date, args.municipality, actor=actor())
     return shown(args, view.as_dict())
 
 
 async def disasters(rt: Runtime, args: argparse.Namespace) -> int:
-    views = await rt.ledger.disasters()
+    views = await rt.ledger.declarations.disasters()
     emit(args, {"disasters": [v.as_dict() for v in views]}, lambda: table(
         [(v.disaster.id, v.disaster.name, v.disaster.kind, v.disaster.occurred_on.isoformat(),
           ",".join(v.disaster.municipalities), sum(v.by_class.values()),
@@ -138,26 +138,26 @@ async def disasters(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 async def show(rt: Runtime, args: argparse.Namespace) -> int:
-    return shown(args, (await rt.ledger.get(args.id)).as_dict())
+    return shown(args, (await rt.ledger.declarations.get(args.id)).as_dict())
 
 
 async def close(rt: Runtime, args: argparse.Namespace) -> int:
-    return shown(args, (await rt.ledger.close(args.id, actor=actor())).as_dict())
+    return shown(args, (await rt.ledger.declarations.close(args.id, actor=actor())).as_dict())
 
 
 async def assess(rt: Runtime, args: argparse.Namespace) -> int:
-    return shown(args, await rt.ledger.assess(
+    return shown(args, (await rt.ledger.assessments.assess(
         args.id, args.municipality, args.household, ratio=args.ratio, damage_class=args.damage_class,
-        inspector=args.inspector, assessed_on=args.date or "", actor=actor()))
+        inspector=args.inspector, assessed_on=args.date or "", actor=actor())).as_dict())
 
 
 async def import_assessments(rt: Runtime, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bcl_console.services.disaster.service import AssessmentsRejected
+    from bcl_console.services.disaster.assessments import AssessmentsRejected
 
     try:
-        doc = await rt.ledger.import_assessments(args.id, Path(args.file), actor=actor())
+        done = await rt.ledger.assessments.import_assessments(args.id, Path(args.file), actor=actor())
     except AssessmentsRejected as exc:
         problems = exc.problems.items
         print(f"bcl-console: {exc.message}", file=sys.stderr)
@@ -169,7 +169,7 @@ async def import_assessments(rt: Runtime, args: argparse.Namespace) -> int:
         emit(args, {"outcome": "rejected", "problems": [p.as_dict() for p in problems],
                     "problems_omitted": exc.problems.omitted}, listing)
         return EXIT_REJECTED
-    return shown(args, doc)
+    return shown(args, done.as_dict())
 
 
 async def ledger(rt: Runtime, args: argparse.Namespace) -> int:
@@ -178,35 +178,35 @@ async def ledger(rt: Runtime, args: argparse.Namespace) -> int:
     filters = {"code": args.municipality, "min_class": args.min_class, "needs_help": args.needs_help,
                "whereabouts": args.whereabouts}
     if args.out:
-        return shown(args, await rt.ledger.export_ledger(args.id, Path(args.out), **filters))
-    rows = await rt.ledger.ledger(args.id, **filters)
-    emit(args, {"disaster_id": args.id, "people": rows}, lambda: table(
-        [(r["municipality_code"], r["household_number"], r["damage_class"], r["name"],
-          r["relationship"], "要支援" if r["needs_evacuation_help"] else "", r["whereabouts"],
-          r["shelter"] or "", r["support_state"] or "") for r in rows],
+        return shown(args, (await rt.ledger.victims.export_ledger(args.id, Path(args.out), **filters)).as_dict())
+    rows = await rt.ledger.victims.ledger(args.id, **filters)
+    emit(args, {"disaster_id": args.id, "people": [r.as_dict() for r in rows]}, lambda: table(
+        [(r.municipality_code, r.household_number, r.damage_class, r.name,
+          r.relationship, "要支援" if r.needs_evacuation_help else "", r.whereabouts,
+          r.shelter or "", r.support_state or "") for r in rows],
         ("code", "household", "damage", "name", "rel.", "help", "whereabouts", "shelter", "support")))
     return EXIT_OK
 
 
 async def person(rt: Runtime, args: argparse.Namespace) -> int:
-    await rt.ledger.set_person(args.id, args.municipality, args.resident, whereabouts=args.whereabouts,
-                               injury=args.injury, note=args.note, actor=actor())
-    rows = await rt.ledger.ledger(args.id, code=args.municipality)
-    return shown(args, next((r for r in rows if r["resident_code"] == args.resident),
-                            {"resident_code": args.resident}))
+    await rt.ledger.victims.set_person(args.id, args.municipality, args.resident, whereabouts=args.whereabouts,
+                                       injury=args.injury, note=args.note, actor=actor())
+    rows = await rt.ledger.victims.ledger(args.id, code=args.municipality)
+    found = next((r for r in rows if r.resident_code == args.resident), None)
+    return shown(args, found.as_dict() if found else {"resident_code": args.resident})
 
 
 async def shelter_open(rt: Runtime, args: argparse.Namespace) -> int:
-    return shown(args, (await rt.ledger.open_shelter(args.id, args.municipality, args.name, args.capacity,
-                                                     actor=actor())).as_dict())
+    return shown(args, (await rt.ledger.centres.open_shelter(args.id, args.municipality, args.name, args.capacity,
+                                                             actor=actor())).as_dict())
 
 
 async def shelter_close(rt: Runtime, args: argparse.Namespace) -> int:
-    return shown(args, (await rt.ledger.close_shelter(args.shelter, actor=actor())).as_dict())
+    return shown(args, (await rt.ledger.centres.close_shelter(args.shelter, actor=actor())).as_dict())
 
 
 async def shelters(rt: Runtime, args: argparse.Namespace) -> int:
-    found = await rt.ledger.shelters(args.id)
+    found = await rt.ledger.centres.shelters(args.id)
     emit(args, {"shelters": [x.as_dict() for x in found]}, lambda: table(
         [(x.id, x.disaster_id, x.municipality_code, x.name, f"{x.occupancy}/{x.capacity}",
           "closed" if x.closed_at else "open") for x in found],
@@ -215,12 +215,13 @@ async def shelters(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 async def checkin(rt: Runtime, args: argparse.Namespace) -> int:
-    return shown(args, await rt.ledger.check_in(args.shelter, args.municipality, args.resident, actor=actor()))
+    return shown(args, (await rt.ledger.centres.check_in(args.shelter, args.municipality, args.resident,
+                                                         actor=actor())).as_dict())
 
 
 async def checkout(rt: Runtime, args: argparse.Namespace) -> int:
-    return shown(args, await rt.ledger.check_out(args.municipality, args.resident,
-                                                 whereabouts=args.whereabouts, actor=actor()))
+    return shown(args, (await rt.ledger.centres.check_out(args.municipality, args.resident,
+                                                          whereabouts=args.whereabouts, actor=actor())).as_dict())
 
 
 async def shelter_token(rt: Runtime, args: argparse.Namespace) -> int:
@@ -230,55 +231,55 @@ async def shelter_token(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 async def support_apply(rt: Runtime, args: argparse.Namespace) -> int:
-    return shown(args, await rt.ledger.apply_support(
+    return shown(args, (await rt.ledger.payments.apply_support(
         args.id, args.municipality, args.household, method=args.method, demolished=args.demolished,
-        long_term=args.long_term, actor=actor()))
+        long_term=args.long_term, actor=actor())).as_dict())
 
 
 async def support_decide(rt: Runtime, args: argparse.Namespace) -> int:
-    return shown(args, await rt.ledger.decide_support(args.application, args.decision, note=args.note,
-                                                      actor=actor()))
+    return shown(args, (await rt.ledger.payments.decide_support(args.application, args.decision, note=args.note,
+                                                                actor=actor())).as_dict())
 
 
 async def support(rt: Runtime, args: argparse.Namespace) -> int:
-    items = await rt.ledger.support_list(args.id)
-    doc = {"disaster_id": args.id, "applications": items,
-           "totals": {st: sum(i["total"] for i in items if i["state"] == st)
+    items = await rt.ledger.payments.support_list(args.id)
+    doc = {"disaster_id": args.id, "applications": [i.as_dict() for i in items],
+           "totals": {st: sum(i.total for i in items if i.state == st)
                       for st in ("applied", "approved", "paid")}}
     emit(args, doc, lambda: table(
-        [(i["id"], i["municipality_code"], i["household_number"], i["damage_class"], i["members"],
-          i["rebuild_method"] or "-", f"{i['total']:,}", i["state"]) for i in items],
+        [(i.id, i.municipality_code, i.household_number, i.damage_class, i.members,
+          i.rebuild_method or "-", f"{i.total:,}", i.state) for i in items],
         ("id", "code", "household", "damage", "members", "rebuild", "yen", "state")))
     return EXIT_OK
 
 
 async def needs_help(rt: Runtime, args: argparse.Namespace) -> int:
-    people = await rt.ledger.needs_help(args.code)
-    emit(args, {"municipality_code": args.code, "people": people}, lambda: table(
-        [(p["resident_code"], p["name"], p["status"], p["supporter"] or "-", p["destination"] or "-",
-          p["review_reason"] or "") for p in people],
+    people = await rt.ledger.plans.needs_help(args.code)
+    emit(args, {"municipality_code": args.code, "people": [p.as_dict() for p in people]}, lambda: table(
+        [(p.resident_code, p.name, p.status, p.supporter or "-", p.destination or "-",
+          p.review_reason or "") for p in people],
         ("resident", "name", "status", "supporter", "destination", "review")))
     return EXIT_OK
 
 
 async def plan(rt: Runtime, args: argparse.Namespace) -> int:
-    return shown(args, await rt.ledger.set_plan(args.code, args.resident, supporter=args.supporter,
-                                                destination=args.destination, notes=args.notes or "",
-                                                actor=actor()))
+    return shown(args, (await rt.ledger.plans.set_plan(args.code, args.resident, supporter=args.supporter,
+                                                       destination=args.destination, notes=args.notes or "",
+                                                       actor=actor())).as_dict())
 
 
 async def applications(rt: Runtime, args: argparse.Namespace) -> int:
-    apps = await rt.ledger.applications(args.state)
-    emit(args, {"applications": apps}, lambda: table(
-        [(a["id"], a["municipality_code"], a["resident_code"], a["disaster_id"], a["applied_at"][:19],
-          a["state"]) for a in apps],
+    apps = await rt.ledger.requests.applications(args.state)
+    emit(args, {"applications": [a.as_dict() for a in apps]}, lambda: table(
+        [(a.id, a.municipality_code, a.resident_code, a.disaster_id, a.applied_at[:19],
+          a.state) for a in apps],
         ("id", "code", "resident", "disaster", "applied (UTC)", "state")))
     return EXIT_OK
 
 
 async def decide_application(rt: Runtime, args: argparse.Namespace) -> int:
-    return shown(args, await rt.ledger.decide_application(args.application, args.action == "approve",
-                                                          reason=args.reason, actor=actor()))
+    return shown(args, (await rt.ledger.requests.decide_application(args.application, args.action == "approve",
+                                                                    reason=args.reason, actor=actor())).as_dict())
 
 
 #: Each action of `disaster`, by its name on the command line.

@@ -115,17 +115,17 @@ def cmd_backup(args: argparse.Namespace) -> int:
                 ("code", "sequence", "kind", "bytes", "at (UTC)", "file"),
             ))
         elif args.action == "restore":
-            doc = await svc.restore(args.code, args.sequence, actor=actor(),
-                                    progress=progress_printer(args, f"restore {args.code}"))
-            emit(args, doc, lambda: print(
-                f"{args.code} restored to sequence {doc['restored_to_sequence']} from backups "
-                f"{', '.join(map(str, doc['batches']))}: {doc['residents']:,} residents, "
-                f"{doc['seals']:,} seals, {doc['taxes']:,} tax records."))
+            restored = await svc.restore(args.code, args.sequence, actor=actor(),
+                                         progress=progress_printer(args, f"restore {args.code}"))
+            emit(args, restored.as_dict(), lambda: print(
+                f"{args.code} restored to sequence {restored.restored_to_sequence} from backups "
+                f"{', '.join(map(str, restored.batches))}: {restored.residents:,} residents, "
+                f"{restored.seals:,} seals, {restored.taxes:,} tax records."))
         else:
-            doc = await svc.export(args.code, Path(args.out))
-            emit(args, doc, lambda: print(
-                f"{args.code} exported to {doc['out']} as full batch {doc['sequence']}: "
-                + ", ".join(f"{k} {v:,}" for k, v in doc["counts"].items())))
+            exported = await svc.export(args.code, Path(args.out))
+            emit(args, exported.as_dict(), lambda: print(
+                f"{args.code} exported to {exported.out} as full batch {exported.sequence}: "
+                + ", ".join(f"{k} {v:,}" for k, v in exported.counts.items())))
         return EXIT_OK
 
     return with_runtime(args, body)

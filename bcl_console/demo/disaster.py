@@ -21,14 +21,15 @@ DESTINATIONS = ("北山小学校 体育館", "北山町 公民館", "福祉避�
 
 async def play(runtime: Runtime, seed: int) -> None:
     ledger = runtime.ledger
-    views = await ledger.disasters()
+    views = await ledger.declarations.disasters()
     if not views:
         return
     disaster = views[0].disaster
     code = disaster.municipalities[0]
     rng = random.Random(f"{seed}:exercise")
     await runtime.tokens.issue("shelter", "北山小学校 受付端末", actor=STAFF)
-    centres = [await ledger.open_shelter(disaster.id, code, name, capacity, actor=STAFF) for name, capacity in CENTRES]
+    centres = [await ledger.centres.open_shelter(disaster.id, code, name, capacity, actor=STAFF)
+               for name, capacity in CENTRES]
     people = await ledger.victims.ledger(disaster.id, min_class="半壊")
     heads = sorted({p.household_number for p in people})
     for n, person in enumerate(p for p in people if p.household_number in heads[: len(heads) * 2 // 3]):
@@ -38,10 +39,10 @@ async def play(runtime: Runtime, seed: int) -> None:
     people = await ledger.victims.ledger(disaster.id, min_class="半壊")
     at_home = [p for p in people if p.whereabouts == "home"]
     for person in rng.sample(at_home, min(8, len(at_home))):
-        await ledger.set_person(disaster.id, code, person.resident_code, actor=STAFF,
-                                whereabouts=rng.choice(("relatives", "elsewhere")))
+        await ledger.victims.set_person(disaster.id, code, person.resident_code, actor=STAFF,
+                                        whereabouts=rng.choice(("relatives", "elsewhere")))
     for person in rng.sample(people, min(3, len(people))):
-        await ledger.set_person(disaster.id, code, person.resident_code, injury="injured", actor=STAFF)
+        await ledger.victims.set_person(disaster.id, code, person.resident_code, injury="injured", actor=STAFF)
     for helped in (await ledger.plans.needs_help(code))[:12]:
         await ledger.plans.set_plan(code, helped.resident_code, supporter=rng.choice(SUPPORTERS),
                                     destination=rng.choice(DESTINATIONS),

@@ -109,7 +109,7 @@ class DisasterScreen(LiveScreen):
             self.reload_now()
 
     async def reload(self) -> None:
-        views = await self.runtime.ledger.disasters()
+        views = await self.runtime.ledger.declarations.disasters()
         self.ids = [v.disaster.id for v in views]
         title = self.query_one("#disaster-title", Static)
         if not views:
@@ -240,8 +240,8 @@ class DisasterScreen(LiveScreen):
     # -- actions ---------------------------------------------------------------------------------
     def action_declare(self) -> None:
         async def submit(v: dict[str, str]) -> None:
-            view = await self.runtime.ledger.declare(v["name"], v["kind"], v["date"], v["codes"].split(","),
-                                                     actor=self.actor)
+            view = await self.runtime.ledger.declarations.declare(v["name"], v["kind"], v["date"],
+                                                                  v["codes"].split(","), actor=self.actor)
             self.disaster_id = view.disaster.id
 
         self._form("Declare a disaster", [FormField("name", "Name", placeholder="令和8年7月東雲県豪雨"),
@@ -259,9 +259,9 @@ class DisasterScreen(LiveScreen):
             if v["confirm"].strip() != "yes":
                 raise InvalidInput("type yes to confirm")
             if key is not None:
-                await self.runtime.ledger.close_shelter(int(key), actor=self.actor)
+                await self.runtime.ledger.centres.close_shelter(int(key), actor=self.actor)
             else:
-                await self.runtime.ledger.close(did, actor=self.actor)
+                await self.runtime.ledger.declarations.close(did, actor=self.actor)
 
         what = f"evacuation centre {key}" if key else f"disaster #{did}"
         self._form(f"Close {what}?", [FormField("confirm", "Type yes to confirm")], submit)
@@ -337,8 +337,8 @@ class DisasterScreen(LiveScreen):
             capacity = v["capacity"].strip()
             if not capacity.isdigit():
                 raise InvalidInput(f"capacity {capacity!r} is not a whole number", field="capacity")
-            await self.runtime.ledger.open_shelter(d.id, v["code"].strip(), v["name"], int(capacity),
-                                                   actor=self.actor)
+            await self.runtime.ledger.centres.open_shelter(d.id, v["code"].strip(), v["name"], int(capacity),
+                                                           actor=self.actor)
             self.view_index = VIEWS.index("centres")
 
         self._form("Open an evacuation centre", [FormField("code", "Municipality", d.municipalities[0]),

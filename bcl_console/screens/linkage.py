@@ -182,9 +182,9 @@ class LinkageScreen(LiveScreen):
         async def submit(v: dict[str, str]) -> None:
             if v["confirm"].strip() != code:
                 raise InvalidInput(f"type the municipality code {code} to confirm")
-            doc = await self.runtime.linkage.restore(code, seq, actor=Actor.local("console"))
-            self.notify(f"{code} restored to sequence {doc['restored_to_sequence']}: "
-                        f"{doc['residents']:,} residents.")
+            restored = await self.runtime.linkage.restore(code, seq, actor=Actor.local("console"))
+            self.notify(f"{code} restored to sequence {restored.restored_to_sequence}: "
+                        f"{restored.residents:,} residents.")
 
         self.app.push_screen(FormDialog(
             f"Restore {code} from its backups up to sequence {seq}? This replaces the data held.",

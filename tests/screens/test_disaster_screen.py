@@ -104,7 +104,7 @@ async def test_disaster_views_and_actions(demo_runtime: Runtime) -> None:
         await pilot.press("y")
         await settle(app)
         assert f"Pay support application #{support_id}?" in text(app, "#confirm-title")
-        total = next(r["total"] for r in await rt.ledger.support_list(1) if r["id"] == support_id)
+        total = next(r.total for r in await rt.ledger.payments.support_list(1) if r.id == support_id)
         assert f"Pay {total:,}円" in text(app, "#confirm-what")
         # money is typed: the key that opened the dialog (a double tap, auto-repeat) and a
         # bare Enter pay nothing

@@ -209,9 +209,9 @@ async def test_restore_starts_from_the_newest_full_backup(runtime: Runtime, tmp_
     assert [r[0] for r in snapshots[3]] == ["40000000000", "40000000002", "40000000009"]
     # back to the first full batch and its delta (a restore to an older sequence) …
     doc = await rt.linkage.restore(TOWN, 2, actor=OP)
-    assert doc["batches"] == [1, 2] and held() == snapshots[1]
+    assert doc.batches == (1, 2) and held() == snapshots[1]
     # … then forward again: the newest full batch and the delta after it, nothing older
     doc = await rt.linkage.restore(TOWN, actor=OP)
-    assert doc["restored_to_sequence"] == second_full + 1
-    assert doc["batches"] == [second_full, second_full + 1]
-    assert held() == snapshots[3] and doc["residents"] == 3
+    assert doc.restored_to_sequence == second_full + 1
+    assert doc.batches == (second_full, second_full + 1)
+    assert held() == snapshots[3] and doc.residents == 3

@@ -214,7 +214,7 @@ async def test_export_then_link_into_an_empty_centre_gives_identical_data(
     code = "994821"
     out = tmp_path / "export"
     doc = await demo_runtime.linkage.export(code, out)
-    assert doc["counts"]["residents"] == 2400
+    assert doc.counts["residents"] == 2400
     src_db = demo_runtime.settings.db_path
     other = Runtime(load_settings(str(tmp_path / "empty")), clock=FixedClock(TEST_NOW))
     await other.start()
@@ -247,7 +247,7 @@ async def test_restore_rebuilds_from_full_plus_deltas(demo_runtime: Runtime) -> 
     # the data is lost (a disaster): restore brings back the newest state
     await rt.db.write(lambda conn: conn.execute("DELETE FROM taxes WHERE municipality_code = ?", (CODE,)))
     doc = await rt.linkage.restore(CODE, actor=OP)
-    assert doc["restored_to_sequence"] == 3 and doc["batches"] == [2, 3]
+    assert doc.restored_to_sequence == 3 and doc.batches == (2, 3)
     assert rows(db, "SELECT * FROM residents WHERE municipality_code = ? ORDER BY 2", CODE) == after_delta
     assert rows(db, "SELECT count(*) FROM taxes WHERE municipality_code = ?", CODE) == [(6,)]
     doc = await rt.linkage.restore(CODE, 2, actor=OP)

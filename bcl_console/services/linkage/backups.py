@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from bcl_console.domain.errors import InvalidInput
 from bcl_console.domain.linkage import Manifest, Problems
@@ -18,6 +20,24 @@ from bcl_console.services.linkage.ingest import ProgressFn, counted, publish, re
 from bcl_console.store.api import BackupRecord, RestoreStep
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Restored:
+    """A municipality rebuilt from its backups: the sequence reached, the chain replayed
+    (a full batch and the deltas after it) and the records held now."""
+
+    municipality_code: str
+    restored_to_sequence: int
+    batches: tuple[int, ...]
+    residents: int
+    seals: int
+    taxes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"municipality_code": self.municipality_code, "restored_to_sequence": self.restored_to_sequence,
+                "batches": list(self.batches), "residents": self.residents, "seals": self.seals,
+                "taxes": self.taxes}
 
 
 def recover_backups(data_dir: Path, backups_dir: Path, records: list[BackupRecord], key: bytes) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,23 @@ _RESIDENT_FIELDS = ("resident_code", *rules.RESIDENT_REQUIRED[1:], *rules.RESIDE
 _SEAL_FIELDS = ("resident_code", "seal_number", "registered_on", "status", "impression_sha256")
 
 
+@dataclass(frozen=True)
+class Exported:
+    """A municipality's data written as a full batch: where, its sequence, and the records
+    of each file (residents, seals, taxes)."""
+
+    municipality_code: str
+    out: Path
+    sequence: int
+    counts: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"municipality_code": self.municipality_code, "out": str(self.out), "sequence": self.sequence,
+                "counts": dict(self.counts)}
+
+
 def write_export(held: HeldData, code: str, out: Path, created_at: str,
-                 sequence: int | None = None) -> dict[str, Any]:
+                 sequence: int | None = None) -> Exported:
     """Write ``held`` into the empty (or new) directory ``out`` as a full batch; runs on
     the store's thread, inside one snapshot of the data."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -44,5 +60,4 @@ def write_export(held: HeldData, code: str, out: Path, created_at: str,
     sequence = sequence or held.last_applied_sequence() or 1
     write_manifest(out, municipality_code=code, sequence=sequence, kind="full",
                    created_at=created_at, files=files)
-    return {"municipality_code": code, "out": str(out), "sequence": sequence,
-            "counts": {name.split(".")[0]: n for name, (_, n) in files.items()}}
+    return Exported(code, out, sequence, {name.split(".")[0]: n for name, (_, n) in files.items()})

@@ -25,9 +25,14 @@ from bcl_console.domain.fiscal import tokyo
 from bcl_console.domain.linkage import Manifest, Problems
 from bcl_console.services.linkage import rejected_journal
 from bcl_console.services.linkage.backup_crypto import decrypt_to_temp
-from bcl_console.services.linkage.backups import recover_backups, restore_chain, restore_steps
+from bcl_console.services.linkage.backups import (
+    Restored,
+    recover_backups,
+    restore_chain,
+    restore_steps,
+)
 from bcl_console.services.linkage.batch_source import BatchSource, open_source
-from bcl_console.services.linkage.export import write_export
+from bcl_console.services.linkage.export import Exported, write_export
 from bcl_console.services.linkage.ingest import IngestLoad, IngestResult, ProgressFn, hash_pass
 from bcl_console.services.linkage.ingest import read_manifest as read_manifest
 from bcl_console.services.platform.actor import Actor
@@ -45,7 +50,7 @@ from bcl_console.store.api import AuditEntry, BatchArrival, Store
 from bcl_console.store.api import BackupRecord as BackupRecord
 
 log = logging.getLogger(__name__)
-__all__ = ["BackupRecord", "BatchView", "IngestResult", "LinkageService"]
+__all__ = ["BackupRecord", "BatchView", "Exported", "IngestResult", "LinkageService", "Restored"]
 
 TOKEN_KIND = "linkage"
 CHILD_READER_FROM = 50_000
@@ -258,7 +263,7 @@ class LinkageService:
 
     # -- restore ---------------------------------------------------------------------
     async def restore(self, code: str, sequence: int | None = None, *, actor: Actor,
-                      progress: ProgressFn | None = None) -> dict[str, Any]:
+                      progress: ProgressFn | None = None) -> Restored:
         """Rebuild a municipality from its last full backup up to ``sequence`` plus the deltas."""
         backups = await self.backups(code)
         if not await self._store.linkage.municipality_registered(code):
@@ -285,17 +290,10 @@ class LinkageService:
             for path in plain:
                 path.unlink(missing_ok=True)
         self._bus.publish(BatchApplied(code, target, "restore"))
-        return {
-            "municipality_code": code,
-            "restored_to_sequence": target,
-            "batches": [b.sequence for b in chain],
-            "residents": held.residents,
-            "seals": held.seals,
-            "taxes": held.taxes,
-        }
+        return Restored(code, target, tuple(b.sequence for b in chain), held.residents, held.seals, held.taxes)
 
     # -- export ----------------------------------------------------------------------
-    async def export(self, code: str, out: Path, *, sequence: int | None = None) -> dict[str, Any]:
+    async def export(self, code: str, out: Path, *, sequence: int | None = None) -> Exported:
         """Write the municipality's current data as a full batch (the BCP recovery path);
         ``sequence`` numbers it (default: the last applied one)."""
         if not await self._store.linkage.municipality_registered(code):
