@@ -24,6 +24,11 @@ TAX_FIELDS = (
     "taxable_income",
     "municipal_tax",
     "prefectural_tax",
+    # optional (migration 15): NULL when a batch does not send them
+    "dependents",
+    "basic_deduction",
+    "social_insurance_deduction",
+    "dependent_deduction",
 )
 
 
