@@ -59,9 +59,11 @@ class LedgerService:
     # -- damage assessments ---------------------------------------------------------------------------
     async def assess(self, disaster_id: int, code: str, household: str, *, ratio: int | None = None,
                      damage_class: str | None = None, inspector: str, assessed_on: str = "",
+                     flood_level: str | None = None, flood_depth_cm: int | None = None,
                      actor: Actor) -> Document:
         return (await self.assessments.assess(disaster_id, code, household, ratio=ratio, damage_class=damage_class,
-                                              inspector=inspector, assessed_on=assessed_on, actor=actor)).as_dict()
+                                              inspector=inspector, assessed_on=assessed_on, flood_level=flood_level,
+                                              flood_depth_cm=flood_depth_cm, actor=actor)).as_dict()
 
     async def import_assessments(self, disaster_id: int, path: Path, *, actor: Actor) -> Document:
         return (await self.assessments.import_assessments(disaster_id, path, actor=actor)).as_dict()
