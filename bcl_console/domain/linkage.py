@@ -419,6 +419,12 @@ def tax_row(row: Sequence[str], today: date, errors: list[tuple[str, str]]) -> t
             extras.append(None)
         elif raw.isascii() and raw.isdigit() and len(raw) <= 15:
             extras.append(int(raw))
+        elif column == "dependents":
+            count = _nfkc(raw).strip()
+            if count.isdigit() and len(count) <= 3:
+                extras.append(int(count))
+            else:
+                errors.append((column, f"{raw!r} is not a whole number of people ≥ 0"))
         else:
             try:
                 extras.append(yen(raw))

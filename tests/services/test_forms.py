@@ -154,3 +154,4 @@ async def test_tax_details_in_a_linkage_batch_are_optional_and_printed(demo_runt
     result = await rt.linkage.link(batch("bad", (*old_form, "dependents"), [
         code, fy, 2_000_000, 3_000_000, 1_210_000, 790_000, 50_400, 32_600, "二人"], sequence + 3))
     assert result.outcome == "rejected" and [p.column for p in result.problems] == ["dependents"]
+    assert "whole number of people" in result.problems[0].reason
