@@ -41,6 +41,8 @@ def register(sub: Subparsers, common: Common) -> None:
     x.add_argument("--class", dest="damage_class", help="全壊, 大規模半壊, 中規模半壊, 半壊, 準半壊, 一部損壊")
     x.add_argument("--inspector", required=True)
     x.add_argument("--date", help="assessed on (default today)")
+    x.add_argument("--flood", help="浸水区分 of a flood: 床上浸水 (床上) or 床下浸水 (床下)")
+    x.add_argument("--flood-depth", type=whole, help="flood depth above ground in cm (with --flood)")
     x = dsub.add_parser("import-assessments", parents=common.json,
                         help="import assessments from CSV, all or nothing")
     x.add_argument("id", type=whole)
@@ -148,7 +150,8 @@ async def close(rt: Runtime, args: argparse.Namespace) -> int:
 async def assess(rt: Runtime, args: argparse.Namespace) -> int:
     return shown(args, (await rt.ledger.assessments.assess(
         args.id, args.municipality, args.household, ratio=args.ratio, damage_class=args.damage_class,
-        inspector=args.inspector, assessed_on=args.date or "", actor=actor())).as_dict())
+        inspector=args.inspector, assessed_on=args.date or "", flood_level=args.flood,
+        flood_depth_cm=args.flood_depth, actor=actor())).as_dict())
 
 
 async def import_assessments(rt: Runtime, args: argparse.Namespace) -> int:

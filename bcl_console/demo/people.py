@@ -52,6 +52,9 @@ class PeopleGenerator:
         self._seal_seq = 0
         self._code_salt = code_salt
         self._fy = fiscal_year_of_date(today)
+        # Redraws of a given name already in the family come from a stream of their own, so
+        # that everything else the seed makes stays as it was.
+        self._rename_rng = random.Random(f"{code_salt}:rename")
 
     # -- identifiers -------------------------------------------------------------
     def _resident_code(self) -> str:
@@ -82,9 +85,9 @@ class PeopleGenerator:
         born = date(self.today.year - age - 1, 1, 1) + timedelta(days=days)
         return min(born, self.today - timedelta(days=1))
 
-    def _given(self, sex: int, born: date) -> tuple[str, str]:
+    def _given(self, sex: int, born: date, rng: random.Random | None = None) -> tuple[str, str]:
         key = ("M" if sex == 1 else "F", names.generation(born.year))
-        return self.rng.choice(names.GIVEN_NAMES[key])
+        return (rng or self.rng).choice(names.GIVEN_NAMES[key])
 
     def households(self, count: int) -> Iterator[Household]:
         made = 0
@@ -123,15 +126,23 @@ class PeopleGenerator:
             members.append((rng.randint(20, 70), rng.choice((1, 2)), "同居人"))
         members = members[: max(1, room)]
 
-        head_name = ""
+        head_name = father_name = ""
+        given_names: set[str] = set()  # no two members of a family share a given name
         for age, sex, relationship in members:
             born = self._birth(age)
             fam = rng.choices(names.FAMILY_NAMES, _FAMILY_WEIGHTS)[0] if relationship == "同居人" else family
             given = self._given(sex, born)
+            for _ in range(30):
+                if given[0] not in given_names or relationship == "同居人":
+                    break
+                given = self._given(sex, born, self._rename_rng)
+            given_names.add(given[0])
             name = f"{fam[0]} {given[0]}"
             kana = f"{fam[1]} {given[1]}"
             if relationship == "世帯主":
                 head_name = name
+            elif relationship == "父":
+                father_name = name
             since = born if (relationship == "子" and born > moved_in) else max(born, moved_in)
             prev = "" if since == born else previous
             status, status_date = "active", None
@@ -147,7 +158,7 @@ class PeopleGenerator:
             code = self._resident_code()
             h.residents.append((
                 code, h.number, name, kana, born.isoformat(), sex, relationship, h.address,
-                since.isoformat(), prev, domicile, head_name if relationship != "同居人" else name,
+                since.isoformat(), prev, domicile, self._head_of_family(relationship, name, head_name, father_name),
                 status, status_date.isoformat() if status_date else None, needs_help, restricted,
             ))
             if age >= 15 and status == "active" and rng.random() < 0.35:
@@ -162,8 +173,21 @@ class PeopleGenerator:
                     h.taxes.append((code, fy, *self._tax(age)))
         return h
 
-    def _tax(self, age: int) -> tuple[int, int, int, int, int, int]:
-        """(total, salary, deductions, taxable, municipal, prefectural) in integer yen."""
+    @staticmethod
+    def _head_of_family(relationship: str, name: str, head_name: str, father_name: str) -> str:
+        """筆頭者 of a member's 戸籍: the head's parents have their own (the father heads it;
+        the mother comes after him in the members, so he is known by then); the head, the
+        spouse and the children are in the head's; a lodger (同居人) heads their own."""
+        if relationship in ("父", "母"):
+            return father_name or name
+        if relationship == "同居人":
+            return name
+        return head_name
+
+    def _tax(self, age: int) -> tuple[int, ...]:
+        """(total, salary, deductions, taxable, municipal, prefectural, dependents, basic,
+        social insurance and dependent deductions) in integer yen (dependents: people).
+        The deductions are exactly basic + social insurance + dependents × 330,000."""
         rng = self.rng
         if age >= 65:
             salary = 0 if rng.random() < 0.75 else rng.randint(500, 2500) * 1000
@@ -175,10 +199,14 @@ class PeopleGenerator:
             other = 0
         employment_deduction = min(1_950_000, max(550_000, salary * 3 // 10 + 80_000)) if salary else 0
         total = max(0, salary - employment_deduction) + other
-        deductions = 430_000 + salary * 15 // 100 + 330_000 * rng.choice((0, 0, 0, 1, 2))
+        dependents = rng.choice((0, 0, 0, 1, 2))
+        basic, social, for_dependents = 430_000, salary * 15 // 100, 330_000 * dependents
+        deductions = basic + social + for_dependents
         taxable = max(0, total - deductions) // 1000 * 1000
+        extras = (dependents, basic, social, for_dependents)
         if total <= 450_000:
-            return total, salary, deductions, taxable, 0, 0
+            return total, salary, deductions, taxable, 0, 0, *extras
+        # 所得割 6% and 4% of the taxable income (to 100 yen) plus 均等割 3,000 and 1,000.
         municipal = (taxable * 6 // 100 + 3_000) // 100 * 100
         prefectural = (taxable * 4 // 100 + 1_000) // 100 * 100
-        return total, salary, deductions, taxable, municipal, prefectural
+        return total, salary, deductions, taxable, municipal, prefectural, *extras

@@ -220,11 +220,15 @@ def _demo_disaster(conn: Conn, town: Municipality, seed: int, today: date, at: s
     households = disaster_store.heads_of_households(conn, town.code)
     chosen = rng.sample(households, min(150, len(households)))
     inspectors = ("調査員 中野", "調査員 石井", "調査員 小川")
+    flood = random.Random(f"{seed}:flood")  # its own stream: the assessments above stay as they were
     rows = []
     for household, address in sorted(chosen):
         ratio = min(100, int(rng.expovariate(1 / 14)))
+        # 浸水区分: the deeper the water, the worse the damage (床上 from about 45 cm above ground).
+        depth = flood.randint(45, 60) + ratio * 4 if ratio >= 10 else flood.randint(5, 44)
         rows.append((disaster_id, town.code, household, address, class_from_ratio(ratio).value, ratio,
-                     rng.choice(inspectors), (occurred + timedelta(days=rng.randint(5, 30))).isoformat()))
+                     rng.choice(inspectors), (occurred + timedelta(days=rng.randint(5, 30))).isoformat(),
+                     "床上浸水" if depth >= 45 else "床下浸水", depth))
     disaster_store.insert_assessments(conn, rows)
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
+from bcl_console.domain.damage import DamageClass
 from bcl_console.domain.errors import InvalidInput
-from bcl_console.domain.municipality import CertificateType, Municipality
+from bcl_console.domain.municipality import CertificateType, Kind, Municipality
 from bcl_console.domain.resident import SEX_LABELS, Resident, ResidentStatus
 from bcl_console.domain.wareki import format_era, format_fiscal_year
 
@@ -85,6 +87,11 @@ class TaxRecord:
     taxable_income: int
     municipal_tax: int
     prefectural_tax: int
+    #: Optional in the linkage data (None: not sent): 扶養人数 and parts of 所得控除.
+    dependents: int | None = None
+    basic_deduction: int | None = None
+    social_insurance_deduction: int | None = None
+    dependent_deduction: int | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,9 @@ class DisasterRecord:
     occurred_on: date
     address: str
     damage_class: str
+    #: For a flood: 床上浸水 or 床下浸水, and the depth above ground in cm (None: not recorded).
+    flood_level: str | None = None
+    flood_depth_cm: int | None = None
 
 
 @dataclass
@@ -136,16 +146,55 @@ def _sex(r: Resident) -> str:
     return SEX_LABELS.get(r.sex, "")
 
 
+_CHILD = re.compile(r"^(子|養子|[長次二三四五六七八九十]+[男女])$")
+
+
+def household_rank(relationship: str) -> int:
+    """Where a member stands on the household copy: 世帯主, spouse, children, parents, others."""
+    if relationship == "世帯主":
+        return 0
+    if relationship in ("妻", "夫", "妻（未届）", "夫（未届）"):
+        return 1
+    if _CHILD.match(relationship):
+        return 2
+    if relationship in ("父", "母", "養父", "養母"):
+        return 3
+    return 4
+
+
+def household_order(members: list[Resident]) -> list[Resident]:
+    """世帯主, then 妻 (夫), then 子 by birth (eldest first), then 父 and 母, then others by birth."""
+    def key(p: Resident) -> tuple[int, int, date, str]:
+        rank = household_rank(p.relationship)
+        mother_after_father = int(rank == 3 and p.relationship.endswith("母"))
+        return rank, mother_after_father, p.birth_date, p.resident_code
+
+    return sorted(members, key=key)
+
+
+def change_reason(p: Resident, m: Municipality) -> str:
+    """異動事由 of 住民となった年月日, derived: the linkage data (contract §3) carries no
+    reason, so 出生 when the person became a resident on the day of birth with no
+    previous address, 転居 when the previous address is in this municipality, else 転入."""
+    if not p.previous_address:
+        return "出生" if p.resident_since == p.birth_date else ""
+    here = f"{m.prefecture}{m.name}"
+    if p.previous_address.startswith(here) or (not m.prefecture and p.previous_address.startswith(m.name)):
+        return "転居"
+    return "転入"
+
+
 def residence(m: Municipality, requester: Resident, members: list[Resident], *, household: bool,
               include_domicile: bool, issued_on: date) -> CertificateContent:
     """住民票の写し: one page (個人票) per person; the household copy lists the current members."""
     refuse_if_not_issuable(requester)
     people = [p for p in members if p.status is ResidentStatus.ACTIVE] if household else [requester]
-    people.sort(key=lambda p: (p.relationship != "世帯主", p.birth_date))
+    people = household_order(people)
     head = next((p for p in members if p.relationship == "世帯主"), requester)
     sentence = SENTENCE_HOUSEHOLD if household else SENTENCE_PERSON
     pages = []
     for p in people:
+        reason = change_reason(p, m)
         fields = [
             ("氏名", p.name.replace(" ", "　")),
             ("フリガナ", p.name_kana),
@@ -153,9 +202,10 @@ def residence(m: Municipality, requester: Resident, members: list[Resident], *, 
             ("性別", _sex(p)),
             ("世帯主", head.name.replace(" ", "　")),
             ("続柄", p.relationship),
-            ("住民となった年月日", format_era(p.resident_since)),
+            ("住民となった年月日", f"{format_era(p.resident_since)}　{reason}".rstrip("　")),
             ("住所", p.address),
-            ("住所を定めた年月日", format_era(p.resident_since)),
+            # 届出日: the linkage data carries none; the day the address was set stands for it.
+            ("住所を定めた年月日", f"{format_era(p.resident_since)}　{format_era(p.resident_since)}届出"),
             ("従前の住所", p.previous_address or "―"),
         ]
         if include_domicile:
@@ -190,14 +240,57 @@ def _yen(n: int) -> str:
     return f"{n:,}円"
 
 
+def municipal_tax_name(m: Municipality) -> str:
+    """市町村民税 as the municipality calls it: 町民税, 村民税, 市民税 (特別区民税 in a ward)."""
+    return {Kind.TOWN: "町民税", Kind.VILLAGE: "村民税", Kind.SPECIAL_WARD: "特別区民税"}.get(m.kind, "市民税")
+
+
+def prefectural_tax_name(m: Municipality) -> str:
+    """道府県民税 by the prefecture's name: 都民税, 道民税, 府民税, 県民税 (県民税 when unknown)."""
+    suffix = m.prefecture[-1:] if m.prefecture else "県"
+    return f"{suffix}民税" if suffix in ("都", "道", "府", "県") else "県民税"
+
+
+def per_capita_levy(fiscal_year: int) -> tuple[int, int]:
+    """均等割 at the standard rates (地方税法), municipal and prefectural: 3,500 and 1,500 yen
+    in FY2014–FY2023 (the reconstruction surcharge of 500 each), 3,000 and 1,000 otherwise."""
+    return (3_500, 1_500) if 2014 <= fiscal_year <= 2023 else (3_000, 1_000)
+
+
+def split_levy(tax: int, per_capita: int) -> tuple[int, int] | None:
+    """(均等割, 所得割) of a levy at the standard per-capita rate; None when the amount is
+    not consistent with it (below the 均等割 but not zero): then only the total is shown."""
+    if tax == 0:
+        return 0, 0
+    if tax < per_capita:
+        return None
+    return per_capita, tax - per_capita
+
+
+def deduction_lines(tax: TaxRecord) -> list[tuple[str, str]]:
+    """所得控除の内訳 as far as the record holds it, the rest as その他の控除."""
+    parts = [("基礎控除", tax.basic_deduction), ("社会保険料控除", tax.social_insurance_deduction),
+             ("扶養控除", tax.dependent_deduction)]
+    known = [(label, amount) for label, amount in parts if amount is not None]
+    if not known:
+        return []
+    lines = [(f"　{label}", _yen(amount)) for label, amount in known if amount]
+    rest = tax.deductions - sum(amount for _, amount in known)
+    if rest > 0:
+        lines.append(("　その他の控除", _yen(rest)))
+    return lines
+
+
 def tax_certificate(m: Municipality, r: Resident, tax: TaxRecord | None, *, fiscal_year: int,
                     issued_on: date) -> CertificateContent:
-    """所得・課税証明書 for a fiscal year (income of the previous calendar year)."""
+    """所得・課税証明書 for a fiscal year (income of the previous calendar year): the levies
+    under the names of the municipality's kind and its prefecture, each split into
+    均等割 and 所得割 at the standard rates."""
     refuse_if_not_issuable(r)
     if tax is None:
         raise InvalidInput(f"resident {r.resident_code} has no tax record for fiscal year {fiscal_year}")
     income_year = format_era(date(fiscal_year - 1, 12, 31)).split("年")[0] + "年中"
-    fields = (
+    fields: list[tuple[str, str]] = [
         ("年度", f"{format_fiscal_year(fiscal_year)}（{income_year}の所得）"),
         ("住所", r.address),
         ("氏名", r.name.replace(" ", "　")),
@@ -205,15 +298,36 @@ def tax_certificate(m: Municipality, r: Resident, tax: TaxRecord | None, *, fisc
         ("給与収入", _yen(tax.salary_income)),
         ("合計所得金額", _yen(tax.total_income)),
         ("所得控除の合計", _yen(tax.deductions)),
-        ("課税標準額", _yen(tax.taxable_income)),
-        ("市町村民税", _yen(tax.municipal_tax)),
-        ("道府県民税", _yen(tax.prefectural_tax)),
-        ("年税額", _yen(tax.municipal_tax + tax.prefectural_tax)),
-    )
+        *deduction_lines(tax),
+    ]
+    if tax.dependents is not None:
+        fields.append(("扶養人数", f"{tax.dependents}人"))
+    fields.append(("課税標準額", _yen(tax.taxable_income)))
+    municipal_pc, prefectural_pc = per_capita_levy(fiscal_year)
+    for name, amount, per_capita in ((municipal_tax_name(m), tax.municipal_tax, municipal_pc),
+                                     (prefectural_tax_name(m), tax.prefectural_tax, prefectural_pc)):
+        split = split_levy(amount, per_capita)
+        if split is None:
+            fields.append((name, _yen(amount)))
+        else:
+            fields.append((name, f"{_yen(amount)}（所得割 {_yen(split[1])}・均等割 {_yen(split[0])}）"))
+    fields.append(("年税額", _yen(tax.municipal_tax + tax.prefectural_tax)))
     issuer, stamp = issuer_of(m)
-    page = FrontPage("所得・課税証明書", fields, SENTENCE_AS_ABOVE)
+    page = FrontPage("所得・課税証明書", tuple(fields), SENTENCE_AS_ABOVE)
     return CertificateContent(CertificateType.TAX, m.code, issuer, stamp, issued_on, (page,),
                               subject=r.resident_code)
+
+
+FLOOD_LEVELS = ("床上浸水", "床下浸水")
+
+
+def damage_marks(applicable: str) -> str:
+    """The 内閣府 standard form's six classes, ■ for the applicable one and □ for the others."""
+    return "　".join(f"{'■' if c.value == applicable else '□'}{c.value}" for c in DamageClass)
+
+
+def flood_marks(applicable: str) -> str:
+    return "　".join(f"{'■' if level == applicable else '□'}{level}" for level in FLOOD_LEVELS)
 
 
 def disaster_certificate(m: Municipality, r: Resident, head: Resident, record: DisasterRecord | None, *,
@@ -222,13 +336,16 @@ def disaster_certificate(m: Municipality, r: Resident, head: Resident, record: D
     refuse_if_not_issuable(r)
     if record is None:
         raise InvalidInput(f"the household of resident {r.resident_code} has no damage assessment for this disaster")
-    fields = (
+    fields: tuple[tuple[str, str], ...] = (
         ("罹災者（世帯主）", head.name.replace(" ", "　")),
         ("住所（被災住家）", record.address),
         ("災害名", record.name),
         ("災害発生日", format_era(record.occurred_on)),
-        ("被害の程度", record.damage_class),
+        ("被害の程度", damage_marks(record.damage_class)),
     )
+    if record.flood_level:
+        depth = f"（浸水深 {record.flood_depth_cm}cm）" if record.flood_depth_cm is not None else ""
+        fields += (("浸水区分", f"{flood_marks(record.flood_level)}{depth}"),)
     issuer, stamp = issuer_of(m)
     page = FrontPage("罹災証明書", fields, SENTENCE_AS_ABOVE)
     return CertificateContent(CertificateType.DISASTER, m.code, issuer, stamp, issued_on, (page,),

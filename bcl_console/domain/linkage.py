@@ -38,6 +38,9 @@ TAX_COLUMNS = (
     "resident_code", "fiscal_year", "total_income", "salary_income", "deductions",
     "taxable_income", "municipal_tax", "prefectural_tax",
 )
+#: Optional columns of taxes.csv (an extension of contract §3 that keeps the old form
+#: valid): 扶養人数 and parts of 所得控除, which the 課税証明書 prints when they are sent.
+TAX_OPTIONAL = ("dependents", "basic_deduction", "social_insurance_deduction", "dependent_deduction")
 CHANGES = ("A", "U", "D")
 
 
@@ -297,7 +300,7 @@ def _iso_ok(v: str, today_iso: str) -> bool:
 def columns(file: str, delta: bool) -> tuple[str, ...]:
     """A file's columns in the order the row validators read them (any order in the CSV)."""
     base = {"residents.csv": (*RESIDENT_REQUIRED, *RESIDENT_OPTIONAL), "seals.csv": SEAL_COLUMNS,
-            "taxes.csv": TAX_COLUMNS}[file]
+            "taxes.csv": (*TAX_COLUMNS, *TAX_OPTIONAL)}[file]
     return (*base, "change") if delta else base
 
 
@@ -390,8 +393,9 @@ def seal_row(row: Sequence[str], today: date, errors: list[tuple[str, str]]) -> 
 
 
 def tax_row(row: Sequence[str], today: date, errors: list[tuple[str, str]]) -> tuple[Any, ...] | None:
-    """(resident_code, fiscal_year, total, salary, deductions, taxable, municipal, prefectural),
-    from values in TAX_COLUMNS order."""
+    """(resident_code, fiscal_year, total, salary, deductions, taxable, municipal, prefectural,
+    *optional), from values in TAX_COLUMNS + TAX_OPTIONAL order (an absent or empty
+    optional value is None)."""
     code, fy_raw = row[0], row[1]
     if not (len(code) == 11 and code.isascii() and code.isdigit()):
         code = _slow(code11, "resident_code", code, errors)
@@ -409,7 +413,24 @@ def tax_row(row: Sequence[str], today: date, errors: list[tuple[str, str]]) -> t
             amounts.append(yen(raw))
         except FieldError as exc:
             errors.append((column, reason(column, exc)))
-    return None if errors else (code, fiscal_year, *amounts)
+    extras: list[int | None] = []
+    for column, raw in zip(TAX_OPTIONAL, row[8:12], strict=True):
+        if not raw.strip():
+            extras.append(None)
+        elif raw.isascii() and raw.isdigit() and len(raw) <= 15:
+            extras.append(int(raw))
+        elif column == "dependents":
+            count = _nfkc(raw).strip()
+            if count.isdigit() and len(count) <= 3:
+                extras.append(int(count))
+            else:
+                errors.append((column, f"{raw!r} is not a whole number of people ≥ 0"))
+        else:
+            try:
+                extras.append(yen(raw))
+            except FieldError as exc:
+                errors.append((column, reason(column, exc)))
+    return None if errors else (code, fiscal_year, *amounts, *extras)
 
 
 _YEN_COLUMNS = TAX_COLUMNS[2:]
@@ -424,7 +445,7 @@ def check_columns(file: str, header: list[str], delta: bool, problems: Problems)
     elif file == "seals.csv":
         required, optional = SEAL_COLUMNS, ()
     else:
-        required, optional = TAX_COLUMNS, ()
+        required, optional = TAX_COLUMNS, TAX_OPTIONAL
     if delta:
         required = (*required, "change")
     ok = True

@@ -52,10 +52,11 @@ def insert_disaster(conn: sqlite3.Connection, name: str, kind: str, occurred_on:
 
 def insert_assessments(conn: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> None:
     """Rows: (disaster_id, municipality_code, household_number, address, damage_class,
-    damage_ratio, inspector, assessed_on)."""
+    damage_ratio, inspector, assessed_on, flood_level, flood_depth_cm)."""
     conn.executemany(
         "INSERT INTO damage_assessments (disaster_id, municipality_code, household_number, address, "
-        "damage_class, damage_ratio, inspector, assessed_on) VALUES (?,?,?,?,?,?,?,?)",
+        "damage_class, damage_ratio, inspector, assessed_on, flood_level, flood_depth_cm) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?)",
         rows,
     )
 
@@ -135,10 +136,11 @@ def assess(conn: sqlite3.Connection, disaster_id: int, code: str, household: str
     d = _disaster(conn, disaster_id)
     a = check(d, _address(conn, code, household))
     revision = q.add_assessment(conn, disaster_id, code, household, a.address, a.damage_class, a.damage_ratio,
-                                a.inspector, a.assessed_on)
+                                a.inspector, a.assessed_on, a.flood_level, a.flood_depth_cm)
     append_audit(conn, replace(audit, new_value=f"r{revision} {a.damage_class}"))
     return Assessment(disaster_id, code, household, a.address, a.damage_class, a.damage_ratio, revision,
-                      tuple(q.assessment_history(conn, disaster_id, code, household)))
+                      tuple(q.assessment_history(conn, disaster_id, code, household)),
+                      a.flood_level, a.flood_depth_cm)
 
 
 def import_assessments(conn: sqlite3.Connection, disaster_id: int, households: list[tuple[str, str]],
@@ -147,7 +149,7 @@ def import_assessments(conn: sqlite3.Connection, disaster_id: int, households: l
     rows = check(d, {key: _address(conn, *key) for key in households})
     for (code, household), a in rows:
         q.add_assessment(conn, disaster_id, code, household, a.address, a.damage_class, a.damage_ratio,
-                         a.inspector, a.assessed_on)
+                         a.inspector, a.assessed_on, a.flood_level, a.flood_depth_cm)
     for code in sorted({c for (c, _), _ in rows}):
         append_audit(conn, replace(audit, municipality_code=code, new_value=f"{source}: {len(rows)} rows"))
     return len(rows)

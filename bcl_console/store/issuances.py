@@ -79,13 +79,17 @@ def tax_record(conn: sqlite3.Connection, code: str, resident_code: str, fiscal_y
     if row is None:
         return None
     return TaxRecord(row["fiscal_year"], row["total_income"], row["salary_income"], row["deductions"],
-                     row["taxable_income"], row["municipal_tax"], row["prefectural_tax"])
+                     row["taxable_income"], row["municipal_tax"], row["prefectural_tax"],
+                     dependents=row["dependents"], basic_deduction=row["basic_deduction"],
+                     social_insurance_deduction=row["social_insurance_deduction"],
+                     dependent_deduction=row["dependent_deduction"])
 
 
 def disaster_record(conn: sqlite3.Connection, code: str, household: str,
                     disaster_id: int | None) -> DisasterRecord | None:
     sql = (
-        "SELECT d.id, d.name, d.occurred_on, a.address, a.damage_class FROM damage_assessments a "
+        "SELECT d.id, d.name, d.occurred_on, a.address, a.damage_class, a.flood_level, a.flood_depth_cm "
+        "FROM damage_assessments a "
         "JOIN disasters d ON d.id = a.disaster_id "
         "WHERE a.municipality_code = ? AND a.household_number = ? AND a.current = 1"
     )
@@ -96,7 +100,8 @@ def disaster_record(conn: sqlite3.Connection, code: str, household: str,
     row = conn.execute(sql + " ORDER BY d.occurred_on DESC LIMIT 1", params).fetchone()
     if row is None:
         return None
-    return DisasterRecord(row[0], row[1], date.fromisoformat(row[2]), row[3], row[4])
+    return DisasterRecord(row[0], row[1], date.fromisoformat(row[2]), row[3], row[4],
+                          flood_level=row[5], flood_depth_cm=row[6])
 
 
 def insert_request(conn: sqlite3.Connection, r: IssuanceRecord, *, session_id: str, idempotency_key: str,

@@ -61,7 +61,8 @@ def household_members_count(conn: sqlite3.Connection, code: str, household: str)
 
 
 def add_assessment(conn: sqlite3.Connection, disaster_id: int, code: str, household: str, address: str,
-                   damage_class: str, ratio: int | None, inspector: str, assessed_on: str) -> int:
+                   damage_class: str, ratio: int | None, inspector: str, assessed_on: str,
+                   flood_level: str | None = None, flood_depth_cm: int | None = None) -> int:
     """A new current assessment; an earlier one stays as history. Returns the revision."""
     row = conn.execute("SELECT max(revision) FROM damage_assessments WHERE disaster_id = ? AND municipality_code = ? "
                        "AND household_number = ?", (disaster_id, code, household)).fetchone()
@@ -70,8 +71,10 @@ def add_assessment(conn: sqlite3.Connection, disaster_id: int, code: str, househ
                  "AND household_number = ?", (disaster_id, code, household))
     conn.execute(
         "INSERT INTO damage_assessments (disaster_id, municipality_code, household_number, address, damage_class, "
-        "damage_ratio, inspector, assessed_on, revision, current) VALUES (?,?,?,?,?,?,?,?,?,1)",
-        (disaster_id, code, household, address, damage_class, ratio, inspector, assessed_on, revision))
+        "damage_ratio, inspector, assessed_on, revision, current, flood_level, flood_depth_cm) "
+        "VALUES (?,?,?,?,?,?,?,?,?,1,?,?)",
+        (disaster_id, code, household, address, damage_class, ratio, inspector, assessed_on, revision,
+         flood_level, flood_depth_cm))
     return revision
 
 

@@ -24,6 +24,11 @@ TAX_FIELDS = (
     "taxable_income",
     "municipal_tax",
     "prefectural_tax",
+    # optional (migration 15): NULL when a batch does not send them
+    "dependents",
+    "basic_deduction",
+    "social_insurance_deduction",
+    "dependent_deduction",
 )
 
 
@@ -36,6 +41,8 @@ def _insert_sql(table: str, fields: tuple[str, ...]) -> str:
 _INSERT_RESIDENT = _insert_sql("residents", RESIDENT_FIELDS)
 _INSERT_SEAL = _insert_sql("seals", SEAL_FIELDS)
 _INSERT_TAX = _insert_sql("taxes", TAX_FIELDS)
+#: Without the optional details (all NULL): valid on a schema before version 15 too.
+_INSERT_TAX_BASIC = _insert_sql("taxes", TAX_FIELDS[:8])
 
 
 def insert_residents(conn: sqlite3.Connection, municipality_code: str, rows: Iterable[Row]) -> int:
@@ -63,11 +70,16 @@ def insert_seals(conn: sqlite3.Connection, municipality_code: str, rows: Iterabl
 
 
 def insert_taxes(conn: sqlite3.Connection, municipality_code: str, rows: Iterable[Row]) -> int:
-    cur = conn.executemany(
-        _INSERT_TAX,
-        ((municipality_code, *row) for row in rows),
-    )
-    return cur.rowcount
+    """Tax rows (values in TAX_FIELDS order; the optional details may be absent or None)."""
+    rows = list(rows)
+    basic = [row[:8] for row in rows if all(v is None for v in row[8:])]
+    full = [row for row in rows if any(v is not None for v in row[8:])]
+    count = 0
+    if basic:
+        count += conn.executemany(_INSERT_TAX_BASIC, ((municipality_code, *row) for row in basic)).rowcount
+    if full:
+        count += conn.executemany(_INSERT_TAX, ((municipality_code, *row) for row in full)).rowcount
+    return count
 
 
 def delete_municipality_residents(conn: sqlite3.Connection, municipality_code: str) -> None:

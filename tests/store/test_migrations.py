@@ -100,7 +100,10 @@ async def test_version_10_rebuilds_residents_and_seals_keeping_every_row_and_rul
     await new.start()
     await new.stop()
     assert new.schema_versions == (9, LATEST_VERSION)
-    assert {t: query(db, f"SELECT * FROM {t} ORDER BY 1, 2, 3") for t in tables} == before  # noqa: S608
+    after = {t: query(db, f"SELECT * FROM {t} ORDER BY 1, 2, 3") for t in tables}  # noqa: S608
+    # later migrations may add nullable columns (15: tax details): the old columns keep every value
+    assert {t: [r[:len(before[t][0])] if before[t] else r for r in rows] for t, rows in after.items()} == before
+    assert all(v is None for r in after["taxes"] for v in r[len(before["taxes"][0]):]) if before["taxes"] else True
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}

@@ -21,7 +21,25 @@ from bcl_console.store.api import Assessment, AssessmentRevision, CheckedAssessm
 
 MAX_CSV_BYTES = 50 * 1024 * 1024
 ASSESSMENT_COLUMNS = ("municipality_code", "household_number", "damage_ratio", "damage_class", "inspector",
-                      "assessed_on")
+                      "assessed_on", "flood_level", "flood_depth_cm")
+#: 浸水区分 as an assessment may give it (the form's words, or short forms).
+FLOOD_LEVELS = {"床上浸水": "床上浸水", "床上": "床上浸水", "above-floor": "床上浸水",
+                "床下浸水": "床下浸水", "床下": "床下浸水", "below-floor": "床下浸水"}
+
+
+def flood_of(level: str | None, depth_cm: int | None) -> tuple[str | None, int | None]:
+    """The 浸水区分 of a flooded dwelling: a level (床上浸水/床下浸水) and an optional depth in
+    cm; a depth without a level is refused (the form prints the depth beside the level)."""
+    if not level:
+        if depth_cm is not None:
+            raise InvalidInput("a flood depth needs a flood level (床上浸水 or 床下浸水)", field="flood_level")
+        return None, None
+    canonical = FLOOD_LEVELS.get(level.strip())
+    if canonical is None:
+        raise InvalidInput(f"unknown flood level {level!r} (床上浸水 or 床下浸水)", field="flood_level")
+    if depth_cm is not None and not 0 <= depth_cm <= 2000:
+        raise InvalidInput(f"flood depth {depth_cm} cm is outside 0–2000", field="flood_depth_cm")
+    return canonical, depth_cm
 
 
 class AssessmentsRejected(InvalidInput):
@@ -59,24 +77,29 @@ def assessed_class(ratio: int | None, damage_class: str | None) -> DamageClass:
 
 class AssessmentService(DisasterPart):
     def _check(self, d: DisasterRow, code: str, household: str, address: str | None, ratio: int | None,
-               damage_class: str | None, inspector: str, assessed_on: str) -> CheckedAssessment:
+               damage_class: str | None, inspector: str, assessed_on: str, flood_level: str | None = None,
+               flood_depth_cm: int | None = None) -> CheckedAssessment:
         """The rules of one assessment, in the order their problems are reported."""
         d.check_affects(code, must_be_open=True)
         if address is None:
             raise NotFound(f"household {household} is not known in {code}", field="household")
         cls = assessed_class(ratio, damage_class)
+        flood, depth = flood_of(flood_level, flood_depth_cm)
         today = self.today()
         when = day(assessed_on, "assessed_on", today) if assessed_on else today
         if when < d.occurred_on or when > today:
             raise InvalidInput(f"assessed_on {when.isoformat()} is not between the disaster and today",
                                field="assessed_on")
-        return CheckedAssessment(address, cls.value, ratio, text(inspector, "inspector", 80), when.isoformat())
+        return CheckedAssessment(address, cls.value, ratio, text(inspector, "inspector", 80), when.isoformat(),
+                                 flood, depth)
 
     async def assess(self, disaster_id: int, code: str, household: str, *, ratio: int | None = None,
                      damage_class: str | None = None, inspector: str, assessed_on: str = "",
+                     flood_level: str | None = None, flood_depth_cm: int | None = None,
                      actor: Actor) -> Assessment:
         def check(d: DisasterRow, address: str | None) -> CheckedAssessment:
-            return self._check(d, code, household, address, ratio, damage_class, inspector, assessed_on)
+            return self._check(d, code, household, address, ratio, damage_class, inspector, assessed_on,
+                               flood_level, flood_depth_cm)
 
         result = await self._store.disaster.assess(
             disaster_id, code, household, check,
@@ -110,9 +133,16 @@ class AssessmentService(DisasterPart):
                     problems.add(path.name, line, "damage_ratio", f"{row['damage_ratio']!r} is not a whole number")
                     continue
                 try:
+                    depth = int(row["flood_depth_cm"]) if row["flood_depth_cm"].strip() else None
+                except ValueError:
+                    problems.add(path.name, line, "flood_depth_cm",
+                                 f"{row['flood_depth_cm']!r} is not a whole number of cm")
+                    continue
+                try:
                     checked.append((key, self._check(d, key[0], key[1], addresses.get(key), ratio,
                                                      row["damage_class"].strip() or None, row["inspector"],
-                                                     row["assessed_on"])))
+                                                     row["assessed_on"], row["flood_level"].strip() or None,
+                                                     depth)))
                 except (InvalidInput, NotFound, Conflict) as exc:
                     problems.add(path.name, line, exc.field or None, exc.message)
             if problems or not rows:

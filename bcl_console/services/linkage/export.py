@@ -56,7 +56,8 @@ def write_export(held: HeldData, code: str, out: Path, created_at: str,
             yield [resident, number, registered, status, rel]
 
     files["seals.csv"] = write_csv(out / "seals.csv", rules.SEAL_COLUMNS, seal_rows())
-    files["taxes.csv"] = write_csv(out / "taxes.csv", rules.TAX_COLUMNS, held.rows("taxes", rules.TAX_COLUMNS))
+    tax_columns = (*rules.TAX_COLUMNS, *rules.TAX_OPTIONAL)
+    files["taxes.csv"] = write_csv(out / "taxes.csv", tax_columns, held.rows("taxes", tax_columns))
     sequence = sequence or held.last_applied_sequence() or 1
     write_manifest(out, municipality_code=code, sequence=sequence, kind="full",
                    created_at=created_at, files=files)

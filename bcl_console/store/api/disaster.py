@@ -115,6 +115,9 @@ class CheckedAssessment:
     damage_ratio: int | None
     inspector: str
     assessed_on: str
+    #: For a flood (浸水区分): 床上浸水 or 床下浸水, and the depth above ground in cm.
+    flood_level: str | None = None
+    flood_depth_cm: int | None = None
 
 
 #: The rules an assessment must pass, given its disaster and the household's address
@@ -138,11 +141,14 @@ class Assessment:
     damage_ratio: int | None
     revision: int
     history: tuple[AssessmentRevision, ...]
+    flood_level: str | None = None
+    flood_depth_cm: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"disaster_id": self.disaster_id, "municipality_code": self.municipality_code,
                 "household_number": self.household_number, "address": self.address,
                 "damage_class": self.damage_class, "damage_ratio": self.damage_ratio, "revision": self.revision,
+                "flood_level": self.flood_level, "flood_depth_cm": self.flood_depth_cm,
                 "history": [h.as_dict() for h in self.history]}
 
 
