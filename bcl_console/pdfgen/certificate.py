@@ -12,12 +12,20 @@ import json
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import segno
+from fontTools.pens.basePen import BasePen
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
+from fpdf.drawing_primitives import Transform
+from fpdf.enums import PDFResourceType
+from fpdf.pattern import Pattern
+from fpdf.syntax import Name, PDFObject
 
 from bcl_console.domain.certificate import VERIFY_NOTE, CertificateContent, FrontPage
 from bcl_console.pdfgen.fontcache import FAMILY, install_mincho
+from bcl_console.pdfgen.fonts import mincho_path
 
 ATTACHMENT = "bcl-certificate.json"
 QR_PREFIX = "BCL1:"
@@ -90,8 +98,156 @@ class _Doc(FPDF):
         return lines
 
 
+# -- けん制地紋: the copy-deterrent background of both sides ------------------------------
+# A latent image as J-LIS prints it: the background is fine dots, the word 「複写」 coarse
+# dots of the same coverage, in one ink. On the original both read as the same even tint;
+# a copier's optics blur the fine dots into a light grey below its threshold (they drop
+# out) while each coarse dot stays dark enough to print, so the copy shows the word.
+# Both are PDF tiling patterns: one cell each, one path for the word, nothing per dot.
+
+FINE_PITCH = 25.4 / 75  # mm: 75 dots an inch, below what a copier resolves as dots
+COARSE_PITCH = 6 * FINE_PITCH  # mm: the word's dots, 12.5 an inch: large and sparse, a copy keeps them
+DOT_COVERAGE = 0.12  # the share of the sheet under ink, the same in both patterns
+#: The pattern inks: the back's stronger (it carries nothing to read), the front's light
+#: enough that the text over it reads as on plain paper.
+BACK_INK = (40, 70, 120)
+FRONT_INK = (90, 115, 160)
+WORD = "複写"
+
+
+class _Tiling(Pattern):
+    """A coloured tiling pattern (PatternType 1) of one square cell, in page millimetres
+    (fpdf2 maps pattern space like the page: origin top left, y down)."""
+
+    def __init__(self, cell_ops: str, step: float) -> None:
+        PDFObject.__init__(self)
+        self.type = Name("Pattern")
+        self.pattern_type = 1
+        self.paint_type = 1
+        self.tiling_type = 1
+        self.b_box = f"[0 0 {step:.4f} {step:.4f}]"
+        self.x_step = f"{step:.4f}"
+        self.y_step = f"{step:.4f}"
+        self.resources = "<< >>"
+        self._ops = cell_ops.encode("latin-1")
+        self.length = len(self._ops)
+        self._matrix = Transform.identity()
+        self._apply_page_ctm = True
+
+    @property
+    def shading(self) -> str | None:  # type: ignore[override]
+        return None
+
+    def content_stream(self) -> bytes:
+        return self._ops
+
+
+def _rgb(ink: tuple[int, int, int]) -> str:
+    return f"{ink[0] / 255:.3f} {ink[1] / 255:.3f} {ink[2] / 255:.3f}"
+
+
+@lru_cache(maxsize=8)
+def _cell(pitch: float, ink: tuple[int, int, int], opaque: bool) -> str:
+    """A pattern cell of COARSE_PITCH mm holding square dots of DOT_COVERAGE at ``pitch``
+    (squares: a rasteriser covers them exactly, where round dots of a pixel or less come
+    out too light; and one dot in a cell of two pixels renders too light in poppler, so
+    both patterns have cells of the same, larger size). An opaque cell paints its paper
+    white too, so the word's cells cover the background pattern under them."""
+    n = round(COARSE_PITCH / pitch)
+    side = pitch * DOT_COVERAGE ** 0.5
+    ops = [f"1 g 0 0 {COARSE_PITCH:.4f} {COARSE_PITCH:.4f} re f" if opaque else "", f"{_rgb(ink)} rg"]
+    ops += [f"{(i + 0.5) * pitch - side / 2:.4f} {(j + 0.5) * pitch - side / 2:.4f} {side:.4f} {side:.4f} re"
+            for i in range(n) for j in range(n)]
+    return " ".join(ops) + " f"
+
+
+class _PathPen(BasePen):  # type: ignore[misc]  # fontTools is untyped
+    """Glyph outlines as PDF path operators in page points, at a place and size."""
+
+    def __init__(self, glyphs: object, x: float, y: float, scale: float) -> None:
+        super().__init__(glyphs)
+        self.ops: list[str] = []
+        self._x, self._y, self._s = x, y, scale
+
+    def _pt(self, p: tuple[float, float]) -> str:
+        return f"{self._x + p[0] * self._s:.2f} {self._y + p[1] * self._s:.2f}"
+
+    def _moveTo(self, pt: tuple[float, float]) -> None:
+        self.ops.append(f"{self._pt(pt)} m")
+
+    def _lineTo(self, pt: tuple[float, float]) -> None:
+        self.ops.append(f"{self._pt(pt)} l")
+
+    def _curveToOne(self, p1: tuple[float, float], p2: tuple[float, float], p3: tuple[float, float]) -> None:
+        self.ops.append(f"{self._pt(p1)} {self._pt(p2)} {self._pt(p3)} c")
+
+    def _closePath(self) -> None:
+        self.ops.append("h")
+
+
+@lru_cache(maxsize=1)
+def _outlines() -> tuple[TTFont, dict[int, str]]:
+    font = TTFont(str(mincho_path()), lazy=True)  # apart from fpdf2's copy: never touched by it
+    return font, font.getBestCmap()
+
+
+#: Where the word stands: (left, baseline, character height) in mm from the top left.
+Placement = tuple[float, float, float]
+
+
+@lru_cache(maxsize=8)
+def word_path(places: tuple[Placement, ...]) -> str:
+    """The word's outlines at each place, as one PDF path in page points (cached: the
+    same places on every document)."""
+    font, cmap = _outlines()
+    glyphs = font.getGlyphSet()
+    units = font["head"].unitsPerEm
+    k = 72 / 25.4
+    ops: list[str] = []
+    for left, baseline, height in places:
+        scale = height * k / units
+        x = left * k
+        for ch in WORD:
+            name = cmap[ord(ch)]
+            pen = _PathPen(glyphs, x, (PAGE_H - baseline) * k, scale)
+            glyphs[name].draw(pen)
+            ops.extend(pen.ops)
+            x += glyphs[name].width * scale
+    return "\n".join(ops)
+
+
+def word_boxes(places: tuple[Placement, ...]) -> list[tuple[float, float, float, float]]:
+    """Each placed word's box (left, top, right, bottom) in mm: the em boxes of its
+    characters, from the ascent above the baseline to the descent below (for tests)."""
+    font, _ = _outlines()
+    ascent, descent = font["hhea"].ascent / font["head"].unitsPerEm, font["hhea"].descent / font["head"].unitsPerEm
+    return [(x, y - ascent * h, x + len(WORD) * h, y - descent * h) for x, y, h in places]
+
+
+#: The back: one large word above the 2-D code. The front: small words over the sheet,
+#: in staggered rows, as on a J-LIS print (a copy of any part of it shows the word).
+BACK_WORD: tuple[Placement, ...] = ((35.0, 145.0, 70.0),)
+FRONT_WORDS: tuple[Placement, ...] = tuple(
+    (20.0 + (25.0 if row % 2 else 0.0) + 85.0 * col, 62.0 + 52.0 * row, 30.0)
+    for row in range(5) for col in range(2)
+)
+
+
+def _latent_ground(pdf: _Doc, places: tuple[Placement, ...], ink: tuple[int, int, int]) -> None:
+    """The whole sheet in fine dots, the word at ``places`` in coarse dots: two fills,
+    behind everything else on the page."""
+    catalog = pdf._resource_catalog
+    fine = catalog.add(PDFResourceType.PATTERN, _Tiling(_cell(FINE_PITCH, ink, False), COARSE_PITCH), pdf.page)
+    coarse = catalog.add(PDFResourceType.PATTERN, _Tiling(_cell(COARSE_PITCH, ink, True), COARSE_PITCH),
+                         pdf.page)
+    w, h = PAGE_W * pdf.k, PAGE_H * pdf.k
+    pdf._out(f"q /Pattern cs /{fine} scn 0 0 {w:.2f} {h:.2f} re f Q\n"
+             f"q /Pattern cs /{coarse} scn\n{word_path(places)}\nf Q")
+
+
 def _front(pdf: _Doc, content: CertificateContent, page: FrontPage, code: str, index: int, total: int) -> None:
     pdf.add_page()
+    _latent_ground(pdf, FRONT_WORDS, FRONT_INK)
     pdf.set_font(FAMILY, size=20)
     width = pdf.get_string_width(page.title)
     pdf.put((PAGE_W - width) / 2, MARGIN + 8, page.title, 20)
@@ -177,19 +333,7 @@ def _stroke_lines(pdf: _Doc, lines: list[tuple[float, float, float, float]], rgb
 
 def _back(pdf: _Doc, content: CertificateContent, code: str, signed: Signed) -> None:
     pdf.add_page()
-    # 地紋: a fine lattice of light lines over the whole sheet.
-    lattice = []
-    step = 6.0
-    k = -PAGE_H
-    while k < PAGE_W:
-        lattice.append((k, 0.0, k + PAGE_H, PAGE_H))
-        lattice.append((k + PAGE_H, 0.0, k, PAGE_H))
-        k += step
-    _stroke_lines(pdf, lattice, (205, 222, 236), 0.15)
-    # 複写: the copy-deterrent word, faint on the original, that a photocopy brings out.
-    pdf.set_font(FAMILY, size=150)
-    pdf.set_text_color(236, 236, 240)
-    pdf.text(22, 150, "複写")
+    _latent_ground(pdf, BACK_WORD, BACK_INK)
     # The signed 2-D code: each run of dark modules in a row is one rectangle.
     qr = segno.make(signed.qr_text, error="m", mask=2, micro=False)
     modules = [list(row) for row in qr.matrix]
