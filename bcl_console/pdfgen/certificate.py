@@ -22,6 +22,7 @@ from fpdf.drawing_primitives import Transform
 from fpdf.enums import PDFResourceType
 from fpdf.pattern import Pattern
 from fpdf.syntax import Name, PDFObject
+from PIL import Image
 
 from bcl_console.domain.certificate import VERIFY_NOTE, CertificateContent, FrontPage
 from bcl_console.pdfgen.fontcache import FAMILY, install_mincho
@@ -245,6 +246,25 @@ def _latent_ground(pdf: _Doc, places: tuple[Placement, ...], ink: tuple[int, int
              f"q /Pattern cs /{coarse} scn\n{word_path(places)}\nf Q")
 
 
+def impression_size(png: bytes, room: float) -> tuple[float, float]:
+    """The printed size in mm of a seal impression: 原寸 (actual size), read from the
+    resolution the PNG carries; fitted to ``room`` when it carries none, or a size that
+    does not fit (no registrable seal is larger than 25 mm: such a resolution is wrong)."""
+    with Image.open(io.BytesIO(png)) as image:
+        px_w, px_h = image.size
+        dpi = image.info.get("dpi", (0, 0))
+    try:
+        dpi_x, dpi_y = float(dpi[0]), float(dpi[1])
+    except (TypeError, ValueError, IndexError):
+        dpi_x = dpi_y = 0.0
+    if dpi_x > 0 and dpi_y > 0:
+        w, h = px_w / dpi_x * 25.4, px_h / dpi_y * 25.4
+        if w <= room and h <= room:
+            return w, h
+    fit = room / max(px_w, px_h)
+    return px_w * fit, px_h * fit
+
+
 def _front(pdf: _Doc, content: CertificateContent, page: FrontPage, code: str, index: int, total: int) -> None:
     pdf.add_page()
     _latent_ground(pdf, FRONT_WORDS, FRONT_INK)
@@ -259,7 +279,8 @@ def _front(pdf: _Doc, content: CertificateContent, page: FrontPage, code: str, i
         x = PAGE_W - MARGIN - box
         pdf.set_draw_color(0, 0, 0)
         pdf.rect(x, top, box, box)
-        pdf.image(io.BytesIO(page.image_png), x + 4, top + 4, box - 8, box - 8)
+        w, h = impression_size(page.image_png, box - 8)
+        pdf.image(io.BytesIO(page.image_png), x + (box - w) / 2, top + (box - h) / 2, w, h)
         pdf.put(x, top + box + 5, page.image_label, 9)
         value_w -= box + 4
         min_bottom = top + box + 8

@@ -11,6 +11,7 @@ ground. The old back (the word as flat grey text, level 236) failed both.
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 from datetime import UTC, date, datetime
@@ -25,10 +26,11 @@ from bcl_console.pdfgen.certificate import (
     BACK_WORD,
     FRONT_WORDS,
     Signed,
+    impression_size,
     render,
     word_boxes,
 )
-from bcl_console.services.issuance.seal_image import seal_png
+from bcl_console.services.issuance.seal_image import DPI, seal_mm, seal_png
 
 DPI_RENDER = 150
 BLUR_MM = 0.35
@@ -138,3 +140,35 @@ def test_the_patterns_add_no_text_to_the_front() -> None:
     assert "複写" not in text
     assert "住民票の写し" in text
 
+
+def test_seal_impression_is_printed_at_actual_size_from_300_dpi() -> None:
+    png = seal_png("山田")
+    with Image.open(io.BytesIO(png)) as image:
+        px = image.size[0]
+        dpi = image.info["dpi"][0]
+    diameter = seal_mm("山田")
+    assert 15 <= diameter <= 21 and round(dpi) == DPI >= 300
+    assert abs(px / dpi * 25.4 - diameter) < 0.1
+    reader = PdfReader(io.BytesIO(pdf_of(content(with_seal=True))))
+    stream = reader.pages[0].get_contents().get_data().decode("latin-1")  # type: ignore[union-attr]
+    placed = re.findall(r"q ([\d.]+) 0 0 ([\d.]+) ([\d.]+) ([\d.]+) cm /I\d+ Do Q", stream)
+    assert len(placed) == 1
+    w_mm, h_mm = (float(v) / 72 * 25.4 for v in placed[0][:2])
+    assert abs(w_mm - diameter) < 0.05 and abs(h_mm - diameter) < 0.05  # 原寸
+    assert px / (w_mm / 25.4) >= 300  # printed at 300 dpi or more
+    # centred in its 42 mm box, whose left edge is 42 mm from the right margin
+    x_mm = float(placed[0][2]) / 72 * 25.4
+    assert abs(x_mm - (210 - 20 - 42 + (42 - diameter) / 2)) < 0.05
+
+
+def test_an_impression_without_resolution_fits_its_box() -> None:
+    out = io.BytesIO()
+    Image.new("RGBA", (160, 160)).save(out, format="PNG")
+    assert impression_size(out.getvalue(), 34.0) == (34.0, 34.0)
+    out = io.BytesIO()
+    Image.new("RGBA", (160, 160)).save(out, format="PNG", dpi=(72, 72))  # 56 mm: no seal is that large
+    assert impression_size(out.getvalue(), 34.0) == (34.0, 34.0)
+    out = io.BytesIO()
+    Image.new("RGBA", (300, 300)).save(out, format="PNG", dpi=(600, 600))
+    w, h = impression_size(out.getvalue(), 34.0)
+    assert abs(w - 12.7) < 0.01 and abs(h - 12.7) < 0.01
