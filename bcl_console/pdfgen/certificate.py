@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -76,6 +77,7 @@ class _Doc(FPDF):
         self.set_producer("bcl-console")
         install_mincho(self)
         self.drawn: list[str] = []
+        self.patterns: dict[tuple[int, int, int], tuple[_Tiling, _Tiling]] = {}
 
     def put(self, x: float, y: float, text: str, size: float, *, color: tuple[int, int, int] = (0, 0, 0),
             record: bool = True) -> None:
@@ -130,7 +132,8 @@ class _Tiling(Pattern):
         self.x_step = f"{step:.4f}"
         self.y_step = f"{step:.4f}"
         self.resources = "<< >>"
-        self._ops = cell_ops.encode("latin-1")
+        self._ops = zlib.compress(cell_ops.encode("latin-1"))
+        self.filter = Name("FlateDecode")
         self.length = len(self._ops)
         self._matrix = Transform.identity()
         self._apply_page_ctm = True
@@ -163,15 +166,15 @@ def _cell(pitch: float, ink: tuple[int, int, int], opaque: bool) -> str:
 
 
 class _PathPen(BasePen):  # type: ignore[misc]  # fontTools is untyped
-    """Glyph outlines as PDF path operators in page points, at a place and size."""
+    """Glyph outlines as PDF path operators in font units, shifted right by ``dx``."""
 
-    def __init__(self, glyphs: object, x: float, y: float, scale: float) -> None:
+    def __init__(self, glyphs: object, dx: float) -> None:
         super().__init__(glyphs)
         self.ops: list[str] = []
-        self._x, self._y, self._s = x, y, scale
+        self._dx = dx
 
     def _pt(self, p: tuple[float, float]) -> str:
-        return f"{self._x + p[0] * self._s:.2f} {self._y + p[1] * self._s:.2f}"
+        return f"{self._dx + p[0]:.6g} {p[1]:.6g}"
 
     def _moveTo(self, pt: tuple[float, float]) -> None:
         self.ops.append(f"{self._pt(pt)} m")
@@ -192,29 +195,36 @@ def _outlines() -> tuple[TTFont, dict[int, str]]:
     return font, font.getBestCmap()
 
 
+@lru_cache(maxsize=1)
+def _word_units() -> str:
+    """The word's outlines in font units, baseline at 0 (made once per process)."""
+    font, cmap = _outlines()
+    glyphs = font.getGlyphSet()
+    ops: list[str] = []
+    dx = 0.0
+    for ch in WORD:
+        name = cmap[ord(ch)]
+        pen = _PathPen(glyphs, dx)
+        glyphs[name].draw(pen)
+        ops.extend(pen.ops)
+        dx += glyphs[name].width
+    return "\n".join(ops)
+
+
 #: Where the word stands: (left, baseline, character height) in mm from the top left.
 Placement = tuple[float, float, float]
 
 
 @lru_cache(maxsize=8)
 def word_path(places: tuple[Placement, ...]) -> str:
-    """The word's outlines at each place, as one PDF path in page points (cached: the
-    same places on every document)."""
-    font, cmap = _outlines()
-    glyphs = font.getGlyphSet()
+    """The word filled at each place with the current colour: the same outline text for
+    every place, moved by a ``cm`` (a page compresses the repeats to one), cached."""
+    font, _ = _outlines()
     units = font["head"].unitsPerEm
     k = 72 / 25.4
-    ops: list[str] = []
-    for left, baseline, height in places:
-        scale = height * k / units
-        x = left * k
-        for ch in WORD:
-            name = cmap[ord(ch)]
-            pen = _PathPen(glyphs, x, (PAGE_H - baseline) * k, scale)
-            glyphs[name].draw(pen)
-            ops.extend(pen.ops)
-            x += glyphs[name].width * scale
-    return "\n".join(ops)
+    outline = _word_units()
+    return "\n".join(f"q {height * k / units:.6f} 0 0 {height * k / units:.6f} {left * k:.3f} "
+                     f"{(PAGE_H - baseline) * k:.3f} cm\n{outline}\nf Q" for left, baseline, height in places)
 
 
 def word_boxes(places: tuple[Placement, ...]) -> list[tuple[float, float, float, float]]:
@@ -238,12 +248,15 @@ def _latent_ground(pdf: _Doc, places: tuple[Placement, ...], ink: tuple[int, int
     """The whole sheet in fine dots, the word at ``places`` in coarse dots: two fills,
     behind everything else on the page."""
     catalog = pdf._resource_catalog
-    fine = catalog.add(PDFResourceType.PATTERN, _Tiling(_cell(FINE_PITCH, ink, False), COARSE_PITCH), pdf.page)
-    coarse = catalog.add(PDFResourceType.PATTERN, _Tiling(_cell(COARSE_PITCH, ink, True), COARSE_PITCH),
-                         pdf.page)
+    if ink not in pdf.patterns:  # one pair per document and ink, shared by its pages
+        pdf.patterns[ink] = (_Tiling(_cell(FINE_PITCH, ink, False), COARSE_PITCH),
+                             _Tiling(_cell(COARSE_PITCH, ink, True), COARSE_PITCH))
+    fine_pattern, coarse_pattern = pdf.patterns[ink]
+    fine = catalog.add(PDFResourceType.PATTERN, fine_pattern, pdf.page)
+    coarse = catalog.add(PDFResourceType.PATTERN, coarse_pattern, pdf.page)
     w, h = PAGE_W * pdf.k, PAGE_H * pdf.k
     pdf._out(f"q /Pattern cs /{fine} scn 0 0 {w:.2f} {h:.2f} re f Q\n"
-             f"q /Pattern cs /{coarse} scn\n{word_path(places)}\nf Q")
+             f"q /Pattern cs /{coarse} scn\n{word_path(places)}\nQ")
 
 
 def impression_size(png: bytes, room: float) -> tuple[float, float]:
