@@ -111,10 +111,11 @@ class _Doc(FPDF):
 FINE_PITCH = 25.4 / 75  # mm: 75 dots an inch, below what a copier resolves as dots
 COARSE_PITCH = 6 * FINE_PITCH  # mm: the word's dots, 12.5 an inch: large and sparse, a copy keeps them
 DOT_COVERAGE = 0.12  # the share of the sheet under ink, the same in both patterns
+COARSE_SHARE = 0.10  # of it, in the word, the share of the coarse dots
 #: The pattern inks: the back's stronger (it carries nothing to read), the front's light
 #: enough that the text over it reads as on plain paper.
 BACK_INK = (40, 70, 120)
-FRONT_INK = (90, 115, 160)
+FRONT_INK = (80, 105, 150)
 WORD = "複写"
 
 
@@ -150,19 +151,36 @@ def _rgb(ink: tuple[int, int, int]) -> str:
     return f"{ink[0] / 255:.3f} {ink[1] / 255:.3f} {ink[2] / 255:.3f}"
 
 
+def _square(cx: float, cy: float, side: float) -> str:
+    return f"{cx - side / 2:.4f} {cy - side / 2:.4f} {side:.4f} {side:.4f} re"
+
+
 @lru_cache(maxsize=8)
-def _cell(pitch: float, ink: tuple[int, int, int], opaque: bool) -> str:
-    """A pattern cell of COARSE_PITCH mm holding square dots of DOT_COVERAGE at ``pitch``
-    (squares: a rasteriser covers them exactly, where round dots of a pixel or less come
-    out too light; and one dot in a cell of two pixels renders too light in poppler, so
-    both patterns have cells of the same, larger size). An opaque cell paints its paper
-    white too, so the word's cells cover the background pattern under them."""
-    n = round(COARSE_PITCH / pitch)
-    side = pitch * DOT_COVERAGE ** 0.5
-    ops = [f"1 g 0 0 {COARSE_PITCH:.4f} {COARSE_PITCH:.4f} re f" if opaque else "", f"{_rgb(ink)} rg"]
-    ops += [f"{(i + 0.5) * pitch - side / 2:.4f} {(j + 0.5) * pitch - side / 2:.4f} {side:.4f} {side:.4f} re"
-            for i in range(n) for j in range(n)]
-    return " ".join(ops) + " f"
+def _ground_cell(ink: tuple[int, int, int]) -> str:
+    """The background's cell: COARSE_PITCH mm square, fine square dots of DOT_COVERAGE at
+    FINE_PITCH. Squares: a rasteriser covers them exactly, where round dots of a pixel or
+    less come out too light; and a cell of one fine dot (two pixels at 150 dpi) renders
+    too light in poppler, hence cells as large as the word's."""
+    n = round(COARSE_PITCH / FINE_PITCH)
+    side = FINE_PITCH * DOT_COVERAGE ** 0.5
+    dots = [_square((i + 0.5) * FINE_PITCH, (j + 0.5) * FINE_PITCH, side) for i in range(n) for j in range(n)]
+    return f"{_rgb(ink)} rg " + " ".join(dots) + " f"
+
+
+@lru_cache(maxsize=8)
+def _word_cell(ink: tuple[int, int, int]) -> str:
+    """The word's cell, opaque (its white covers the background under the word): one
+    coarse dot of COARSE_SHARE in the middle, and fine dots of the rest of DOT_COVERAGE
+    around it. The fine dots keep the word's texture close to the ground's (no white
+    gaps to outline it on the original); the coarse dot is what a copy keeps."""
+    n = round(COARSE_PITCH / FINE_PITCH)
+    coarse = COARSE_PITCH * COARSE_SHARE ** 0.5
+    centre = COARSE_PITCH / 2
+    places = [((i + 0.5) * FINE_PITCH, (j + 0.5) * FINE_PITCH) for i in range(n) for j in range(n)]
+    places = [(x, y) for x, y in places if max(abs(x - centre), abs(y - centre)) > coarse / 2 + FINE_PITCH / 4]
+    fine = (((DOT_COVERAGE - COARSE_SHARE) * COARSE_PITCH ** 2) / len(places)) ** 0.5
+    dots = [_square(centre, centre, coarse)] + [_square(x, y, fine) for x, y in places]
+    return f"1 g 0 0 {COARSE_PITCH:.4f} {COARSE_PITCH:.4f} re f {_rgb(ink)} rg " + " ".join(dots) + " f"
 
 
 class _PathPen(BasePen):  # type: ignore[misc]  # fontTools is untyped
@@ -249,8 +267,7 @@ def _latent_ground(pdf: _Doc, places: tuple[Placement, ...], ink: tuple[int, int
     behind everything else on the page."""
     catalog = pdf._resource_catalog
     if ink not in pdf.patterns:  # one pair per document and ink, shared by its pages
-        pdf.patterns[ink] = (_Tiling(_cell(FINE_PITCH, ink, False), COARSE_PITCH),
-                             _Tiling(_cell(COARSE_PITCH, ink, True), COARSE_PITCH))
+        pdf.patterns[ink] = (_Tiling(_ground_cell(ink), COARSE_PITCH), _Tiling(_word_cell(ink), COARSE_PITCH))
     fine_pattern, coarse_pattern = pdf.patterns[ink]
     fine = catalog.add(PDFResourceType.PATTERN, fine_pattern, pdf.page)
     coarse = catalog.add(PDFResourceType.PATTERN, coarse_pattern, pdf.page)
