@@ -102,11 +102,13 @@ class _Doc(FPDF):
 
 
 # -- けん制地紋: the copy-deterrent background of both sides ------------------------------
-# A latent image as J-LIS prints it: the background is fine dots, the word 「複写」 coarse
-# dots of the same coverage, in one ink. On the original both read as the same even tint;
-# a copier's optics blur the fine dots into a light grey below its threshold (they drop
-# out) while each coarse dot stays dark enough to print, so the copy shows the word.
-# Both are PDF tiling patterns: one cell each, one path for the word, nothing per dot.
+# A latent image as J-LIS prints it: the background is fine dots, the word 「複写」 mostly
+# coarse dots, at the same coverage, in one ink. On the original both read as the same
+# even tint; a copier's optics blur the fine dots into a light grey above its threshold
+# (they drop out) while each coarse dot stays dark enough to print, so a copy shows the
+# word. Both are PDF tiling patterns (one cell each, made once per process and shared by
+# a document's pages) and the word is one outline path from the font, never text: no
+# fpdf2 call per dot, and the signed text of the front is unchanged.
 
 FINE_PITCH = 25.4 / 75  # mm: 75 dots an inch, below what a copier resolves as dots
 COARSE_PITCH = 6 * FINE_PITCH  # mm: the word's dots, 12.5 an inch: large and sparse, a copy keeps them
@@ -263,8 +265,8 @@ FRONT_WORDS: tuple[Placement, ...] = tuple(
 
 
 def _latent_ground(pdf: _Doc, places: tuple[Placement, ...], ink: tuple[int, int, int]) -> None:
-    """The whole sheet in fine dots, the word at ``places`` in coarse dots: two fills,
-    behind everything else on the page."""
+    """The whole sheet in fine dots, the word at ``places`` in coarse ones: two fills,
+    drawn first, so behind everything else on the page."""
     catalog = pdf._resource_catalog
     if ink not in pdf.patterns:  # one pair per document and ink, shared by its pages
         pdf.patterns[ink] = (_Tiling(_ground_cell(ink), COARSE_PITCH), _Tiling(_word_cell(ink), COARSE_PITCH))
