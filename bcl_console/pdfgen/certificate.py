@@ -375,15 +375,6 @@ def _fill_rects(pdf: _Doc, rects: list[tuple[float, float, float, float]], rgb: 
     pdf._out("\n".join(ops))
 
 
-def _stroke_lines(pdf: _Doc, lines: list[tuple[float, float, float, float]], rgb: tuple[int, int, int],
-                  width: float) -> None:
-    k, h = pdf.k, pdf.h
-    ops = [f"q {rgb[0] / 255:.3f} {rgb[1] / 255:.3f} {rgb[2] / 255:.3f} RG {width * k:.2f} w"]
-    ops += [f"{x1 * k:.2f} {(h - y1) * k:.2f} m {x2 * k:.2f} {(h - y2) * k:.2f} l" for x1, y1, x2, y2 in lines]
-    ops.append("S Q")
-    pdf._out("\n".join(ops))
-
-
 def _back(pdf: _Doc, content: CertificateContent, code: str, signed: Signed) -> None:
     pdf.add_page()
     _latent_ground(pdf, BACK_WORD, BACK_INK)
