@@ -29,6 +29,8 @@ def _record(row: sqlite3.Row) -> IssuanceRecord:
         verification_code=row["verification_code"], content_sha256=row["content_sha256"],
         pages=row["pages"], document_path=row["document_path"], created_at=row["created_at"],
         issued_at=row["issued_at"], voided_at=row["voided_at"],
+        signed_pages=tuple(json.loads(row["signed_pages"])) if row["signed_pages"] else None,
+        certificate_number=row["certificate_number"],
     )
 
 
@@ -36,12 +38,25 @@ def insert_issued(conn: sqlite3.Connection, r: IssuanceRecord) -> None:
     conn.execute(
         "INSERT INTO issuances (request_id, type, options, municipality_code, resident_code, channel, "
         "operator, fee, state, verification_code, content_sha256, pages, document_path, created_at, "
-        "issued_at, voided_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "issued_at, voided_at, signed_pages, certificate_number) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (r.request_id, r.type, json.dumps(r.options, sort_keys=True, ensure_ascii=False),
          r.municipality_code, r.resident_code, r.channel, r.operator, r.fee, r.state,
          r.verification_code, r.content_sha256, r.pages, r.document_path, r.created_at,
-         r.issued_at, r.voided_at),
+         r.issued_at, r.voided_at, _pages_json(r.signed_pages), r.certificate_number),
     )
+
+
+def _pages_json(pages: Sequence[str] | None) -> str | None:
+    return json.dumps(list(pages), ensure_ascii=False) if pages else None
+
+
+def next_number(conn: sqlite3.Connection, municipality_code: str, year: int) -> int:
+    """The next 証明番号 of a municipality in a year (1, 2, …; one number is never given twice)."""
+    row = conn.execute(
+        "INSERT INTO certificate_numbers (municipality_code, year, last) VALUES (?, ?, 1) "
+        "ON CONFLICT (municipality_code, year) DO UPDATE SET last = last + 1 RETURNING last",
+        (municipality_code, year)).fetchone()
+    return int(row[0])
 
 
 def by_code(conn: sqlite3.Connection, code: str) -> IssuanceRecord | None:
@@ -174,8 +189,10 @@ def mark_issued(conn: sqlite3.Connection, d: IssuedDocumentPath) -> bool:
     """awaiting_payment → issued, only from that state (one guarded transaction)."""
     cur = conn.execute(
         "UPDATE issuances SET state = 'issued', verification_code = ?, content_sha256 = ?, pages = ?, "
-        "document_path = ?, issued_at = ?, latency_ms = ? WHERE request_id = ? AND state = 'awaiting_payment'",
-        (d.verification_code, d.content_sha256, d.pages, d.document_path, d.at, d.latency_ms, d.request_id),
+        "document_path = ?, issued_at = ?, latency_ms = ?, signed_pages = ?, certificate_number = ? "
+        "WHERE request_id = ? AND state = 'awaiting_payment'",
+        (d.verification_code, d.content_sha256, d.pages, d.document_path, d.at, d.latency_ms,
+         _pages_json(d.signed_pages), d.certificate_number, d.request_id),
     )
     return cur.rowcount == 1
 
@@ -244,6 +261,9 @@ class SqliteIssuances:
 
     async def record_issued(self, record: IssuanceRecord) -> None:
         await self._db.write(insert_issued, record)
+
+    async def next_number(self, municipality_code: str, year: int) -> int:
+        return await self._db.write(next_number, municipality_code, year)
 
     async def by_code(self, code: str) -> IssuanceRecord | None:
         return await self._db.read(by_code, code)

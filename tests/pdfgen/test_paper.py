@@ -23,14 +23,16 @@ from PIL import Image, ImageFilter, ImageStat
 from pypdf import PdfReader
 
 from bcl_console.domain.certificate import CertificateContent, FrontPage
+from bcl_console.domain.municipality import CertificateType
 from bcl_console.pdfgen.certificate import (
     BACK_WORD,
     FRONT_WORDS,
-    Signed,
+    Sheet,
     impression_size,
     render,
     word_boxes,
 )
+from bcl_console.pdfgen.pades import SigningMaterial
 from bcl_console.services.issuance.seal_image import DPI, seal_mm, seal_png
 
 DPI_RENDER = 150
@@ -46,13 +48,25 @@ def content(with_seal: bool = False) -> CertificateContent:
         (("氏名", "山田 太郎"), ("生年月日", "昭和50年4月1日"), ("性別", "男"), ("住所", "北山町上原120番地")),
         "この写しは、住民票の原本と相違ないことを証明する。",
         seal_png("山田") if with_seal else None, "登録印影" if with_seal else "")
-    return CertificateContent("seal" if with_seal else "residence", "993611", "北山町長 山本 健一", "北山町長之印",
+    return CertificateContent(CertificateType.SEAL if with_seal else CertificateType.RESIDENCE, "993611", "北山町長 山本 健一", "北山町長之印",
                               date(2026, 6, 17), (page,))
 
 
+def material() -> SigningMaterial:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from bcl_console.services.platform.keys import make_centre_certificates
+
+    _, ca, key, cert = make_centre_certificates("test")
+    der = serialization.Encoding.DER
+    return SigningMaterial(key, x509.load_pem_x509_certificate(cert).public_bytes(der),
+                           x509.load_pem_x509_certificate(ca).public_bytes(der))
+
+
 def pdf_of(c: CertificateContent) -> bytes:
-    return render(c, "ABCD-EFGH-JKLM-NPQR", Signed('{"a":1}', "QUJD" * 22),
-                  datetime(2026, 6, 17, tzinfo=UTC))
+    sheet = Sheet("ABCD-EFGH-JKLM-NPQR", "第 2026-000001 号", ("BCL2:test.test",) * len(c.pages))
+    return render(c, sheet, material(), datetime(2026, 6, 17, tzinfo=UTC))
 
 
 def pages(pdf: bytes, tmp_path: Path) -> list[Image.Image]:
@@ -109,7 +123,7 @@ def test_back_latent_word_is_even_on_the_original_and_shown_by_a_copy(rendered: 
 def test_front_has_the_latent_word_too_behind_light_legible_text(rendered: list[Image.Image]) -> None:
     front = rendered[0]
     # a word in the lower half (empty room), and the ground between it and the next row
-    left, top, right, bottom = word_boxes(FRONT_WORDS[6:7])[0]
+    left, top, right, bottom = word_boxes(FRONT_WORDS[4:5])[0]
     ground = (left, bottom + 3, right, bottom + 17)
     even, shown, figures = latent_holds(front, (left, top, right, bottom), ground)
     assert even, figures
@@ -156,7 +170,7 @@ def test_seal_impression_is_printed_at_actual_size_from_300_dpi() -> None:
     assert abs(px / dpi * 25.4 - diameter) < 0.1
     reader = PdfReader(io.BytesIO(pdf_of(content(with_seal=True))))
     stream = reader.pages[0].get_contents().get_data().decode("latin-1")  # type: ignore[union-attr]
-    placed = re.findall(r"q ([\d.]+) 0 0 ([\d.]+) ([\d.]+) ([\d.]+) cm /I\d+ Do Q", stream)
+    placed = re.findall(r"q ([\d.]+) 0 0 ([\d.]+) ([\d.]+) ([\d.]+) cm /Im\d+ Do Q", stream)
     assert len(placed) == 1
     w_mm, h_mm = (float(v) / 72 * 25.4 for v in placed[0][:2])
     assert abs(w_mm - diameter) < 0.05 and abs(h_mm - diameter) < 0.05  # 原寸

@@ -21,13 +21,17 @@ async def test_start_makes_the_data_directory_keys_and_database(tmp_path: Path) 
     await rt.start()
     try:
         assert (data / "bcl.sqlite3").is_file()
-        for name in ("backup.key", "centre-signing.pem"):
+        for name in ("backup.key", "centre-ca.key", "document-signing.key"):
             mode = stat.S_IMODE((data / "keys" / name).stat().st_mode)
             assert mode == 0o600, name
         assert stat.S_IMODE((data / "keys").stat().st_mode) == 0o700
         assert len(rt.keys.backup_key) == 32
-        signature = rt.keys.signing_key.sign(b"x")
-        rt.keys.verify_key.verify(signature, b"x")
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        signature = rt.keys.signing_key.sign(b"x", ec.ECDSA(hashes.SHA256()))
+        rt.keys.signing_key.public_key().verify(signature, b"x", ec.ECDSA(hashes.SHA256()))
+        assert rt.keys.public_pem().count(b"BEGIN CERTIFICATE") == 2  # the signing certificate and the CA's
         assert await demo_service(rt).is_empty()
     finally:
         await rt.stop()

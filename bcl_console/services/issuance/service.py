@@ -9,10 +9,8 @@ instant can never exchange their people (the 2023 incident in domain.md).
 from __future__ import annotations
 
 import asyncio
-import base64
 import concurrent.futures
 import hashlib
-import json
 import logging
 import multiprocessing
 import os
@@ -27,14 +25,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
 from bcl_console.domain import certificate as cert
 from bcl_console.domain.certificate import CertificateContent
 from bcl_console.domain.errors import Conflict, InvalidInput
 from bcl_console.domain.fiscal import tokyo
 from bcl_console.domain.municipality import CertificateType, Municipality, parse_certificate_type
 from bcl_console.domain.resident import Resident
+from bcl_console.domain.signed_page import PagePayload, page_payloads
 from bcl_console.pdfgen import fontcache
-from bcl_console.pdfgen.certificate import Signed, drawn_strings, render
+from bcl_console.pdfgen.certificate import Sheet, render
+from bcl_console.pdfgen.pades import SigningMaterial
+from bcl_console.pdfgen.truetype import face
 from bcl_console.services.platform.clock import Clock, iso_now
 from bcl_console.services.platform.events import CertificateIssued, EventBus
 from bcl_console.services.platform.faults import fault_point
@@ -52,6 +57,17 @@ _OPTION_KEYS = {
     CertificateType.TAX: {"fiscal_year"},
     CertificateType.DISASTER: {"disaster_id"},
 }
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A signed document and what its record keeps of it."""
+
+    pdf: bytes
+    code: str
+    pages: int
+    number: str
+    signed_pages: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -127,12 +143,13 @@ def refuse_gaiji(content: CertificateContent) -> None:
 
 
 def _init_worker(parent: int | None = None) -> None:
-    """Parse the font in a new worker before its first job; with ``parent``, also watch
+    """Read the font in a new worker before its first job; with ``parent``, also watch
     that process and exit when it is gone (a ``kill -9`` of ``serve`` or the console
     must not leave render workers behind under PID 1)."""
     if parent is not None:
         threading.Thread(target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True).start()
     fontcache.has_glyph("住")
+    face()
 
 
 def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
@@ -145,8 +162,8 @@ class _Lost(Exception):
     """The guarded change that would have recorded a document found another state."""
 
 
-def _render_job(content: CertificateContent, code: str, signed: Signed, created: datetime) -> bytes:
-    return render(content, code, signed, created)
+def _render_job(content: CertificateContent, sheet: Sheet, material: SigningMaterial, created: datetime) -> bytes:
+    return render(content, sheet, material, created)
 
 
 class IssuanceService:
@@ -184,16 +201,18 @@ class IssuanceService:
             pool, self._pool = self._pool, None
             await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
 
-    async def _render(self, content: CertificateContent, code: str, signed: Signed, created: datetime) -> bytes:
+    async def _render(self, content: CertificateContent, sheet: Sheet, created: datetime) -> bytes:
+        material = self._keys.signing
         if self._pool is not None:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pool, _render_job, content, code, signed, created)
-        return await asyncio.to_thread(render, content, code, signed, created)
+            return await loop.run_in_executor(self._pool, _render_job, content, sheet, material, created)
+        return await asyncio.to_thread(render, content, sheet, material, created)
 
-    def sign(self, payload: dict[str, Any]) -> Signed:
-        payload_json = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        signature = self._keys.signing_key.sign(payload_json.encode("utf-8"))
-        return Signed(payload_json, base64.b64encode(signature).decode("ascii"))
+    def sign(self, payload: PagePayload) -> PagePayload:
+        """The page's content signed by the document key (r‖s, 64 bytes)."""
+        der = self._keys.signing_key.sign(payload.json_bytes, ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        return PagePayload(payload.json_bytes, r.to_bytes(32, "big") + s.to_bytes(32, "big"))
 
     async def prepare(self, resident_code: str, type_: str, options: dict[str, Any] | None = None, *,
                       municipality_code: str | None = None) -> tuple[Municipality, Resident, CertificateContent, dict[str, Any]]:
@@ -216,20 +235,21 @@ class IssuanceService:
         request_id = request_id or uuid.uuid4().hex
         kept: list[IssuanceRecord] = []
 
-        async def record(rel: Path, pdf: bytes, code: str, pages: int) -> bool:
+        async def record(rel: Path, doc: Rendered) -> bool:
             at = iso_now(self._clock)
             kept.append(IssuanceRecord(
                 request_id=request_id, type=content.type.value, options=opts, municipality_code=m.code,
                 resident_code=r.resident_code, channel=channel, operator=operator, fee=fee, state="issued",
-                verification_code=code, content_sha256=hashlib.sha256(pdf).hexdigest(), pages=pages,
+                verification_code=doc.code, content_sha256=hashlib.sha256(doc.pdf).hexdigest(), pages=doc.pages,
                 document_path=rel.as_posix(), created_at=at, issued_at=at, voided_at=None,
+                signed_pages=doc.signed_pages, certificate_number=doc.number,
             ))
             await self._store.issuances.record_issued(kept[0])
             return True
 
-        pdf, _, _ = await self._keep(request_id, content, attempt=None, record=record)
+        doc = await self._keep(request_id, content, attempt=None, record=record)
         self._bus.publish(CertificateIssued(m.code, content.type.value, channel))
-        return IssuedDocument(kept[0], pdf)
+        return IssuedDocument(kept[0], doc.pdf)
 
     async def issue_paid(self, request: IssuanceRecord, content: CertificateContent) -> PaidDocument:
         """Issue a paid store request: its document goes to a file of this attempt's own,
@@ -239,53 +259,54 @@ class IssuanceService:
         started = time.perf_counter()
         latency = 0
 
-        async def mark(rel: Path, pdf: bytes, code: str, pages: int) -> bool:
+        async def mark(rel: Path, doc: Rendered) -> bool:
             nonlocal latency
             fault_point("pay:after-render")
             created = datetime.fromisoformat(request.created_at)
             latency = max(int((self._clock.now() - created).total_seconds() * 1000),
                           int((time.perf_counter() - started) * 1000))
             return await self._store.issuances.mark_issued(IssuedDocumentPath(
-                request.request_id, code, hashlib.sha256(pdf).hexdigest(), pages, rel.as_posix(),
-                iso_now(self._clock), latency))
+                request.request_id, doc.code, hashlib.sha256(doc.pdf).hexdigest(), doc.pages, rel.as_posix(),
+                iso_now(self._clock), latency, doc.signed_pages, doc.number))
 
         try:
-            _, code, pages = await self._keep(request.request_id, content, attempt=secrets.token_hex(4), record=mark)
+            doc = await self._keep(request.request_id, content, attempt=secrets.token_hex(4), record=mark)
         except _Lost:  # paid twice at once: the other payment issued it, with its own file
             raise Conflict("the request was already paid", code="wrong_state") from None
-        return PaidDocument(code, pages, latency)
+        return PaidDocument(doc.code, doc.pages, latency)
 
     async def _keep(self, request_id: str, content: CertificateContent, *, attempt: str | None,
-                    record: Callable[[Path, bytes, str, int], Awaitable[bool]]) -> tuple[bytes, str, int]:
+                    record: Callable[[Path, Rendered], Awaitable[bool]]) -> Rendered:
         """The one path from content to an issued document: sign and render it, write it
         durably to its file, then ``record`` it; the file is removed when recording fails
         (rolled back) or loses (False). A cancellation may still commit: the file stays."""
-        pdf, code, pages = await self.render_document(content, request_id)
+        doc = await self.render_document(content, request_id)
         rel = self.document_path(request_id, attempt=attempt)
-        await asyncio.to_thread(self.save_document, rel, pdf)
+        await asyncio.to_thread(self.save_document, rel, doc.pdf)
         try:
-            won = await record(rel, pdf, code, pages)
+            won = await record(rel, doc)
         except Exception:
             await asyncio.to_thread(self.remove_document, rel)
             raise
         if not won:
             await asyncio.to_thread(self.remove_document, rel)
             raise _Lost
-        return pdf, code, pages
+        return doc
 
-    async def render_document(self, content: CertificateContent, request_id: str) -> tuple[bytes, str, int]:
-        """Sign the content and render it: (pdf, verification code, pages)."""
+    async def render_document(self, content: CertificateContent, request_id: str) -> Rendered:
+        """Number, sign and render the content: the document with its code (``request_id``
+        names it in logs only: nothing of the request is shared)."""
+        del request_id
         code = cert.new_verification_code()
         issued = tokyo(self._clock.now())
-        text_hash = cert.text_sha256("".join(drawn_strings(content, code)))
-        payload = {
-            "v": 1, "code": code, "request": request_id, "type": content.type.value,
-            "municipality": content.municipality_code, "issued_at": issued.isoformat(timespec="seconds"),
-            "pages": len(content.pages), "text_sha256": text_hash,
-        }
-        signed = self.sign(payload)
-        pdf = await self._render(content, code, signed, issued)
-        return pdf, code, len(content.pages) * 2
+        serial = await self._store.issuances.next_number(content.municipality_code, issued.year)
+        number = f"第 {issued.year}-{serial:06d} 号"
+        pages = [self.sign(p) for p in page_payloads(content, code=code, number=number,
+                                                      issued_at=issued.isoformat(timespec="seconds"))]
+        sheet = Sheet(code, number, tuple(p.qr_text() for p in pages))
+        pdf = await self._render(content, sheet, issued)
+        return Rendered(pdf, code, len(content.pages) * 2, number,
+                        tuple(p.json_bytes.decode("utf-8") for p in pages))
 
     def document_path(self, request_id: str, attempt: str | None = None) -> Path:
         """Where a document is kept; ``attempt`` makes the name one payment's own."""

@@ -1,39 +1,45 @@
 """Verification of a certificate: genuine, altered, unknown or voided, with the reason.
 
-From a PDF: the attached payload must carry the centre's signature; the text of every
-front must be the signed text; every back must carry this document's code and
-signature (so a back page taken from another certificate is caught); and the code must
-name an issuance of this centre that was not voided. From a code alone: the record.
+From a PDF: it must carry exactly one PDF signature, cryptographically sound (pyHanko
+checks it), covering the entire file, by the centre's document signing key; at the
+centre the code it names must also be an issuance that was not voided, kept with this
+very file's hash. Anyone can check the first part with the published key alone
+(``keys public``): the verdict then says that revocation was not checked.
+
+From a scan of the paper: the back's 2-D code holds the signed front; its signature
+must verify with the same key, and the decoded fields are given back to be compared
+with the paper. From a code alone (at the centre, or ``GET /verify/v1/{code}``): the
+record, with the fields of each page as issued.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import io
 import json
 import logging
-import re
 import warnings
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from bcl_console.domain.certificate import normalise_code, text_sha256
+from bcl_console.domain.certificate import normalise_code
 from bcl_console.domain.errors import InvalidInput
 from bcl_console.domain.fiscal import tokyo_at
-from bcl_console.pdfgen.certificate import ATTACHMENT
-from bcl_console.services.platform.keys import KeyStore
+from bcl_console.domain.signed_page import PagePayload, read_qr_text
+from bcl_console.pdfgen.certificate import INFO_CODE, INFO_FRONTS, INFO_MUNICIPALITY, INFO_TYPE
 from bcl_console.store.api import IssuanceRecord, Store
 
 MAX_PDF = 50 * 1024 * 1024
-#: A verification code as printed (four groups of four), found in a back page's text.
-_CODE = re.compile(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
+MAX_IMAGE = 40 * 1024 * 1024
+MAX_IMAGE_PIXELS = 80_000_000
 
 
 @dataclass
@@ -46,53 +52,144 @@ class Verdict:
         return {"status": self.status, "reason": self.reason, **self.details}
 
 
-@dataclass
-class _Read:
-    payload: dict[str, Any] | None
-    payload_json: str
-    signature: str
-    fronts: list[str]
-    backs: list[str]
-    problem: str | None = None
+@dataclass(frozen=True)
+class TrustAnchor:
+    """The key a document must be signed by, and the certificates it was published with."""
+
+    public_key: ec.EllipticCurvePublicKey
+    certificates: tuple[x509.Certificate, ...] = ()
+
+    @classmethod
+    def from_pem(cls, data: bytes, source: str) -> TrustAnchor:
+        """From ``keys public``'s file (the signing certificate first, then the CA's), or
+        a bare PUBLIC KEY PEM. InvalidInput naming ``source`` when it is neither."""
+        try:
+            certs = tuple(x509.load_pem_x509_certificates(data)) if b"CERTIFICATE" in data else ()
+            key = certs[0].public_key() if certs else serialization.load_pem_public_key(data)
+        except ValueError:
+            raise InvalidInput(f"{source} is not a PEM certificate or public key", field="public-key") from None
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            raise InvalidInput(f"{source} holds a key of another kind than the centre's (ECDSA P-256)",
+                               field="public-key")
+        return cls(key, certs)
+
+    def fingerprint(self) -> str:
+        der = self.public_key.public_bytes(serialization.Encoding.DER,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+        return hashlib.sha256(der).hexdigest()
+
+    def signature_holds(self, payload: PagePayload) -> bool:
+        if len(payload.signature) != 64:
+            return False
+        der = encode_dss_signature(int.from_bytes(payload.signature[:32], "big"),
+                                   int.from_bytes(payload.signature[32:], "big"))
+        try:
+            self.public_key.verify(der, payload.json_bytes, ec.ECDSA(hashes.SHA256()))
+            return True
+        except InvalidSignature:
+            return False
 
 
-def _read_pdf(data: bytes) -> _Read:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+@dataclass(frozen=True)
+class _Checked:
+    """What a PDF's signature check found: a problem (status, reason), or the signed details."""
 
-    # A damaged file makes pypdf log and warn ("Error -3 while decompressing", "EOF marker
-    # not found"); the verdict's one reason says what is wrong, so the noise is held back.
-    quiet = logging.getLogger("pypdf")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)
+    status: str | None
+    reason: str
+    details: dict[str, Any]
+
+
+def _quietly(fn: Any, *args: Any) -> Any:
+    """pyHanko logs and warns about what it meets in a damaged file; the verdict's one
+    reason says what is wrong, so that noise is held back."""
+    loggers = [logging.getLogger(name) for name in ("pyhanko", "pyhanko_certvalidator", "pyhanko.pdf_utils")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            reader = PdfReader(io.BytesIO(data), strict=False)
-            # The attachments are read lazily: a damaged one fails here, not later.
-            raw = reader.attachments.get(ATTACHMENT)
-            texts = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError, IndexError,
-            RecursionError, zlib.error):
-        return _Read(None, "", "", [], [], "the file is not a readable PDF (it is damaged or not a PDF)")
+            return fn(*args)
     finally:
-        quiet.setLevel(level)
-    if not raw:
-        return _Read(None, "", "", [], [], "the PDF carries no certificate data of this centre")
-    try:
-        doc = json.loads(raw[0].decode("utf-8"))
-        payload = doc["payload"]
-        signature = str(doc["signature"])
-        payload_json = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        return _Read(None, "", "", [], [], "the certificate data attached to the PDF is damaged")
-    return _Read(payload, payload_json, signature, texts[0::2], texts[1::2])
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
-def _read_file(path: Path) -> bytes | None:
+def _check_pdf(data: bytes, anchor: TrustAnchor) -> _Checked:
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.errors import SignatureValidationError
+    from pyhanko_certvalidator import ValidationContext
+
     try:
-        if path.stat().st_size > MAX_PDF:
-            return None
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        signatures = reader.embedded_signatures
+        info = reader.trailer_view.get("/Info")
+        info = info.get_object() if info is not None else None
+        details: dict[str, Any] = {key: str(info.get(name)) if info is not None and info.get(name) is not None else None
+                   for key, name in (("code", INFO_CODE), ("type", INFO_TYPE), ("municipality", INFO_MUNICIPALITY))}
+        fronts = info.get(INFO_FRONTS) if info is not None else None
+    except (PdfError, ValueError, KeyError, TypeError, OSError, AttributeError, IndexError, RecursionError):
+        return _Checked("unknown", "the file is not a readable PDF (it is damaged or not a PDF)", {})
+    if not signatures:
+        return _Checked("unknown", "the PDF carries no signature of a certificate centre", details)
+    if len(signatures) != 1:
+        return _Checked("altered", "the PDF was signed again after issuance (it carries more than one signature)",
+                        details)
+    signature = signatures[0]
+    try:
+        signer = signature.signer_cert
+        status = validate_pdf_signature(signature, ValidationContext(
+            trust_roots=[_asn1(c) for c in anchor.certificates[1:]], allow_fetching=False))
+    except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return _Checked("altered", f"the PDF signature cannot be checked ({type(exc).__name__})", details)
+    from pyhanko.sign.validation import SignatureCoverageLevel
+
+    signer_key = x509.load_der_x509_certificate(signer.dump()).public_key()
+    if not (status.intact and status.valid):
+        return _Checked("altered", "the document was changed after it was signed (its signature does not verify)",
+                        details)
+    if status.coverage is not SignatureCoverageLevel.ENTIRE_FILE:
+        return _Checked("altered", "something was added to the document after it was signed "
+                                   "(the signature does not cover the whole file)", details)
+    if not isinstance(signer_key, ec.EllipticCurvePublicKey) or signer_key.public_numbers() != \
+            anchor.public_key.public_numbers():
+        return _Checked("altered", "the PDF is signed, but not by this centre's key", details)
+    if not details.get("code") or not isinstance(fronts, int):
+        return _Checked("unknown", "the PDF is signed by this centre's key but names no certificate", details)
+    signed_at = status.signer_reported_dt
+    details["issued_at"] = _japan_time(signed_at.isoformat()) if signed_at else None
+    details["pages"] = int(fronts)
+    return _Checked(None, "signed by this centre's key and unaltered", details)
+
+
+def _asn1(cert: x509.Certificate) -> Any:
+    from asn1crypto import x509 as asn1_x509
+
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def _scan(data: bytes) -> list[str]:
+    """The texts of the 2-D codes found in an image."""
+    import zxingcpp
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            gray = image.convert("L")
+    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
+        raise InvalidInput("the file is not an image that can be read (PNG or JPEG)", field="scan") from None
+    found = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
+    return [b.text for b in found if b.valid]
+
+
+def _read_file(path: Path, limit: int, what: str) -> bytes:
+    try:
+        if path.stat().st_size > limit:
+            raise InvalidInput(f"{path} is larger than {limit // 1024 // 1024} MB, too large for {what}", field="file")
         return path.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"{path} cannot be read: {exc.strerror}", field="file") from None
@@ -109,65 +206,99 @@ def _japan_time(iso: object) -> str | None:
 
 
 class VerificationService:
-    def __init__(self, store: Store, keys: KeyStore) -> None:
-        self._store = store
-        self._keys = keys
+    """At the centre (``store`` and its key), or anywhere with only a published key
+    (``store`` None: nothing is looked up, and the verdicts say so)."""
 
-    def _signature_ok(self, payload_json: str, signature: str, key: Ed25519PublicKey) -> bool:
-        try:
-            key.verify(base64.b64decode(signature, validate=True), payload_json.encode("utf-8"))
-            return True
-        except (InvalidSignature, ValueError):
-            return False
+    def __init__(self, store: Store | None, anchor: TrustAnchor | None = None, *,
+                 public_pem: Any = None) -> None:
+        self._store = store
+        self._anchor = anchor
+        self._public_pem = public_pem  # a callable giving the centre's own PEM, read when first needed
+
+    @property
+    def anchor(self) -> TrustAnchor:
+        if self._anchor is None:
+            if self._public_pem is None:
+                raise InvalidInput("no verification key was given", field="public-key")
+            self._anchor = TrustAnchor.from_pem(self._public_pem(), "the centre's key")
+        return self._anchor
+
+    def _offline(self, details: dict[str, Any]) -> dict[str, Any]:
+        if self._store is None:
+            return {**details, "revocation_checked": False, "key_sha256": self.anchor.fingerprint()}
+        return details
 
     async def verify_pdf(self, path: Path) -> Verdict:
-        data = await asyncio.to_thread(_read_file, path)
-        if data is None:
-            return Verdict("unknown", f"the file is larger than {MAX_PDF // 1024 // 1024} MB")
+        data = await asyncio.to_thread(_read_file, path, MAX_PDF, "a certificate")
         return await self.verify_bytes(data)
 
     async def verify_bytes(self, data: bytes) -> Verdict:
-        read = await asyncio.to_thread(_read_pdf, data)
-        if read.problem or read.payload is None:
-            return Verdict("unknown", read.problem or "no certificate data")
-        p = read.payload
-        details = {k: p.get(k) for k in ("code", "type", "municipality", "request")}
-        details["issued_at"] = _japan_time(p.get("issued_at"))
-        if not self._signature_ok(read.payload_json, read.signature, self._keys.verify_key):
-            return Verdict("altered", "the signature does not verify with this centre's key", details)
-        if len(read.fronts) != p.get("pages") or len(read.backs) != len(read.fronts):
-            return Verdict("altered", "pages were added or removed after issuance", details)
-        if text_sha256("".join(read.fronts)) != p.get("text_sha256"):
-            return Verdict("altered", "the text of the front differs from what was signed", details)
-        squeezed = read.signature.replace("\n", "")
-        code = str(p.get("code"))
-        for n, back in enumerate(read.backs, start=1):
-            flat = "".join(back.split())
-            if code in flat and squeezed in flat:
-                continue
-            other = next((c for c in _CODE.findall(flat) if c != code), None)
-            if other is not None and squeezed not in flat:  # another code and another signature
-                return Verdict("altered", f"back page {n} belongs to another document (code {other})", details)
-            return Verdict("altered", f"back page {n} was changed after issuance: its signed code cannot be read",
-                           details)
-        record = await self._store.issuances.by_code(code)
+        checked = await asyncio.to_thread(_quietly, _check_pdf, data, self.anchor)
+        details = self._offline(checked.details)
+        if checked.status is not None:
+            return Verdict(checked.status, checked.reason, details)
+        if self._store is None:
+            return Verdict("genuine", "signed by this key and unaltered (revocation was not checked: "
+                                      "ask the issuing centre with the verification code)", details)
+        record = await self._store.issuances.by_code(str(details["code"]))
         if record is None:
             return Verdict("unknown", "no certificate with this code was issued by this centre", details)
         if record.content_sha256 is not None and hashlib.sha256(data).hexdigest() != record.content_sha256:
-            # The centre kept the issued file's hash: any other byte is a change after issuance.
-            return Verdict("altered", "the file differs from the document issued with this code "
-                                      "(it was changed after issuance)", details)
+            return Verdict("altered", "the file differs from the document issued with this code", details)
+        return self._state_verdict(record, details)
+
+    async def verify_scan_file(self, path: Path) -> Verdict:
+        data = await asyncio.to_thread(_read_file, path, MAX_IMAGE, "a scan")
+        return await self.verify_scan(data)
+
+    async def verify_scan(self, image: bytes) -> Verdict:
+        texts = await asyncio.to_thread(_scan, image)
+        if not texts:
+            return Verdict("unknown", "no 2-D code could be read from the image (scan the back side, flat and "
+                                      "in focus)", self._offline({}))
+        ours = [t for t in texts if t.startswith("BCL")]
+        if not ours:
+            return Verdict("unknown", "the 2-D code in the image is not a certificate code of this system",
+                           self._offline({}))
+        payload = read_qr_text(ours[0])
+        fields = payload.fields
+        details = self._offline({
+            "code": fields.get("code"), "type": fields.get("type"), "municipality": fields.get("municipality"),
+            "issued_at": _japan_time(fields.get("issued_at")), "page": fields.get("page"),
+            "pages": [{"fields": dict(_pairs(fields.get("fields")))}], "printed": fields,
+        })
+        if not self.anchor.signature_holds(payload):
+            return Verdict("altered", "the 2-D code's signature does not verify with this centre's key", details)
+        if self._store is None:
+            return Verdict("genuine", "the 2-D code is signed by this key: compare its fields with the paper "
+                                      "(revocation was not checked)", details)
+        record = await self._store.issuances.by_code(str(fields.get("code")))
+        if record is None:
+            return Verdict("unknown", "no certificate with this code was issued by this centre", details)
         return self._state_verdict(record, details)
 
     async def verify_code(self, code: str) -> Verdict:
         normal = normalise_code(code)
-        return await self._record_verdict(normal, {"code": normal})
-
-    async def _record_verdict(self, code: str, details: dict[str, Any]) -> Verdict:
-        record = await self._store.issuances.by_code(code)
+        if self._store is None:
+            raise InvalidInput("a code is looked up at the issuing centre: give --data-dir, or use "
+                               "its /verify page", field="code")
+        record = await self._store.issuances.by_code(normal)
         if record is None:
-            return Verdict("unknown", "no certificate with this code was issued by this centre", details)
-        return self._state_verdict(record, details)
+            return Verdict("unknown", "no certificate with this code was issued by this centre", {"code": normal})
+        return self._state_verdict(record, {"code": normal})
+
+    async def lookup(self, code: str) -> dict[str, Any]:
+        """``GET /verify/v1/{code}``: the verdict with the fields of each page as issued."""
+        verdict = await self.verify_code(code)
+        doc = verdict.as_dict()
+        pages: list[dict[str, Any]] = []
+        if verdict.status in ("genuine", "voided") and self._store is not None:
+            record = await self._store.issuances.by_code(str(doc["code"]))
+            for raw in (record.signed_pages if record is not None else None) or []:
+                page = json.loads(raw)
+                pages.append({"fields": dict(_pairs(page.get("fields")))})
+        doc["pages"] = pages
+        return doc
 
     @staticmethod
     def _state_verdict(record: IssuanceRecord, details: dict[str, Any]) -> Verdict:
@@ -178,3 +309,9 @@ class VerificationService:
         if record.state not in ("issued", "printed"):
             return Verdict("unknown", f"the certificate was never issued (state {record.state})", details)
         return Verdict("genuine", "signed by this centre, unaltered, and not voided", details)
+
+
+def _pairs(raw: object) -> list[tuple[str, str]]:
+    if not isinstance(raw, list):
+        return []
+    return [(str(p[0]), str(p[1])) for p in raw if isinstance(p, list) and len(p) == 2]

@@ -93,7 +93,7 @@ class Runtime:
             self.store, self.clock, self.bus, self.keys, settings.data_dir, settings.documents_dir,
             workers=render_workers
         )
-        self.verification = VerificationService(self.store, self.keys)
+        self.verification = VerificationService(self.store, public_pem=self.keys.public_pem)
         self.metrics = Metrics()
         self.monitor = MonitorService(self.store, self.clock, self.bus)
         self.settlement = SettlementService(self.store, self.clock)

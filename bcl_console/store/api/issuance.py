@@ -29,6 +29,10 @@ class IssuanceRecord:
     created_at: str
     issued_at: str | None
     voided_at: str | None
+    #: The signed JSON of each front page as issued (what its 2-D code carries).
+    signed_pages: tuple[str, ...] | None = None
+    #: 証明番号 as printed.
+    certificate_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,8 @@ class IssuedDocumentPath:
     document_path: str
     at: str
     latency_ms: int
+    signed_pages: tuple[str, ...] = ()
+    certificate_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,10 @@ class IssuanceStore(Protocol):
 
     async def record_issued(self, record: IssuanceRecord) -> None:
         """A document issued now (counter issuance, test stages): one row, state issued."""
+        ...
+
+    async def next_number(self, municipality_code: str, year: int) -> int:
+        """The next 証明番号 of a municipality in a calendar year (never given twice)."""
         ...
 
     async def by_code(self, code: str) -> IssuanceRecord | None: ...
