@@ -2,19 +2,19 @@
 
 A person holding the paper decodes the code (``bcl-console verify --scan``) and compares
 the decoded fields with the front: a changed word on the paper, or a genuine code on a
-forged front, shows at once. The format, version 2:
+forged front, shows at once. The format, version 2, in the code's byte mode:
 
-    BCL2:<base64url(deflate(JSON, dictionary))>.<base64url(ECDSA P-256 signature, r‖s)>
+    b"BCL2" ‖ raw deflate of the JSON (with the dictionary below) ‖ ECDSA P-256 signature (r‖s, 64 bytes)
 
 The JSON is compact with sorted keys, and the signature is over exactly its bytes. The
-deflate dictionary below is part of the format (a decoder needs the same bytes): it
-holds the labels and words every certificate repeats, so a page fits a small code.
+deflate dictionary is part of the format (a decoder needs the same bytes): it holds the
+labels and words every certificate repeats, so a page fits a small code. Bytes, not
+text: a third smaller than base64 would make it, so the code has fewer, larger modules
+(easier to scan) and is quicker to make.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import zlib
 from dataclasses import dataclass
@@ -23,7 +23,8 @@ from typing import Any
 from bcl_console.domain.certificate import CertificateContent
 from bcl_console.domain.errors import InvalidInput
 
-PREFIX = "BCL2:"
+PREFIX = b"BCL2"
+SIGNATURE_BYTES = 64
 FORMAT_VERSION = 2
 #: The preset dictionary of format version 2. Never change it: codes printed with it
 #: must stay readable. (A new dictionary is a new version.)
@@ -56,10 +57,12 @@ class PagePayload:
             raise InvalidInput("the 2-D code's content is not an object", field="code")
         return value
 
-    def qr_text(self) -> str:
+    def code_bytes(self) -> bytes:
+        """What the 2-D code holds."""
+        if len(self.signature) != SIGNATURE_BYTES:
+            raise ValueError("the page is not signed")
         squeeze = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARY)
-        packed = squeeze.compress(self.json_bytes) + squeeze.flush()
-        return f"{PREFIX}{_b64(packed)}.{_b64(self.signature)}"
+        return PREFIX + squeeze.compress(self.json_bytes) + squeeze.flush() + self.signature
 
 
 def page_payloads(content: CertificateContent, *, code: str, number: str, issued_at: str) -> list[PagePayload]:
@@ -78,20 +81,18 @@ def page_payloads(content: CertificateContent, *, code: str, number: str, issued
     return out
 
 
-def read_qr_text(text: str) -> PagePayload:
+def read_code(data: bytes) -> PagePayload:
     """The payload and signature of a decoded 2-D code; InvalidInput when it is not one."""
-    text = text.strip()
-    if not text.startswith(PREFIX) or text.count(".") != 1:
-        raise InvalidInput("the 2-D code is not a certificate code of this system (it does not start with BCL2:)",
+    if not data.startswith(PREFIX) or len(data) < len(PREFIX) + SIGNATURE_BYTES + 2:
+        raise InvalidInput("the 2-D code is not a certificate code of this system (it does not start with BCL2)",
                            field="code")
-    packed_b64, signature_b64 = text[len(PREFIX):].split(".")
+    packed, signature = data[len(PREFIX):-SIGNATURE_BYTES], data[-SIGNATURE_BYTES:]
     try:
-        packed, signature = _unb64(packed_b64), _unb64(signature_b64)
         unpack = zlib.decompressobj(-15, DICTIONARY)
         json_bytes = unpack.decompress(packed, 64 * 1024)
-        if unpack.unconsumed_tail:
-            raise InvalidInput("the 2-D code's content is too large", field="code")
-    except (binascii.Error, ValueError, zlib.error):
+        if unpack.unconsumed_tail or not unpack.eof:
+            raise InvalidInput("the 2-D code is damaged or too large: its content cannot be unpacked", field="code")
+    except zlib.error:
         raise InvalidInput("the 2-D code is damaged: its content cannot be unpacked", field="code") from None
     payload = PagePayload(json_bytes, signature)
     try:
@@ -99,11 +100,3 @@ def read_qr_text(text: str) -> PagePayload:
     except ValueError:
         raise InvalidInput("the 2-D code is damaged: its content is not JSON", field="code") from None
     return payload
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -61,11 +61,11 @@ _K = 72 / 25.4  # points per mm
 @dataclass(frozen=True)
 class Sheet:
     """What one document prints beyond its content: the verification code, the 証明番号,
-    and each front's 2-D code text (its signed content)."""
+    and what each front's 2-D code holds (its signed content)."""
 
     code: str
     number: str
-    qr_texts: tuple[str, ...]
+    codes: tuple[bytes, ...]
 
 
 @dataclass
@@ -212,9 +212,9 @@ def _back(c: _Canvas, sheet: Sheet, code_image: str, modules: int) -> None:
     c.text(MARGIN, CAPTION_Y + 6, f"検証コード {sheet.code}", 9)
 
 
-def _code_mask(pdf: PdfWriter, text: str) -> tuple[int, int]:
-    """The 2-D code of ``text`` as an image mask object: (object number, modules a side)."""
-    matrix = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M").to_image(
+def _code_mask(pdf: PdfWriter, data: bytes) -> tuple[int, int]:
+    """The 2-D code of ``data`` (byte mode) as an image mask: (object number, modules a side)."""
+    matrix = zxingcpp.create_barcode(data, zxingcpp.BarcodeFormat.QRCode, ec_level="M").to_image(
         scale=1, add_quiet_zones=False)
     size = int(matrix.shape[0])
     samples = bytes(memoryview(matrix))  # type: ignore[arg-type]  # zxingcpp.Image is a buffer
@@ -231,8 +231,8 @@ _RENDER_LOCK = threading.Lock()
 
 def render(content: CertificateContent, sheet: Sheet, material: SigningMaterial, created: datetime) -> bytes:
     """The whole document: each front followed by its back, signed over every byte."""
-    if len(sheet.qr_texts) != len(content.pages):
-        raise ValueError("one 2-D code text is needed for each front page")
+    if len(sheet.codes) != len(content.pages):
+        raise ValueError("one 2-D code is needed for each front page")
     with _RENDER_LOCK:
         return _render(content, sheet, material, created)
 
@@ -263,7 +263,7 @@ def _render(content: CertificateContent, sheet: Sheet, material: SigningMaterial
         front = _Canvas(subset)
         _front(front, content, page, sheet, index, name)
         back = _Canvas(subset)
-        mask, modules = _code_mask(pdf, sheet.qr_texts[index - 1])
+        mask, modules = _code_mask(pdf, sheet.codes[index - 1])
         _back(back, sheet, "Qr1", modules)
         for side, canvas, xobjects in ((0, front, images), (1, back, f" /Qr1 {mask} 0 R")):
             stream = pdf.stream(canvas.data())
@@ -307,7 +307,7 @@ def _font(pdf: PdfWriter, font_id: int, subset: Subset) -> None:
     scale = 1000 / f.units_per_em
     name = f"{subset.tag()}+BCLMincho-Regular"
     program = subset.font_program()
-    file_id = pdf.stream(program, f" /Length1 {len(program)}")
+    file_id = pdf.stream(program, f" /Length1 {len(program)}", level=1)
     descriptor = pdf.add(
         f"<< /Type /FontDescriptor /FontName /{name} /Flags 4 "
         f"/FontBBox [{' '.join(str(round(v * scale)) for v in f.bbox)}] /ItalicAngle 0 "

@@ -37,9 +37,10 @@ class PdfWriter:
     def add(self, body: bytes | str) -> int:
         return self.put(self.reserve(), body)
 
-    def stream(self, data: bytes, entries: str = "", *, compress: bool = True, number: int | None = None) -> int:
+    def stream(self, data: bytes, entries: str = "", *, compress: bool = True, number: int | None = None,
+               level: int = 6) -> int:
         if compress:
-            data = zlib.compress(data, 6)
+            data = zlib.compress(data, level)
             entries += " /Filter /FlateDecode"
         body = f"<< /Length {len(data)}{entries} >>\nstream\n".encode("latin-1") + data + b"\nendstream"
         return self.put(self.reserve() if number is None else number, body)

@@ -33,7 +33,8 @@ class FontFace:
     cmap: dict[int, int]  # code point → glyph id
     advances: tuple[int, ...]  # by glyph id, font units
     lsbs: tuple[int, ...]
-    glyphs: tuple[bytes, ...]  # raw glyf records by glyph id
+    glyphs: tuple[bytes, ...]  # raw glyf records by glyph id, each padded to 4 bytes
+    sums: tuple[int, ...]  # each padded record's checksum (a table's is their sum)
     head: bytes
     hhea: bytes
     maxp: bytes
@@ -70,7 +71,7 @@ def face() -> FontFace:
             record = raw_glyf[loca[gid]:loca[gid + 1]]
             if record and struct.unpack(">h", record[:2])[0] < 0:
                 raise ValueError("the bundled font has composite glyphs, which this subsetter does not copy")
-            glyphs.append(bytes(record))
+            glyphs.append(bytes(record) + b"\0" * (-len(record) % 4))
         metrics = font["hmtx"].metrics
         order = font.getGlyphOrder()
         advances = tuple(metrics[name][0] for name in order)
@@ -80,7 +81,7 @@ def face() -> FontFace:
         return FontFace(
             units_per_em=head.unitsPerEm,
             cmap={cp: ids[name] for cp, name in best.items()},
-            advances=advances, lsbs=lsbs, glyphs=tuple(glyphs),
+            advances=advances, lsbs=lsbs, glyphs=tuple(glyphs), sums=tuple(_checksum(g) for g in glyphs),
             head=bytes(font.reader["head"]), hhea=bytes(font.reader["hhea"]),
             maxp=bytes(font.reader["maxp"]), os2=bytes(font.reader["OS/2"]),
             ascent=hhea.ascent, descent=hhea.descent,
@@ -128,13 +129,14 @@ class Subset:
         f = self.face
         old = self.old_ids()
         n = len(old)
-        glyf = bytearray()
+        records = [f.glyphs[gid] for gid in old]
+        glyf = b"".join(records)
         loca = [0]
-        for gid in old:
-            record = f.glyphs[gid]
-            glyf += record
-            glyf += b"\0" * (-len(record) % 4)
-            loca.append(len(glyf))
+        at = 0
+        for record in records:
+            at += len(record)
+            loca.append(at)
+        glyf_sum = sum(f.sums[gid] for gid in old) & 0xFFFFFFFF
         hmtx = b"".join(struct.pack(">Hh", f.advances[g], f.lsbs[g]) for g in old)
         head = bytearray(f.head)
         head[8:12] = b"\0\0\0\0"  # checkSumAdjustment, set below
@@ -145,10 +147,10 @@ class Subset:
         maxp[4:6] = struct.pack(">H", n)  # numGlyphs
         post = struct.pack(">IiHhII4I", 0x00030000, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         tables = {
-            b"OS/2": f.os2, b"glyf": bytes(glyf), b"head": bytes(head), b"hhea": bytes(hhea),
+            b"OS/2": f.os2, b"glyf": glyf, b"head": bytes(head), b"hhea": bytes(hhea),
             b"hmtx": hmtx, b"loca": struct.pack(f">{len(loca)}I", *loca), b"maxp": bytes(maxp), b"post": post,
         }
-        return _sfnt(tables)
+        return _sfnt(tables, {b"glyf": glyf_sum})
 
 
 def _checksum(data: bytes) -> int:
@@ -156,8 +158,9 @@ def _checksum(data: bytes) -> int:
     return int(sum(struct.unpack(f">{len(padded) // 4}I", padded))) & 0xFFFFFFFF
 
 
-def _sfnt(tables: dict[bytes, bytes]) -> bytes:
-    """An sfnt file of ``tables`` (tags sorted, 4-byte aligned, checksums set)."""
+def _sfnt(tables: dict[bytes, bytes], known: dict[bytes, int]) -> bytes:
+    """An sfnt file of ``tables`` (tags sorted, 4-byte aligned, checksums set; ``known``
+    holds checksums already summed, the glyf table's from its glyphs')."""
     count = len(tables)
     power = 1
     while power * 2 <= count:
@@ -167,14 +170,20 @@ def _sfnt(tables: dict[bytes, bytes]) -> bytes:
     offset = 12 + 16 * count
     directory, body = bytearray(), bytearray()
     head_at = 0
+    total = 0
     for tag in sorted(tables):
         data = tables[tag]
         if tag == b"head":
             head_at = offset
-        directory += struct.pack(">4sIII", tag, _checksum(data), offset, len(data))
+        checksum = known[tag] if tag in known else _checksum(data)
+        total += checksum
+        directory += struct.pack(">4sIII", tag, checksum, offset, len(data))
         body += data + b"\0" * (-len(data) % 4)
         offset += len(data) + (-len(data) % 4)
     font = bytearray(header + directory + body)
-    adjustment = (_CHECKSUM_MAGIC - _checksum(bytes(font))) & 0xFFFFFFFF
+    # The whole file's checksum: every table is 4-byte aligned, so it is the header's
+    # and directory's plus the tables' (with head's checkSumAdjustment still 0).
+    whole = (_checksum(bytes(header + directory)) + total) & 0xFFFFFFFF
+    adjustment = (_CHECKSUM_MAGIC - whole) & 0xFFFFFFFF
     font[head_at + 8:head_at + 12] = struct.pack(">I", adjustment)
     return bytes(font)

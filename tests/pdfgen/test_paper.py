@@ -65,7 +65,7 @@ def material() -> SigningMaterial:
 
 
 def pdf_of(c: CertificateContent) -> bytes:
-    sheet = Sheet("ABCD-EFGH-JKLM-NPQR", "第 2026-000001 号", ("BCL2:test.test",) * len(c.pages))
+    sheet = Sheet("ABCD-EFGH-JKLM-NPQR", "第 2026-000001 号", (b"BCL2" + bytes(80),) * len(c.pages))
     return render(c, sheet, material(), datetime(2026, 6, 17, tzinfo=UTC))
 
 

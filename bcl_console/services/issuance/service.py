@@ -303,7 +303,7 @@ class IssuanceService:
         number = f"第 {issued.year}-{serial:06d} 号"
         pages = [self.sign(p) for p in page_payloads(content, code=code, number=number,
                                                       issued_at=issued.isoformat(timespec="seconds"))]
-        sheet = Sheet(code, number, tuple(p.qr_text() for p in pages))
+        sheet = Sheet(code, number, tuple(p.code_bytes() for p in pages))
         pdf = await self._render(content, sheet, issued)
         return Rendered(pdf, code, len(content.pages) * 2, number,
                         tuple(p.json_bytes.decode("utf-8") for p in pages))

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from bcl_console.domain.certificate import normalise_code
 from bcl_console.domain.errors import InvalidInput
 from bcl_console.domain.fiscal import tokyo_at
-from bcl_console.domain.signed_page import PagePayload, read_qr_text
+from bcl_console.domain.signed_page import PREFIX, PagePayload, read_code
 from bcl_console.pdfgen.certificate import INFO_CODE, INFO_FRONTS, INFO_MUNICIPALITY, INFO_TYPE
 from bcl_console.store.api import IssuanceRecord, Store
 
@@ -170,8 +170,8 @@ def _asn1(cert: x509.Certificate) -> Any:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
-def _scan(data: bytes) -> list[str]:
-    """The texts of the 2-D codes found in an image."""
+def _scan(data: bytes) -> list[bytes]:
+    """What the 2-D codes found in an image hold."""
     import zxingcpp
     from PIL import Image
 
@@ -183,7 +183,7 @@ def _scan(data: bytes) -> list[str]:
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
         raise InvalidInput("the file is not an image that can be read (PNG or JPEG)", field="scan") from None
     found = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
-    return [b.text for b in found if b.valid]
+    return [bytes(b.bytes) for b in found if b.valid]
 
 
 def _read_file(path: Path, limit: int, what: str) -> bytes:
@@ -252,15 +252,15 @@ class VerificationService:
         return await self.verify_scan(data)
 
     async def verify_scan(self, image: bytes) -> Verdict:
-        texts = await asyncio.to_thread(_scan, image)
-        if not texts:
+        found = await asyncio.to_thread(_scan, image)
+        if not found:
             return Verdict("unknown", "no 2-D code could be read from the image (scan the back side, flat and "
                                       "in focus)", self._offline({}))
-        ours = [t for t in texts if t.startswith("BCL")]
+        ours = [t for t in found if t.startswith(PREFIX)]
         if not ours:
             return Verdict("unknown", "the 2-D code in the image is not a certificate code of this system",
                            self._offline({}))
-        payload = read_qr_text(ours[0])
+        payload = read_code(ours[0])
         fields = payload.fields
         details = self._offline({
             "code": fields.get("code"), "type": fields.get("type"), "municipality": fields.get("municipality"),
