@@ -22,6 +22,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -182,7 +183,8 @@ label{display:block;font-weight:bold;margin-bottom:.4rem}
 input{flex:1 1 12rem;min-width:0;font:1.15rem ui-monospace,Menlo,Consolas,monospace;letter-spacing:.05em;
 padding:.55rem .6rem;border:1px solid #8a9099;border-radius:6px;text-transform:uppercase}
 button{font:inherit;font-weight:bold;padding:.55rem 1.1rem;border:0;border-radius:6px;background:#1f4e8c;
-color:#fff}
+color:#fff;white-space:nowrap}
+button small{color:#dce6f5}
 .verdict{border-radius:8px;padding:1rem;margin-bottom:1rem;border:2px solid}
 .verdict .big{font-size:1.4rem;font-weight:bold;margin:0}
 .verdict p{margin:.2rem 0}
@@ -190,7 +192,10 @@ color:#fff}
 .voided{background:#fdeaea;border-color:#b3261e;color:#7a1610}
 .unknown,.error{background:#fff6e0;border-color:#a86b00;color:#5c3b00}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.15rem .8rem;margin:.6rem 0 0}
-dt{font-weight:bold}dd{margin:0;overflow-wrap:anywhere}
+dt{font-weight:bold}dt small{display:block;line-height:1.2}
+dd{margin:0;overflow-wrap:anywhere;align-self:center}
+.code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:1.05em;white-space:nowrap}
+.error .big{font-size:1.1rem}
 .page{background:#fff;border:1px solid #d5d8dc;border-radius:8px;padding:.75rem 1rem;margin-bottom:1rem}
 h2{font-size:1.05rem;margin:0 0 .5rem}
 table{width:100%;border-collapse:collapse}
@@ -201,11 +206,11 @@ footer{color:#5a5f66;font-size:.85rem;margin-top:1.5rem}
 """
 
 _VERDICTS = {
-    "genuine": ("この証明書は有効です",
+    "genuine": ("✓ この証明書は有効です",
                 "Genuine: this centre issued a certificate with this code and has not voided it."),
-    "voided": ("この証明書は無効です（取り消されています）",
+    "voided": ("✕ この証明書は無効です（取り消されています）",
                "Voided: this certificate was cancelled. Do not accept it."),
-    "unknown": ("該当する証明書はありません",
+    "unknown": ("？ 該当する証明書はありません",
                 "Unknown: no certificate with this code was issued by this centre. "
                 "Check the code; a paper that carries it is not genuine."),
 }
@@ -228,8 +233,12 @@ def _both(ja: str, en: str) -> str:
 
 
 def _when(iso: object) -> str:
-    text = "" if iso is None else str(iso)
-    return text.replace("T", " ").removesuffix("+09:00") + (" 日本時間" if text.endswith("+09:00") else "")
+    """An issue time (Japan time, ISO) as a Japanese reader writes it."""
+    try:
+        at = datetime.fromisoformat(str(iso))
+    except ValueError:
+        return ""
+    return f"{at.year}年{at.month}月{at.day}日 {at.hour}時{at.minute:02d}分"
 
 
 def _result(status: int, doc: dict[str, Any]) -> str:
@@ -245,8 +254,9 @@ def _result(status: int, doc: dict[str, Any]) -> str:
         town = doc.get("municipality")
         rows += [("証明書", "Certificate", f"{_TYPES.get(str(kind), kind)}"),
                  ("発行団体", "Issued by", f"{doc.get('municipality_name') or ''} ({town})".strip()),
-                 ("発行日時", "Issued at", _when(doc.get("issued_at")))]
-    listed = "".join(f"<dt>{_both(ja_, en_)}</dt><dd>{_e(value)}</dd>" for ja_, en_, value in rows)
+                 ("発行日時", "Issued at (JST)", _when(doc.get("issued_at")))]
+    listed = "".join(f'<dt>{_both(ja_, en_)}</dt><dd{" class=code" if en_ == "Code" else ""}>{_e(value)}</dd>'
+                     for ja_, en_, value in rows)
     parts.append(f"<dl>{listed}</dl></section>")
     pages = doc.get("pages") or []
     if pages:
@@ -254,7 +264,7 @@ def _result(status: int, doc: dict[str, Any]) -> str:
     for number, page in enumerate(pages, start=1):
         fields = page.get("fields") or {}
         body = "".join(f"<tr><th>{_e(label)}</th><td>{_e(value)}</td></tr>" for label, value in fields.items())
-        heading = _both(f"{number}枚目", f"Page {number} of {len(pages)}")
+        heading = _both(f"おもて面 {number} / {len(pages)}", f"Front page {number} of {len(pages)}")
         parts.append(f'<section class="page"><h2>{heading}</h2><table>{body}</table></section>')
     return "".join(parts)
 
