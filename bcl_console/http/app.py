@@ -12,6 +12,7 @@ from bcl_console import __version__
 from bcl_console.http import kiosk as web_kiosk
 from bcl_console.http import linkage as web_linkage
 from bcl_console.http import shelter as web_disaster
+from bcl_console.http import verify as web_verify
 from bcl_console.http.common import RUNTIME_KEY, AccessLogger, errors
 from bcl_console.services.platform.clock import iso_now
 
@@ -46,6 +47,7 @@ def build_app(runtime: Runtime) -> web.Application:
     web_linkage.setup(app)
     web_kiosk.setup(app)
     web_disaster.setup(app)
+    web_verify.setup(app)
     return app
 
 
@@ -84,7 +86,7 @@ class HttpServer:
 
 async def start_http(runtime: Runtime, host: str | None = None, port: int | None = None, *,
                      idle_timeout: float = IDLE_TIMEOUT) -> HttpServer:
-    """Serve the HTTP API (healthz, relay, linkage, shelter) for a runtime on its loop;
+    """Serve the HTTP API (healthz, relay, linkage, shelter, verify) for a runtime on its loop;
     the runtime stops it when it stops. A runtime is served once: a second call returns
     the server already running."""
     if isinstance(runtime.http, HttpServer):

@@ -233,18 +233,18 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except DomainError as exc:
         return json_error(status_of(exc), exc.code, exc.message)
     except (ConnectionResetError, ClientConnectionResetError):  # the client went away mid-request
-        log.info("%s %s: the client closed the connection", request.method, request.rel_url.raw_path)
+        log.info("%s %s: the client closed the connection", request.method, loggable_path(request))
         return json_error(400, "client_gone", "the connection was closed before the request was read")
     except Exception as exc:
         if disk_full(exc):
-            log.error("%s %s: the data directory's disk is full", request.method, request.rel_url.raw_path)
+            log.error("%s %s: the data directory's disk is full", request.method, loggable_path(request))
             return json_error(503, "storage_full", "the centre's storage is full; try again later")
         if isinstance(exc, StoreBusy):
-            log.warning("%s %s: the database is busy", request.method, request.rel_url.raw_path)
+            log.warning("%s %s: the database is busy", request.method, loggable_path(request))
             response = json_error(503, "busy", "the centre is busy; try again in a moment")
             response.headers["Retry-After"] = "1"
             return response
-        log.exception("unhandled error on %s %s", request.method, request.rel_url.raw_path)
+        log.exception("unhandled error on %s %s", request.method, loggable_path(request))
         return json_error(500, "internal", "internal error")
 
 
@@ -253,10 +253,18 @@ class AccessLogger(AbstractAccessLogger):
     token), a header or a body."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        path = _RESIDENT_CODE.sub("*" * 11, request.rel_url.raw_path)  # the own-server's /residents/{code}
+        path = loggable_path(request)
         self.logger.info('%s "%s %s" %s %s %.3fs', request.remote, request.method, path,
                          response.status, response.body_length, time)
 
 
 #: An 11-digit resident code in a path segment: never written to a log.
 _RESIDENT_CODE = re.compile(r"(?<![0-9])[0-9]{11}(?![0-9])")
+#: A certificate's verification code (``/verify/v1/{code}``) opens its fields: never logged.
+_VERIFICATION_CODE = re.compile(r"^(/verify/v1/)[^/]*")
+
+
+def loggable_path(request: web.BaseRequest) -> str:
+    """A request's path as logs may hold it: no query, no resident or verification code."""
+    path = _VERIFICATION_CODE.sub(r"\1*", request.rel_url.raw_path)
+    return _RESIDENT_CODE.sub("*" * 11, path)  # the own-server's /residents/{code}
