@@ -125,6 +125,7 @@ def _check_pdf(data: bytes, anchor: TrustAnchor) -> _Checked:
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         signatures = reader.embedded_signatures
+        revisions = reader.xrefs.total_revisions
         info = reader.trailer_view.get("/Info")
         info = info.get_object() if info is not None else None
         details: dict[str, Any] = {key: str(info.get(name)) if info is not None and info.get(name) is not None else None
@@ -133,6 +134,14 @@ def _check_pdf(data: bytes, anchor: TrustAnchor) -> _Checked:
     except (PdfError, ValueError, KeyError, TypeError, OSError, AttributeError, IndexError, RecursionError):
         return _Checked("unknown", "the file is not a readable PDF (it is damaged or not a PDF)", {})
     if not signatures:
+        # A forger's update can drop the signature field (or the file be rebuilt without
+        # it): a document that was signed, or names one of our certificates, is altered.
+        if revisions > 1 and b"/ByteRange" in data:
+            return _Checked("altered", "the document was changed after it was signed: a later update "
+                                       "removed its signature", details)
+        if details.get("code"):
+            return _Checked("altered", f"the PDF names certificate {details['code']} but carries no signature "
+                                       "(it was removed: the file is not as issued)", details)
         return _Checked("unknown", "the PDF carries no signature of a certificate centre", details)
     if len(signatures) != 1:
         return _Checked("altered", "the PDF was signed again after issuance (it carries more than one signature)",
