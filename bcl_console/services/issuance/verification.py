@@ -63,6 +63,9 @@ class TrustAnchor:
     def from_pem(cls, data: bytes, source: str) -> TrustAnchor:
         """From ``keys public``'s file (the signing certificate first, then the CA's), or
         a bare PUBLIC KEY PEM. InvalidInput naming ``source`` when it is neither."""
+        if b"PRIVATE KEY-----" in data:
+            raise InvalidInput(f"{source} is a private key: give the public key that `keys public` writes "
+                               "(and keep the private key secret)", field="public-key")
         try:
             certs = tuple(x509.load_pem_x509_certificates(data)) if b"CERTIFICATE" in data else ()
             key = certs[0].public_key() if certs else serialization.load_pem_public_key(data)
@@ -258,7 +261,12 @@ class VerificationService:
 
     async def verify_scan_file(self, path: Path) -> Verdict:
         data = await asyncio.to_thread(_read_file, path, MAX_IMAGE, "a scan")
-        return await self.verify_scan(data)
+        try:
+            return await self.verify_scan(data)
+        except InvalidInput as exc:
+            if exc.field != "scan":
+                raise
+            raise InvalidInput(f"{path} is not an image that can be read (PNG or JPEG)", field="scan") from None
 
     async def verify_scan(self, image: bytes) -> Verdict:
         texts = await asyncio.to_thread(_scan, image)
@@ -269,21 +277,28 @@ class VerificationService:
         if not ours:
             return Verdict("unknown", "the 2-D code in the image is not a certificate code of this system",
                            self._offline({}))
-        payload = read_qr_text(ours[0])
+        try:
+            payload = read_qr_text(ours[0])
+        except InvalidInput as exc:  # it claims to be ours, but is not a whole code of ours
+            return Verdict("altered", exc.sentence(), self._offline({"signature_valid": False}))
         fields = payload.fields
+        holds = self.anchor.signature_holds(payload)
         details = self._offline({
             "code": fields.get("code"), "type": fields.get("type"), "municipality": fields.get("municipality"),
             "issued_at": _japan_time(fields.get("issued_at")), "page": fields.get("page"),
-            "pages": [{"fields": dict(_pairs(fields.get("fields")))}], "printed": fields,
+            "pages": [{"fields": dict(_pairs(fields.get("fields")))}], "printed": fields, "signature_valid": holds,
         })
-        if not self.anchor.signature_holds(payload):
-            return Verdict("altered", "the 2-D code's signature does not verify with this centre's key", details)
+        if not holds:
+            return Verdict("altered", "the 2-D code's signature does not verify with this centre's key: its "
+                                      "content was changed, or another key signed it", details)
         if self._store is None:
             return Verdict("genuine", "the 2-D code is signed by this key: compare its fields with the paper "
                                       "(revocation was not checked)", details)
         record = await self._store.issuances.by_code(str(fields.get("code")))
         if record is None:
             return Verdict("unknown", "no certificate with this code was issued by this centre", details)
+        if record.signed_pages and payload.json_bytes.decode("utf-8") not in record.signed_pages:
+            return Verdict("altered", "the 2-D code is signed, but is not a page issued with this code", details)
         return self._state_verdict(record, details)
 
     async def verify_code(self, code: str) -> Verdict:
