@@ -14,6 +14,7 @@ from bcl_console.services.platform.runtime import Runtime
 
 if TYPE_CHECKING:
     from bcl_console.cli.common import Subparsers
+    from bcl_console.services.issuance.verification import Verdict
 
 
 def register(sub: Subparsers, common: Common) -> None:
@@ -31,8 +32,14 @@ def register(sub: Subparsers, common: Common) -> None:
 
     p = sub.add_parser("verify", parents=common.json,
                        help="check that a certificate is genuine, unaltered and not voided")
-    p.add_argument("file", nargs="?", help="the certificate PDF")
-    p.add_argument("--code", default=None, help="look a verification code up instead")
+    p.add_argument("file", nargs="?", metavar="FILE.pdf", help="the certificate PDF")
+    p.add_argument("--code", default=None, help="look a verification code up instead (at the centre)")
+    p.add_argument("--scan", default=None, metavar="IMAGE",
+                   help="a scan or photo (PNG/JPEG) of a back page: decode its 2-D code and print the signed "
+                        "fields, to compare with the paper")
+    p.add_argument("--public-key", default=None, metavar="FILE",
+                   help="verify with this published key (`keys public`) alone: no data directory is used, "
+                        "and revocation is not checked")
     p.set_defaults(func=cmd_verify)
 
     c = sub.add_parser("card", help="test My Number cards (simulated JPKI)")
@@ -83,22 +90,71 @@ def cmd_issue(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    if bool(args.file) == bool(args.code):
-        raise CliError("give a PDF file or --code CODE (one of them)", EXIT_USAGE, "usage")
+    from bcl_console.services.issuance.verification import TrustAnchor, VerificationService
+
+    if sum(1 for given in (args.file, args.code, args.scan) if given) != 1:
+        raise CliError("give exactly one of a PDF file, --code CODE or --scan IMAGE", EXIT_USAGE, "usage")
+
+    def report(verdict: Verdict) -> int:
+        doc = verdict.as_dict()
+        emit(args, doc, lambda: _print_verdict(verdict, doc, scan=bool(args.scan)))
+        return EXIT_OK if verdict.status == "genuine" else EXIT_REJECTED
+
+    if args.public_key is not None:
+        # Anywhere (a bank, a 司法書士): the published key alone. No settings are loaded,
+        # no data directory is looked for, made or opened.
+        if args.code:
+            raise CliError("--code looks the code up at the issuing centre: give its data directory "
+                           "instead of --public-key", EXIT_USAGE, "usage")
+        key_file = Path(args.public_key)
+        try:
+            pem = key_file.read_bytes()
+        except OSError as exc:
+            raise CliError(f"--public-key {key_file} cannot be read: {exc.strerror}", EXIT_USAGE, "usage",
+                           file=str(key_file)) from None
+        service = VerificationService(None, TrustAnchor.from_pem(pem, f"--public-key {key_file}"))
+
+        async def offline() -> Verdict:
+            if args.scan:
+                return await service.verify_scan_file(Path(args.scan))
+            return await service.verify_pdf(Path(args.file))
+
+        return report(asyncio.run(offline()))
 
     async def body(runtime: Runtime) -> int:
         if args.code:
             verdict = await runtime.verification.verify_code(args.code)
+        elif args.scan:
+            verdict = await runtime.verification.verify_scan_file(Path(args.scan))
         else:
             verdict = await runtime.verification.verify_pdf(Path(args.file))
-        doc = verdict.as_dict()
-        emit(args, doc, lambda: print(f"{verdict.status.upper()}: {verdict.reason}"
-                                      + (f" (code {doc.get('code')}, {doc.get('type')}, "
-                                         f"{doc.get('municipality')}, issued {doc.get('issued_at')})"
-                                         if doc.get("type") else "")))
-        return EXIT_OK if verdict.status == "genuine" else EXIT_REJECTED
+        return report(verdict)
 
     return with_runtime(args, body)
+
+
+#: How `verify --scan` labels the signed content beside the fields of the page.
+_SCAN_LABELS = (("title", "証明書"), ("number", "証明番号"), ("code", "検証コード"), ("page", "頁"),
+                ("sentence", "証明文"), ("date", "日付"), ("issuer", "発行者"))
+
+
+def _print_verdict(verdict: Verdict, doc: dict[str, Any], *, scan: bool) -> None:
+    print(f"{verdict.status.upper()}: {verdict.reason}"
+          + (f" (code {doc.get('code')}, {doc.get('type')}, {doc.get('municipality')}, "
+             f"issued {doc.get('issued_at')})" if doc.get("type") else ""))
+    printed = doc.get("printed")
+    if not scan or not isinstance(printed, dict) or not doc.get("signature_valid"):
+        return  # what an unsigned code says is not worth comparing
+    head = dict(_SCAN_LABELS[:4])
+    print("The signed content of this page (compare it with the paper):")
+    for key, label in head.items():
+        value = f"{printed.get('page')} / {printed.get('pages')}" if key == "page" else printed.get(key)
+        print(f"  {label}: {value}")
+    for pair in printed.get("fields") or []:  # as signed: in order, a label as often as printed
+        if isinstance(pair, list) and len(pair) == 2:
+            print(f"  {pair[0]}: {pair[1]}")
+    for key, label in _SCAN_LABELS[4:]:
+        print(f"  {label}: {printed.get(key)}")
 
 
 def cmd_card(args: argparse.Namespace) -> int:

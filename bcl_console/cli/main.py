@@ -23,6 +23,7 @@ from bcl_console.cli import (
     disaster,
     issuance,
     jobs,
+    keys,
     kiosk,
     linkage,
     municipality,
@@ -35,7 +36,7 @@ from bcl_console.cli.common import Common
 from bcl_console.cli.output import EXIT_FAILURE, EXIT_USAGE, CliError, cli_error
 
 #: The command groups, in the order ``--help`` lists their commands.
-GROUPS = (serve, centre, resident, municipality, issuance, kiosk, settle, jobs, onboarding, disaster, linkage)
+GROUPS = (serve, centre, resident, municipality, issuance, keys, kiosk, settle, jobs, onboarding, disaster, linkage)
 
 
 class Parser(argparse.ArgumentParser):

@@ -255,6 +255,8 @@ def _result(status: int, doc: dict[str, Any]) -> str:
         rows += [("証明書", "Certificate", f"{_TYPES.get(str(kind), kind)}"),
                  ("発行団体", "Issued by", f"{doc.get('municipality_name') or ''} ({town})".strip()),
                  ("発行日時", "Issued at (JST)", _when(doc.get("issued_at")))]
+        if doc.get("number"):
+            rows.append(("証明番号", "Certificate number", doc.get("number")))
     listed = "".join(f'<dt>{_both(ja_, en_)}</dt><dd{" class=code" if en_ == "Code" else ""}>{_e(value)}</dd>'
                      for ja_, en_, value in rows)
     parts.append(f"<dl>{listed}</dl></section>")
@@ -264,7 +266,8 @@ def _result(status: int, doc: dict[str, Any]) -> str:
     for number, page in enumerate(pages, start=1):
         fields = page.get("fields") or {}
         body = "".join(f"<tr><th>{_e(label)}</th><td>{_e(value)}</td></tr>" for label, value in fields.items())
-        heading = _both(f"おもて面 {number} / {len(pages)}", f"Front page {number} of {len(pages)}")
+        title = f"{page.get('title')}　" if page.get("title") else ""
+        heading = _both(f"{title}おもて面 {number} / {len(pages)}", f"Front page {number} of {len(pages)}")
         parts.append(f'<section class="page"><h2>{heading}</h2><table>{body}</table></section>')
     return "".join(parts)
 

@@ -60,6 +60,8 @@ async def test_genuine_voided_and_unknown(centre: tuple[Runtime, str]) -> None:
     assert body["type"] == "residence" and body["municipality"] == "993611" and body["municipality_name"]
     assert body["issued_at"].endswith("+09:00")
     assert [p["fields"] for p in body["pages"]] == fields
+    assert {p["title"] for p in body["pages"]} == {"住民票の写し"}
+    assert body["number"] == doc.record.certificate_number and body["number"].startswith("第 ")
     assert headers["Cache-Control"] == "no-store"
     # typed as a person would: lower case, with spaces instead of hyphens
     status, again, _ = await get(f"{url}/verify/v1/{code.lower().replace('-', '%20')}")

@@ -63,6 +63,9 @@ class TrustAnchor:
     def from_pem(cls, data: bytes, source: str) -> TrustAnchor:
         """From ``keys public``'s file (the signing certificate first, then the CA's), or
         a bare PUBLIC KEY PEM. InvalidInput naming ``source`` when it is neither."""
+        if b"PRIVATE KEY-----" in data:
+            raise InvalidInput(f"{source} is a private key: give the public key that `keys public` writes "
+                               "(and keep the private key secret)", field="public-key")
         try:
             certs = tuple(x509.load_pem_x509_certificates(data)) if b"CERTIFICATE" in data else ()
             key = certs[0].public_key() if certs else serialization.load_pem_public_key(data)
@@ -125,6 +128,7 @@ def _check_pdf(data: bytes, anchor: TrustAnchor) -> _Checked:
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         signatures = reader.embedded_signatures
+        revisions = reader.xrefs.total_revisions
         info = reader.trailer_view.get("/Info")
         info = info.get_object() if info is not None else None
         details: dict[str, Any] = {key: str(info.get(name)) if info is not None and info.get(name) is not None else None
@@ -133,6 +137,14 @@ def _check_pdf(data: bytes, anchor: TrustAnchor) -> _Checked:
     except (PdfError, ValueError, KeyError, TypeError, OSError, AttributeError, IndexError, RecursionError):
         return _Checked("unknown", "the file is not a readable PDF (it is damaged or not a PDF)", {})
     if not signatures:
+        # A forger's update can drop the signature field (or the file be rebuilt without
+        # it): a document that was signed, or names one of our certificates, is altered.
+        if revisions > 1 and b"/ByteRange" in data:
+            return _Checked("altered", "the document was changed after it was signed: a later update "
+                                       "removed its signature", details)
+        if details.get("code"):
+            return _Checked("altered", f"the PDF names certificate {details['code']} but carries no signature "
+                                       "(it was removed: the file is not as issued)", details)
         return _Checked("unknown", "the PDF carries no signature of a certificate centre", details)
     if len(signatures) != 1:
         return _Checked("altered", "the PDF was signed again after issuance (it carries more than one signature)",
@@ -249,7 +261,12 @@ class VerificationService:
 
     async def verify_scan_file(self, path: Path) -> Verdict:
         data = await asyncio.to_thread(_read_file, path, MAX_IMAGE, "a scan")
-        return await self.verify_scan(data)
+        try:
+            return await self.verify_scan(data)
+        except InvalidInput as exc:
+            if exc.field != "scan":
+                raise
+            raise InvalidInput(f"{path} is not an image that can be read (PNG or JPEG)", field="scan") from None
 
     async def verify_scan(self, image: bytes) -> Verdict:
         found = await asyncio.to_thread(_scan, image)
@@ -260,21 +277,28 @@ class VerificationService:
         if not ours:
             return Verdict("unknown", "the 2-D code in the image is not a certificate code of this system",
                            self._offline({}))
-        payload = read_code(ours[0])
+        try:
+            payload = read_code(ours[0])
+        except InvalidInput as exc:  # it claims to be ours, but is not a whole code of ours
+            return Verdict("altered", exc.sentence(), self._offline({"signature_valid": False}))
         fields = payload.fields
+        holds = self.anchor.signature_holds(payload)
         details = self._offline({
             "code": fields.get("code"), "type": fields.get("type"), "municipality": fields.get("municipality"),
             "issued_at": _japan_time(fields.get("issued_at")), "page": fields.get("page"),
-            "pages": [{"fields": dict(_pairs(fields.get("fields")))}], "printed": fields,
+            "pages": [{"fields": dict(_pairs(fields.get("fields")))}], "printed": fields, "signature_valid": holds,
         })
-        if not self.anchor.signature_holds(payload):
-            return Verdict("altered", "the 2-D code's signature does not verify with this centre's key", details)
+        if not holds:
+            return Verdict("altered", "the 2-D code's signature does not verify with this centre's key: its "
+                                      "content was changed, or another key signed it", details)
         if self._store is None:
             return Verdict("genuine", "the 2-D code is signed by this key: compare its fields with the paper "
                                       "(revocation was not checked)", details)
         record = await self._store.issuances.by_code(str(fields.get("code")))
         if record is None:
             return Verdict("unknown", "no certificate with this code was issued by this centre", details)
+        if record.signed_pages and payload.json_bytes.decode("utf-8") not in record.signed_pages:
+            return Verdict("altered", "the 2-D code is signed, but is not a page issued with this code", details)
         return self._state_verdict(record, details)
 
     async def verify_code(self, code: str) -> Verdict:
@@ -285,7 +309,9 @@ class VerificationService:
         record = await self._store.issuances.by_code(normal)
         if record is None:
             return Verdict("unknown", "no certificate with this code was issued by this centre", {"code": normal})
-        return self._state_verdict(record, {"code": normal})
+        return self._state_verdict(record, {"code": normal},
+                                   genuine="issued by this centre with this code and not voided: compare the "
+                                           "fields with the paper")
 
     async def lookup(self, code: str) -> dict[str, Any]:
         """``GET /verify/v1/{code}``: the verdict with the fields of each page as issued."""
@@ -294,21 +320,24 @@ class VerificationService:
         pages: list[dict[str, Any]] = []
         if verdict.status in ("genuine", "voided") and self._store is not None:
             record = await self._store.issuances.by_code(str(doc["code"]))
+            if record is not None:
+                doc["number"] = record.certificate_number
             for raw in (record.signed_pages if record is not None else None) or []:
                 page = json.loads(raw)
-                pages.append({"fields": dict(_pairs(page.get("fields")))})
+                pages.append({"title": page.get("title"), "fields": dict(_pairs(page.get("fields")))})
         doc["pages"] = pages
         return doc
 
     @staticmethod
-    def _state_verdict(record: IssuanceRecord, details: dict[str, Any]) -> Verdict:
+    def _state_verdict(record: IssuanceRecord, details: dict[str, Any],
+                       genuine: str = "signed by this centre, unaltered, and not voided") -> Verdict:
         details = {**details, "type": record.type, "municipality": record.municipality_code,
                    "issued_at": _japan_time(record.issued_at), "channel": record.channel}
         if record.state == "voided":
             return Verdict("voided", f"the certificate was voided at {_japan_time(record.voided_at)}", details)
         if record.state not in ("issued", "printed"):
             return Verdict("unknown", f"the certificate was never issued (state {record.state})", details)
-        return Verdict("genuine", "signed by this centre, unaltered, and not voided", details)
+        return Verdict("genuine", genuine, details)
 
 
 def _pairs(raw: object) -> list[tuple[str, str]]:
