@@ -138,7 +138,9 @@ async def lookup(request: web.Request, text: str) -> tuple[int, dict[str, Any]]:
         name = None
     return 200, {"status": status, "reason": found.get("reason"), "code": code, "type": found.get("type"),
                  "municipality": municipality, "municipality_name": name, "issued_at": found.get("issued_at"),
-                 "pages": [{"fields": dict(p.get("fields", {}))} for p in found.get("pages", [])]}
+                 "number": found.get("number"),
+                 "pages": [{"title": p.get("title"), "fields": dict(p.get("fields", {}))}
+                           for p in found.get("pages", [])]}
 
 
 # --------------------------------------------------------------------------- JSON
