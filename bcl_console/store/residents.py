@@ -158,9 +158,12 @@ def find_resident(conn: sqlite3.Connection, resident_code: str) -> Resident | No
 def household_members(
     conn: sqlite3.Connection, municipality_code: str, household_number: str
 ) -> list[Resident]:
+    # INDEXED BY: without statistics SQLite's planner prefers the primary key's prefix
+    # (every resident of the municipality, ~0.4-1 ms) to the household index (~10 µs);
+    # the index exists since migration 0002.
     rows = conn.execute(
-        "SELECT * FROM residents WHERE municipality_code = ? AND household_number = ? "
-        "ORDER BY relationship != '世帯主', birth_date",
+        "SELECT * FROM residents INDEXED BY residents_household WHERE municipality_code = ? "
+        "AND household_number = ? ORDER BY relationship != '世帯主', birth_date",
         (municipality_code, household_number),
     ).fetchall()
     return [_resident(r) for r in rows]
