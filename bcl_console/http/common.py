@@ -206,13 +206,18 @@ def header_text(request: web.Request, name: str, limit: int) -> str | None:
 
 
 # --------------------------------------------------------------------------- middlewares
+#: A control character in a header value (C0 but the tab, DEL, C1).
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
 def _header_problem(request: web.Request) -> str | None:
     for name, value in request.headers.items():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return f"the {name} header is not valid UTF-8"
-        if any(ord(ch) < 0x20 and ch != "\t" or 0x7F <= ord(ch) <= 0x9F for ch in value):
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"the {name} header is not valid UTF-8"
+        if _CONTROL.search(value) is not None:
             return f"the {name} header holds a control character"
     return None
 
