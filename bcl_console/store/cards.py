@@ -74,7 +74,7 @@ class SqliteCards:
         await self._db.write(revoke, serial, audit)
 
     async def card(self, serial: str) -> CardRecord | None:
-        return await self._db.read(get_card, serial)
+        return await self._db.lookup(get_card, serial)
 
     async def card_residents(self, municipality_code: str, limit: int) -> list[str]:
         return await self._db.read(card_residents, municipality_code, limit)

@@ -257,7 +257,7 @@ class SqliteIssuances:
 
     async def certificate_source(self, resident_code: str, ctype: CertificateType, options: dict[str, Any],
                                  municipality_code: str | None) -> CertificateSource:
-        return await self._db.read(certificate_source, resident_code, ctype, options, municipality_code)
+        return await self._db.lookup(certificate_source, resident_code, ctype, options, municipality_code)
 
     async def record_issued(self, record: IssuanceRecord) -> None:
         await self._db.write(insert_issued, record)
@@ -269,10 +269,10 @@ class SqliteIssuances:
         return await self._db.read(by_code, code)
 
     async def by_request(self, request_id: str) -> IssuanceRecord | None:
-        return await self._db.read(by_request, request_id)
+        return await self._db.lookup(by_request, request_id)
 
     async def by_idempotency(self, operator: str, key: str) -> IdempotentRequest | None:
-        return await self._db.read(by_idempotency, operator, key)
+        return await self._db.lookup(by_idempotency, operator, key)
 
     async def open_request(self, record: IssuanceRecord, *, session_id: str, idempotency_key: str,
                            body_sha256: str, copies: int) -> IssuanceRecord:
@@ -289,10 +289,10 @@ class SqliteIssuances:
         await self._db.write(insert_refusal, at, operator, municipality_code, reason)
 
     async def route(self, municipality_code: str) -> Route | None:
-        return await self._db.read(route, municipality_code)
+        return await self._db.lookup(route, municipality_code)
 
     async def municipality(self, municipality_code: str) -> Municipality | None:
-        return await self._db.read(muni_store.get_municipality, municipality_code)
+        return await self._db.lookup(muni_store.get_municipality, municipality_code)
 
     async def resident(self, municipality_code: str, resident_code: str) -> Resident | None:
-        return await self._db.read(res_store.get_resident, municipality_code, resident_code)
+        return await self._db.lookup(res_store.get_resident, municipality_code, resident_code)

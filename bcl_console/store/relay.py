@@ -61,7 +61,7 @@ class SqliteRelay:
         await self._db.write(open_session, session)
 
     async def session(self, session_id: str) -> SessionRecord | None:
-        return await self._db.read(get_session, session_id)
+        return await self._db.lookup(get_session, session_id)
 
     async def close_session(self, session_id: str) -> None:
         await self._db.write(close_session, session_id)

@@ -53,7 +53,7 @@ class SqliteTokens:
         await self._db.write(issue_token, kind, subject, token_sha256, audit, must_be_municipality)
 
     async def token_subject(self, kind: str, token_sha256: str) -> str | None:
-        return await self._db.read(token_subject, kind, token_sha256)
+        return await self._db.lookup(token_subject, kind, token_sha256)
 
     async def token_subjects(self, kind: str) -> list[str]:
         return await self._db.read(token_subjects, kind)
