@@ -11,6 +11,7 @@ import random
 import statistics
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,13 +62,19 @@ def load_cards(directory: Path) -> list[bytes]:
 
 
 class Simulator:
-    def __init__(self, url: str, token: str, cards: list[bytes], *, kiosks: int = 4, rate: float = 5.0,
+    """``token`` is one kiosk operator's token, or several: kiosk i then belongs to the
+    operator of token i mod n (the relay limits the request rate per operator)."""
+
+    def __init__(self, url: str, token: str | Sequence[str], cards: list[bytes], *, kiosks: int = 4, rate: float = 5.0,
                  duration: float = 10.0, failed_print: float = 0.04, wrong_payment: float = 0.03,
                  seed: int | None = None, types: tuple[tuple[str, float], ...] = TYPES) -> None:
         if not cards:
             raise ValueError("the simulator needs test cards (bcl-console demo makes some)")
         self.base = url.rstrip("/") + "/kiosk/v1"
-        self.token = token
+        tokens = [token] if isinstance(token, str) else list(token)
+        if not tokens:
+            raise ValueError("the simulator needs a kiosk operator token")
+        self._auth = [{"Authorization": f"Bearer {t}"} for t in tokens]
         self.cards = [CardHolder(c) for c in cards]
         self.kiosks = max(1, kiosks)
         self.rate = max(0.1, rate)
@@ -90,10 +97,10 @@ class Simulator:
         interval = self.kiosks / self.rate  # each kiosk starts a flow this often
         timeout = aiohttp.ClientTimeout(total=30)
         connector = aiohttp.TCPConnector(limit=max(16, self.kiosks * 2))
-        async with aiohttp.ClientSession(timeout=timeout, connector=connector,
-                                         headers={"Authorization": f"Bearer {self.token}"}) as http:
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
 
             async def kiosk(index: int) -> None:
+                auth = self._auth[index % len(self._auth)]
                 next_start = started + interval * index / self.kiosks
                 while not self._stop.is_set():
                     now = time.perf_counter()
@@ -106,7 +113,7 @@ class Simulator:
                         except TimeoutError:
                             pass
                     next_start += interval
-                    await self._flow(http)
+                    await self._flow(http, auth)
 
             await asyncio.gather(*(kiosk(i) for i in range(self.kiosks)))
         self.report.seconds = time.perf_counter() - started
@@ -114,6 +121,7 @@ class Simulator:
 
     async def _call(self, http: aiohttp.ClientSession, method: str, path: str, body: Any = None,
                     headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """``headers`` always holds the kiosk's Authorization."""
         async with http.request(method, self.base + path, json=body, headers=headers) as r:
             if r.content_type == "application/pdf":
                 return r.status, await r.read()
@@ -122,47 +130,47 @@ class Simulator:
             except (aiohttp.ContentTypeError, ValueError):
                 return r.status, None
 
-    async def _flow(self, http: aiohttp.ClientSession) -> None:
+    async def _flow(self, http: aiohttp.ClientSession, auth: dict[str, str]) -> None:
         self.report.flows += 1
         self._counter += 1
         started = time.perf_counter()
-        outcome = await self._flow_outcome(http, self._counter)
+        outcome = await self._flow_outcome(http, auth, self._counter)
         self.report.outcomes[outcome] += 1
         if outcome in ("printed", "voided-failed-print"):
             self.report.latencies.append(time.perf_counter() - started)
 
-    async def _flow_outcome(self, http: aiohttp.ClientSession, n: int) -> str:
+    async def _flow_outcome(self, http: aiohttp.ClientSession, auth: dict[str, str], n: int) -> str:
         card = self.rng.choice(self.cards)
         try:
-            status, c = await self._call(http, "POST", "/challenges")
+            status, c = await self._call(http, "POST", "/challenges", None, auth)
             if status != 201:
                 return f"challenge-{status}"
             status, s = await self._call(http, "POST", "/sessions", {
                 "challenge_id": c["challenge_id"], "certificate": card.certificate,
-                "signature": card.sign(c["nonce"])})
+                "signature": card.sign(c["nonce"])}, auth)
             if status != 201:
                 return f"refused-{(s or {}).get('error', {}).get('code', status)}"
             type_ = self.rng.choices([t for t, _ in self.types], [w for _, w in self.types])[0]
             key = f"sim-{self._run_id}-{n}"
             status, req = await self._call(http, "POST", "/requests",
                                            {"session_id": s["session_id"], "type": type_, "copies": 1},
-                                           {"Idempotency-Key": key})
+                                           {**auth, "Idempotency-Key": key})
             if status != 201:
                 return f"refused-{(req or {}).get('error', {}).get('code', status)}"
             rid, fee = req["request_id"], req["fee_total"]
             if self.rng.random() < self.wrong_payment:
-                status, _ = await self._call(http, "POST", f"/requests/{rid}/payment", {"amount": fee + 10})
+                status, _ = await self._call(http, "POST", f"/requests/{rid}/payment", {"amount": fee + 10}, auth)
                 if status != 422:
                     return f"wrong-payment-not-refused-{status}"
-            status, paid = await self._call(http, "POST", f"/requests/{rid}/payment", {"amount": fee})
+            status, paid = await self._call(http, "POST", f"/requests/{rid}/payment", {"amount": fee}, auth)
             if status != 200:
                 return f"payment-{status}"
-            status, pdf = await self._call(http, "GET", f"/requests/{rid}/document")
+            status, pdf = await self._call(http, "GET", f"/requests/{rid}/document", None, auth)
             if status != 200 or not isinstance(pdf, bytes):
                 return f"document-{status}"
             failed = self.rng.random() < self.failed_print
             status, _ = await self._call(http, "POST", f"/requests/{rid}/completion",
-                                         {"result": "failed" if failed else "printed"})
+                                         {"result": "failed" if failed else "printed"}, auth)
             if status != 200:
                 return f"completion-{status}"
             return "voided-failed-print" if failed else "printed"
