@@ -1,9 +1,16 @@
 """The database of one centre: a writer and a reader connection, migrations at open.
 
 Every query is a plain function ``fn(conn, ...)`` in a module of this package. A write
-runs whole on the writer connection's thread as one ``BEGIN IMMEDIATE`` transaction, so
+runs whole on the writer connection's thread inside a ``BEGIN IMMEDIATE`` transaction, so
 a business fact is committed completely or not at all and the event loop never waits
 on SQLite; reads run on a second connection and, thanks to WAL, never wait for writes.
+
+Writes that arrive while the writer is busy are committed together (group commit): the
+next transaction runs each of them in a savepoint of its own, so one that fails is rolled
+back alone and its caller gets its error, and one COMMIT (one fsync with synchronous=FULL)
+makes them all durable. No caller hears of its write before that COMMIT succeeded; when
+it fails, every write of the transaction fails. This is what lets the relay's many small
+writes (six a flow) share fsyncs and hops to the writer thread.
 
 A *lookup* (``Database.lookup``) is the exception: a read of a few rows by an index (a
 token, a request, a session), the relay's every step makes several. It runs on a third
@@ -15,6 +22,7 @@ same lookup goes to the reader thread, which waits as every read does.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import shutil
 import sqlite3
@@ -212,6 +220,78 @@ def _run_in_transaction(
     return result
 
 
+#: Most writes one group-committed transaction holds.
+MAX_GROUP = 64
+
+#: A write waiting for its transaction: fn, args, kwargs and its caller's future.
+_Pending = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], "asyncio.Future[Any]"]
+#: What became of one write of a group: (True, result) or (False, exception).
+_Outcome = tuple[bool, Any]
+
+
+def _store_error(exc: BaseException, conn: sqlite3.Connection) -> BaseException:
+    """An exception of a write as its caller gets it: an engine error as the store's own
+    (with the engine's as cause), any other as it is."""
+    if isinstance(exc, sqlite3.Error):
+        err = _engine_error(exc, _path_of(conn))
+        err.__cause__ = exc
+        return err
+    return exc
+
+
+def _run_group(conn: sqlite3.Connection,
+               items: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]) -> list[_Outcome]:
+    """Run writes in as few transactions as possible, each in a savepoint (module doc).
+    A transaction ends early when SQLite rolled it back itself (a full disk, an I/O
+    error: the writes already in it fail too) or a write deferred foreign-key checks
+    to the commit (``wipe``): its violations must not fail the writes after it."""
+    outcomes: list[_Outcome] = []
+    i = 0
+    while i < len(items):
+        first = len(outcomes)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            return outcomes + [(False, _store_error(exc, conn)) for _ in items[i:]]
+        lost: BaseException | None = None
+        while i < len(items) and lost is None:
+            fn, args, kwargs = items[i]
+            i += 1
+            conn.execute("SAVEPOINT group_write")
+            try:
+                result = fn(conn, *args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - handed to the write's caller
+                outcomes.append((False, _store_error(exc, conn)))
+                try:
+                    if not conn.in_transaction:
+                        raise sqlite3.OperationalError("the transaction was rolled back")
+                    conn.execute("ROLLBACK TO group_write")
+                    conn.execute("RELEASE group_write")
+                except sqlite3.Error:
+                    lost = exc
+                continue
+            conn.execute("RELEASE group_write")
+            outcomes.append((True, result))
+            if conn.execute("PRAGMA defer_foreign_keys").fetchone()[0]:
+                break
+        if lost is not None:  # SQLite undid the whole transaction: nothing of it stays
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for j in range(first, len(outcomes) - 1):
+                if outcomes[j][0]:
+                    outcomes[j] = (False, _store_error(lost, conn) if isinstance(lost, sqlite3.Error)
+                                   else StoreError("the write's transaction was rolled back by the engine"))
+            continue
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for j in range(first, len(outcomes)):
+                outcomes[j] = (False, _store_error(exc, conn))
+    return outcomes
+
+
 def _path_of(conn: sqlite3.Connection) -> Path | None:
     try:
         row = conn.execute("PRAGMA database_list").fetchone()
@@ -228,6 +308,8 @@ class Database:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._inline: sqlite3.Connection | None = None
+        self._pending: list[_Pending] = []
+        self._committer: asyncio.Task[None] | None = None
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         """Open both connections and migrate; returns the schema version before and after."""
@@ -258,6 +340,8 @@ class Database:
         return migrate(conn, target)
 
     async def close(self) -> None:
+        while self._committer is not None:  # writes already accepted are committed first
+            await asyncio.shield(self._committer)
         if self._inline is not None:
             inline, self._inline = self._inline, None
             inline.close()
@@ -283,10 +367,43 @@ class Database:
         return cast(T, await conn._execute(bound))  # type: ignore[no-untyped-call]
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run ``fn(conn, *args)`` as one BEGIN IMMEDIATE transaction on the writer."""
+        """Run ``fn(conn, *args)`` in a BEGIN IMMEDIATE transaction on the writer, in a
+        savepoint of its own, committed with the writes queued beside it (module doc).
+        Its result comes once the transaction has committed; a cancelled caller's write
+        is still made (as a write already handed to the writer thread always was)."""
         if self._writer is None:
             raise StoreError("the database is not open")
-        return await self._call(self._writer, _run_in_transaction, fn, args, kwargs)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._pending.append((fn, args, kwargs, future))
+        if self._committer is None:
+            self._committer = loop.create_task(self._commit_pending())
+        return await future
+
+    async def _commit_pending(self) -> None:
+        try:
+            while self._pending:
+                group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
+                try:
+                    if self._writer is None:
+                        raise StoreError("the database is not open")
+                    outcomes = await self._call(self._writer, _run_group, [(f, a, k) for f, a, k, _ in group])
+                except asyncio.CancelledError:
+                    for *_, future in group + self._pending:
+                        future.cancel()
+                    self._pending = []
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the hop itself failed: every write hears of it
+                    outcomes = [(False, exc)] * len(group)
+                for (*_, future), (ok, value) in zip(group, outcomes, strict=True):
+                    if future.done():  # its caller was cancelled
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self._committer = None
 
     async def write_bulk(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Like ``write``, with SQLite's per-row foreign-key checks off for this transaction.
