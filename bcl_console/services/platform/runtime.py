@@ -76,6 +76,7 @@ class QuietRotatingFileHandler(logging.handlers.RotatingFileHandler):
     _size_read_at = float("-inf")
 
     def _read_size(self) -> None:
+        assert self.stream is not None
         st = os.fstat(self.stream.fileno())
         self._size = st.st_size
         self._regular = stat.S_ISREG(st.st_mode)  # never rotate anything but a file (bpo-45401)
