@@ -50,16 +50,20 @@ def _usage(*, sign: bool, ca: bool) -> x509.KeyUsage:
                          encipher_only=False, decipher_only=False)
 
 
+def _centre_name(common_name: str) -> x509.Name:
+    return x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "bcl-console certificate centre"),
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+    ])
+
+
 def make_centre_certificates(centre: str) -> tuple[bytes, bytes, bytes, bytes]:
     """A new centre CA and document signing key: (CA key, CA cert, signing key, signing
     cert), keys as PKCS#8 PEM and certificates as PEM."""
     now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([
-        x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "bcl-console certificate centre"),
-        x509.NameAttribute(NameOID.COMMON_NAME, f"BCL Centre CA {centre}"),
-    ])
+    ca_name = _centre_name(f"BCL Centre CA {centre}")
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
           .serial_number(x509.random_serial_number())
           .not_valid_before(VALID_FROM).not_valid_after(now + timedelta(days=365 * 30))
@@ -68,11 +72,7 @@ def make_centre_certificates(centre: str) -> tuple[bytes, bytes, bytes, bytes]:
           .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
           .sign(ca_key, hashes.SHA256()))
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([
-        x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "bcl-console certificate centre"),
-        x509.NameAttribute(NameOID.COMMON_NAME, f"BCL Certificate Issuance {centre}"),
-    ])
+    name = _centre_name(f"BCL Certificate Issuance {centre}")
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(ca_name).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(VALID_FROM).not_valid_after(now + timedelta(days=365 * 20))
