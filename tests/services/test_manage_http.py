@@ -266,3 +266,11 @@ async def test_a_days_issuances_and_the_batches(centre: tuple[Runtime, str, str]
     assert len(doc["batches"]) == kept
     assert {b["outcome"] for b in doc["batches"]} <= {"applied", "rejected", "already-applied"}
     assert all(b["received_at"].endswith("+09:00") for b in doc["batches"])
+
+
+async def test_the_demo_has_a_terminal_for_each_live_municipality(demo_runtime: Runtime) -> None:
+    live = {v.code for v in await demo_runtime.municipalities.all() if v.state.value == "live"}
+    terminals = await demo_runtime.terminals.list()
+    assert live == {TOWN, VILLAGE, "992011"}
+    assert sorted(t.municipality_code for t in terminals) == sorted(live) and all(t.active for t in terminals)
+    assert {t.name for t in terminals} >= {"北山町 管理端末", "桜川村 管理端末"}
