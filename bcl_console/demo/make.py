@@ -14,6 +14,7 @@ from dataclasses import replace
 from bcl_console.config import Settings, prepare_data_dir
 from bcl_console.demo import disaster as demo_disaster
 from bcl_console.demo import onboarding as demo_onboarding
+from bcl_console.demo import terminals as demo_terminals
 from bcl_console.demo.service import DemoService, DemoSummary, ProgressFn
 from bcl_console.services.platform.clock import Clock, set_training_clock, training_now
 from bcl_console.services.platform.datadir import swap_in
@@ -34,6 +35,7 @@ async def make_demo(runtime: Runtime, seed: int, *, residents: int | None = None
         progress("onboarding", 0, 1)
     await demo_onboarding.play(runtime)
     await demo_disaster.play(runtime, seed)
+    await demo_terminals.play(runtime)
     if progress is not None:
         progress("onboarding", 1, 1)
     return summary

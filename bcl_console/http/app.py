@@ -11,6 +11,7 @@ from aiohttp import web
 from bcl_console import __version__
 from bcl_console.http import kiosk as web_kiosk
 from bcl_console.http import linkage as web_linkage
+from bcl_console.http import manage as web_manage
 from bcl_console.http import shelter as web_disaster
 from bcl_console.http import verify as web_verify
 from bcl_console.http.common import RUNTIME_KEY, AccessLogger, errors
@@ -41,13 +42,14 @@ async def healthz(request: web.Request) -> web.Response:
 def build_app(runtime: Runtime) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY,
                           middlewares=[web_kiosk.measure, errors, web_kiosk.kiosk_auth,
-                                       web_disaster.disaster_auth])
+                                       web_disaster.disaster_auth, web_manage.manage_auth])
     app[RUNTIME_KEY] = runtime
     app.router.add_get("/healthz", healthz)
     web_linkage.setup(app)
     web_kiosk.setup(app)
     web_disaster.setup(app)
     web_verify.setup(app)
+    web_manage.setup(app)
     return app
 
 
@@ -86,7 +88,7 @@ class HttpServer:
 
 async def start_http(runtime: Runtime, host: str | None = None, port: int | None = None, *,
                      idle_timeout: float = IDLE_TIMEOUT) -> HttpServer:
-    """Serve the HTTP API (healthz, relay, linkage, shelter, verify) for a runtime on its loop;
+    """Serve the HTTP API (healthz, relay, linkage, shelter, verify, manage) for a runtime on its loop;
     the runtime stops it when it stops. A runtime is served once: a second call returns
     the server already running."""
     if isinstance(runtime.http, HttpServer):

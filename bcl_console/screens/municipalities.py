@@ -1,5 +1,6 @@
-"""Municipalities: the list, one municipality's detail and audit trail, and the
-management-terminal controls (hours, suspend, resume, fees) — the same services as the CLI."""
+"""Municipalities: the list, one municipality's detail and audit trail, the
+management-terminal controls (hours, suspend, resume, fees) — the same services as the CLI
+and /manage/v1 — and its registered management terminals (t: add, revoke)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bcl_console.domain.errors import InvalidInput
 from bcl_console.domain.municipality import CertificateType, Municipality, validate_fee
 from bcl_console.domain.wareki import format_era
 from bcl_console.screens.base import LiveScreen
+from bcl_console.screens.terminals import TerminalsScreen
 from bcl_console.screens.widgets import FormDialog, FormField
 from bcl_console.screens.widgets.table import selected_key, sync_rows
 from bcl_console.screens.widgets.text import jst_datetime
@@ -31,6 +33,7 @@ class MunicipalitiesScreen(LiveScreen):
         Binding("s", "suspend", "Suspend"),
         Binding("r", "resume", "Resume"),
         Binding("f", "fees", "Fees"),
+        Binding("t", "terminals", "Terminals"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -93,6 +96,7 @@ class MunicipalitiesScreen(LiveScreen):
         m = view.municipality
         held = (await self.runtime.municipalities.held_counts()).get(m.code)
         audit = await self.runtime.municipalities.audit_trail(m.code, limit=4)
+        terminals = [t for t in await self.runtime.terminals.list(m.code) if t.active]
         start = (
             f"{m.service_start.isoformat()} ({format_era(m.service_start)})"
             if m.service_start else "not set"
@@ -112,6 +116,9 @@ class MunicipalitiesScreen(LiveScreen):
             f"held: {held.active:,} residents, {held.households:,} households, "
             f"{held.seals:,} seals, {held.taxes:,} tax records" if held else "held: no resident data yet",
             _cost_line(m),
+            f"management terminals: {len(terminals)} in use" + (
+                f" ({escape(', '.join(t.name for t in terminals[:3]))}{' …' if len(terminals) > 3 else ''})"
+                if terminals else "") + " · [b]t[/b]: list, add, revoke",
             "[b]recent changes[/b]",
         ]
         for e in audit:
@@ -215,6 +222,12 @@ class MunicipalitiesScreen(LiveScreen):
         await self.runtime.municipalities.resume(view.code, actor=self.actor)
         self.notify(f"{view.municipality.name}: store issuance resumed.")
         self.reload_now()
+
+    def action_terminals(self) -> None:
+        view = self._need_selection()
+        if view is None:
+            return
+        self.app.push_screen(TerminalsScreen(view.code, view.municipality.name), lambda _: self.reload_now())
 
     def action_fees(self) -> None:
         view = self._need_selection()

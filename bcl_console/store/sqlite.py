@@ -11,6 +11,7 @@ from bcl_console.store.api import (
     DisasterStore,
     IssuanceStore,
     LinkageStore,
+    ManageStore,
     MonitorStore,
     MunicipalityStore,
     OnboardingStore,
@@ -29,6 +30,7 @@ from bcl_console.store.disasters import SqliteDisaster
 from bcl_console.store.issuances import SqliteIssuances
 from bcl_console.store.jobs import SqliteScheduler
 from bcl_console.store.linkage import SqliteLinkage
+from bcl_console.store.manage import SqliteManage
 from bcl_console.store.monitor import SqliteMonitor
 from bcl_console.store.municipalities import SqliteMunicipalities
 from bcl_console.store.onboarding import SqliteOnboarding
@@ -60,6 +62,7 @@ class SqliteStore:
         self.cards: CardStore = SqliteCards(self.db)
         self.relay: RelayStore = SqliteRelay(self.db)
         self.teststages: TestStageStore = SqliteTestStages(self.db)
+        self.manage: ManageStore = SqliteManage(self.db)
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         return await self.db.open(target_version=target_version)

@@ -25,6 +25,8 @@ from bcl_console.services.issuance.residents import ResidentDirectory
 from bcl_console.services.issuance.service import IssuanceService
 from bcl_console.services.issuance.verification import VerificationService
 from bcl_console.services.linkage.service import LinkageService
+from bcl_console.services.manage.service import ManageService
+from bcl_console.services.manage.terminals import TerminalService
 from bcl_console.services.onboarding.municipalities import MunicipalityService
 from bcl_console.services.onboarding.overview import OverviewService
 from bcl_console.services.onboarding.service import OnboardingService
@@ -140,6 +142,9 @@ class Runtime:
             self.store, self.clock, self.bus, self.keys, settings.data_dir, settings.documents_dir,
             workers=render_workers
         )
+        #: Management terminals (管理端末) and what each may do for its own municipality.
+        self.terminals = TerminalService(self.store, self.clock, self.bus)
+        self.manage = ManageService(self.store, self.clock, self.municipalities, self.linkage)
         self.verification = VerificationService(self.store, public_pem=self.keys.public_pem)
         self.metrics = Metrics()
         self.monitor = MonitorService(self.store, self.clock, self.bus)

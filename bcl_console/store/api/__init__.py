@@ -145,6 +145,18 @@ from bcl_console.store.api.linkage import (
 from bcl_console.store.api.linkage import (
     RestoreStep as RestoreStep,
 )
+from bcl_console.store.api.manage import (
+    DayIssuance as DayIssuance,
+)
+from bcl_console.store.api.manage import (
+    DayIssuances as DayIssuances,
+)
+from bcl_console.store.api.manage import (
+    ManageStore as ManageStore,
+)
+from bcl_console.store.api.manage import (
+    TerminalRecord as TerminalRecord,
+)
 from bcl_console.store.api.monitor import (
     FeedRow as FeedRow,
 )
@@ -249,6 +261,7 @@ class Store(Protocol):
     cards: CardStore
     relay: RelayStore
     teststages: TestStageStore
+    manage: ManageStore
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         """Open and migrate; the schema versions before and after."""
