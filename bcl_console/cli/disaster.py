@@ -1,6 +1,6 @@
 """`disaster`: disaster-victim support — disasters, damage assessments, the victim
-ledger (被災者台帳), evacuation centres, reconstruction support and the people needing
-evacuation help. One small function per action, looked up in ``ACTIONS``."""
+ledger (被災者台帳), evacuation centres, reconstruction support, the people needing
+evacuation help and reports of harm (被災届出, certified by the 被災証明書). One small function per action, looked up in ``ACTIONS``."""
 
 from __future__ import annotations
 
@@ -109,6 +109,20 @@ def register(sub: Subparsers, common: Common) -> None:
         x = dsub.add_parser(name, parents=common.json, help=f"{name} an online application")
         x.add_argument("application", type=whole)
         x.add_argument("--reason")
+    x = dsub.add_parser("victim-report", parents=common.json,
+                        help="record a person's report of harm (被災届出): the 被災証明書 certifies it")
+    x.add_argument("id", type=whole)
+    x.add_argument("--municipality", required=True, metavar="CODE")
+    x.add_argument("--resident", required=True, metavar="R", help="the resident code")
+    x.add_argument("--harm", required=True, metavar="TEXT",
+                   help="what was damaged, as reported (dwelling, household goods, vehicle, business …; "
+                        "at most 200 characters)")
+    x.add_argument("--date", help="届出日, the day it was reported (default today)")
+    x.add_argument("--amend", action="store_true",
+                   help="replace the person's earlier report (a second report is refused without it)")
+    x = dsub.add_parser("victim-reports", parents=common.json, help="the reports of harm of a disaster")
+    x.add_argument("id", type=whole)
+    x.add_argument("--municipality", metavar="CODE")
     d.set_defaults(func=cmd_disaster)
 
 
@@ -285,6 +299,20 @@ async def decide_application(rt: Runtime, args: argparse.Namespace) -> int:
                                                                     reason=args.reason, actor=actor())).as_dict())
 
 
+async def victim_report(rt: Runtime, args: argparse.Namespace) -> int:
+    return shown(args, (await rt.ledger.reports.report_harm(
+        args.id, args.municipality, args.resident, args.harm, reported_on=args.date or "", amend=args.amend,
+        actor=actor())).as_dict())
+
+
+async def victim_reports(rt: Runtime, args: argparse.Namespace) -> int:
+    reports = await rt.ledger.reports.reports(args.id, args.municipality)
+    emit(args, {"disaster_id": args.id, "reports": [r.as_dict() for r in reports]}, lambda: table(
+        [(r.municipality_code, r.resident_code, r.name, r.reported_on, r.revision, r.harm) for r in reports],
+        ("code", "resident", "name", "届出日", "rev.", "harm")))
+    return EXIT_OK
+
+
 #: Each action of `disaster`, by its name on the command line.
 ACTIONS: dict[str, Action] = {
     "declare": declare,
@@ -309,4 +337,6 @@ ACTIONS: dict[str, Action] = {
     "applications": applications,
     "approve": decide_application,
     "reject": decide_application,
+    "victim-report": victim_report,
+    "victim-reports": victim_reports,
 }

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from bcl_console.cli.common import Common, actor, whole, with_runtime
 from bcl_console.cli.output import EXIT_FAILURE, EXIT_OK, EXIT_REJECTED, EXIT_USAGE, CliError, emit
+from bcl_console.domain.municipality import CertificateType
 from bcl_console.services.platform.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -20,13 +21,15 @@ if TYPE_CHECKING:
 def register(sub: Subparsers, common: Common) -> None:
     p = sub.add_parser("issue", parents=common.json, help="issue a certificate at the counter (窓口)")
     p.add_argument("--resident", required=True, metavar="CODE", help="the 11-digit resident code")
-    p.add_argument("--type", required=True, choices=["residence", "seal", "tax", "disaster"])
+    p.add_argument("--type", required=True, choices=[t.value for t in CertificateType],
+                   help="residence, seal, tax, disaster (罹災証明書) or disaster-victim (被災証明書)")
     p.add_argument("--scope", default="self", choices=["self", "household"],
                    help="residence: the requester only, or every current member of the household")
     p.add_argument("--include-domicile", action="store_true", help="residence: print 本籍 and 筆頭者")
     p.add_argument("--fiscal-year", type=whole, default=None, help="tax: the fiscal year (default: the latest)")
     p.add_argument("--disaster", type=whole, default=None, metavar="ID",
-                   help="disaster: the disaster number (default: the latest assessed)")
+                   help="disaster, disaster-victim: the disaster number (default: the latest assessed or "
+                        "reported)")
     p.add_argument("--out", required=True, metavar="FILE.pdf")
     p.set_defaults(func=cmd_issue)
 

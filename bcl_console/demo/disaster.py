@@ -1,11 +1,13 @@
 """The demo's disaster exercise in progress, made through the ledger service: two
 evacuation centres in 北山町 with people checked in, whereabouts and injuries recorded,
 individual evacuation plans for people needing help, support applications at every
-state, and residents' online applications waiting for the console."""
+state, residents' online applications waiting for the console, and a few reports of
+harm (被災届出) from which the 被災証明書 is issued."""
 
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bcl_console.services.platform.actor import Actor
@@ -17,6 +19,12 @@ STAFF = Actor("北山町 防災課", "demo")
 CENTRES = (("北山小学校 体育館", 80), ("北山町 公民館", 40))
 SUPPORTERS = ("民生委員 田中", "自主防災会 鈴木", "隣人 高橋", "長男（町内在住）")
 DESTINATIONS = ("北山小学校 体育館", "北山町 公民館", "福祉避難所 やすらぎ荘")
+#: What people reported (被災届出): the kinds of harm a 被災証明書 certifies beyond the dwelling.
+HARMS = ("自家用車（軽自動車）が冠水し走行不能となった",
+         "床下浸水により家財（冷蔵庫、洗濯機、畳）が損傷した",
+         "店舗（理容店）が浸水し、営業用の椅子と給湯器が故障した",
+         "物置が流され、農機具（耕運機、草刈機）を失った",
+         "ビニールハウス2棟が倒壊し、栽培中の野菜が全損した")
 
 
 async def play(runtime: Runtime, seed: int) -> None:
@@ -58,3 +66,7 @@ async def play(runtime: Runtime, seed: int) -> None:
             await ledger.payments.decide_support(app.id, "pay", actor=STAFF)
     for person in severe[:: max(1, len(severe) // 5)][:5]:
         await ledger.requests.apply_online(code, person.resident_code, disaster.id)
+    reporters = rng.sample(people, min(len(HARMS), len(people)))
+    for n, (person, harm) in enumerate(zip(reporters, HARMS, strict=False)):
+        await ledger.reports.report_harm(disaster.id, code, person.resident_code, harm, actor=STAFF,
+                                         reported_on=(disaster.occurred_on + timedelta(days=3 + 4 * n)).isoformat())

@@ -1,4 +1,4 @@
-"""What each certificate says: the national standard content of the four documents.
+"""What each certificate says: the standard content of the five documents.
 
 Pure: residents, seals, taxes and disasters in; pages of labelled fields out. The PDF
 renderer draws exactly these strings, and the verification code and signature cover
@@ -24,6 +24,7 @@ SENTENCE_HOUSEHOLD = "この写しは、世帯全員の住民票の原本と相�
 SENTENCE_PERSON = "この写しは、住民票の原本と相違ないことを証明する。"
 SENTENCE_SEAL = "この写しは、登録されている印影と相違ないことを証明する。"
 SENTENCE_AS_ABOVE = "上記のとおり相違ないことを証明する。"
+SENTENCE_VICTIM = "上記の者は、上記災害により被害を受けたことを届け出たことを証明する。"
 VERIFY_NOTE = "この証明書の真正性は裏面の二次元コードまたは検証コードで確認できます。"
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -104,6 +105,19 @@ class DisasterRecord:
     #: For a flood: 床上浸水 or 床下浸水, and the depth above ground in cm (None: not recorded).
     flood_level: str | None = None
     flood_depth_cm: int | None = None
+
+
+@dataclass(frozen=True)
+class VictimRecord:
+    """A person's report of harm from a disaster (被災届出), as the 被災証明書 prints it."""
+
+    disaster_id: int
+    name: str
+    occurred_on: date
+    #: The address the person gave with the report (where the harm was suffered).
+    address: str
+    harm: str
+    reported_on: date
 
 
 @dataclass
@@ -349,6 +363,27 @@ def disaster_certificate(m: Municipality, r: Resident, head: Resident, record: D
     issuer, stamp = issuer_of(m)
     page = FrontPage("罹災証明書", fields, SENTENCE_AS_ABOVE)
     return CertificateContent(CertificateType.DISASTER, m.code, issuer, stamp, issued_on, (page,),
+                              subject=r.resident_code)
+
+
+def victim_certificate(m: Municipality, r: Resident, record: VictimRecord | None, *,
+                       issued_on: date) -> CertificateContent:
+    """被災証明書 of the person who reported the harm: it certifies the report (what was
+    reported and when), not an assessment of the damage (that is the 罹災証明書)."""
+    refuse_if_not_issuable(r)
+    if record is None:
+        raise InvalidInput(f"resident {r.resident_code} has reported no harm (被災届出) for this disaster")
+    fields = (
+        ("被災者氏名", r.name.replace(" ", "　")),
+        ("住所", record.address),
+        ("災害名", record.name),
+        ("災害発生日", format_era(record.occurred_on)),
+        ("被害の内容", record.harm),
+        ("届出日", format_era(record.reported_on)),
+    )
+    issuer, stamp = issuer_of(m)
+    page = FrontPage("被災証明書", fields, SENTENCE_VICTIM)
+    return CertificateContent(CertificateType.DISASTER_VICTIM, m.code, issuer, stamp, issued_on, (page,),
                               subject=r.resident_code)
 
 

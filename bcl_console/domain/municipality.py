@@ -54,10 +54,17 @@ class CertificateType(StrEnum):
     SEAL = "seal"
     TAX = "tax"
     DISASTER = "disaster"
+    #: 被災証明書: the person reported harm from a disaster (no damage assessment).
+    DISASTER_VICTIM = "disaster-victim"
 
     @property
     def label(self) -> str:
         return _CERT_LABELS[self]
+
+    @property
+    def short(self) -> str:
+        """The label where a column is narrow (the Monitor, statements): 住民票, 罹災, 被災 …"""
+        return _CERT_SHORT[self]
 
 
 _CERT_LABELS = {
@@ -65,6 +72,14 @@ _CERT_LABELS = {
     CertificateType.SEAL: "印鑑登録証明書",
     CertificateType.TAX: "所得・課税証明書",
     CertificateType.DISASTER: "罹災証明書",
+    CertificateType.DISASTER_VICTIM: "被災証明書",
+}
+_CERT_SHORT = {
+    CertificateType.RESIDENCE: "住民票",
+    CertificateType.SEAL: "印鑑",
+    CertificateType.TAX: "税",
+    CertificateType.DISASTER: "罹災",
+    CertificateType.DISASTER_VICTIM: "被災",
 }
 
 #: Issuance fees (交付手数料) a municipality charges until it sets its own, in yen.
@@ -73,6 +88,7 @@ DEFAULT_FEES: dict[CertificateType, int] = {
     CertificateType.SEAL: 300,
     CertificateType.TAX: 300,
     CertificateType.DISASTER: 0,
+    CertificateType.DISASTER_VICTIM: 0,
 }
 MAX_FEE_YEN = 100_000
 

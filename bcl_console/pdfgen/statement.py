@@ -6,9 +6,10 @@ from typing import Any
 
 from fpdf import FPDF
 
+from bcl_console.domain.municipality import CertificateType
 from bcl_console.pdfgen.fontcache import FAMILY, install_mincho
 
-_TYPES = (("residence", "住民票"), ("seal", "印鑑"), ("tax", "税"), ("disaster", "罹災"))
+_TYPES = tuple((t.value, t.short) for t in CertificateType)
 
 
 def render_statement(doc: dict[str, Any], row: dict[str, Any]) -> bytes:
@@ -26,7 +27,7 @@ def render_statement(doc: dict[str, Any], row: dict[str, Any]) -> bytes:
     y = 52
     pdf.set_font(FAMILY, size=9)
     headers = ["月", *[label for _, label in _TYPES], "計"]
-    widths = [24, 24, 24, 24, 24, 24]
+    widths = [24, *([20] * len(_TYPES)), 24]
     x = 20
     for h, w in zip(headers, widths, strict=True):
         pdf.rect(x, y - 5, w, 7)
@@ -35,14 +36,14 @@ def render_statement(doc: dict[str, Any], row: dict[str, Any]) -> bytes:
     for month, counts in row["by_month"].items():
         y += 7
         x = 20
-        cells = [month, *(str(counts[t]) for t, _ in _TYPES), str(sum(counts.values()))]
+        cells = [month, *(str(counts.get(t, 0)) for t, _ in _TYPES), str(sum(counts.values()))]
         for c, w in zip(cells, widths, strict=True):
             pdf.rect(x, y - 5, w, 7)
             pdf.text(x + 2, y, c)
             x += w
     y += 7
     x = 20
-    for c, w in zip(["計", *(str(row["certificates"][t]) for t, _ in _TYPES), str(row["billable"])], widths, strict=True):
+    for c, w in zip(["計", *(str(row["certificates"].get(t, 0)) for t, _ in _TYPES), str(row["billable"])], widths, strict=True):
         pdf.rect(x, y - 5, w, 7)
         pdf.text(x + 2, y, c)
         x += w

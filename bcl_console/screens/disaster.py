@@ -2,7 +2,8 @@
 1 overview (households by damage class as a bar chart, centre occupancy, applications
 waiting, support totals), 2 victim ledger (filter, export CSV), 3 evacuation centres,
 4 people needing evacuation help and their plans, 5 support payments, 6 online
-applications. Declare, assess, import, check in, decide: the same services as the CLI."""
+applications, 7 reports of harm (被災届出, certified by the 被災証明書). Declare, assess,
+import, check in, decide, record a report: the same services as the CLI."""
 
 from __future__ import annotations
 
@@ -27,9 +28,20 @@ from bcl_console.screens.widgets.text import jst_minute
 from bcl_console.services.disaster.service import DisasterView
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.events import DemoCompleted, LedgerChanged
-from bcl_console.store.api import HelpEntry, LedgerEntry, OnlineApplication, SupportApplication
+from bcl_console.store.api import (
+    HelpEntry,
+    LedgerEntry,
+    OnlineApplication,
+    SupportApplication,
+    VictimReport,
+)
 
-VIEWS = ("overview", "ledger", "centres", "needs-help", "support", "applications")
+VIEWS = ("overview", "ledger", "centres", "needs-help", "support", "applications", "reports")
+#: The only keys of the reports view (7) besides the views': its footer shows them at 80
+#: columns, where the full list of the other views' keys is cut after a few.
+REPORT_KEYS = frozenset({"report_harm", "declare"})
+
+
 def class_name(damage_class: str) -> str:
     """A damage class as operators say it: whole, but for the longest one's common name."""
     return "一部損壊" if damage_class == "準半壊に至らない（一部損壊）" else damage_class
@@ -56,6 +68,8 @@ class DisasterScreen(LiveScreen):
         Binding("a", "decide('approve')", "Approve"),
         Binding("r", "decide('reject')", "Reject"),
         Binding("y", "decide('pay')", "Pay"),
+        Binding("v", "report_harm", "Report harm"),
+        Binding("V", "report_harm(True)", "Amend report"),
         Binding("C", "close", "Close"),
     ]
 
@@ -82,6 +96,7 @@ class DisasterScreen(LiveScreen):
         self.helped: list[HelpEntry] = []
         self.payments: list[SupportApplication] = []
         self.requests: list[OnlineApplication] = []
+        self.reports: list[VictimReport] = []
         super().on_mount()
 
     @property
@@ -91,6 +106,15 @@ class DisasterScreen(LiveScreen):
     @property
     def view_name(self) -> str:
         return VIEWS[self.view_index]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """On the reports view only its own keys (the footer fits them); amending only there."""
+        if action == "report_harm" and parameters and parameters[0]:
+            return self.view_name == "reports"
+        if self.view_name == "reports" and action not in REPORT_KEYS | {"view", "disaster"}:
+            own = {b.action.partition("(")[0] for b in self.BINDINGS if isinstance(b, Binding)}
+            return action not in own
+        return True
 
     def action_view(self, index: int) -> None:
         if index != self.view_index:
@@ -128,6 +152,7 @@ class DisasterScreen(LiveScreen):
         chart.display = self.view_name == "overview"
         self.query_one("#disaster-table", DataTable).display = self.view_name != "overview"
         await getattr(self, "_show_" + self.view_name.replace("-", "_"))(view)
+        self.refresh_bindings()  # the footer shows the keys of the view now on screen
 
     def _table(self, columns: tuple[str, ...], rows: list[tuple[Any, ...]], keys: list[str]) -> None:
         """Fill the one table with the current view's rows. Row keys carry the view's name
@@ -184,6 +209,8 @@ class DisasterScreen(LiveScreen):
     async def _highlighted(self) -> None:
         if self.view_name == "centres":
             await self._centre_people()
+        elif self.view_name == "reports":
+            await self._report_detail()
 
     async def _centre_people(self) -> None:
         key = self._selected()
@@ -224,6 +251,26 @@ class DisasterScreen(LiveScreen):
                     [str(a.id) for a in rows])
         self._side(f"{view.applications_waiting} waiting\n\na approve (needs the household's assessment: then "
                    "the certificate is available at stores and the counter) · r reject")
+
+    async def _show_reports(self, view: DisasterView) -> None:
+        self.reports = rows = await self.runtime.ledger.reports.reports(view.disaster.id)
+        self._table(("届出日", "resident", "name", "harm"),
+                    [(r.reported_on, r.resident_code, r.name, r.harm) for r in rows],
+                    [f"{r.municipality_code}/{r.resident_code}" for r in rows])
+        await self._report_detail()
+
+    async def _report_detail(self) -> None:
+        key = self._selected()
+        report = next((r for r in self.reports if f"{r.municipality_code}/{r.resident_code}" == key), None)
+        head = f"[b]{len(self.reports)} reports of harm[/b] (被災届出)\n\n"
+        if report is None:
+            self._side(head + "v records a report")
+            return
+        amended = f", amended (rev. {report.revision})" if report.revision > 1 else ""
+        self._side(head + f"[b]{escape(report.name)}[/b] {report.resident_code}\n{escape(report.address)}\n"
+                   f"届出日 {report.reported_on}{amended}\n\n{escape(report.harm)}\n\n"
+                   "v records a report · V amends the selected one. The 被災証明書 (disaster-victim) "
+                   "is issued from it at the counter and at stores.")
 
     def _selected(self) -> str | None:
         """The key of the row the operator sees selected, in the view they see (None when
@@ -395,6 +442,41 @@ class DisasterScreen(LiveScreen):
                    [FormField("supporter", "Supporter", row.supporter or ""),
                     FormField("destination", "Destination", row.destination or ""),
                     FormField("notes", "Notes", row.notes or "")], submit)
+
+    def action_report_harm(self, amend: bool = False) -> None:
+        """Record a person's report of harm (v); amend the report selected on view 7 (V):
+        a second report of the same person is refused, so one is never replaced by accident."""
+        if self.current is None:
+            return
+        d = self.current.disaster
+        key = self._selected() if self.view_name == "reports" else None
+        chosen = next((r for r in self.reports if f"{r.municipality_code}/{r.resident_code}" == key), None)
+        if amend and chosen is None:
+            self.notify("Select a report (7) to amend first.", severity="warning")
+            return
+
+        async def submit(v: dict[str, str]) -> None:
+            if chosen is not None and amend:
+                code, resident = chosen.municipality_code, chosen.resident_code
+            else:
+                person = await self.runtime.residents.one(v["resident"], v["code"].strip())
+                code, resident = person.municipality_code, person.resident_code
+            report = await self.runtime.ledger.reports.report_harm(
+                d.id, code, resident, v["harm"], reported_on=v["date"], amend=amend, actor=self.actor)
+            self.notify(f"{report.name}: report of harm recorded"
+                        + (f" (revision {report.revision})." if report.revision > 1 else "."))
+            self.view_index = VIEWS.index("reports")
+
+        if chosen is not None and amend:
+            self._form(f"Amend the report of {chosen.name} — #{d.id}",
+                       [FormField("harm", "Harm as reported", chosen.harm),
+                        FormField("date", "届出日 (default today)")], submit)
+            return
+        self._form(f"Report of harm (被災届出) — #{d.id} {d.name}",
+                   [FormField("code", "Municipality", d.municipalities[0]),
+                    FormField("resident", "Resident: name, kana, household number or resident code"),
+                    FormField("harm", "Harm as reported (dwelling, household goods, vehicle, business …)"),
+                    FormField("date", "届出日 (default today)")], submit)
 
     def action_decide(self, decision: str) -> None:
         """Approve, reject or pay the selected row, after a confirmation that names it."""

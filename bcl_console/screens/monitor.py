@@ -32,7 +32,7 @@ from bcl_console.services.platform.clock import today_in_japan
 from bcl_console.services.platform.events import IssuanceChanged, MunicipalityChanged, RelayRefused
 
 FEED_ROWS = 40
-_SHORT = {"residence": "住民票", "seal": "印鑑", "tax": "税", "disaster": "罹災"}
+_SHORT = {t.value: t.short for t in CertificateType}
 #: The feed's columns (key, header). Each is as wide as its widest value, plus one blank
 #: cell between columns; the latency is right-aligned.
 COLUMNS = (("at", "time"), ("muni", "団体"), ("type", "type"), ("op", "operator"), ("state", "state"),

@@ -17,6 +17,7 @@ from textual_plotext import PlotextPlot
 
 from bcl_console.domain.errors import DomainError, InvalidInput
 from bcl_console.domain.fiscal import tokyo
+from bcl_console.domain.municipality import CertificateType
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
 from bcl_console.screens.widgets.chart import BarChart, clear_chart, draw_counts
@@ -123,7 +124,8 @@ class SettlementScreen(LiveScreen):
             plot.refresh()
             return
         c = row["certificates"]
-        detail.update(escape(f"{row['name']}: 住民票 {c['residence']} 印鑑 {c['seal']} 税 {c['tax']} 罹災 {c['disaster']}"))
+        # A statement closed before a type existed has no count of it: 0.
+        detail.update(escape(f"{row['name']}: " + " ".join(f"{t.short} {c.get(t.value, 0)}" for t in CertificateType)))
         draw_counts(plot, "by month", [m[5:] for m in row["by_month"]],
                     [sum(v.values()) for v in row["by_month"].values()])
 

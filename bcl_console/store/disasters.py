@@ -27,9 +27,11 @@ from bcl_console.store.api import (
     ImportCheck,
     LedgerEntry,
     OnlineApplication,
+    ReportDate,
     ShelterPerson,
     ShelterRow,
     SupportApplication,
+    VictimReport,
 )
 from bcl_console.store.audit import append_audit
 from bcl_console.store.db import Database
@@ -306,6 +308,37 @@ def decide_application(conn: sqlite3.Connection, application_id: int, approve: b
     return a.disaster_id
 
 
+def report_harm(conn: sqlite3.Connection, disaster_id: int, code: str, resident: str, harm: str,
+                reported_on: ReportDate, amend: bool, audit: AuditEntry) -> VictimReport:
+    """A person's report of harm (被災届出): one per person and disaster; ``amend`` replaces it."""
+    d = _disaster(conn, disaster_id)
+    d.check_affects(code, must_be_open=True)
+    _active_resident(conn, code, resident)
+    day = reported_on(d)
+    address = q.resident_address(conn, code, resident)
+    existing = q.get_report(conn, disaster_id, code, resident)
+    if existing is not None and not amend:
+        raise Conflict(f"resident {resident} already reported harm for disaster {disaster_id} on "
+                       f"{existing.reported_on}; amend it to replace the text", field="resident")
+    if existing is None and amend:
+        raise InvalidInput(f"resident {resident} has no report for disaster {disaster_id} to amend",
+                           field="resident")
+    if existing is None:
+        q.insert_report(conn, disaster_id, code, resident, address, harm, day, audit.at, audit.actor)
+        append_audit(conn, replace(audit, new_value=harm))
+    else:
+        q.amend_report(conn, existing.id, address, harm, day, audit.at)
+        append_audit(conn, replace(audit, action=audit.action + "-amended", old_value=existing.harm, new_value=harm))
+    report = q.get_report(conn, disaster_id, code, resident)
+    assert report is not None
+    return report
+
+
+def victim_reports(conn: sqlite3.Connection, disaster_id: int, code: str | None) -> list[VictimReport]:
+    _disaster(conn, disaster_id)
+    return q.list_reports(conn, disaster_id, code)
+
+
 class SqliteDisaster:
     """``DisasterStore`` on SQLite."""
 
@@ -398,3 +431,10 @@ class SqliteDisaster:
     async def decide_application(self, application_id: int, approve: bool, reason: str | None,
                                  audit: AuditEntry) -> int:
         return await self._db.write(decide_application, application_id, approve, reason, audit)
+
+    async def report_harm(self, disaster_id: int, code: str, resident: str, harm: str, reported_on: ReportDate, *,
+                          amend: bool, audit: AuditEntry) -> VictimReport:
+        return await self._db.write(report_harm, disaster_id, code, resident, harm, reported_on, amend, audit)
+
+    async def victim_reports(self, disaster_id: int, code: str | None) -> list[VictimReport]:
+        return await self._db.read(victim_reports, disaster_id, code)

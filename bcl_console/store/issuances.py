@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from bcl_console.domain.certificate import DisasterRecord, SealRecord, TaxRecord
+from bcl_console.domain.certificate import DisasterRecord, SealRecord, TaxRecord, VictimRecord
 from bcl_console.domain.errors import Conflict, NotFound
 from bcl_console.domain.municipality import CertificateType, Municipality
 from bcl_console.domain.resident import Resident
@@ -119,6 +119,23 @@ def disaster_record(conn: sqlite3.Connection, code: str, household: str,
                           flood_level=row[5], flood_depth_cm=row[6])
 
 
+def victim_record(conn: sqlite3.Connection, code: str, resident: str,
+                  disaster_id: int | None) -> VictimRecord | None:
+    """The person's report of harm for a disaster (by default the latest disaster reported)."""
+    sql = (
+        "SELECT d.id, d.name, d.occurred_on, v.address, v.harm, v.reported_on FROM victim_reports v "
+        "JOIN disasters d ON d.id = v.disaster_id WHERE v.municipality_code = ? AND v.resident_code = ?"
+    )
+    params: tuple[Any, ...] = (code, resident)
+    if disaster_id is not None:
+        sql += " AND d.id = ?"
+        params += (disaster_id,)
+    row = conn.execute(sql + " ORDER BY d.occurred_on DESC, d.id DESC LIMIT 1", params).fetchone()
+    if row is None:
+        return None
+    return VictimRecord(row[0], row[1], date.fromisoformat(row[2]), row[3], row[4], date.fromisoformat(row[5]))
+
+
 def insert_request(conn: sqlite3.Connection, r: IssuanceRecord, *, session_id: str, idempotency_key: str,
                    body_sha256: str, copies: int) -> None:
     insert_issued(conn, r)
@@ -177,6 +194,9 @@ def certificate_source(conn: sqlite3.Connection, resident_code: str, ctype: Cert
     if ctype is CertificateType.DISASTER:
         return CertificateSource(m, r, members,
                                  disaster=disaster_record(conn, m.code, r.household_number, options.get("disaster_id")))
+    if ctype is CertificateType.DISASTER_VICTIM:
+        return CertificateSource(m, r, members,
+                                 victim=victim_record(conn, m.code, r.resident_code, options.get("disaster_id")))
     return CertificateSource(m, r, members)
 
 

@@ -17,6 +17,7 @@ from bcl_console.store.api import (
     OnlineApplication,
     ShelterPerson,
     SupportApplication,
+    VictimReport,
 )
 from bcl_console.store.api import DisasterRow as DisasterRow
 from bcl_console.store.api import ShelterRow as ShelterRow
@@ -341,3 +342,38 @@ def decide_application(conn: sqlite3.Connection, application_id: int, state: str
                        reason: str | None) -> bool:
     return conn.execute("UPDATE online_applications SET state = ?, decided_at = ?, decided_by = ?, reason = ? "
                         "WHERE id = ? AND state = 'waiting'", (state, at, by, reason, application_id)).rowcount == 1
+
+
+# -- reports of harm (被災届出) ----------------------------------------------------------------------
+
+_REPORT = ("SELECT v.id, v.disaster_id, v.municipality_code, v.resident_code, coalesce(r.name, ''), v.address, "
+           "v.harm, v.reported_on, v.recorded_at, v.recorded_by, v.revision, v.amended_at FROM victim_reports v "
+           "LEFT JOIN residents r ON r.municipality_code = v.municipality_code AND r.resident_code = v.resident_code")
+
+
+def get_report(conn: sqlite3.Connection, disaster_id: int, code: str, resident: str) -> VictimReport | None:
+    row = conn.execute(_REPORT + " WHERE v.disaster_id = ? AND v.municipality_code = ? AND v.resident_code = ?",
+                       (disaster_id, code, resident)).fetchone()
+    return None if row is None else VictimReport(*row)
+
+
+def list_reports(conn: sqlite3.Connection, disaster_id: int, code: str | None) -> list[VictimReport]:
+    sql = _REPORT + " WHERE v.disaster_id = ?"
+    params: tuple[Any, ...] = (disaster_id,)
+    if code is not None:
+        sql += " AND v.municipality_code = ?"
+        params += (code,)
+    return [VictimReport(*r) for r in conn.execute(sql + " ORDER BY v.reported_on DESC, v.id DESC", params)]
+
+
+def insert_report(conn: sqlite3.Connection, disaster_id: int, code: str, resident: str, address: str, harm: str,
+                  reported_on: str, at: str, by: str) -> None:
+    conn.execute("INSERT INTO victim_reports (disaster_id, municipality_code, resident_code, address, harm, "
+                 "reported_on, recorded_at, recorded_by) VALUES (?,?,?,?,?,?,?,?)",
+                 (disaster_id, code, resident, address, harm, reported_on, at, by))
+
+
+def amend_report(conn: sqlite3.Connection, report_id: int, address: str, harm: str, reported_on: str,
+                 at: str) -> None:
+    conn.execute("UPDATE victim_reports SET address = ?, harm = ?, reported_on = ?, amended_at = ?, "
+                 "revision = revision + 1 WHERE id = ?", (address, harm, reported_on, at, report_id))

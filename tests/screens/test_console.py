@@ -151,7 +151,7 @@ async def test_every_control_from_the_console(demo_runtime: Runtime) -> None:
         await pilot.press("f")
         await fill(app, pilot, {"residence": "200", "seal": "200"})
         fees = (await svc.get("993611")).detail()["fees"]
-        assert fees == {"residence": 200, "seal": 200, "tax": 300, "disaster": 0}
+        assert fees == {"residence": 200, "seal": 200, "tax": 300, "disaster": 0, "disaster-victim": 0}
 
         trail = await svc.audit_trail("993611")
         assert [e.action for e in trail[:5]] == ["fee", "fee", "resume", "suspend", "hours"]

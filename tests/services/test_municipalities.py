@@ -39,7 +39,8 @@ async def test_add_list_show(runtime: Runtime) -> None:
     assert detail["state"] == "live"
     assert detail["hours"] == {"open": "06:30", "close": "23:00"}
     assert detail["suspended"] is False and detail["suspension_reason"] is None
-    assert detail["fees"] == {"residence": 300, "seal": 300, "tax": 300, "disaster": 0}
+    assert detail["fees"] == {"residence": 300, "seal": 300, "tax": 300, "disaster": 0,
+                              "disaster-victim": 0}
     assert detail["open_now"] is True
     assert MunicipalityChanged("131016", "add") in events
 

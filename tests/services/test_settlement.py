@@ -75,7 +75,8 @@ async def test_billable_rules_and_contributions(centre: Runtime) -> None:
     await put(rt, "j", "2025-05-01T10:00:00", code=VILLAGE, operator="ローソム")
     doc = await rt.settlement.settle(2025)
     town = next(m for m in doc["municipalities"] if m["code"] == TOWN)
-    assert town["certificates"] == {"residence": 3, "seal": 2, "tax": 0, "disaster": 0}
+    assert town["certificates"] == {"residence": 3, "seal": 2, "tax": 0, "disaster": 0,
+                                    "disaster-victim": 0}
     assert town["billable"] == 5
     assert town["usage_fee"] == 5 * 180 and town["commission"] == 5 * 117
     assert town["fees_collected"] == 300 * 3 + 600 and town["net_to_municipality"] == 1500 - 585

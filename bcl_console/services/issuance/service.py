@@ -56,6 +56,7 @@ _OPTION_KEYS = {
     CertificateType.SEAL: set(),
     CertificateType.TAX: {"fiscal_year"},
     CertificateType.DISASTER: {"disaster_id"},
+    CertificateType.DISASTER_VICTIM: {"disaster_id"},
 }
 
 
@@ -104,7 +105,7 @@ def check_options(ctype: CertificateType, options: dict[str, Any]) -> dict[str, 
         if not isinstance(fy, int) or isinstance(fy, bool) or not 1989 <= fy <= 2200:
             raise InvalidInput(f"fiscal_year {fy!r} is not a fiscal year", field="fiscal_year")
         out = {"fiscal_year": fy}
-    elif ctype is CertificateType.DISASTER and "disaster_id" in options:
+    elif ctype in (CertificateType.DISASTER, CertificateType.DISASTER_VICTIM) and "disaster_id" in options:
         did = options["disaster_id"]
         if not isinstance(did, int) or isinstance(did, bool) or not 1 <= did <= MAX_ROW_ID:
             raise InvalidInput(f"disaster_id {did!r} is not a disaster number", field="disaster_id")
@@ -126,6 +127,8 @@ def build_content(src: CertificateSource, ctype: CertificateType, options: dict[
         return cert.tax_certificate(m, r, src.tax,
                                     fiscal_year=options.get("fiscal_year") or src.latest_tax_year or day.year,
                                     issued_on=day)
+    if ctype is CertificateType.DISASTER_VICTIM:
+        return cert.victim_certificate(m, r, src.victim, issued_on=day)
     head = next((p for p in members if p.relationship == "世帯主"), r)
     return cert.disaster_certificate(m, r, head, src.disaster, issued_on=day)
 

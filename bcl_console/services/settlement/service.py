@@ -190,8 +190,8 @@ def write_statements(doc: dict[str, Any], out: Path) -> list[Path]:
             w = csv.writer(fh)
             w.writerow(["month", *TYPES, "total"])
             for month, counts in row["by_month"].items():
-                w.writerow([month, *(counts[t] for t in TYPES), sum(counts.values())])
-            w.writerow(["total", *(row["certificates"][t] for t in TYPES), row["billable"]])
+                w.writerow([month, *(counts.get(t, 0) for t in TYPES), sum(counts.values())])
+            w.writerow(["total", *(row["certificates"].get(t, 0) for t in TYPES), row["billable"]])
             for key in ("usage_fee", "commission", "fees_collected", "net_to_municipality", "contribution",
                         "payable_to_jlis"):
                 w.writerow([key, row[key]])
@@ -207,9 +207,9 @@ def write_statements(doc: dict[str, Any], out: Path) -> list[Path]:
                 "payable_to_jlis"]
         w.writerow(["code", "name", *TYPES, *cols, "adjustment_billable"])
         for row in doc["municipalities"]:
-            w.writerow([row["code"], row["name"], *(row["certificates"][t] for t in TYPES),
+            w.writerow([row["code"], row["name"], *(row["certificates"].get(t, 0) for t in TYPES),
                         *(row[c] for c in cols), row["adjustments"]["billable"]])
-        w.writerow(["total", "", *(doc["totals"]["certificates"][t] for t in TYPES),
+        w.writerow(["total", "", *(doc["totals"]["certificates"].get(t, 0) for t in TYPES),
                     *(doc["totals"][c] for c in cols), doc["totals"]["adjustment_billable"]])
     operators = out / f"operators-{fy}.csv"
     with open(operators, "w", encoding="utf-8", newline="") as fh:

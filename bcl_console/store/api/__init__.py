@@ -68,6 +68,9 @@ from bcl_console.store.api.disaster import (
     OnlineApplication as OnlineApplication,
 )
 from bcl_console.store.api.disaster import (
+    ReportDate as ReportDate,
+)
+from bcl_console.store.api.disaster import (
     ShelterPerson as ShelterPerson,
 )
 from bcl_console.store.api.disaster import (
@@ -75,6 +78,9 @@ from bcl_console.store.api.disaster import (
 )
 from bcl_console.store.api.disaster import (
     SupportApplication as SupportApplication,
+)
+from bcl_console.store.api.disaster import (
+    VictimReport as VictimReport,
 )
 from bcl_console.store.api.issuance import (
     CardRecord as CardRecord,

@@ -269,6 +269,31 @@ class OnlineApplication:
 APPLICATION_COLUMNS = tuple(f.name for f in fields(OnlineApplication))
 
 
+@dataclass(frozen=True)
+class VictimReport:
+    """A person's report of harm from a disaster (被災届出): what the 被災証明書 certifies."""
+
+    id: int
+    disaster_id: int
+    municipality_code: str
+    resident_code: str
+    name: str
+    address: str
+    harm: str
+    reported_on: str
+    recorded_at: str
+    recorded_by: str
+    revision: int
+    amended_at: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+#: The rules of a report's date, given its disaster: the 届出日 (ISO) to record, or a raise.
+ReportDate: TypeAlias = "Callable[[DisasterRow], str]"
+
+
 class DisasterStore(Protocol):
     """Disasters, assessments, the victim ledger, evacuation centres, support payments,
     evacuation plans and online applications. Every write appends its audit line(s); the
@@ -345,6 +370,19 @@ class DisasterStore(Protocol):
 
     async def set_plan(self, code: str, resident: str, supporter: str, destination: str, notes: str,
                        audit: AuditEntry) -> None: ...
+
+    # reports of harm (被災届出), certified by the 被災証明書
+    async def report_harm(self, disaster_id: int, code: str, resident: str, harm: str, reported_on: ReportDate, *,
+                          amend: bool, audit: AuditEntry) -> VictimReport:
+        """A person's report: the disaster must be open and affect ``code``, the person an
+        active resident of it. A second report of the same person and disaster is Conflict
+        unless ``amend`` (then the text and 届出日 are replaced, a revision counted, and the
+        audit line keeps the earlier text); ``amend`` without a report is InvalidInput."""
+        ...
+
+    async def victim_reports(self, disaster_id: int, code: str | None) -> list[VictimReport]:
+        """The disaster's reports (NotFound for no such disaster), newest 届出日 first."""
+        ...
 
     # online applications
     async def apply_online(self, code: str, resident: str, disaster_id: int, at: str) -> int: ...

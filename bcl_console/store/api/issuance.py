@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bcl_console.domain.certificate import DisasterRecord, SealRecord, TaxRecord
+from bcl_console.domain.certificate import DisasterRecord, SealRecord, TaxRecord, VictimRecord
 from bcl_console.domain.municipality import CertificateType, Municipality
 from bcl_console.domain.resident import Resident
 from bcl_console.store.api.audit import AuditEntry
@@ -46,6 +46,7 @@ class CertificateSource:
     tax: TaxRecord | None = None
     latest_tax_year: int | None = None
     disaster: DisasterRecord | None = None
+    victim: VictimRecord | None = None
 
 
 @dataclass(frozen=True)
