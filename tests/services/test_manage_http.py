@@ -60,7 +60,8 @@ async def test_status_and_each_control_of_its_own_municipality(centre: tuple[Run
     assert doc["municipality"]["code"] == TOWN and doc["municipality"]["name"] == "北山町"
     assert doc["controls"] == {"hours": {"open": "06:30", "close": "23:00"}, "suspended": False,
                                "suspension_reason": None,
-                               "fees": {"residence": 300, "seal": 300, "tax": 300, "disaster": 0}}
+                               "fees": {"residence": 300, "seal": 300, "tax": 300, "disaster": 0,
+                                        "disaster-victim": 0}}
     assert doc["open_now"] is True and doc["closed_reason"] is None  # 10:00 on a weekday
     assert doc["today"]["date"] == "2026-06-17" and doc["today"]["requests"] == 0
 
