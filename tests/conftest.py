@@ -107,3 +107,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def require_pdftoppm() -> None:
+    """Tests that render pages with poppler's pdftoppm: skipped where it is missing (a
+    developer's machine; `./dev test` installs it where it can, as root with apt), and
+    failed under CI, which must render, never skip."""
+    import os
+    import shutil
+
+    if shutil.which("pdftoppm") is None:
+        reason = "poppler-utils (pdftoppm) is not installed"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pypdf import PdfReader
 from bcl_console.cli import main
 from bcl_console.domain.signed_page import PagePayload, read_code
 from bcl_console.services.platform.keys import make_centre_certificates
-from tests.conftest import query
+from tests.conftest import query, require_pdftoppm
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,11 +51,7 @@ def issued(capsys: pytest.CaptureFixture[str], demo_dir: Path, tmp_path: Path) -
 
 def back_png(pdf: Path, tmp_path: Path) -> Path:
     """The back of the first front as printed: poppler at 200 dpi."""
-    if shutil.which("pdftoppm") is None:  # `./dev test` installs it where it can (root, apt)
-        reason = "poppler-utils (pdftoppm) is not installed"
-        if os.environ.get("CI"):  # CI must render, never skip
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_pdftoppm()
     subprocess.run(["pdftoppm", "-r", "200", "-png", "-f", "2", "-l", "2", str(pdf), str(tmp_path / "back")],
                    check=True, timeout=60)
     (png,) = tmp_path.glob("back*.png")

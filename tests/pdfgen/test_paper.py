@@ -11,9 +11,7 @@ ground. The old back (the word as flat grey text, level 236) failed both.
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
 import subprocess
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -34,6 +32,7 @@ from bcl_console.pdfgen.certificate import (
 )
 from bcl_console.pdfgen.pades import SigningMaterial
 from bcl_console.services.issuance.seal_image import DPI, seal_mm, seal_png
+from tests.conftest import require_pdftoppm
 
 DPI_RENDER = 150
 BLUR_MM = 0.35
@@ -70,11 +69,7 @@ def pdf_of(c: CertificateContent) -> bytes:
 
 
 def pages(pdf: bytes, tmp_path: Path) -> list[Image.Image]:
-    if shutil.which("pdftoppm") is None:  # `./dev test` installs it where it can (root, apt)
-        reason = "poppler-utils (pdftoppm) is not installed"
-        if os.environ.get("CI"):  # CI must render, never skip
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_pdftoppm()
     path = tmp_path / "c.pdf"
     path.write_bytes(pdf)
     subprocess.run(["pdftoppm", "-r", str(DPI_RENDER), "-gray", "-png", str(path), str(tmp_path / "p")],
