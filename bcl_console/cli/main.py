@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--now", default=argparse.SUPPRESS, metavar="ISO",
                        help="start the centre's clock at this instant, e.g. 2027-04-01T02:00+09:00 "
                             "(training and tests)")
+    where.add_argument("--database", default=argparse.SUPPRESS, metavar="URL", dest="database_url",
+                       help="postgresql://USER@HOST:PORT/DBNAME: the centre's database on PostgreSQL "
+                            "(default: $BCL_DATABASE_URL, else the SQLite file in the data directory)")
     js = Parser(add_help=False)
     js.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
