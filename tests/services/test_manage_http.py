@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bcl_console.http.app import start_http
 from bcl_console.domain.terminals import MANAGE
+from bcl_console.http.app import start_http
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import dump, query
