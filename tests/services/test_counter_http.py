@@ -6,6 +6,7 @@ counter-card, on the Monitor, in the audit trail, and never billed by settlement
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -281,3 +282,30 @@ async def test_the_demo_has_a_counter_for_each_live_municipality_and_its_history
     assert all(r[2] not in ("0", "6") and 8 <= r[3] <= 17 and r[4] is None for r in rows)
     mine = {t.id: t.municipality_code for t in counters}
     assert all(mine[int(r[0].split(":")[1])] == r[1] for r in rows)  # each counter issues its own residents'
+
+
+async def test_a_retry_at_the_same_moment_issues_one_document(counter: tuple[Runtime, Kiosk, str]) -> None:
+    rt, desk, _ = counter
+    card, _, _ = await card_for(rt)
+    status, s = await desk.session(card)
+    body = {"session_id": s["session_id"], "type": "residence"}
+    answers = await asyncio.gather(*(desk.call("POST", "/requests", body, {"Idempotency-Key": "twice"})
+                                     for _ in range(3)))
+    ok = [doc for status, doc in answers if status == 201]
+    assert ok and all(status in (201, 409) for status, _ in answers), answers
+    assert all(code_of(doc) == "in_progress" for status, doc in answers if status == 409)
+    assert len({(d["request_id"], d["verification_code"]) for d in ok}) == 1
+    terminal = next(t for t in await rt.counters.list(TOWN) if t.name == NAME)
+    assert q(rt, "SELECT count(*), count(verification_code) FROM issuances WHERE operator = ?",
+             f"counter:{terminal.id}") == [(1, 1)]
+    status, again = await desk.call("POST", "/requests", body, {"Idempotency-Key": "twice"})
+    assert status == 201 and again == ok[0]
+
+
+async def test_a_restricted_resident_is_refused_at_the_counter_by_card(counter: tuple[Runtime, Kiosk, str]) -> None:
+    rt, desk, _ = counter
+    holder = str(q(rt, "SELECT resident_code FROM residents WHERE municipality_code=? AND status='active' "
+                       "AND restricted=1 LIMIT 1", TOWN)[0][0])
+    card = await rt.pki.issue_card(TOWN, holder, actor=CONSOLE)
+    status, err = await desk.session(card.pem)
+    assert status == 403 and code_of(err) == "restricted" and "written application" in err["error"]["message"]

@@ -152,7 +152,7 @@ class RelayService:
         now = self._clock.now()
         route = await self._live_municipality(card.municipality_code, operator, channel)
         m = route.municipality
-        await self._check_resident(m, card.resident_code, operator)
+        await self._check_resident(m, card.resident_code, operator, channel)
         session = SessionRecord(uuid.uuid4().hex, operator, m.code, card.resident_code, card.serial,
                                 iso_utc(now + SESSION_TTL), channel)
         await self._store.relay.open_session(session)
@@ -190,7 +190,7 @@ class RelayService:
             raise await self.refuse(_closed_error(reason), operator, code)
         return route
 
-    async def _check_resident(self, m: Municipality, resident_code: str, operator: str) -> None:
+    async def _check_resident(self, m: Municipality, resident_code: str, operator: str, channel: str) -> None:
         if m.hosting is Hosting.OWN_SERVER:
             status = await self._own.resident_status(m, resident_code)  # OwnServerUnavailable passes
             if status is None:
@@ -207,7 +207,9 @@ class RelayService:
             raise await self.refuse(NotFound("the card holder is no longer a resident", code="not_a_resident"),
                                     operator, m.code)
         if restricted:
-            raise await self.refuse(Refused("certificates of this resident are issued only at the counter",
+            where = ("only on a written application, after the counter's check" if channel == COUNTER_CARD
+                     else "only at the counter")
+            raise await self.refuse(Refused(f"certificates of this resident are issued {where}",
                                             code="restricted"), operator, m.code)
 
     async def session(self, operator: str, session_id: str) -> SessionRecord:
