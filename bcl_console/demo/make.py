@@ -35,7 +35,7 @@ async def make_demo(runtime: Runtime, seed: int, *, residents: int | None = None
         progress("onboarding", 0, 1)
     await demo_onboarding.play(runtime)
     await demo_disaster.play(runtime, seed)
-    await demo_terminals.play(runtime, seed)
+    await demo_terminals.play(runtime)
     if progress is not None:
         progress("onboarding", 1, 1)
     return summary
