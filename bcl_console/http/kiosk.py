@@ -123,7 +123,7 @@ def _session_id(body: dict[str, Any]) -> str:
     return session_id
 
 
-def order_of(body: dict[str, Any], session_id: str) -> CertificateOrder:
+def _order(body: dict[str, Any], session_id: str) -> CertificateOrder:
     unknown = set(body) - _ORDER_FIELDS
     if unknown:
         raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
@@ -196,7 +196,7 @@ async def read_order(request: web.Request, operator: str) -> tuple[CertificateOr
     session_id: str | None = None
     try:
         session_id = _session_id(body)
-        return order_of(body, session_id), key, fingerprint
+        return _order(body, session_id), key, fingerprint
     except BadRequest:
         again = await relay.replay(operator, key, fingerprint)
         if again is not None:
