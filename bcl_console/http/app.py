@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bcl_console import __version__
+from bcl_console.http import counter as web_counter
 from bcl_console.http import kiosk as web_kiosk
 from bcl_console.http import linkage as web_linkage
 from bcl_console.http import manage as web_manage
@@ -42,7 +43,8 @@ async def healthz(request: web.Request) -> web.Response:
 def build_app(runtime: Runtime) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY,
                           middlewares=[web_kiosk.measure, errors, web_kiosk.kiosk_auth,
-                                       web_disaster.disaster_auth, web_manage.manage_auth])
+                                       web_disaster.disaster_auth, web_manage.manage_auth,
+                                       web_counter.counter_auth])
     app[RUNTIME_KEY] = runtime
     app.router.add_get("/healthz", healthz)
     web_linkage.setup(app)
@@ -50,6 +52,7 @@ def build_app(runtime: Runtime) -> web.Application:
     web_disaster.setup(app)
     web_verify.setup(app)
     web_manage.setup(app)
+    web_counter.setup(app)
     return app
 
 
@@ -88,7 +91,7 @@ class HttpServer:
 
 async def start_http(runtime: Runtime, host: str | None = None, port: int | None = None, *,
                      idle_timeout: float = IDLE_TIMEOUT) -> HttpServer:
-    """Serve the HTTP API (healthz, relay, linkage, shelter, verify, manage) for a runtime on its loop;
+    """Serve the HTTP API (healthz, relay, linkage, shelter, verify, manage, counter) for a runtime on its loop;
     the runtime stops it when it stops. A runtime is served once: a second call returns
     the server already running."""
     if isinstance(runtime.http, HttpServer):

@@ -20,6 +20,7 @@ from bcl_console.store.api import (
     ResidentStore,
     SchedulerStore,
     SettlementStore,
+    TerminalStore,
     TestStageStore,
     TokenStore,
 )
@@ -38,6 +39,7 @@ from bcl_console.store.overview import SqliteOverview
 from bcl_console.store.relay import SqliteRelay
 from bcl_console.store.residents import SqliteResidents
 from bcl_console.store.settlement import SqliteSettlement
+from bcl_console.store.terminals import SqliteTerminals
 from bcl_console.store.teststages import SqliteTestStages
 from bcl_console.store.tokens import SqliteTokens
 
@@ -63,6 +65,7 @@ class SqliteStore:
         self.relay: RelayStore = SqliteRelay(self.db)
         self.teststages: TestStageStore = SqliteTestStages(self.db)
         self.manage: ManageStore = SqliteManage(self.db)
+        self.terminals: TerminalStore = SqliteTerminals(self.db)
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         return await self.db.open(target_version=target_version)

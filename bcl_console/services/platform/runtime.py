@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Protocol
 
 from bcl_console.config import Settings, prepare_data_dir
+from bcl_console.domain.terminals import COUNTER, MANAGE
 from bcl_console.services.disaster.service import LedgerService
 from bcl_console.services.issuance.monitor import MonitorService
 from bcl_console.services.issuance.own_server import OwnServerClient
@@ -26,7 +27,6 @@ from bcl_console.services.issuance.service import IssuanceService
 from bcl_console.services.issuance.verification import VerificationService
 from bcl_console.services.linkage.service import LinkageService
 from bcl_console.services.manage.service import ManageService
-from bcl_console.services.manage.terminals import TerminalService
 from bcl_console.services.onboarding.municipalities import MunicipalityService
 from bcl_console.services.onboarding.overview import OverviewService
 from bcl_console.services.onboarding.service import OnboardingService
@@ -42,6 +42,7 @@ from bcl_console.services.platform.events import EventBus
 from bcl_console.services.platform.keys import KeyStore
 from bcl_console.services.platform.metrics import Metrics
 from bcl_console.services.platform.scheduler import SchedulerService
+from bcl_console.services.platform.terminals import TerminalService
 from bcl_console.services.platform.tokens import TokenService
 from bcl_console.services.settlement.service import SettlementService
 from bcl_console.store.api import Store
@@ -143,7 +144,9 @@ class Runtime:
             workers=render_workers
         )
         #: Management terminals (管理端末) and what each may do for its own municipality.
-        self.terminals = TerminalService(self.store, self.clock, self.bus)
+        self.terminals = TerminalService(self.store, self.clock, self.bus, MANAGE)
+        #: Counter terminals (らくらく窓口): the town hall counter's card issuance (/counter/v1).
+        self.counters = TerminalService(self.store, self.clock, self.bus, COUNTER)
         self.manage = ManageService(self.store, self.clock, self.municipalities, self.linkage)
         self.verification = VerificationService(self.store, public_pem=self.keys.public_pem)
         self.metrics = Metrics()

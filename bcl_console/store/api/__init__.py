@@ -160,9 +160,6 @@ from bcl_console.store.api.manage import (
 from bcl_console.store.api.manage import (
     ManageStore as ManageStore,
 )
-from bcl_console.store.api.manage import (
-    TerminalRecord as TerminalRecord,
-)
 from bcl_console.store.api.monitor import (
     FeedRow as FeedRow,
 )
@@ -241,6 +238,12 @@ from bcl_console.store.api.settlement import (
 from bcl_console.store.api.settlement import (
     StatementInputs as StatementInputs,
 )
+from bcl_console.store.api.terminals import (
+    TerminalRecord as TerminalRecord,
+)
+from bcl_console.store.api.terminals import (
+    TerminalStore as TerminalStore,
+)
 from bcl_console.store.api.teststages import (
     TestStageStore as TestStageStore,
 )
@@ -268,6 +271,7 @@ class Store(Protocol):
     relay: RelayStore
     teststages: TestStageStore
     manage: ManageStore
+    terminals: TerminalStore
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         """Open and migrate; the schema versions before and after."""
