@@ -193,3 +193,11 @@ def require_pdftoppm() -> None:
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """One line on which stores this run tests (and why not PostgreSQL, when it cannot)."""
+    reason = missing_reason()
+    if reason is None:
+        return "stores: SQLite and PostgreSQL (a server of the run's own)"
+    return f"stores: SQLite only: {reason}, so the PostgreSQL half of the suite does not run"

@@ -20,6 +20,7 @@ from typing import NoReturn
 from bcl_console import __version__
 from bcl_console.cli import (
     centre,
+    database,
     disaster,
     issuance,
     jobs,
@@ -38,7 +39,7 @@ from bcl_console.cli.output import EXIT_FAILURE, EXIT_USAGE, CliError, cli_error
 
 #: The command groups, in the order ``--help`` lists their commands.
 GROUPS = (serve, centre, resident, municipality, issuance, keys, kiosk, settle, jobs, onboarding, disaster, linkage,
-          terminal)
+          terminal, database)
 
 
 class Parser(argparse.ArgumentParser):

@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 
 from bcl_console.store.db import LATEST_VERSION as SQLITE_LATEST
-from bcl_console.store.errors import StoreError
+from bcl_console.store.errors import StoreCannotOpen, StoreError
 from bcl_console.store.pg.db import PgDatabase, engine_error, masked
 
 #: Rows per COPY call (and per fetch from SQLite).
@@ -161,7 +161,7 @@ async def _copy(source: sqlite3.Connection, conn: asyncpg.Connection,
         tables = await _tables_in_order(conn)
         for table in tables:
             if await conn.fetchval(f'SELECT EXISTS (SELECT 1 FROM "{table}")'):  # noqa: S608 - catalogue name
-                raise StoreError(f"the target database is not empty (table {table} has rows); "
+                raise StoreCannotOpen(f"the target database is not empty (table {table} has rows); "
                                  "database copy needs an empty database")
         sqlite_tables = {r[0] for r in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         for table in tables:

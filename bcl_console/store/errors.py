@@ -49,3 +49,11 @@ class StoreUnavailable(StoreError):
     def __init__(self, detail: str = "") -> None:
         super().__init__("the database cannot be reached; try again" + (f" ({detail})" if detail else ""))
 
+
+
+class StoreCannotOpen(StoreError):
+    """The database named cannot be used at all: a URL that is not one, a server that
+    cannot be reached, credentials refused, a database that does not exist or was made
+    by a newer version. Nothing was created (the CLI's exit 2, contract §10)."""
+
+    code = "database"

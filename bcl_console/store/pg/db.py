@@ -37,7 +37,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from bcl_console.store.errors import StorageFull, StoreBusy, StoreError, StoreUnavailable
+from bcl_console.store.errors import (
+    StorageFull,
+    StoreBusy,
+    StoreCannotOpen,
+    StoreError,
+    StoreUnavailable,
+)
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -79,11 +85,11 @@ def check_url(url: str) -> None:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError as exc:
-        raise StoreError(f"the database URL {masked(url)} is not valid: {exc}") from exc
+        raise StoreCannotOpen(f"the database URL {masked(url)} is not valid: {exc}") from exc
     if parts.scheme not in ("postgresql", "postgres"):
-        raise StoreError(f"the database URL {masked(url)} is not postgresql://USER@HOST:PORT/DBNAME")
+        raise StoreCannotOpen(f"the database URL {masked(url)} is not postgresql://USER@HOST:PORT/DBNAME")
     if not parts.path.strip("/"):
-        raise StoreError(f"the database URL {masked(url)} names no database (…/DBNAME)")
+        raise StoreCannotOpen(f"the database URL {masked(url)} names no database (…/DBNAME)")
 
 
 def migration_files() -> list[tuple[int, str, str]]:
@@ -179,9 +185,9 @@ class PgDatabase:
         except BaseException as exc:
             err = engine_error(exc)
             if isinstance(err, StoreUnavailable):
-                raise StoreError(f"cannot reach the PostgreSQL server of {masked(self.url)}: {exc}") from exc
+                raise StoreCannotOpen(f"cannot reach the PostgreSQL server of {masked(self.url)}: {exc}") from exc
             if isinstance(err, StoreError):
-                raise StoreError(f"cannot open {masked(self.url)}: {err}") from exc
+                raise StoreCannotOpen(f"cannot open {masked(self.url)}: {err}") from exc
             raise
         try:
             return await self._migrate(target_version)
@@ -203,12 +209,12 @@ class PgDatabase:
                         "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() "
                         "AND table_name <> 'bcl_schema'")
                     if tables:
-                        raise StoreError(f"the database {masked(self.url)} holds {tables} table(s) that are "
+                        raise StoreCannotOpen(f"the database {masked(self.url)} holds {tables} table(s) that are "
                                          "not a bcl-console centre's; use an empty database")
                     before = 0
                     await conn.execute("INSERT INTO bcl_schema (id, version) VALUES (1, 0)")
                 if before > LATEST_VERSION:
-                    raise StoreError(
+                    raise StoreCannotOpen(
                         f"the database is at schema version {before}, newer than this program "
                         f"({LATEST_VERSION}); upgrade bcl-console")
                 for version, name, sql in migration_files():
