@@ -201,3 +201,22 @@ def pytest_report_header(config: pytest.Config) -> str:
     if reason is None:
         return "stores: SQLite and PostgreSQL (a server of the run's own)"
     return f"stores: SQLite only: {reason}, so the PostgreSQL half of the suite does not run"
+
+
+async def execute(rt: Runtime, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
+    """A statement of a test's own on the runtime's database, whichever store it is (a
+    test that changes data behind the services' back); ``?`` placeholders either way."""
+    if rt.settings.database_url:
+        import asyncpg
+
+        from bcl_console.store.pg.db import _setup_connection
+        from tests.pg import to_postgres
+
+        conn = await asyncpg.connect(rt.settings.database_url)
+        try:
+            await _setup_connection(conn)
+            return [tuple(r) for r in await conn.fetch(to_postgres(sql), *params)]
+        finally:
+            await conn.close()
+    assert rt.db is not None
+    return await rt.db.write(lambda c: [tuple(r) for r in c.execute(sql, params).fetchall()])
