@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -66,11 +67,14 @@ class HttpServer:
 
     @classmethod
     async def start(cls, runtime: Runtime, host: str, port: int, app: web.Application | None = None, *,
-                    idle_timeout: float = IDLE_TIMEOUT) -> HttpServer:
+                    idle_timeout: float = IDLE_TIMEOUT, sock: socket.socket | None = None) -> HttpServer:
+        """Serve on ``host:port``, or on ``sock``: a listening socket that several worker
+        processes share (``serve --workers``), the kernel handing each connection to one."""
         runner = web.AppRunner(app or build_app(runtime), handle_signals=False, access_log=access_log,
                                access_log_class=AccessLogger, keepalive_timeout=idle_timeout)
         await runner.setup()
-        site = web.TCPSite(runner, host, port, reuse_address=True)
+        site: web.BaseSite = (web.SockSite(runner, sock) if sock is not None
+                              else web.TCPSite(runner, host, port, reuse_address=True))
         try:
             await site.start()
         except OSError:
@@ -90,7 +94,7 @@ class HttpServer:
 
 
 async def start_http(runtime: Runtime, host: str | None = None, port: int | None = None, *,
-                     idle_timeout: float = IDLE_TIMEOUT) -> HttpServer:
+                     idle_timeout: float = IDLE_TIMEOUT, sock: socket.socket | None = None) -> HttpServer:
     """Serve the HTTP API (healthz, relay, linkage, shelter, verify, manage, counter) for a runtime on its loop;
     the runtime stops it when it stops. A runtime is served once: a second call returns
     the server already running."""
@@ -101,6 +105,7 @@ async def start_http(runtime: Runtime, host: str | None = None, port: int | None
         host or runtime.settings.host,
         runtime.settings.port if port is None else port,
         idle_timeout=idle_timeout,
+        sock=sock,
     )
     runtime.serving(server)
     return server
