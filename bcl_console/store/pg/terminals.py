@@ -36,8 +36,8 @@ async def add_terminal(conn: Conn, kind: str, code: str, name: str, token_sha256
         raise Conflict(f"{code} already has a {_label(kind)} in use named {name!r}; revoke it or choose "
                        "another name", field="name")
     row = await conn.fetchrow(
-        "INSERT INTO terminals (kind, municipality_code, name, token_sha256, created_at, created_by) "
-        f"VALUES ($1,$2,$3,$4,$5,$6) RETURNING {_COLUMNS}",  # noqa: S608 - a constant list of columns
+        "INSERT INTO terminals (kind, municipality_code, name, token_sha256, created_at, created_by) "  # noqa: S608
+        f"VALUES ($1,$2,$3,$4,$5,$6) RETURNING {_COLUMNS}",
         kind, code, name, token_sha256, audit.at, audit.actor)
     await append_audit(conn, audit)
     return _terminal(row)
