@@ -362,6 +362,17 @@ async def test_plans_and_online_applications(pair: Pair) -> None:
     assert flagged == (1, 1)
     reasons = await pair.same(lambda s: s.needs_help(TOWN))
     assert reasons[0].review_reason == "no longer flagged as needing evacuation help" and reasons[1].review_reason is None
+    # A planned person who leaves the resident data stays on the list, from the plan alone.
+    await pair.same(lambda s: s.set_plan(TOWN, "10000000053", "隣人", "北山小学校", "", audit("plan-set")))
+    gone = ("DELETE FROM residents WHERE municipality_code = ? AND resident_code = ?", (TOWN, "10000000053"))
+    await pair.sqlite_db.write(lambda c: c.execute(*gone))
+    await pair.pg_db.write(lambda c: c.execute(gone[0].replace("?", "$1", 1).replace("?", "$2"), *gone[1]))
+    assert await pair.sqlite_db.write(sqlite_ledger.flag_plans, TOWN, LATER) == 1
+    assert await pair.pg_db.write(pg_ledger.flag_plans, TOWN, LATER) == 1
+    removed = (await pair.same(lambda s: s.needs_help(TOWN)))[2]
+    assert (removed.resident_code, removed.name, removed.status, removed.birth_date, removed.supporter) == (
+        "10000000053", "(not in the resident data)", "removed", None, "隣人")
+    assert removed.review_reason == "removed from the resident data by a linkage batch"
 
     first = await pair.same(lambda s: s.apply_online(TOWN, "10000000037", d, AT))
     assert "already waiting" in await pair.refused(Conflict, lambda s: s.apply_online(TOWN, "10000000037", d, AT))
