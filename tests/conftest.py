@@ -220,3 +220,16 @@ async def execute(rt: Runtime, sql: str, *params: object) -> list[tuple]:  # typ
             await conn.close()
     assert rt.db is not None
     return await rt.db.write(lambda c: [tuple(r) for r in c.execute(sql, params).fetchall()])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A ``sqlite_only`` test (about SQLite itself: its files, its locks, its migrations)
+    runs once, on SQLite: its PostgreSQL instance is not collected."""
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_pg = callspec is not None and callspec.params.get("backend") == "postgresql"
+        (drop if on_pg and item.get_closest_marker("sqlite_only") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

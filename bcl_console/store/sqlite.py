@@ -9,6 +9,7 @@ from bcl_console.store.api import (
     AuditStore,
     CardStore,
     DisasterStore,
+    EventChannel,
     IssuanceStore,
     LinkageStore,
     ManageStore,
@@ -27,6 +28,9 @@ from bcl_console.store.api import (
 from bcl_console.store.audit import SqliteAudit
 from bcl_console.store.cards import SqliteCards
 from bcl_console.store.db import Database
+from bcl_console.store.db import Database as SqliteDatabase  # noqa: F401 - what the runtime names
+
+__all__ = ["SqliteDatabase", "SqliteStore"]
 from bcl_console.store.disasters import SqliteDisaster
 from bcl_console.store.issuances import SqliteIssuances
 from bcl_console.store.jobs import SqliteScheduler
@@ -66,6 +70,7 @@ class SqliteStore:
         self.teststages: TestStageStore = SqliteTestStages(self.db)
         self.manage: ManageStore = SqliteManage(self.db)
         self.terminals: TerminalStore = SqliteTerminals(self.db)
+        self.channel: EventChannel | None = None
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         return await self.db.open(target_version=target_version)

@@ -82,6 +82,9 @@ from bcl_console.store.api.disaster import (
 from bcl_console.store.api.disaster import (
     VictimReport as VictimReport,
 )
+from bcl_console.store.api.events import (
+    EventChannel as EventChannel,
+)
 from bcl_console.store.api.issuance import (
     CardRecord as CardRecord,
 )
@@ -272,6 +275,8 @@ class Store(Protocol):
     teststages: TestStageStore
     manage: ManageStore
     terminals: TerminalStore
+    #: Events to and from the other processes on the same database, where the engine can.
+    channel: EventChannel | None
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         """Open and migrate; the schema versions before and after."""
