@@ -266,13 +266,14 @@ async def counts_since(conn: Conn, since: str) -> list[tuple[str, str, str, str,
     """(municipality, type, state, channel, n) of requests created since an instant."""
     return [(r[0], r[1], r[2], r[3], int(r[4])) for r in await conn.fetch(
         "SELECT municipality_code, type, state, channel, count(*) FROM issuances WHERE created_at >= $1 "
-        'GROUP BY 1, 2, 3, 4 ORDER BY 1 COLLATE "C", 2 COLLATE "C", 3 COLLATE "C", 4 COLLATE "C"', since)]
+        "GROUP BY municipality_code, type, state, channel "
+        'ORDER BY municipality_code COLLATE "C", type COLLATE "C", state COLLATE "C", channel COLLATE "C"', since)]
 
 
 async def refusals_since(conn: Conn, since: str) -> list[tuple[str, int]]:
     return [(r[0], int(r[1])) for r in await conn.fetch(
-        'SELECT reason, count(*) FROM relay_refusals WHERE at >= $1 GROUP BY 1 ORDER BY 2 DESC, 1 COLLATE "C"',
-        since)]
+        "SELECT reason, count(*) FROM relay_refusals WHERE at >= $1 GROUP BY reason "
+        'ORDER BY count(*) DESC, reason COLLATE "C"', since)]
 
 
 async def insert_history(conn: Conn, rows: Sequence[tuple[object, ...]]) -> None:

@@ -74,8 +74,10 @@ async def held_counts(conn: Conn) -> dict[str, HeldCounts]:
             'ORDER BY municipality_code COLLATE "C"'):
         out[row[0]] = {"residents": int(row[1]), "active": int(row[2]), "households": int(row[3])}
     for table, sql in (
-            ("seals", 'SELECT municipality_code, count(*) FROM seals GROUP BY 1 ORDER BY 1 COLLATE "C"'),
-            ("taxes", 'SELECT municipality_code, count(*) FROM taxes GROUP BY 1 ORDER BY 1 COLLATE "C"')):
+            ("seals", 'SELECT municipality_code, count(*) FROM seals GROUP BY municipality_code '
+                      'ORDER BY municipality_code COLLATE "C"'),
+            ("taxes", 'SELECT municipality_code, count(*) FROM taxes GROUP BY municipality_code '
+                      'ORDER BY municipality_code COLLATE "C"')):
         for row in await conn.fetch(sql):
             out.setdefault(row[0], {"residents": 0, "active": 0, "households": 0})[table] = int(row[1])
     return {

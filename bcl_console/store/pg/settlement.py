@@ -44,11 +44,13 @@ async def late_groups(conn: Conn, fiscal_year: int, closed: Sequence[int]) -> li
 async def voided_after_close(conn: Conn, before_year: int) -> list[Group]:
     """Issuances counted by an earlier statement and voided since: to be taken back."""
     rows = await conn.fetch(
-        "SELECT municipality_code, coalesce(operator, ''), type, "
-        "to_char(issued_at AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM'), sum(copies)::bigint, sum(fee)::bigint "
-        "FROM issuances WHERE state = 'voided' AND void_settled_year IS NULL AND settled_year IS NOT NULL "
-        "AND settled_year < $1 GROUP BY 1, 2, 3, 4 "
-        'ORDER BY 1 COLLATE "C", 2 COLLATE "C", 3 COLLATE "C", 4 COLLATE "C"', before_year)
+        "SELECT code, operator_, type_, month, certificates, fees FROM ("
+        "SELECT municipality_code AS code, coalesce(operator, '') AS operator_, type AS type_, "
+        "to_char(issued_at AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM') AS month, sum(copies)::bigint AS certificates, "
+        "sum(fee)::bigint AS fees FROM issuances "
+        "WHERE state = 'voided' AND void_settled_year IS NULL AND settled_year IS NOT NULL AND settled_year < $1 "
+        "GROUP BY 1, 2, 3, 4) g "
+        'ORDER BY code COLLATE "C", operator_ COLLATE "C", type_ COLLATE "C", month COLLATE "C"', before_year)
     return [(r[0], r[1], r[2], r[3], int(r[4]), int(r[5])) for r in rows]
 
 
