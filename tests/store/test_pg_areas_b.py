@@ -421,3 +421,16 @@ async def test_concurrent_closes_store_one_statement(pair: Pair) -> None:
     assert await store.closed_years() == [2025]
     assert await pair.pg.read(lambda c: c.fetchval("SELECT count(*) FROM audit_log WHERE action = 'close'")) == 1
     assert not (await store.statement_inputs(2025)).own
+
+
+async def test_japan_month_is_exact_to_the_microsecond(pair: Pair) -> None:
+    """An issue in the last microsecond of March in Japan settles in March (fiscal year
+    2025). SQLite's strftime rounds to the millisecond and puts it in April; PostgreSQL's
+    trigger does not round."""
+    for request_id, at in (("edge-1", "2026-03-31T14:59:59.999999+00:00"),
+                           ("edge-2", "2026-03-31T15:00:00.000000+00:00")):
+        await pair.pg.write(pg_iss.insert_issued, replace(_request(request_id), state="printed", issued_at=at))
+    rows = await pair.pg.read(lambda c: c.fetch(
+        "SELECT request_id, jst_month, jst_fiscal_year, settle_year FROM issuances "
+        "WHERE request_id LIKE 'edge-%' ORDER BY request_id"))
+    assert [tuple(r) for r in rows] == [("edge-1", "2026-03", 2025, 2025), ("edge-2", "2026-04", 2026, 2026)]
