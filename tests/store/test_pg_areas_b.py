@@ -17,19 +17,35 @@ from typing import Any
 import pytest
 
 from bcl_console.domain.errors import Conflict, NotFound
-from bcl_console.domain.municipality import CertificateType, Hosting, Kind, Municipality
+from bcl_console.domain.municipality import (
+    CertificateType,
+    Hosting,
+    Kind,
+    Municipality,
+    ServiceHours,
+)
 from bcl_console.store import disasters as sq_disasters
 from bcl_console.store import issuances as sq_iss
 from bcl_console.store import municipalities as sq_muni
 from bcl_console.store import residents as sq_res
 from bcl_console.store import settlement as sq_set
-from bcl_console.store.api import AuditEntry, IssuanceRecord, IssuedDocumentPath, StatementInputs
+from bcl_console.store.api import (
+    AuditEntry,
+    FeeControl,
+    HoursControl,
+    IssuanceRecord,
+    IssuedDocumentPath,
+    StatementInputs,
+    SuspensionControl,
+)
 from bcl_console.store.db import Database
 from bcl_console.store.pg import issuances as pg_iss
+from bcl_console.store.pg import municipalities as pg_muni
 from bcl_console.store.pg import residents as pg_res
 from bcl_console.store.pg import settlement as pg_set
 from bcl_console.store.pg.db import PgDatabase
 from bcl_console.store.pg.issuances import PgIssuances
+from bcl_console.store.pg.municipalities import PgMunicipalities
 from bcl_console.store.pg.residents import PgResidents
 from bcl_console.store.pg.settlement import PgSettlement
 from bcl_console.store.residents import SqliteResidents
@@ -119,6 +135,13 @@ def _seed(conn: sqlite3.Connection, _path: Path) -> None:
                      "reported_on, recorded_at, recorded_by) VALUES (?,?,?,?,?,?,?,?)",
                      (disaster_id, A, "10000000001", "北海道札幌市1-1", "家屋浸水", day, at, "clerk"))
     sq_iss.insert_history(conn, _history())
+    conn.execute("INSERT INTO onboarding_plans (municipality_code, service_start, made_on, template_version, "
+                 "created_at, created_by) VALUES (?, '2026-08-01', '2026-05-01', 1, ?, 'lead')", (B, at))
+    for stage, outcome in (("linkage", "passed"), ("stage1", "failed"), ("stage1", "passed"),
+                           ("stage2", "passed"), ("stage2", "failed"), ("stage3", "not-required")):
+        conn.execute("INSERT INTO stage_runs (municipality_code, stage, started_at, outcome, run_by) "
+                     "VALUES (?,?,?,?, 'lead')", (B, stage, at, outcome))
+    conn.execute("INSERT INTO failure_drills (municipality_code, started_at) VALUES (?, ?)", (B, at))
     sq_iss.insert_refusal(conn, "2026-05-10T03:00:00.000000+00:00", "store-1", A, "closed")
     sq_iss.insert_refusal(conn, "2026-05-10T03:00:01.000000+00:00", "store-1", A, "bad_signature")
     sq_iss.insert_refusal(conn, "2026-05-10T03:00:02.000000+00:00", None, None, "closed")
@@ -240,6 +263,43 @@ async def test_resident_writes_match_sqlite(pair: Pair) -> None:
     assert await store.held_counts() == await SqliteResidents(pair.sqlite).held_counts()
     assert [r.resident_code for r in await store.search_residents("smith", A)] == ["10000000004"]
     assert await store.find_resident("20000000001") is None
+
+
+# -- municipalities (what issuances and settlement read) ----------------------------------------
+
+
+async def test_municipalities_match_sqlite(pair: Pair) -> None:
+    listed = await pair.read(sq_muni.municipalities_with_fees, pg_muni.municipalities_with_fees)
+    assert [m.code for m, _ in listed] == [A, B]
+    b = listed[1][0]
+    assert b.failure_drill and b.awaiting_stages and "stage2" in b.awaiting_stages
+    assert "stage1" not in b.awaiting_stages and "linkage" not in b.awaiting_stages
+    assert await pair.read(sq_muni.municipality_with_fees, pg_muni.municipality_with_fees, "999999") is None
+    assert await pair.read(sq_muni.count_municipalities, pg_muni.count_municipalities) == 2
+    new = Municipality("472018", "那覇市", Kind.CITY, 317_000, Hosting.OWN_SERVER, server_url="https://naha.example")
+    fees = await pair.write(sq_muni.add_municipality, pg_muni.add_municipality, new, _audit("add", "472018"))
+    assert fees[CertificateType.RESIDENCE] > 0
+    for db, fn in ((pair.sqlite, sq_muni.add_municipality), (pair.pg, pg_muni.add_municipality)):
+        with pytest.raises(Conflict):
+            await db.write(fn, new, _audit("add", "472018"))
+    for control, value in ((HoursControl(ServiceHours("07:00", "22:00")), "07:00-22:00"),
+                           (SuspensionControl(True, "点検"), "suspended: 点検"),
+                           (FeeControl(CertificateType.TAX, 400), "400")):
+        audit = replace(_audit("control", B), new_value=value)
+        assert await pair.write(sq_muni.change_control, pg_muni.change_control, B, control, audit) is True
+        assert await pair.write(sq_muni.change_control, pg_muni.change_control, B, control, audit) is False
+    for db, fn in ((pair.sqlite, sq_muni.change_control), (pair.pg, pg_muni.change_control)):
+        with pytest.raises(NotFound):
+            await db.write(fn, "999999", FeeControl(CertificateType.TAX, 1), _audit("control", "999999"))
+    await pair.write(sq_muni.set_service_start, pg_muni.set_service_start, B, date(2026, 9, 1))
+    store = PgMunicipalities(pair.pg)
+    got = await store.municipality_with_fees(B)
+    assert got is not None and got[0].suspended and got[1][CertificateType.TAX] == 400
+    assert got[0].service_start == date(2026, 9, 1) and got[0].hours == ServiceHours("07:00", "22:00")
+    assert await store.municipalities_with_fees() == await pair.sqlite.read(sq_muni.municipalities_with_fees)
+    trail = "SELECT action, old_value, new_value FROM audit_log ORDER BY id"
+    assert [tuple(r) for r in await pair.pg.read(lambda c: c.fetch(trail))] == [
+        tuple(r) for r in await pair.sqlite.read(lambda c: c.execute(trail).fetchall())]
 
 
 # -- issuances -------------------------------------------------------------------------------------
