@@ -395,6 +395,8 @@ async def test_twenty_concurrent_numbers_are_distinct(pair: Pair) -> None:
     finally:
         await other.close()
     assert sorted(more) == list(range(22, 42))
+    burst = await asyncio.gather(*(store.next_number(A, 2030) for _ in range(200)))  # none is refused as busy
+    assert sorted(burst) == list(range(1, 201))
 
 
 async def test_concurrent_retries_of_one_key_open_one_request(pair: Pair) -> None:
