@@ -1,0 +1,278 @@
+"""The PostgreSQL linkage area against the SQLite one: the same batches applied, the
+same problems found, the same rows held; a rejected batch leaves nothing on PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bcl_console.domain.linkage import Manifest, Problems
+from bcl_console.services.linkage.batch_rows import read_chunks
+from bcl_console.services.linkage.batch_source import BatchSource, open_source
+from bcl_console.services.linkage.batch_writer import write_csv, write_manifest
+from bcl_console.services.linkage.ingest import read_manifest
+from bcl_console.store.api import AuditEntry, BatchArrival, Chunk, HeldData, RejectedRecord, RestoreStep
+from bcl_console.store.pg import wipe as pg_wipe
+from bcl_console.store.pg.db import Conn, PgDatabase
+from bcl_console.store.pg.linkage import PgLinkage
+from bcl_console.store.sqlite import SqliteStore
+from tests.conftest import TEST_NOW, _migrated, dump
+from tests.pg import TestServer, pg_dump
+
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "linkage"
+CODE = "993611"
+TODAY = date(2026, 6, 17)
+RECEIVED = "2026-06-17T01:00:00.000000+00:00"
+HELD = ("SELECT * FROM residents ORDER BY resident_code",
+        "SELECT * FROM seals ORDER BY resident_code, seal_number",
+        "SELECT * FROM taxes ORDER BY resident_code, fiscal_year",
+        "SELECT sha256, length(png) FROM seal_impressions ORDER BY sha256")
+
+
+@dataclass
+class Stores:
+    sqlite: SqliteStore
+    pg_db: PgDatabase
+    pg: PgLinkage
+    url: str
+    sqlite_path: Path
+
+
+async def _register(conn: Conn) -> None:
+    await conn.execute("INSERT INTO municipalities (code, name, kind, population, hosting, created_at) "
+                       "VALUES ($1, '北山町', 'town', 6200, 'bcl', $2)", CODE, RECEIVED)
+
+
+def _register_sqlite(conn: sqlite3.Connection) -> None:
+    conn.execute("INSERT INTO municipalities (code, name, kind, population, hosting, created_at) "
+                 "VALUES (?, '北山町', 'town', 6200, 'bcl', ?)", (CODE, RECEIVED))
+
+
+@pytest.fixture
+async def stores(pg_server: TestServer, tmp_path: Path) -> AsyncIterator[Stores]:
+    url = pg_server.fresh(pg_server.template_of("bcl_empty", _migrated))
+    path = tmp_path / "bcl.db"
+    sqlite = SqliteStore(path)
+    await sqlite.open()
+    pg_db = PgDatabase(url, pool_size=2)
+    await pg_db.open()
+    try:
+        await sqlite.db.write(_register_sqlite)
+        await pg_db.write(_register)
+        yield Stores(sqlite, pg_db, PgLinkage(pg_db), url, path)
+    finally:
+        await pg_db.close()
+        await sqlite.close()
+
+
+class Load:
+    """``BatchLoad`` of a batch directory, read on the calling thread (as in-process ingests)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.asked = 0
+        self.published = 0
+
+    @contextmanager
+    def rows(self) -> Iterator[Iterator[Chunk]]:
+        self.asked += 1
+        source = _source(self.path)
+        try:
+            yield read_chunks(source, _manifest(source), TODAY, chunk_rows=3)
+        finally:
+            source.close()
+
+    def before_commit(self) -> int:
+        self.published += 1
+        return 4096
+
+
+def _source(path: Path) -> BatchSource:
+    problems = Problems()
+    source = open_source(path, problems)
+    assert source is not None, problems.items
+    return source
+
+
+def _manifest(source: BatchSource) -> Manifest:
+    problems = Problems()
+    manifest = read_manifest(source, problems)
+    assert manifest is not None, problems.items
+    return manifest
+
+
+async def _apply(stores: Stores, path: Path) -> tuple[Any, Any, Problems, Problems]:
+    source = _source(path)
+    try:
+        manifest = _manifest(source)
+    finally:
+        source.close()
+    arrival = BatchArrival(manifest, RECEIVED, "test", f"backups/{CODE}/{manifest.sequence:08d}.bclbak")
+    lite_problems, pg_problems = Problems(), Problems()
+    lite = await stores.sqlite.linkage.apply_batch(arrival, Load(path), lite_problems)
+    pg = await stores.pg.apply_batch(arrival, Load(path), pg_problems)
+    return lite, pg, lite_problems, pg_problems
+
+
+def _sqlite_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as conn:
+        return [tuple(r) for r in conn.execute(sql)]
+
+
+async def _pg_rows(db: PgDatabase, sql: str) -> list[tuple[Any, ...]]:
+    async def fetch(conn: Conn) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in await conn.fetch(sql)]
+
+    return await db.read(fetch)
+
+
+async def _assert_same_held(stores: Stores) -> None:
+    for sql in HELD:
+        assert await _pg_rows(stores.pg_db, sql) == _sqlite_rows(stores.sqlite_path, sql), sql
+
+
+def _copy_with_seal_twice(tmp_path: Path, sequence: int) -> Path:
+    """valid-full at another sequence, with its first seal row written twice (only the
+    database can tell: the rows themselves are valid)."""
+    target = tmp_path / f"seal-twice-{sequence}"
+    shutil.copytree(FIX / "valid-full", target)
+    with (target / "seals.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    files = {}
+    for name in ("residents.csv", "taxes.csv"):
+        with (target / name).open(encoding="utf-8", newline="") as fh:
+            data = list(csv.reader(fh))
+        files[name] = write_csv(target / name, data[0], data[1:])
+    files["seals.csv"] = write_csv(target / "seals.csv", rows[0], [*rows[1:], rows[1]])
+    write_manifest(target, municipality_code=CODE, sequence=sequence, kind="full",
+                   created_at="2026-06-01T00:00:00+09:00", files=files)
+    return target
+
+
+async def test_a_full_batch_and_a_delta_leave_the_same_rows_on_both_stores(stores: Stores) -> None:
+    for batch in ("valid-full", "valid-delta"):
+        lite, pg, lite_problems, pg_problems = await _apply(stores, FIX / batch)
+        assert pg == lite, (pg_problems.items, lite_problems.items)
+        assert pg.outcome == "applied"
+        await _assert_same_held(stores)
+    assert [b.counts for b in await stores.pg.batches(CODE, 10)] == \
+        [b.counts for b in await stores.sqlite.linkage.batches(CODE, 10)]
+    assert await stores.pg.backups(None) == await stores.sqlite.linkage.backups(None)
+    assert (await stores.pg.batches(None, 1))[0].received_at == RECEIVED
+    # the same batch again: already applied, on both
+    lite, pg, _, _ = await _apply(stores, FIX / "valid-delta")
+    assert pg == lite and pg.outcome == "already-applied"
+
+
+async def test_a_batch_with_a_seal_twice_is_rejected_and_changes_nothing(stores: Stores, tmp_path: Path) -> None:
+    lite, pg, _, _ = await _apply(stores, FIX / "valid-full")
+    assert pg.outcome == lite.outcome == "applied"
+    before = pg_dump(stores.url)
+    lite, pg, lite_problems, pg_problems = await _apply(stores, _copy_with_seal_twice(tmp_path, 3))
+    assert pg.outcome == lite.outcome == "rejected"
+    assert pg_problems.items == lite_problems.items
+    assert [(p.file, p.line) for p in pg_problems.items] == [("seals.csv", 6)]
+    assert "appears twice" in pg_problems.items[0].reason
+    assert pg_dump(stores.url) == before
+    await _assert_same_held(stores)
+
+
+async def test_a_delta_changing_what_is_not_held_is_rejected_and_changes_nothing(
+        stores: Stores, tmp_path: Path) -> None:
+    await _apply(stores, FIX / "valid-full")
+    bad = tmp_path / "bad-delta"
+    shutil.copytree(FIX / "valid-delta", bad)
+    with (bad / "residents.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    rows[2][0] = "10000000990"  # U of a resident nobody holds
+    files = {"residents.csv": write_csv(bad / "residents.csv", rows[0], rows[1:])}
+    for name in ("seals.csv", "taxes.csv"):
+        with (bad / name).open(encoding="utf-8", newline="") as fh:
+            data = list(csv.reader(fh))
+        files[name] = write_csv(bad / name, data[0], data[1:])
+    write_manifest(bad, municipality_code=CODE, sequence=3, kind="delta",
+                   created_at="2026-06-01T00:00:00+09:00", files=files)
+    before = pg_dump(stores.url)
+    lite, pg, lite_problems, pg_problems = await _apply(stores, bad)
+    assert pg.outcome == lite.outcome == "rejected"
+    assert pg_problems.items == lite_problems.items and pg_problems.items
+    assert pg_dump(stores.url) == before
+
+
+async def test_sequence_rules_and_an_unknown_municipality_are_refused_alike(stores: Stores) -> None:
+    lite, pg, lite_problems, pg_problems = await _apply(stores, FIX / "valid-delta")  # a delta before any full
+    assert pg.outcome == lite.outcome == "rejected"
+    assert pg_problems.items == lite_problems.items
+    lite, pg, lite_problems, pg_problems = await _apply(stores, FIX / "other-municipality.zip")
+    assert pg.outcome == lite.outcome == "rejected"
+    assert pg_problems.items == lite_problems.items
+    assert not await stores.pg.municipality_registered("999999")
+    assert await stores.pg.municipality_registered(CODE)
+
+
+def _steps(paths: list[Path]) -> Iterator[RestoreStep]:
+    for path in paths:
+        source = _source(path)
+        try:
+            yield _manifest(source), read_chunks(source, _manifest(source), TODAY, chunk_rows=3)
+        finally:
+            source.close()
+
+
+async def test_restore_and_export_give_the_same_on_both_stores(stores: Stores) -> None:
+    for batch in ("valid-full", "valid-delta"):
+        await _apply(stores, FIX / batch)
+    audit = AuditEntry(RECEIVED, "op", "cli", CODE, "restore", "sequence", None, "3")
+    chain = [FIX / "valid-full", FIX / "valid-delta"]
+    lite = await stores.sqlite.linkage.restore_batches(CODE, _steps(chain), Problems(), audit)  # type: ignore[arg-type]
+    pg = await stores.pg.restore_batches(CODE, _steps(chain), Problems(), audit)  # type: ignore[arg-type]
+    assert pg == lite and pg is not None and pg.residents == 10
+    await _assert_same_held(stores)
+
+    def exported(held: HeldData) -> tuple[Any, ...]:
+        residents = list(held.rows("residents", ["resident_code", "name", "status"]))
+        seals = list(held.rows("seals", ["resident_code", "seal_number", "impression_sha256"]))
+        taxes = list(held.rows("taxes", ["resident_code", "fiscal_year", "total_income"]))
+        png = held.impression(seals[0][2]) if seals else None
+        return residents, seals, taxes, png, held.impression("0" * 64), held.last_applied_sequence()
+
+    assert await stores.pg.export_held(CODE, exported) == await stores.sqlite.linkage.export_held(CODE, exported)
+    with pytest.raises(ValueError, match="not columns"):
+        await stores.pg.export_held(CODE, lambda held: held.rows("residents", ["png"]))
+
+
+async def test_kept_problem_lists_are_recorded_imported_and_pruned_alike(stores: Stores) -> None:
+    kept_since = TEST_NOW - timedelta(days=30)
+    old = RejectedRecord("2026-01-01T00:00:00.000000+00:00", CODE, b"\x00sealed-old")
+    new = RejectedRecord(RECEIVED, CODE, b"\x01sealed-new")
+    imported = [RejectedRecord(RECEIVED, None, b"\x02x", "hash-1"), RejectedRecord(RECEIVED, CODE, b"\x03y", "hash-2")]
+    for linkage in (stores.sqlite.linkage, stores.pg):
+        await linkage.record_rejected(old, TEST_NOW - timedelta(days=3650))
+        await linkage.record_rejected(new, TEST_NOW - timedelta(days=3650))
+    assert await stores.pg.rejected(None) == await stores.sqlite.linkage.rejected(None)
+    assert await stores.pg.import_rejected(imported, kept_since) == \
+        await stores.sqlite.linkage.import_rejected(imported, kept_since) == 2
+    assert await stores.pg.import_rejected(imported, kept_since) == \
+        await stores.sqlite.linkage.import_rejected(imported, kept_since) == 0  # each once
+    assert await stores.pg.rejected(CODE) == await stores.sqlite.linkage.rejected(CODE)
+    assert [r.sealed for r in await stores.pg.rejected(None)] == [b"\x01sealed-new", b"\x02x", b"\x03y"]
+    assert await stores.pg.prune_rejected(TEST_NOW + timedelta(days=1)) == \
+        await stores.sqlite.linkage.prune_rejected(TEST_NOW + timedelta(days=1)) == 3
+
+
+async def test_wipe_empties_every_table_but_keeps_the_schema_version(stores: Stores) -> None:
+    await _apply(stores, FIX / "valid-full")
+    await stores.pg_db.write(pg_wipe.wipe_all)
+    assert [line for line in pg_dump(stores.url) if not line.startswith("bcl_schema:")] == []
+    assert len([line for line in pg_dump(stores.url) if line.startswith("bcl_schema:")]) == 1
+    await stores.pg_db.write(_register)  # identities restart, references are gone: a centre anew
+    assert dump(stores.sqlite_path)  # the SQLite store was not touched
