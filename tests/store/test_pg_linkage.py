@@ -3,16 +3,19 @@ same problems found, the same rows held; a rejected batch leaves nothing on Post
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import shutil
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+import threading
+from collections.abc import AsyncIterator, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from bcl_console.domain.linkage import Manifest, Problems
@@ -20,7 +23,15 @@ from bcl_console.services.linkage.batch_rows import read_chunks
 from bcl_console.services.linkage.batch_source import BatchSource, open_source
 from bcl_console.services.linkage.batch_writer import write_csv, write_manifest
 from bcl_console.services.linkage.ingest import read_manifest
-from bcl_console.store.api import AuditEntry, BatchArrival, Chunk, HeldData, RejectedRecord, RestoreStep
+from bcl_console.store.api import (
+    AuditEntry,
+    BatchArrival,
+    Chunk,
+    HeldData,
+    RejectedRecord,
+    RestoreStep,
+)
+from bcl_console.store.errors import StoreBusy
 from bcl_console.store.pg import wipe as pg_wipe
 from bcl_console.store.pg.db import Conn, PgDatabase
 from bcl_console.store.pg.linkage import PgLinkage
@@ -63,7 +74,7 @@ async def stores(pg_server: TestServer, tmp_path: Path) -> AsyncIterator[Stores]
     path = tmp_path / "bcl.db"
     sqlite = SqliteStore(path)
     await sqlite.open()
-    pg_db = PgDatabase(url, pool_size=2)
+    pg_db = PgDatabase(url, pool_size=4)
     await pg_db.open()
     try:
         await sqlite.db.write(_register_sqlite)
@@ -219,7 +230,7 @@ async def test_sequence_rules_and_an_unknown_municipality_are_refused_alike(stor
     assert await stores.pg.municipality_registered(CODE)
 
 
-def _steps(paths: list[Path]) -> Iterator[RestoreStep]:
+def _steps(paths: list[Path]) -> Generator[RestoreStep, None, None]:
     for path in paths:
         source = _source(path)
         try:
@@ -233,8 +244,8 @@ async def test_restore_and_export_give_the_same_on_both_stores(stores: Stores) -
         await _apply(stores, FIX / batch)
     audit = AuditEntry(RECEIVED, "op", "cli", CODE, "restore", "sequence", None, "3")
     chain = [FIX / "valid-full", FIX / "valid-delta"]
-    lite = await stores.sqlite.linkage.restore_batches(CODE, _steps(chain), Problems(), audit)  # type: ignore[arg-type]
-    pg = await stores.pg.restore_batches(CODE, _steps(chain), Problems(), audit)  # type: ignore[arg-type]
+    lite = await stores.sqlite.linkage.restore_batches(CODE, _steps(chain), Problems(), audit)
+    pg = await stores.pg.restore_batches(CODE, _steps(chain), Problems(), audit)
     assert pg == lite and pg is not None and pg.residents == 10
     await _assert_same_held(stores)
 
@@ -276,3 +287,83 @@ async def test_wipe_empties_every_table_but_keeps_the_schema_version(stores: Sto
     assert len([line for line in pg_dump(stores.url) if line.startswith("bcl_schema:")]) == 1
     await stores.pg_db.write(_register)  # identities restart, references are gone: a centre anew
     assert dump(stores.sqlite_path)  # the SQLite store was not touched
+
+
+class _Gated(Load):
+    """A load that waits at a point until another is let go (threads: the load's work
+    runs on worker threads)."""
+
+    def __init__(self, path: Path, *, asked: threading.Event | None = None, wait_rows: threading.Event | None = None,
+                 wait_commit: threading.Event | None = None) -> None:
+        super().__init__(path)
+        self._asked, self._wait_rows, self._wait_commit = asked, wait_rows, wait_commit
+
+    @contextmanager
+    def rows(self) -> Iterator[Iterator[Chunk]]:
+        if self._asked is not None:
+            self._asked.set()
+        if self._wait_rows is not None:
+            assert self._wait_rows.wait(30)
+        with super().rows() as stream:
+            yield stream
+
+    def before_commit(self) -> int:
+        if self._wait_commit is not None:
+            assert self._wait_commit.wait(30)
+        return super().before_commit()
+
+
+async def test_the_same_batch_applied_twice_at_once_is_applied_once_then_already_applied(stores: Stores) -> None:
+    """Two workers ingest the same batch at once: the second, undone by PostgreSQL when the
+    first commits, runs again from its own start and finds the batch applied."""
+    source = _source(FIX / "valid-full")
+    manifest = _manifest(source)
+    source.close()
+    arrival = BatchArrival(manifest, RECEIVED, "test", f"backups/{CODE}/00000002.bclbak")
+    b_asked, a_done = threading.Event(), threading.Event()
+    first = _Gated(FIX / "valid-full", wait_commit=b_asked)
+    second = _Gated(FIX / "valid-full", asked=b_asked, wait_rows=a_done)
+    first_problems, second_problems = Problems(), Problems()
+    second_task = asyncio.ensure_future(stores.pg.apply_batch(arrival, second, second_problems))
+    a = await stores.pg.apply_batch(arrival, first, first_problems)
+    a_done.set()
+    b = await second_task
+    assert a.outcome == "applied" and first.published == 1
+    assert (b.outcome, b.counts, second_problems.items) == ("already-applied", a.counts, [])
+    assert second.asked == 1 and second.published == 0  # run again: the sequence check answered first
+
+
+async def _waiting_on_locks(conn: Conn) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                   "AND wait_event_type = 'Lock'"))
+
+
+async def test_a_restore_undone_by_a_concurrent_write_is_refused_as_busy_and_changes_nothing(
+        stores: Stores) -> None:
+    """A restore cannot run again (its backups are read once): when PostgreSQL undoes it
+    (another transaction changed rows it was about to replace), the operator hears
+    "busy" and nothing of the restore stays."""
+    await _apply(stores, FIX / "valid-full")
+    other = await asyncpg.connect(stores.url)
+    try:
+        held = [await _pg_rows(stores.pg_db, sql) for sql in HELD]
+        audit_lines = await _pg_rows(stores.pg_db, "SELECT count(*) FROM audit_log")
+        writing = other.transaction()
+        await writing.start()
+        await other.execute("UPDATE taxes SET total_income = total_income WHERE municipality_code = $1", CODE)
+        audit = AuditEntry(RECEIVED, "op", "cli", CODE, "restore", "sequence", None, "2")
+        restore = asyncio.ensure_future(
+            stores.pg.restore_batches(CODE, _steps([FIX / "valid-full"]), Problems(), audit))
+        for _ in range(1000):  # the restore waits for the other transaction's row locks
+            if await stores.pg_db.read(_waiting_on_locks):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail("the restore never waited for the other transaction")
+        await writing.commit()
+        with pytest.raises(StoreBusy, match="restore again"):
+            await restore
+    finally:
+        await other.close()
+    assert [await _pg_rows(stores.pg_db, sql) for sql in HELD] == held
+    assert await _pg_rows(stores.pg_db, "SELECT count(*) FROM audit_log") == audit_lines
