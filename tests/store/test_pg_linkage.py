@@ -367,3 +367,63 @@ async def test_a_restore_undone_by_a_concurrent_write_is_refused_as_busy_and_cha
         await other.close()
     assert [await _pg_rows(stores.pg_db, sql) for sql in HELD] == held
     assert await _pg_rows(stores.pg_db, "SELECT count(*) FROM audit_log") == audit_lines
+
+
+def _delta(tmp_path: Path, name: str, *, residents: list[list[str]], seals: list[list[str]],
+           taxes: list[list[str]]) -> Path:
+    """valid-delta with other rows (its headers, its impressions), as sequence 3."""
+    target = tmp_path / name
+    shutil.copytree(FIX / "valid-delta", target)
+    files = {}
+    for file, rows in (("residents.csv", residents), ("seals.csv", seals), ("taxes.csv", taxes)):
+        with (target / file).open(encoding="utf-8", newline="") as fh:
+            header = next(csv.reader(fh))
+        files[file] = write_csv(target / file, header, rows)
+    write_manifest(target, municipality_code=CODE, sequence=3, kind="delta",
+                   created_at="2026-06-01T00:00:00+09:00", files=files)
+    return target
+
+
+def _resident(code: str, address: str, change: str) -> list[str]:
+    return [code, "00000109", "試験 一郎", "シケン イチロウ", "1990-01-01", "1", "世帯主", address,
+            "2020-01-01", "active", "", "", "試験 一郎", "", "0", "0", change]
+
+
+async def test_a_delta_changing_a_key_twice_is_applied_in_order_alike(
+        stores: Stores, tmp_path: Path) -> None:
+    await _apply(stores, FIX / "valid-full")
+    batch = _delta(
+        tmp_path, "twice",
+        # 10000000990 added, then changed: the change sees the addition
+        residents=[_resident("10000000990", "東雲県北山町1番地", "A"), _resident("10000000990", "東雲県北山町2番地", "U"),
+                   _resident("10000000059", "東雲県北山町3番地", "U"), _resident("10000000017", "", "D"),
+                   _resident("10000000991", "東雲県北山町4番地", "A")],
+        seals=[["10000000990", "0000201", "2026-03-20", "active", "seals/suzuki.png", "A"],
+               ["10000000025", "0000102", "", "", "", "D"]],
+        taxes=[["10000000990", "2025", "1", "1", "0", "1", "0", "0", "A"],
+               ["10000000025", "2025", "2", "2", "0", "2", "0", "0", "U"]])
+    lite, pg, lite_problems, pg_problems = await _apply(stores, batch)
+    assert pg == lite and pg.outcome == "applied", (pg_problems.items, lite_problems.items)
+    assert pg.counts["residents.added"] == 2 and pg.counts["residents.deleted"] == 1
+    await _assert_same_held(stores)
+    assert (await _pg_rows(stores.pg_db, "SELECT address FROM residents WHERE resident_code = '10000000990'")
+            == [("東雲県北山町2番地",)])
+
+
+async def test_a_delta_with_every_kind_of_wrong_change_is_rejected_alike(stores: Stores, tmp_path: Path) -> None:
+    await _apply(stores, FIX / "valid-full")
+    batch = _delta(
+        tmp_path, "wrong",
+        residents=[_resident("10000000017", "東雲県北山町1番地", "A"), _resident("10000000990", "", "U"),
+                   _resident("10000000991", "", "D"), _resident("10000000992", "東雲県北山町4番地", "A")],
+        seals=[["10000000993", "0000201", "2026-03-20", "active", "seals/suzuki.png", "A"],
+               ["10000000025", "0000999", "", "", "", "D"],
+               ["10000000017", "0000101", "2001-04-02", "active", "seals/suzuki.png", "A"]],
+        taxes=[["10000000993", "2025", "1", "1", "0", "1", "0", "0", "A"],
+               ["10000000025", "2019", "2", "2", "0", "2", "0", "0", "U"]])
+    before = pg_dump(stores.url)
+    lite, pg, lite_problems, pg_problems = await _apply(stores, batch)
+    assert pg.outcome == lite.outcome == "rejected"
+    assert pg_problems.items == lite_problems.items
+    assert len(pg_problems.items) >= 7, pg_problems.items
+    assert pg_dump(stores.url) == before

@@ -11,13 +11,15 @@ are made row by row, as on SQLite. Either way a batch with any problem is rolled
 whole by the caller.
 
 The chunks come from a blocking iterator (files read, rows validated, maybe by a child
-process): each step of it runs on a worker thread (``off_loop``), never on the event loop.
+process): it is driven on worker threads (``off_loop``), never on the event loop — a full
+batch's chunks one per hop, a delta's (a row each) many per hop.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Any, TypeVar, cast
 
 from bcl_console.domain.linkage import Manifest, Problems
@@ -93,6 +95,8 @@ async def off_loop(fn: Callable[..., T], *args: Any) -> T:
 
 
 _END = object()
+#: A delta's chunks (a row each) fetched per worker-thread hop.
+DELTA_PULL = 500
 
 
 async def each(items: Iterator[T]) -> AsyncIterator[T]:
@@ -102,6 +106,16 @@ async def each(items: Iterator[T]) -> AsyncIterator[T]:
         if item is _END:
             return
         yield cast(T, item)
+
+
+async def each_of_delta(chunks: Iterator[Chunk]) -> AsyncIterator[Chunk]:
+    """A delta's chunks, a row each: fetched many per worker-thread hop."""
+    while True:
+        pulled = await off_loop(lambda: list(islice(chunks, DELTA_PULL)))
+        if not pulled:
+            return
+        for chunk in pulled:
+            yield chunk
 
 
 # -- the loader ------------------------------------------------------------------------------
@@ -119,7 +133,8 @@ class BatchLoader:
     async def run(self, stream: Iterator[Chunk]) -> None:
         if self.m.kind == "full":
             await delete_municipality_residents(self.conn, self.code)
-        async for chunk in each(stream):
+        # A full batch's chunks one per hop: the next is read once this one is written.
+        async for chunk in (each(stream) if self.m.kind == "full" else each_of_delta(stream)):
             self.problems.extend(chunk.problems, chunk.omitted)
             if chunk.impressions:
                 await insert_seal_impressions(self.conn, chunk.impressions)
