@@ -22,7 +22,8 @@ from bcl_console.domain.linkage import Manifest, Problems
 from bcl_console.services.linkage.batch_rows import read_chunks
 from bcl_console.services.linkage.batch_source import BatchSource, open_source
 from bcl_console.services.linkage.batch_writer import write_csv, write_manifest
-from bcl_console.services.linkage.ingest import read_manifest
+from bcl_console.services.linkage.export import write_export
+from bcl_console.services.linkage.ingest import IngestLoad, read_manifest
 from bcl_console.store.api import (
     AuditEntry,
     BatchArrival,
@@ -427,3 +428,42 @@ async def test_a_delta_with_every_kind_of_wrong_change_is_rejected_alike(stores:
     assert pg_problems.items == lite_problems.items
     assert len(pg_problems.items) >= 7, pg_problems.items
     assert pg_dump(stores.url) == before
+
+
+async def test_an_ingest_load_with_a_child_reader_applies_and_publishes_its_backup(
+        stores: Stores, tmp_path: Path) -> None:
+    """The service's own load (rows read by a child process, the backup written beside
+    them) driven by the PostgreSQL store from worker threads."""
+    problems = Problems()
+    path = FIX / "valid-full"
+    source = open_source(path, problems)
+    assert source is not None
+    try:
+        manifest = _manifest(source)
+        final = tmp_path / "backups" / CODE / "00000002-full.bclbak"
+        seen: list[tuple[int, int]] = []
+        load = IngestLoad(source, path, manifest, TODAY, in_child=lambda m: True, key=b"k" * 32, final=final,
+                          partial=final.with_name("x.partial"), tmp_dir=tmp_path, progress=lambda d, t: seen.append((d, t)))
+        arrival = BatchArrival(manifest, RECEIVED, "test", f"backups/{CODE}/00000002-full.bclbak")
+        outcome = await stores.pg.apply_batch(arrival, load, problems)
+    finally:
+        source.close()
+    assert outcome.outcome == "applied", problems.items
+    assert outcome.counts == {"residents": 10, "seals": 4, "taxes": 6}
+    assert final.is_file() and not final.with_name("x.partial").exists() and seen[-1] == (20, 20)
+    assert [b.size for b in await stores.pg.backups(CODE)] == [final.stat().st_size]
+
+
+async def test_the_export_of_held_data_is_the_same_file_for_file(stores: Stores, tmp_path: Path) -> None:
+    for batch in ("valid-full", "valid-delta"):
+        await _apply(stores, FIX / batch)
+    created = "2026-06-17T10:00:00+09:00"
+    lite = await stores.sqlite.linkage.export_held(
+        CODE, lambda held: write_export(held, CODE, tmp_path / "lite", created))
+    pg = await stores.pg.export_held(CODE, lambda held: write_export(held, CODE, tmp_path / "pg", created))
+    assert (pg.sequence, pg.counts) == (lite.sequence, lite.counts) == (3, pg.counts)
+    names = sorted(p.relative_to(tmp_path / "lite").as_posix() for p in (tmp_path / "lite").rglob("*"))
+    assert names == sorted(p.relative_to(tmp_path / "pg").as_posix() for p in (tmp_path / "pg").rglob("*"))
+    for name in names:
+        if (tmp_path / "lite" / name).is_file():
+            assert (tmp_path / "pg" / name).read_bytes() == (tmp_path / "lite" / name).read_bytes(), name
