@@ -467,3 +467,34 @@ async def test_the_export_of_held_data_is_the_same_file_for_file(stores: Stores,
     for name in names:
         if (tmp_path / "lite" / name).is_file():
             assert (tmp_path / "pg" / name).read_bytes() == (tmp_path / "lite" / name).read_bytes(), name
+
+
+PLANS = [("10000000091", "東雲県北山町大字上原301番地"), ("10000000059", "東雲県北山町大字上原88番地"),
+         ("10000000017", "東雲県北山町大字上原120番地")]
+
+
+async def _plans(conn: Conn) -> None:
+    await conn.executemany("INSERT INTO evacuation_plans (municipality_code, resident_code, supporter, destination, "
+                           "address, updated_at, updated_by) VALUES ($1, $2, '隣人', '公民館', $3, $4, 'op')",
+                           [(CODE, r, a, RECEIVED) for r, a in PLANS])
+
+
+def _plans_sqlite(conn: sqlite3.Connection) -> None:
+    conn.executemany("INSERT INTO evacuation_plans (municipality_code, resident_code, supporter, destination, "
+                     "address, updated_at, updated_by) VALUES (?, ?, '隣人', '公民館', ?, ?, 'op')",
+                     [(CODE, r, a, RECEIVED) for r, a in PLANS])
+
+
+async def test_plans_of_people_a_batch_changed_are_flagged_alike(stores: Stores) -> None:
+    await _apply(stores, FIX / "valid-full")
+    await stores.sqlite.db.write(_plans_sqlite)
+    await stores.pg_db.write(_plans)
+    lite, pg, _, _ = await _apply(stores, FIX / "valid-delta")
+    assert pg == lite and pg.counts["plans_flagged"] >= 1
+    sql = "SELECT resident_code, review_reason, flagged_at FROM evacuation_plans ORDER BY resident_code"
+    assert await _pg_rows(stores.pg_db, sql) == _sqlite_rows(stores.sqlite_path, sql)
+    await stores.pg_db.write(pg_wipe.wipe_all)
+    await stores.pg_db.write(_register)
+    lite, pg, _, _ = await _apply(stores, FIX / "valid-full")
+    assert pg.outcome == "applied"
+    assert [b.id for b in await stores.pg.batches(CODE, 10)] == [1]  # identities restarted with the wipe
