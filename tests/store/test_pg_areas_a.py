@@ -23,16 +23,19 @@ from bcl_console.domain.municipality import (
     Municipality,
     ServiceHours,
 )
-from bcl_console.domain.onboarding import Stage
+from bcl_console.domain.onboarding import Outcome, Stage
+from bcl_console.services.onboarding.service import schedule_template
 from bcl_console.store import cards as sq_cards
 from bcl_console.store import jobs as sq_jobs
 from bcl_console.store import manage as sq_manage
 from bcl_console.store import municipalities as sq_munis
+from bcl_console.store import onboarding as sq_onb
 from bcl_console.store.api import (
     AuditEntry,
     CardRecord,
     FeeControl,
     HoursControl,
+    PlanRequest,
     SuspensionControl,
 )
 from bcl_console.store.db import Database
@@ -40,11 +43,13 @@ from bcl_console.store.pg import cards as pg_cards
 from bcl_console.store.pg import jobs as pg_jobs
 from bcl_console.store.pg import manage as pg_manage
 from bcl_console.store.pg import municipalities as pg_munis
+from bcl_console.store.pg import onboarding as pg_onb
 from bcl_console.store.pg.cards import PgCards
 from bcl_console.store.pg.db import Conn, PgDatabase
 from bcl_console.store.pg.jobs import PgScheduler
 from bcl_console.store.pg.manage import PgManage
 from bcl_console.store.pg.municipalities import PgMunicipalities
+from bcl_console.store.pg.onboarding import PgOnboarding
 from tests.conftest import _migrated
 from tests.pg import TestServer, to_postgres
 
@@ -322,3 +327,105 @@ async def test_job_runs_match(both: Both) -> None:
     assert (await scheduler.job_runs(1))[0] == type(runs[0])(run, "settle", LATER, LATER, "ok", "")
     munis = PgMunicipalities(both.pg)
     assert await munis.municipalities_with_fees() == []
+
+
+# -- onboarding -------------------------------------------------------------------------------
+
+TODAY = date(2026, 6, 17)
+
+
+def plan_request(code: str, start: date, *, replace: bool = False, seal: bool = True) -> PlanRequest:
+    return PlanRequest(code, start, TODAY, seal, replace, schedule_template())
+
+
+async def test_plans_are_made_replanned_and_listed_alike(both: Both) -> None:
+    await registered(both, muni("011002"), muni("011003", hosting=Hosting.OWN_SERVER),
+                     muni("011004", start=date(2026, 4, 1)), muni("011005"))
+    onb = both.area(sq_onb, pg_onb)
+    await onb.write("make_plan", plan_request("011002", date(2026, 11, 1)), audit("plan", "011002"))
+    await onb.write("make_plan", plan_request("011003", date(2026, 10, 1), seal=False), audit("plan", "011003"))
+    assert "already has a plan" in str(await onb.refused("make_plan", plan_request("011002", date(2026, 12, 1)),
+                                                         audit("plan")))
+    assert "in service" in str(await onb.refused("make_plan", plan_request("011004", date(2026, 12, 1)),
+                                                 audit("plan", "011004")))
+    await onb.refused("make_plan", plan_request("999999", date(2026, 12, 1)), audit("plan", "999999"))
+    await onb.refused("make_plan", plan_request("011005", TODAY), audit("plan", "011005"))
+
+    await onb.write("tick_step", "011002", "materials-request", schedule_template(), TODAY, "sent",
+                    audit("step", "011002", "step", "materials-request"))
+    for step in ("materials-request", "linkage-test", "service-start", "no-such-step"):
+        await onb.refused("tick_step", "011002", step, schedule_template(), TODAY, None, audit("step"))
+    await onb.refused("tick_step", "011005", "budget", schedule_template(), TODAY, None, audit("step", "011005"))
+    await onb.write("make_plan", plan_request("011002", date(2026, 12, 1), replace=True), audit("plan"))
+
+    record = await onb.read("plan_record", "011002")
+    assert record.plan.service_start == date(2026, 12, 1)
+    assert [s.done_by for s in record.steps if s.done_on] == ["tester"]
+    assert await onb.read("plan_record", "011005") is None
+    await onb.refused("plan_record", "999999")
+    everything = await onb.read("plans_of_all")
+    assert [(m.code, p is not None, len(s) > 0) for m, p, s in everything] == [
+        ("011002", True, True), ("011003", True, True), ("011004", False, False), ("011005", False, False)]
+    assert await onb.read("list_plans") == [everything[1][1], everything[0][1]]  # by service start
+
+    await onb.write("override", "011003", "the mayor decided", audit("override", "011003", new="the mayor decided"))
+    await onb.write("override", "011003", None, audit("override", "011003", when=LATER))
+    await onb.refused("override", "011005", "x", audit("override", "011005"))
+    assert await onb.write("set_override", "011002", "why", "tester", AT) is True
+    assert await onb.write("set_override", "011005", "why", "tester", AT) is False
+    assert await onb.write("mark_step_done", "011002", "budget", TODAY, "tester", None) is True
+    assert await onb.write("mark_step_done", "011002", "budget", TODAY, "tester", None) is False
+    tables = await both.tables()
+    assert [r[5] for r in tables["audit_log"][4:]] == ["plan", "plan", "step", "replan", "override", "override"]
+    assert tables["audit_log"][-1][7] == "the mayor decided"
+
+    store = PgOnboarding(both.pg)
+    assert await store.plan_record("011002") == await onb.read("plan_record", "011002")
+    assert await store.plans_of_all() == await onb.read("plans_of_all")
+
+
+async def test_reminders_are_given_once_per_kind_alike(both: Both) -> None:
+    await registered(both, muni("011002"), muni("011003"))
+    onb = both.area(sq_onb, pg_onb)
+    await onb.write("make_plan", plan_request("011002", date(2026, 10, 1)), audit("plan", "011002"))
+    await onb.write("make_plan", plan_request("011003", date(2026, 11, 15)), audit("plan", "011003"))
+    await onb.write("tick_step", "011002", "budget", schedule_template(), TODAY, None, audit("step"))
+    given = await onb.write("mark_reminders", date(2026, 7, 1), AT)
+    assert given and all(kind in ("due", "late") for _, _, kind in given)
+    assert ("011002", "budget", "late") not in given
+    assert await onb.write("mark_reminders", date(2026, 7, 1), AT) == []
+    later = await onb.write("mark_reminders", date(2026, 8, 20), LATER)
+    assert later
+    await onb.write("tick_step", "011002", "materials-request", schedule_template(), TODAY, None, audit("step"))
+    recent = await onb.read("recent_reminders", 5)
+    assert len(recent) == 5 and recent[0].at == LATER
+    assert all(r.step_key != "materials-request" or r.municipality_code != "011002"
+               for r in await onb.read("recent_reminders", 500))
+    assert await PgOnboarding(both.pg).mark_reminders(date(2026, 8, 20), LATER) == []
+    assert await PgOnboarding(both.pg).recent_reminders(5) == recent
+    await both.tables()
+
+
+async def test_stage_runs_and_drills_match(both: Both) -> None:
+    await registered(both, muni("011002"))
+    onb = both.area(sq_onb, pg_onb)
+    await onb.write("make_plan", plan_request("011002", date(2026, 10, 1)), audit("plan", "011002"))
+    first = await onb.write("start_run", "011002", Stage.STAGE1, AT, "tester")
+    second = await onb.write("start_run", "011002", Stage.STAGE3, AT, "tester")
+    await onb.write("finish_run", first, LATER, Outcome.PASSED, "all good", {"checked": ["a", "b"], "n": 2},
+                    "log text")
+    await onb.write("finish_run", second, LATER, Outcome.AWAITING_CONFIRMATION, "look at it", {}, "")
+    await onb.write("mark_stage_step_done", "011002", Stage.STAGE1, TODAY, f"stage run {first} passed")
+    assert await onb.write("confirm_run", first, LATER, "chief", None) is False
+    assert await onb.write("confirm_run", second, LATER, "chief", "fine") is True
+    third = await onb.write("start_run", "011002", Stage.STAGE1, LATER, "tester")
+    assert await onb.read("get_run", second) == (await onb.read("runs", "011002"))[1]
+    assert await onb.read("get_run", 999) is None
+    latest = await onb.read("latest_runs", "011002")
+    assert (latest[Stage.STAGE1].id, latest[Stage.STAGE3].outcome) == (third, Outcome.PASSED)
+    assert await onb.read("passed_stage_set", "011002") == {Stage.STAGE3}
+    await onb.write("start_drill", "011002", AT)
+    await onb.write("start_drill", "011002", LATER)
+    assert (await both.tables())["failure_drills"] == [("011002", LATER)]
+    await onb.write("end_drill", "011002")
+    assert (await both.tables())["failure_drills"] == []
