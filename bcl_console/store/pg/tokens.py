@@ -6,7 +6,7 @@ from bcl_console.domain.errors import NotFound
 from bcl_console.store.api import AuditEntry
 from bcl_console.store.pg.audit import append_audit
 from bcl_console.store.pg.db import Conn, PgDatabase
-from bcl_console.store.pg.municipalities import municipality_exists
+from bcl_console.store.pg.municipalities import municipality_exists as municipality_exists
 
 
 async def insert_token(conn: Conn, kind: str, subject: str, token_sha256: str, at: str) -> None:
