@@ -5,6 +5,7 @@ results, the errors and the rows written are compared."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bcl_console.domain.errors import DomainError
+from bcl_console.domain.errors import Conflict, DomainError
 from bcl_console.domain.municipality import (
     CertificateType,
     Hosting,
@@ -44,6 +45,7 @@ from bcl_console.store.pg import jobs as pg_jobs
 from bcl_console.store.pg import manage as pg_manage
 from bcl_console.store.pg import municipalities as pg_munis
 from bcl_console.store.pg import onboarding as pg_onb
+from bcl_console.store.pg.audit import PgAudit
 from bcl_console.store.pg.cards import PgCards
 from bcl_console.store.pg.db import Conn, PgDatabase
 from bcl_console.store.pg.jobs import PgScheduler
@@ -432,3 +434,38 @@ async def test_stage_runs_and_drills_match(both: Both) -> None:
     assert (await both.tables())["failure_drills"] == [("011002", LATER)]
     await onb.write("end_drill", "011002")
     assert (await both.tables())["failure_drills"] == []
+
+
+# -- several workers at once (PostgreSQL only: SQLite has one writer) ---------------------------
+
+
+async def test_concurrent_facts_on_postgresql_happen_once(both: Both) -> None:
+    """Workers racing on one fact: SERIALIZABLE (and its retries) leaves the result of one
+    after the other — one registration, one revocation audited, each reminder given once."""
+    wide = PgDatabase(both.pg.url, pool_size=8)
+    await wide.open()
+    try:
+        outcomes = await asyncio.gather(
+            *(PgMunicipalities(wide).add_municipality(muni("011002"), audit("register")) for _ in range(8)),
+            return_exceptions=True)
+        assert sum(isinstance(o, dict) for o in outcomes) == 1
+        assert all(isinstance(o, Conflict) for o in outcomes if not isinstance(o, dict))
+
+        onb = PgOnboarding(wide)
+        await onb.make_plan(plan_request("011002", date(2026, 10, 1)), audit("plan"))
+        given = await asyncio.gather(*(onb.mark_reminders(date(2026, 7, 1), AT) for _ in range(6)))
+        alone = await both.sq.write(sq_munis.add_municipality, muni("011002"), audit("register"))
+        assert alone == next(o for o in outcomes if isinstance(o, dict))
+        await both.sq.write(sq_onb.make_plan, plan_request("011002", date(2026, 10, 1)), audit("plan"))
+        assert sorted(g for run in given for g in run) == sorted(
+            await both.sq.write(sq_onb.mark_reminders, date(2026, 7, 1), AT))
+
+        cards = PgCards(wide)
+        await cards.record_cards([card("0a", "00000000001")], None)
+        await asyncio.gather(*(cards.revoke_card("0a", audit("card-revoke", None, when=LATER)) for _ in range(6)))
+        ids = await asyncio.gather(*(PgScheduler(wide).start_job("backup", AT) for _ in range(10)))
+        assert sorted(ids) == list(range(1, 11))
+        revoked = [e for e in await PgAudit(wide).audit_trail() if e.action == "card-revoke"]
+        assert len(revoked) == 1 and revoked[0].municipality_code == "011002"
+    finally:
+        await wide.close()
