@@ -6,10 +6,7 @@ from bcl_console.domain.errors import NotFound
 from bcl_console.store.api import AuditEntry
 from bcl_console.store.pg.audit import append_audit
 from bcl_console.store.pg.db import Conn, PgDatabase
-
-
-async def municipality_exists(conn: Conn, code: str) -> bool:
-    return await conn.fetchval("SELECT 1 FROM municipalities WHERE code = $1", code) is not None
+from bcl_console.store.pg.municipalities import municipality_exists as municipality_exists
 
 
 async def insert_token(conn: Conn, kind: str, subject: str, token_sha256: str, at: str) -> None:
