@@ -247,10 +247,22 @@ class PgDatabase:
                     **kwargs: P.kwargs) -> T:
         """Run ``fn(conn, *args)`` in one SERIALIZABLE transaction; run again when
         PostgreSQL could not serialize it (module doc); its result once committed."""
+        return await self._write("serializable", fn, *args, **kwargs)
+
+    async def write_committed(self, fn: Callable[Concatenate[Conn, P], Awaitable[T]], *args: P.args,
+                              **kwargs: P.kwargs) -> T:
+        """Like ``write``, in READ COMMITTED: for a fact whose every statement is exact by
+        itself under any concurrency (one DELETE … RETURNING that takes a single-use row,
+        one UPDATE … RETURNING on a counter row that its lock serializes), where
+        SERIALIZABLE would only make a burst of callers undo and run again."""
+        return await self._write("read_committed", fn, *args, **kwargs)
+
+    async def _write(self, isolation: str, fn: Callable[Concatenate[Conn, P], Awaitable[T]], *args: P.args,
+                     **kwargs: P.kwargs) -> T:
         pool = self._require()
         for attempt in range(WRITE_ATTEMPTS):
             try:
-                async with pool.acquire() as conn, conn.transaction(isolation="serializable"):
+                async with pool.acquire() as conn, conn.transaction(isolation=isolation):
                     return await fn(conn, *args, **kwargs)
             except asyncpg.PostgresError as exc:
                 if exc.sqlstate not in _RETRY or attempt == WRITE_ATTEMPTS - 1:

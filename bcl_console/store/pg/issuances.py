@@ -41,7 +41,7 @@ from bcl_console.store.api import (
 from bcl_console.store.pg import municipalities as muni_store
 from bcl_console.store.pg import residents as res_store
 from bcl_console.store.pg.audit import append_audit
-from bcl_console.store.pg.db import Conn, PgDatabase, engine_error
+from bcl_console.store.pg.db import Conn, PgDatabase
 
 
 def _record(row: asyncpg.Record) -> IssuanceRecord:
@@ -302,13 +302,8 @@ class PgIssuances:
         await self._db.write(insert_issued, record)
 
     async def next_number(self, municipality_code: str, year: int) -> int:
-        """One statement in a READ COMMITTED transaction of its own (module doc)."""
-        pool = self._db._require()
-        try:
-            async with pool.acquire() as conn, conn.transaction(isolation="read_committed"):
-                return await next_number(conn, municipality_code, year)
-        except (TimeoutError, asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
-            raise engine_error(exc, self._db.url) from exc
+        """One statement whose row lock keeps the numbers exact (module doc)."""
+        return await self._db.write_committed(next_number, municipality_code, year)
 
     async def by_code(self, code: str) -> IssuanceRecord | None:
         return await self._db.read(by_code, code)

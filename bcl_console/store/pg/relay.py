@@ -1,7 +1,10 @@
 """The relay's challenges and sessions (PostgreSQL): the counterpart of ``store/relay.py``.
 
 A challenge is single use across every worker: ``take_challenge`` is one DELETE …
-RETURNING, and of two transactions deleting the same row only one gets it back.
+RETURNING, and of two transactions deleting the same row only one gets it back. Every
+fact here is exact statement by statement, so they run in READ COMMITTED: a burst of
+kiosks opening challenges (each clearing expired rows) would only make one another undo
+and run again under SERIALIZABLE.
 """
 
 from __future__ import annotations
@@ -51,16 +54,16 @@ class PgRelay:
         self._db = db
 
     async def open_challenge(self, challenge: ChallengeRecord, *, now: str, max_open: int) -> None:
-        await self._db.write(open_challenge, challenge, now, max_open)
+        await self._db.write_committed(open_challenge, challenge, now, max_open)
 
     async def take_challenge(self, challenge_id: str) -> ChallengeRecord | None:
-        return await self._db.write(take_challenge, challenge_id)
+        return await self._db.write_committed(take_challenge, challenge_id)
 
     async def open_session(self, session: SessionRecord) -> None:
-        await self._db.write(open_session, session)
+        await self._db.write_committed(open_session, session)
 
     async def session(self, session_id: str) -> SessionRecord | None:
         return await self._db.lookup(get_session, session_id)
 
     async def close_session(self, session_id: str) -> None:
-        await self._db.write(close_session, session_id)
+        await self._db.write_committed(close_session, session_id)
