@@ -25,6 +25,7 @@ from bcl_console.cli import (
     jobs,
     keys,
     kiosk,
+    layout,
     linkage,
     municipality,
     onboarding,
@@ -38,7 +39,7 @@ from bcl_console.cli.output import EXIT_FAILURE, EXIT_USAGE, CliError, cli_error
 
 #: The command groups, in the order ``--help`` lists their commands.
 GROUPS = (serve, centre, resident, municipality, issuance, keys, kiosk, settle, jobs, onboarding, disaster, linkage,
-          terminal)
+          terminal, layout)
 
 
 class Parser(argparse.ArgumentParser):

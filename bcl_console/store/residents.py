@@ -133,6 +133,8 @@ def _resident(row: sqlite3.Row) -> Resident:
         status_date=date.fromisoformat(row["status_date"]) if row["status_date"] else None,
         needs_evacuation_help=bool(row["needs_evacuation_help"]),
         restricted=bool(row["restricted"]),
+        former_surname=row["former_surname"],
+        name_roman=row["name_roman"],
     )
 
 

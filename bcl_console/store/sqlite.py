@@ -10,6 +10,7 @@ from bcl_console.store.api import (
     CardStore,
     DisasterStore,
     IssuanceStore,
+    LayoutStore,
     LinkageStore,
     ManageStore,
     MonitorStore,
@@ -29,6 +30,7 @@ from bcl_console.store.db import Database
 from bcl_console.store.disasters import SqliteDisaster
 from bcl_console.store.issuances import SqliteIssuances
 from bcl_console.store.jobs import SqliteScheduler
+from bcl_console.store.layouts import SqliteLayouts
 from bcl_console.store.linkage import SqliteLinkage
 from bcl_console.store.manage import SqliteManage
 from bcl_console.store.monitor import SqliteMonitor
@@ -63,6 +65,7 @@ class SqliteStore:
         self.relay: RelayStore = SqliteRelay(self.db)
         self.teststages: TestStageStore = SqliteTestStages(self.db)
         self.manage: ManageStore = SqliteManage(self.db)
+        self.layouts: LayoutStore = SqliteLayouts(self.db)
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         return await self.db.open(target_version=target_version)

@@ -115,6 +115,15 @@ from bcl_console.store.api.issuance import (
 from bcl_console.store.api.issuance import (
     SessionRecord as SessionRecord,
 )
+from bcl_console.store.api.layouts import (
+    LayoutRow as LayoutRow,
+)
+from bcl_console.store.api.layouts import (
+    LayoutStore as LayoutStore,
+)
+from bcl_console.store.api.layouts import (
+    RetestRecord as RetestRecord,
+)
 from bcl_console.store.api.linkage import (
     BackupRecord as BackupRecord,
 )
@@ -268,6 +277,7 @@ class Store(Protocol):
     relay: RelayStore
     teststages: TestStageStore
     manage: ManageStore
+    layouts: LayoutStore
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         """Open and migrate; the schema versions before and after."""
