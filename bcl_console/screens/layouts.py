@@ -47,8 +47,10 @@ class LayoutsScreen(LiveScreen):
         self.views: dict[str, LayoutView] = {}
         self.retests: list[RetestRecord] = []
         table = self.query_one("#layouts-table", DataTable)
-        for key, label in (("type", "type"), ("version", "v"), ("state", "state"), ("retest", "re-tests")):
-            table.add_column(label, key=key)
+        # Fixed widths: a state changes in place (staged → active → retired), never cut.
+        for key, label, width in (("type", "type", 6), ("version", "v", 2), ("state", "state", 9),
+                                  ("retest", "re-tests", 10)):
+            table.add_column(label, key=key, width=width)
         super().on_mount()
 
     @property
