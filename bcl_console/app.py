@@ -20,6 +20,7 @@ from bcl_console.http.app import start_http
 from bcl_console.screens import (
     DashboardScreen,
     DisasterScreen,
+    LayoutsScreen,
     LinkageScreen,
     MonitorScreen,
     MunicipalitiesScreen,
@@ -63,6 +64,8 @@ AREAS: tuple[Area, ...] = (
          "Victim ledger, damage by class, evacuation centres, people needing help, support payments, applications"),
     Area("stages", "x", "Test stages",
          "Run the test stages against the live services, watch them run, read the evidence, confirm stage 3"),
+    Area("layouts", "L", "Layouts",
+         "Layout versions of the certificates (法改正対応): stage one, the centre's re-tests, activate"),
 )
 
 
@@ -78,6 +81,7 @@ class BclApp(App[int]):
         "onboarding": OnboardingScreen,
         "stages": StagesScreen,
         "disaster": DisasterScreen,
+        "layouts": LayoutsScreen,
     }
     DEFAULT_MODE = "dashboard"
     # The areas' keys work everywhere but are not drawn in the footer (at 80 columns the

@@ -26,6 +26,7 @@ from bcl_console.cli import (
     jobs,
     keys,
     kiosk,
+    layout,
     linkage,
     municipality,
     onboarding,
@@ -39,7 +40,7 @@ from bcl_console.cli.output import EXIT_FAILURE, EXIT_USAGE, CliError, cli_error
 
 #: The command groups, in the order ``--help`` lists their commands.
 GROUPS = (serve, centre, resident, municipality, issuance, keys, kiosk, settle, jobs, onboarding, disaster, linkage,
-          terminal, database)
+          terminal, database, layout)
 
 
 class Parser(argparse.ArgumentParser):

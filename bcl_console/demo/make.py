@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from bcl_console.config import ConfigError, Settings, prepare_data_dir
 from bcl_console.demo import disaster as demo_disaster
+from bcl_console.demo import layouts as demo_layouts
 from bcl_console.demo import onboarding as demo_onboarding
 from bcl_console.demo import terminals as demo_terminals
 from bcl_console.demo.service import DemoService, DemoSummary, ProgressFn
@@ -39,6 +40,7 @@ async def make_demo(runtime: Runtime, seed: int, *, residents: int | None = None
     await demo_onboarding.play(runtime)
     await demo_disaster.play(runtime, seed)
     await demo_terminals.play(runtime)
+    await demo_layouts.play(runtime)
     if progress is not None:
         progress("onboarding", 1, 1)
     return summary

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from bcl_console.demo import names
+from bcl_console.demo import names, romaji
 from bcl_console.domain.fiscal import fiscal_year_of_date
 
 # Household shapes and how often they occur (a rural Japanese municipality).
@@ -156,10 +156,11 @@ class PeopleGenerator:
             needs_help = int((age >= 75 and rng.random() < 0.25) or rng.random() < 0.005)
             restricted = int(rng.random() < 0.002)
             code = self._resident_code()
+            former, roman = _former_and_roman(code, relationship, fam[0], kana)
             h.residents.append((
                 code, h.number, name, kana, born.isoformat(), sex, relationship, h.address,
                 since.isoformat(), prev, domicile, self._head_of_family(relationship, name, head_name, father_name),
-                status, status_date.isoformat() if status_date else None, needs_help, restricted,
+                status, status_date.isoformat() if status_date else None, needs_help, restricted, former, roman,
             ))
             if age >= 15 and status == "active" and rng.random() < 0.35:
                 self._seal_seq += 1
@@ -210,3 +211,15 @@ class PeopleGenerator:
         municipal = (taxable * 6 // 100 + 3_000) // 100 * 100
         prefectural = (taxable * 4 // 100 + 1_000) // 100 * 100
         return total, salary, deductions, taxable, municipal, prefectural, *extras
+
+
+def _former_and_roman(code: str, relationship: str, family: str, kana: str) -> tuple[str, str]:
+    """旧氏 and ローマ字 of a demo resident, from a stream of its own (seeded by the resident
+    code), so every other value of the demo stays as it was: about a third of the spouses
+    have their 旧氏 併記, and one resident in eight has the name in ローマ字."""
+    rng = random.Random(f"former:{code}")
+    former = ""
+    if relationship in ("妻", "夫") and rng.random() < 0.35:
+        former = rng.choice([f for f, _ in names.FAMILY_NAMES if f != family])
+    roman = romaji.roman_name(kana) if (former or rng.random() < 0.125) else ""
+    return former, roman

@@ -66,6 +66,8 @@ class CertificateContent:
     issued_on: date
     pages: tuple[FrontPage, ...]
     subject: str = ""  # whose certificate (for the issuance record, never printed as such)
+    #: The layout version (様式の版) it was made with (domain.layouts).
+    layout_version: int = 1
 
     @property
     def issue_date_text(self) -> str:
@@ -199,8 +201,10 @@ def change_reason(p: Resident, m: Municipality) -> str:
 
 
 def residence(m: Municipality, requester: Resident, members: list[Resident], *, household: bool,
-              include_domicile: bool, issued_on: date) -> CertificateContent:
-    """住民票の写し: one page (個人票) per person; the household copy lists the current members."""
+              include_domicile: bool, issued_on: date, layout_version: int = 1) -> CertificateContent:
+    """住民票の写し: one page (個人票) per person; the household copy lists the current members.
+    Layout version 2 adds, for a person who has them, 旧氏 (併記 under the 氏名) and the
+    name in ローマ字."""
     refuse_if_not_issuable(requester)
     people = [p for p in members if p.status is ResidentStatus.ACTIVE] if household else [requester]
     people = household_order(people)
@@ -211,6 +215,7 @@ def residence(m: Municipality, requester: Resident, members: list[Resident], *, 
         reason = change_reason(p, m)
         fields = [
             ("氏名", p.name.replace(" ", "　")),
+            *name_additions(p, layout_version),
             ("フリガナ", p.name_kana),
             ("生年月日", format_era(p.birth_date)),
             ("性別", _sex(p)),
@@ -228,7 +233,20 @@ def residence(m: Municipality, requester: Resident, members: list[Resident], *, 
         pages.append(FrontPage("住民票の写し", tuple(fields), sentence))
     issuer, seal = issuer_of(m)
     return CertificateContent(CertificateType.RESIDENCE, m.code, issuer, seal, issued_on, tuple(pages),
-                              subject=requester.resident_code)
+                              subject=requester.resident_code, layout_version=layout_version)
+
+
+def name_additions(p: Resident, layout_version: int) -> list[tuple[str, str]]:
+    """What layout version 2 of the 住民票 prints under the 氏名: 旧氏 and ローマ字 (each
+    only when the linkage data carries it); nothing in version 1."""
+    if layout_version < 2:
+        return []
+    out = []
+    if p.former_surname:
+        out.append(("旧氏", p.former_surname))
+    if p.name_roman:
+        out.append(("氏名（ローマ字）", p.name_roman))
+    return out
 
 
 def seal_certificate(m: Municipality, r: Resident, seal: SealRecord | None, *, issued_on: date) -> CertificateContent:

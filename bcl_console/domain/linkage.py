@@ -32,7 +32,13 @@ RESIDENT_REQUIRED = (
 RESIDENT_OPTIONAL = (
     "previous_address", "domicile", "head_of_family", "status_date",
     "needs_evacuation_help", "restricted",
+    # An extension of contract §3 that keeps the old form valid: 旧氏 and the name in
+    # ローマ字, which the 住民票 of layout version 2 prints when they are sent.
+    "former_surname", "name_roman",
 )
+MAX_FORMER_SURNAME = 20
+MAX_NAME_ROMAN = 60
+_ROMAN = re.compile(r"^[A-Za-z]+(?:[ '\-][A-Za-z]+)*$")
 SEAL_COLUMNS = ("resident_code", "seal_number", "registered_on", "status", "impression")
 TAX_COLUMNS = (
     "resident_code", "fiscal_year", "total_income", "salary_income", "deductions",
@@ -312,7 +318,7 @@ def resident_row(row: Sequence[str], today: date, errors: list[tuple[str, str]])
     rule (with its error message) otherwise: half a million rows pass in seconds.
     """
     (code, household, name, reading, born, sex_text, relationship, address, since, status,
-     previous, domicile, head, status_date_text, help_text, restricted_text) = row[:16]
+     previous, domicile, head, status_date_text, help_text, restricted_text, former, roman) = row[:18]
     today_iso = today.isoformat()
     if not (len(code) == 11 and code.isascii() and code.isdigit()):
         code = _slow(code11, "resident_code", code, errors)
@@ -354,13 +360,40 @@ def resident_row(row: Sequence[str], today: date, errors: list[tuple[str, str]])
     restricted = _FLAGS.get(restricted_text.strip())
     if restricted is None:
         restricted = _slow(flag, "restricted", restricted_text, errors)
+    former = former_surname(former, errors) if former else ""
+    roman = roman_name(roman, errors) if roman else ""
     if errors:
         return None
     if since < born:
         errors.append(("resident_since", "resident_since is before birth_date"))
         return None
     return (code, household, name, reading, born, sex, relationship, address, since, previous,
-            domicile, head, status, status_date, help_flag, restricted)
+            domicile, head, status, status_date, help_flag, restricted, former, roman)
+
+
+def former_surname(value: str, errors: list[tuple[str, str]]) -> str:
+    """旧氏: one surname (no space inside), at most MAX_FORMER_SURNAME characters; may be empty."""
+    v = value.strip().replace("\u3000", " ")
+    if not v:
+        return ""
+    if " " in v:
+        errors.append(("former_surname", f"former_surname {value!r} is one surname (no space inside)"))
+    elif len(v) > MAX_FORMER_SURNAME:
+        errors.append(("former_surname", f"former_surname is longer than {MAX_FORMER_SURNAME} characters"))
+    return v
+
+
+def roman_name(value: str, errors: list[tuple[str, str]]) -> str:
+    """The name in ローマ字: Latin letters (full width is accepted and normalised), words
+    separated by one space, hyphen or apostrophe, e.g. ``YAMADA Hanako``; may be empty."""
+    v = " ".join(_nfkc(value).split())
+    if not v:
+        return ""
+    if len(v) > MAX_NAME_ROMAN:
+        errors.append(("name_roman", f"name_roman is longer than {MAX_NAME_ROMAN} characters"))
+    elif not _ROMAN.match(v):
+        errors.append(("name_roman", f"name_roman {value!r} is not a name in Latin letters (e.g. YAMADA Hanako)"))
+    return v
 
 
 _FLAGS = {"": 0, "0": 0, "1": 1}

@@ -34,6 +34,9 @@ RESIDENT_FIELDS: tuple[str, ...] = (
     "status_date",
     "needs_evacuation_help",
     "restricted",
+    # optional (migration 20): '' when a batch does not send them
+    "former_surname",
+    "name_roman",
 )
 
 
@@ -56,6 +59,10 @@ class Resident:
     status_date: date | None
     needs_evacuation_help: bool
     restricted: bool
+    #: 旧氏 (the former surname the resident asked to have 併記), '' when none.
+    former_surname: str = ""
+    #: The name in ローマ字 (Latin letters), '' when none.
+    name_roman: str = ""
 
     def age_on(self, day: date) -> int:
         years = day.year - self.birth_date.year

@@ -52,6 +52,8 @@ INFO_CODE = "/BCLVerificationCode"
 INFO_TYPE = "/BCLType"
 INFO_MUNICIPALITY = "/BCLMunicipality"
 INFO_FRONTS = "/BCLFrontPages"
+#: The layout version (様式の版) the document was made with.
+INFO_LAYOUT = "/BCLLayoutVersion"
 LABEL_W = 46.0
 SEAL_BOX = 42.0
 BLANK_BELOW = "以下余白"
@@ -284,7 +286,8 @@ def _render(content: CertificateContent, sheet: Sheet, material: SigningMaterial
                      f"/AcroForm << /Fields [{sig_field} 0 R] /SigFlags 3 >> >>")
     pdf.put(info, f"<< /Title {pdf_string(first.title)} /Creator (bcl-console) /Producer (bcl-console) "
                   f"/CreationDate ({when}) {INFO_CODE} {pdf_string(sheet.code)} {INFO_TYPE} {pdf_string(content.type.value)} "
-                  f"{INFO_MUNICIPALITY} {pdf_string(content.municipality_code)} {INFO_FRONTS} {len(content.pages)} >>")
+                  f"{INFO_MUNICIPALITY} {pdf_string(content.municipality_code)} {INFO_FRONTS} {len(content.pages)} "
+                  f"{INFO_LAYOUT} {content.layout_version} >>")
     file_id = hashlib.sha256(f"{sheet.code}|{when}".encode()).digest()[:16]
     return pdf.output(catalog, info, file_id, sign=lambda signed: cms_signature(material, signed))
 

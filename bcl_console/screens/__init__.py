@@ -2,6 +2,7 @@
 
 from bcl_console.screens.dashboard import DashboardScreen
 from bcl_console.screens.disaster import DisasterScreen
+from bcl_console.screens.layouts import LayoutsScreen
 from bcl_console.screens.linkage import LinkageScreen
 from bcl_console.screens.monitor import MonitorScreen
 from bcl_console.screens.municipalities import MunicipalitiesScreen
@@ -9,5 +10,5 @@ from bcl_console.screens.onboarding import OnboardingScreen
 from bcl_console.screens.settlement import SettlementScreen
 from bcl_console.screens.teststages import StagesScreen
 
-__all__ = ["DashboardScreen", "DisasterScreen", "LinkageScreen", "MonitorScreen", "MunicipalitiesScreen", "OnboardingScreen",
+__all__ = ["DashboardScreen", "DisasterScreen", "LayoutsScreen", "LinkageScreen", "MonitorScreen", "MunicipalitiesScreen", "OnboardingScreen",
            "SettlementScreen", "StagesScreen"]

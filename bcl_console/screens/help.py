@@ -29,6 +29,7 @@ CLI: dict[str, tuple[str, ...]] = {
     "OnboardingScreen": ("bcl-console onboarding plan|show|done|list",),
     "DisasterScreen": ("bcl-console disaster …", "bcl-console resident find NAME"),
     "StagesScreen": ("bcl-console teststage run|confirm|show",),
+    "LayoutsScreen": ("bcl-console layout list|stage|retest|activate",),
 }
 
 

@@ -37,7 +37,7 @@ def _record(row: sqlite3.Row) -> IssuanceRecord:
         pages=row["pages"], document_path=row["document_path"], created_at=row["created_at"],
         issued_at=row["issued_at"], voided_at=row["voided_at"],
         signed_pages=tuple(json.loads(row["signed_pages"])) if row["signed_pages"] else None,
-        certificate_number=row["certificate_number"],
+        certificate_number=row["certificate_number"], layout_version=row["layout_version"],
     )
 
 
@@ -45,11 +45,12 @@ def insert_issued(conn: sqlite3.Connection, r: IssuanceRecord) -> None:
     conn.execute(
         "INSERT INTO issuances (request_id, type, options, municipality_code, resident_code, channel, "
         "operator, fee, state, verification_code, content_sha256, pages, document_path, created_at, "
-        "issued_at, voided_at, signed_pages, certificate_number) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "issued_at, voided_at, signed_pages, certificate_number, layout_version) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (r.request_id, r.type, json.dumps(r.options, sort_keys=True, ensure_ascii=False),
          r.municipality_code, r.resident_code, r.channel, r.operator, r.fee, r.state,
          r.verification_code, r.content_sha256, r.pages, r.document_path, r.created_at,
-         r.issued_at, r.voided_at, _pages_json(r.signed_pages), r.certificate_number),
+         r.issued_at, r.voided_at, _pages_json(r.signed_pages), r.certificate_number, r.layout_version),
     )
 
 
@@ -217,10 +218,10 @@ def mark_issued(conn: sqlite3.Connection, d: IssuedDocumentPath, audit: AuditEnt
     audit line when it has one (counter issuance)."""
     cur = conn.execute(
         "UPDATE issuances SET state = 'issued', verification_code = ?, content_sha256 = ?, pages = ?, "
-        "document_path = ?, issued_at = ?, latency_ms = ?, signed_pages = ?, certificate_number = ? "
-        "WHERE request_id = ? AND state = 'awaiting_payment'",
+        "document_path = ?, issued_at = ?, latency_ms = ?, signed_pages = ?, certificate_number = ?, "
+        "layout_version = ? WHERE request_id = ? AND state = 'awaiting_payment'",
         (d.verification_code, d.content_sha256, d.pages, d.document_path, d.at, d.latency_ms,
-         _pages_json(d.signed_pages), d.certificate_number, d.request_id),
+         _pages_json(d.signed_pages), d.certificate_number, d.layout_version, d.request_id),
     )
     if cur.rowcount == 1 and audit is not None:
         append_audit(conn, audit)

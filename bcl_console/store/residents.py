@@ -39,6 +39,8 @@ def _insert_sql(table: str, fields: tuple[str, ...]) -> str:
 
 
 _INSERT_RESIDENT = _insert_sql("residents", RESIDENT_FIELDS)
+#: Without 旧氏 and ローマ字 (both ''): valid on a schema before version 20 too.
+_INSERT_RESIDENT_BASIC = _insert_sql("residents", RESIDENT_FIELDS[:16])
 _INSERT_SEAL = _insert_sql("seals", SEAL_FIELDS)
 _INSERT_TAX = _insert_sql("taxes", TAX_FIELDS)
 #: Without the optional details (all NULL): valid on a schema before version 15 too.
@@ -46,12 +48,17 @@ _INSERT_TAX_BASIC = _insert_sql("taxes", TAX_FIELDS[:8])
 
 
 def insert_residents(conn: sqlite3.Connection, municipality_code: str, rows: Iterable[Row]) -> int:
-    """Insert resident rows (values in RESIDENT_FIELDS order); returns how many."""
-    cur = conn.executemany(
-        _INSERT_RESIDENT,
-        ((municipality_code, *row) for row in rows),
-    )
-    return cur.rowcount
+    """Insert resident rows (values in RESIDENT_FIELDS order; 旧氏 and ローマ字 may be
+    absent or ''); returns how many."""
+    rows = list(rows)
+    basic = [row[:16] for row in rows if not any(row[16:])]
+    full = [row for row in rows if any(row[16:])]
+    count = 0
+    if basic:
+        count += conn.executemany(_INSERT_RESIDENT_BASIC, ((municipality_code, *row) for row in basic)).rowcount
+    if full:
+        count += conn.executemany(_INSERT_RESIDENT, ((municipality_code, *row) for row in full)).rowcount
+    return count
 
 
 def insert_seal_impression(conn: sqlite3.Connection, sha256: str, png: bytes) -> None:
@@ -133,6 +140,8 @@ def _resident(row: sqlite3.Row) -> Resident:
         status_date=date.fromisoformat(row["status_date"]) if row["status_date"] else None,
         needs_evacuation_help=bool(row["needs_evacuation_help"]),
         restricted=bool(row["restricted"]),
+        former_surname=row["former_surname"],
+        name_roman=row["name_roman"],
     )
 
 

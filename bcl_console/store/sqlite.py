@@ -11,6 +11,7 @@ from bcl_console.store.api import (
     DisasterStore,
     EventChannel,
     IssuanceStore,
+    LayoutStore,
     LinkageStore,
     ManageStore,
     MonitorStore,
@@ -34,6 +35,7 @@ __all__ = ["SqliteDatabase", "SqliteStore"]
 from bcl_console.store.disasters import SqliteDisaster
 from bcl_console.store.issuances import SqliteIssuances
 from bcl_console.store.jobs import SqliteScheduler
+from bcl_console.store.layouts import SqliteLayouts
 from bcl_console.store.linkage import SqliteLinkage
 from bcl_console.store.manage import SqliteManage
 from bcl_console.store.monitor import SqliteMonitor
@@ -70,6 +72,7 @@ class SqliteStore:
         self.teststages: TestStageStore = SqliteTestStages(self.db)
         self.manage: ManageStore = SqliteManage(self.db)
         self.terminals: TerminalStore = SqliteTerminals(self.db)
+        self.layouts: LayoutStore = SqliteLayouts(self.db)
         self.channel: EventChannel | None = None
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:

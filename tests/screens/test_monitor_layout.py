@@ -156,13 +156,14 @@ async def test_every_refusal_reason_of_today_shows_with_its_count(demo_runtime: 
 
 async def test_today_counts_store_issuances_and_shows_test_stages_apart(
         demo_runtime: Runtime, clock: FixedClock, kiosk: Kiosk) -> None:
-    """The demo's test stages issued six certificates for 東浜市 today (not live): they are
-    not counted as store issuance, and are shown apart, by channel; a store issuance at
-    北山町 is counted."""
+    """The demo's test stages issued six certificates for 東浜市 today (not live), and the
+    centre's re-test of the 住民票's layout version 2 two each for 北山町 and 桜川村: they
+    are not counted as store issuance, and are shown apart, by channel; a store issuance
+    at 北山町 is counted."""
     rt = demo_runtime
     before = await rt.monitor.snapshot()
     assert before.today_total == 0 and CITY not in before.by_municipality
-    assert before.other_channels == {"test-stage-2": {CITY: 3}, "test-stage-3": {CITY: 3}}
+    assert before.other_channels == {"test-stage-2": {CITY: 3, TOWN: 2, VILLAGE: 2}, "test-stage-3": {CITY: 3}}
     await slow_issuance(kiosk, rt, clock)
     snap = await rt.monitor.snapshot()
     assert snap.today_total == 1 and snap.by_municipality == {TOWN: 1} and snap.by_type == {"residence": 1}

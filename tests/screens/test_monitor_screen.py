@@ -25,7 +25,7 @@ async def test_traffic_feed_and_controls(demo_runtime: Runtime) -> None:
         snap = await rt.monitor.snapshot(feed.row_count)
         assert [r.key.value for r in feed.ordered_rows] == [row.request_id for row in snap.feed]
         shown = [str(feed.get_row_at(i)[0]) for i in range(feed.row_count)]
-        assert shown[0] == "10:00:00" and shown[-1] == "05-07", shown  # TEST_NOW is 06-17 10:00 JST
+        assert shown[0] == "10:00:00" and shown[-1] == "05-10", shown  # TEST_NOW is 06-17 10:00 JST
         # The demo already holds today's test-stage issuances of 東浜市: wait for the traffic's own.
         live = {v.code for v in await rt.municipalities.all() if v.municipality.name in ("北山町", "桜川村")}
         assert len(live) == 2

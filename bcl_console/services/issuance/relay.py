@@ -74,6 +74,8 @@ UNBILLED_CHANNELS = frozenset({"test-stage-2", "test-stage-3"})
 #: Issuance at the town hall counter by card (らくらく窓口, contract §14): the fee is taken at
 #: the counter and recorded; settlement does not bill it (it bills store channels only).
 COUNTER_CARD = "counter-card"
+#: The pseudo-evaluation environment's channel, where a staged layout version is re-tested.
+RETEST_CHANNEL = "test-stage-2"
 
 _CLOSED = {
     "suspended": "store issuance is suspended for this municipality",
@@ -248,11 +250,15 @@ class RelayService:
             opts = check_options(order.type, order.options)
         except InvalidInput as exc:
             raise BadRequest(exc.message, code="bad_options") from None
+        if order.layout_version is not None and session.channel != RETEST_CHANNEL:
+            raise BadRequest("a layout version is chosen only by the centre's re-tests", code="bad_options")
         route = await self._live_municipality(session.municipality_code, operator, session.channel)
         m = route.municipality
+        layout_version = order.layout_version or await self._store.layouts.active_version(order.type.value)
         if m.hosting is Hosting.BCL:
             try:  # refuse now what cannot be issued (no seal, no tax record …), before payment
-                await self._issuance.prepare(session.resident_code, order.type.value, opts, municipality_code=m.code)
+                await self._issuance.prepare(session.resident_code, order.type.value, opts, municipality_code=m.code,
+                                             layout_version=layout_version)
             except DomainError as exc:
                 raise await self.refuse(InvalidInput(exc.message, code="not_issuable"), operator, m.code) from None
         fee = 0 if session.channel in UNBILLED_CHANNELS else route.fees[order.type] * order.copies
@@ -261,6 +267,7 @@ class RelayService:
             resident_code=session.resident_code, channel=session.channel, operator=operator, fee=fee,
             state="awaiting_payment", verification_code=None, content_sha256=None, pages=None,
             document_path=None, created_at=iso_now(self._clock), issued_at=None, voided_at=None,
+            layout_version=layout_version,
         )
         saved = await self._store.issuances.open_request(record, session_id=order.session_id,
                                                          idempotency_key=idempotency_key, body_sha256=body_sha,
@@ -339,8 +346,10 @@ class RelayService:
         try:
             if m.hosting is Hosting.OWN_SERVER:
                 return await self._own.certificate_content(m, record.resident_code, record.type, record.options)
+            # Stores print the active version at payment; a re-test prints the version it asked for.
+            version = record.layout_version if record.channel == RETEST_CHANNEL else None
             _, _, content, _ = await self._issuance.prepare(record.resident_code, record.type, record.options,
-                                                            municipality_code=m.code)
+                                                            municipality_code=m.code, layout_version=version)
             return content
         except OwnServerUnavailable:
             raise

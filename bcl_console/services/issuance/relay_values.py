@@ -47,6 +47,10 @@ class CertificateOrder:
     type: CertificateType
     copies: int = 1
     options: dict[str, Any] = field(default_factory=dict)
+    #: A staged layout version to print: only the centre's re-tests ask for one, in the
+    #: pseudo-evaluation environment (channel test-stage-2); a kiosk's order never does
+    #: (the HTTP API has no such field), so stores print the active version only.
+    layout_version: int | None = None
 
     def body(self) -> dict[str, Any]:
         """The order as a kiosk's request body says it."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import hashlib
 import logging
 import multiprocessing
@@ -33,6 +34,7 @@ from bcl_console.domain import certificate as cert
 from bcl_console.domain.certificate import CertificateContent
 from bcl_console.domain.errors import Conflict, InvalidInput
 from bcl_console.domain.fiscal import tokyo
+from bcl_console.domain.layouts import layout
 from bcl_console.domain.municipality import CertificateType, Municipality, parse_certificate_type
 from bcl_console.domain.resident import Resident
 from bcl_console.domain.signed_page import PagePayload, page_payloads
@@ -120,13 +122,20 @@ def check_options(ctype: CertificateType, options: dict[str, Any]) -> dict[str, 
 
 
 def build_content(src: CertificateSource, ctype: CertificateType, options: dict[str, Any],
-                  today: datetime) -> CertificateContent:
-    """The certificate's content from what the store read for it."""
+                  today: datetime, layout_version: int = 1) -> CertificateContent:
+    """The certificate's content from what the store read for it, in a layout version."""
+    content = _build_content(src, ctype, options, today, layout_version)
+    return dataclasses.replace(content, layout_version=layout_version)
+
+
+def _build_content(src: CertificateSource, ctype: CertificateType, options: dict[str, Any],
+                   today: datetime, layout_version: int) -> CertificateContent:
     m, r, members = src.municipality, src.resident, src.members
     day = tokyo(today).date()
     if ctype is CertificateType.RESIDENCE:
         return cert.residence(m, r, members, household=options.get("scope") == "household",
-                              include_domicile=bool(options.get("include_domicile")), issued_on=day)
+                              include_domicile=bool(options.get("include_domicile")), issued_on=day,
+                              layout_version=layout_version)
     if ctype is CertificateType.SEAL:
         return cert.seal_certificate(m, r, src.seal, issued_on=day)
     if ctype is CertificateType.TAX:
@@ -224,12 +233,19 @@ class IssuanceService:
         return PagePayload(payload.json_bytes, r.to_bytes(32, "big") + s.to_bytes(32, "big"))
 
     async def prepare(self, resident_code: str, type_: str, options: dict[str, Any] | None = None, *,
-                      municipality_code: str | None = None) -> tuple[Municipality, Resident, CertificateContent, dict[str, Any]]:
-        """Check the request and build the content; raises with the reason when refused."""
+                      municipality_code: str | None = None,
+                      layout_version: int | None = None) -> tuple[Municipality, Resident, CertificateContent, dict[str, Any]]:
+        """Check the request and build the content; raises with the reason when refused.
+        The content is in the type's active layout version unless ``layout_version`` names
+        another (only the centre's re-tests of a staged layout do)."""
         ctype = parse_certificate_type(type_)
         opts = check_options(ctype, options or {})
+        if layout_version is None:
+            layout_version = await self._store.layouts.active_version(ctype.value)
+        else:
+            layout(ctype, layout_version)
         src = await self._store.issuances.certificate_source(resident_code, ctype, opts, municipality_code)
-        content = build_content(src, ctype, opts, self._clock.now())
+        content = build_content(src, ctype, opts, self._clock.now(), layout_version)
         refuse_gaiji(content)
         return src.municipality, src.resident, content, opts
 
@@ -252,6 +268,7 @@ class IssuanceService:
                 verification_code=doc.code, content_sha256=hashlib.sha256(doc.pdf).hexdigest(), pages=doc.pages,
                 document_path=rel.as_posix(), created_at=at, issued_at=at, voided_at=None,
                 signed_pages=doc.signed_pages, certificate_number=doc.number,
+                layout_version=content.layout_version,
             ))
             await self._store.issuances.record_issued(kept[0])
             return True
@@ -279,7 +296,7 @@ class IssuanceService:
                           int((time.perf_counter() - started) * 1000))
             return await self._store.issuances.mark_issued(IssuedDocumentPath(
                 request.request_id, doc.code, hashlib.sha256(doc.pdf).hexdigest(), doc.pages, rel.as_posix(),
-                iso_now(self._clock), latency, doc.signed_pages, doc.number),
+                iso_now(self._clock), latency, doc.signed_pages, doc.number, content.layout_version),
                 None if audit is None else replace(audit, new_value=doc.number))
 
         try:

@@ -218,3 +218,12 @@ class EventBus:
         if self._loop is None or self._loop.is_closed():
             return
         self._loop.call_soon_threadsafe(self.publish, event)
+
+
+@dataclass(frozen=True)
+class LayoutChanged(Event):
+    """A layout version was staged, re-tested for a municipality, or activated."""
+
+    type: str
+    version: int
+    action: str

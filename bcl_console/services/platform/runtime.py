@@ -27,10 +27,12 @@ from bcl_console.services.issuance.service import IssuanceService
 from bcl_console.services.issuance.verification import VerificationService
 from bcl_console.services.linkage.service import LinkageService
 from bcl_console.services.manage.service import ManageService
+from bcl_console.services.onboarding.layouts import LayoutService
 from bcl_console.services.onboarding.municipalities import MunicipalityService
 from bcl_console.services.onboarding.overview import OverviewService
 from bcl_console.services.onboarding.service import OnboardingService
 from bcl_console.services.onboarding.teststages import TestStageService
+from bcl_console.services.onboarding.teststages.kit import Kit
 from bcl_console.services.platform.clock import (
     Clock,
     OffsetClock,
@@ -170,6 +172,10 @@ class Runtime:
             self.issuance, self.relay,
             self.verification, self.own_server,
         )
+        #: Layout versions (法改正対応): staged, re-tested by the centre, activated.
+        self.layouts = LayoutService(Kit(
+            self.store, self.clock, self.bus, self.keys, settings.data_dir, settings.tmp_dir, self.pki,
+            self.issuance, self.relay, self.verification, self.own_server))
         self.http: Served | None = None
         self.schema_versions: tuple[int, int] = (0, 0)
         self._log_handler: logging.Handler | None = None

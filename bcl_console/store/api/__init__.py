@@ -118,6 +118,15 @@ from bcl_console.store.api.issuance import (
 from bcl_console.store.api.issuance import (
     SessionRecord as SessionRecord,
 )
+from bcl_console.store.api.layouts import (
+    LayoutRow as LayoutRow,
+)
+from bcl_console.store.api.layouts import (
+    LayoutStore as LayoutStore,
+)
+from bcl_console.store.api.layouts import (
+    RetestRecord as RetestRecord,
+)
 from bcl_console.store.api.linkage import (
     BackupRecord as BackupRecord,
 )
@@ -277,6 +286,7 @@ class Store(Protocol):
     terminals: TerminalStore
     #: Events to and from the other processes on the same database, where the engine can.
     channel: EventChannel | None
+    layouts: LayoutStore
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         """Open and migrate; the schema versions before and after."""

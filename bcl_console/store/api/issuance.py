@@ -33,6 +33,8 @@ class IssuanceRecord:
     signed_pages: tuple[str, ...] | None = None
     #: 証明番号 as printed.
     certificate_number: str | None = None
+    #: The layout version (様式の版) the document is made with.
+    layout_version: int = 1
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class IssuedDocumentPath:
     latency_ms: int
     signed_pages: tuple[str, ...] = ()
     certificate_number: str | None = None
+    layout_version: int = 1
 
 
 @dataclass(frozen=True)
