@@ -49,10 +49,15 @@ def _insert_sql(table: str) -> str:
 _INSERT = {table: _insert_sql(table) for table in _FIELDS}
 
 
+#: What an absent trailing optional value is stored as: a resident's 旧氏 and ローマ字 are ''
+#: (NOT NULL, as on SQLite), a tax record's details NULL.
+_ABSENT: dict[str, Any] = {"residents": "", "seals": None, "taxes": None}
+
+
 def _records(kind: str, code: str, rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
-    """(municipality, *values) with absent trailing optional values as NULL."""
-    n = len(_FIELDS[kind])
-    return [(code, *row, *([None] * (n - len(row)))) for row in rows]
+    """(municipality, *values) with absent trailing optional values filled in."""
+    n, absent = len(_FIELDS[kind]), _ABSENT[kind]
+    return [(code, *row, *([absent] * (n - len(row)))) for row in rows]
 
 
 async def insert_rows(conn: Conn, kind: str, code: str, rows: Iterable[Sequence[Any]]) -> None:

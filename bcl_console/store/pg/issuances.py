@@ -54,7 +54,7 @@ def _record(row: asyncpg.Record) -> IssuanceRecord:
         pages=row["pages"], document_path=row["document_path"], created_at=row["created_at"],
         issued_at=row["issued_at"], voided_at=row["voided_at"],
         signed_pages=tuple(json.loads(row["signed_pages"])) if row["signed_pages"] else None,
-        certificate_number=row["certificate_number"],
+        certificate_number=row["certificate_number"], layout_version=row["layout_version"],
     )
 
 
@@ -71,12 +71,12 @@ async def insert_issued(conn: Conn, r: IssuanceRecord) -> None:
     await conn.execute(
         "INSERT INTO issuances (request_id, type, options, municipality_code, resident_code, channel, "
         "operator, fee, state, verification_code, content_sha256, pages, document_path, created_at, "
-        "issued_at, voided_at, signed_pages, certificate_number) "
-        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
+        "issued_at, voided_at, signed_pages, certificate_number, layout_version) "
+        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)",
         r.request_id, r.type, json.dumps(r.options, sort_keys=True, ensure_ascii=False),
         r.municipality_code, r.resident_code, r.channel, r.operator, r.fee, r.state,
         r.verification_code, r.content_sha256, r.pages, r.document_path, r.created_at,
-        r.issued_at, r.voided_at, _pages_json(r.signed_pages), r.certificate_number)
+        r.issued_at, r.voided_at, _pages_json(r.signed_pages), r.certificate_number, r.layout_version)
 
 
 async def next_number(conn: Conn, municipality_code: str, year: int) -> int:
@@ -223,10 +223,10 @@ async def mark_issued(conn: Conn, d: IssuedDocumentPath, audit: AuditEntry | Non
     audit line when it has one (counter issuance)."""
     status = await conn.execute(
         "UPDATE issuances SET state = 'issued', verification_code = $1, content_sha256 = $2, pages = $3, "
-        "document_path = $4, issued_at = $5, latency_ms = $6, signed_pages = $7, certificate_number = $8 "
-        "WHERE request_id = $9 AND state = 'awaiting_payment'",
+        "document_path = $4, issued_at = $5, latency_ms = $6, signed_pages = $7, certificate_number = $8, "
+        "layout_version = $9 WHERE request_id = $10 AND state = 'awaiting_payment'",
         d.verification_code, d.content_sha256, d.pages, d.document_path, d.at, d.latency_ms,
-        _pages_json(d.signed_pages), d.certificate_number, d.request_id)
+        _pages_json(d.signed_pages), d.certificate_number, d.layout_version, d.request_id)
     changed = _changed(status) == 1
     if changed and audit is not None:
         await append_audit(conn, audit)

@@ -38,8 +38,11 @@ async def _insert_many(conn: Conn, sql: str, municipality_code: str, rows: Itera
 
 
 async def insert_residents(conn: Conn, municipality_code: str, rows: Iterable[Row]) -> int:
-    """Insert resident rows (values in RESIDENT_FIELDS order); returns how many."""
-    return await _insert_many(conn, _INSERT_RESIDENT, municipality_code, rows)
+    """Insert resident rows (values in RESIDENT_FIELDS order; 旧氏 and ローマ字 may be
+    absent, then ''); returns how many."""
+    width = len(RESIDENT_FIELDS)
+    padded = [tuple(row) + ("",) * (width - len(row)) for row in rows]
+    return await _insert_many(conn, _INSERT_RESIDENT, municipality_code, padded)
 
 
 async def insert_seal_impression(conn: Conn, sha256: str, png: bytes) -> None:
@@ -106,6 +109,8 @@ def _resident(row: asyncpg.Record) -> Resident:
         status_date=date.fromisoformat(row["status_date"]) if row["status_date"] else None,
         needs_evacuation_help=bool(row["needs_evacuation_help"]),
         restricted=bool(row["restricted"]),
+        former_surname=row["former_surname"],
+        name_roman=row["name_roman"],
     )
 
 

@@ -8,6 +8,7 @@ from bcl_console.store.api import (
     DisasterStore,
     EventChannel,
     IssuanceStore,
+    LayoutStore,
     LinkageStore,
     ManageStore,
     MonitorStore,
@@ -28,6 +29,7 @@ from bcl_console.store.pg.db import PgDatabase
 from bcl_console.store.pg.disasters import PgDisaster
 from bcl_console.store.pg.issuances import PgIssuances
 from bcl_console.store.pg.jobs import PgScheduler
+from bcl_console.store.pg.layouts import PgLayouts
 from bcl_console.store.pg.linkage import PgLinkage
 from bcl_console.store.pg.manage import PgManage
 from bcl_console.store.pg.monitor import PgMonitor
@@ -65,6 +67,7 @@ class PgStore:
         self.teststages: TestStageStore = PgTestStages(self.db)
         self.manage: ManageStore = PgManage(self.db)
         self.terminals: TerminalStore = PgTerminals(self.db)
+        self.layouts: LayoutStore = PgLayouts(self.db)
         self.channel: EventChannel | None = PgChannel(url)
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
