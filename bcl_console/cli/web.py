@@ -87,7 +87,8 @@ class WebConsole:
     def __init__(self, command: list[str], max_sessions: int) -> None:
         self.command = command
         self.max_sessions = max_sessions
-        self.sessions: set[web.WebSocketResponse] = set()
+        #: Each session's websocket, and the event set once its console has stopped.
+        self.sessions: dict[web.WebSocketResponse, asyncio.Event] = {}
         self._runner: web.AppRunner | None = None
         self._server: Any = None
 
@@ -122,11 +123,11 @@ class WebConsole:
 
     async def stop(self) -> None:
         """Close every session (their consoles stop as on `q`), then the server."""
+        stopped = list(self.sessions.values())
         for ws in list(self.sessions):
             await ws.close()
-        deadline = asyncio.get_running_loop().time() + STOP_SECONDS
-        while self.sessions and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
+        if stopped:
+            await asyncio.wait([asyncio.create_task(event.wait()) for event in stopped], timeout=STOP_SECONDS)
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -163,11 +164,14 @@ class WebConsole:
                 "tab, or ask the trainer to raise --max-sessions, then restart.\r\n".encode())
             await ws.close(code=TRY_AGAIN_LATER, message=b"all sessions in use")
             return ws
-        self.sessions.add(ws)
+        stopped = self.sessions[ws] = asyncio.Event()
         width = _size(request.query.get("width"), 80)
         height = _size(request.query.get("height"), 24)
+        async def close() -> None:
+            await ws.close()
+
         service = AppService(self._server.command, write_bytes=ws.send_bytes, write_str=ws.send_str,
-                             close=ws.close, download_manager=self._server.download_manager)
+                             close=close, download_manager=self._server.download_manager)
         log.info("web session %s started (%d in use)", service.app_service_id, len(self.sessions))
         try:
             await service.start(width, height)
@@ -183,7 +187,8 @@ class WebConsole:
                 process = getattr(service, "_process", None)
                 if process is not None and process.returncode is None:
                     process.kill()
-            self.sessions.discard(ws)
+            self.sessions.pop(ws, None)
+            stopped.set()
             await ws.close()
         return ws
 
