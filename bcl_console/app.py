@@ -115,7 +115,7 @@ class BclApp(App[int]):
             self.run_worker(self._ensure_demo(), group="demo", exclusive=True, exit_on_error=False)
 
     async def _ensure_demo(self) -> None:
-        if await demo_service(self.runtime).is_empty():
+        if self.runtime.db is not None and await demo_service(self.runtime).is_empty():
             self.notify("Empty data directory: creating the demo data set…", timeout=5)
             summary = await make_demo(self.runtime, self.runtime.settings.demo_seed)
             self.notify(

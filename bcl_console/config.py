@@ -46,6 +46,10 @@ class Settings:
     demo_seed: int = 2026
     """Seed of the demo data set made on first start."""
 
+    database_url: str | None = None
+    """``postgresql://USER@HOST:PORT/DBNAME`` selects the PostgreSQL store (contract §10);
+    unset, the centre's database is the SQLite file in the data directory."""
+
     extra: dict[str, Any] = field(default_factory=dict)
     """Keys of config.toml that this version does not know (kept, not used)."""
 
@@ -145,6 +149,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return value if isinstance(value, datetime) else _parse_now(str(value), source)
         if name == "host":
             return str(value)
+        if name == "database_url":
+            return str(value).strip() or None
     except ValueError:
         raise ConfigError(f"{source}: {value!r} is not a valid value for {name}") from None
     return value

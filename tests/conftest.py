@@ -12,10 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from bcl_console.config import Settings, load_settings
+from bcl_console.config import DB_FILENAME, Settings, load_settings
 from bcl_console.demo.make import make_demo
 from bcl_console.services.platform.clock import FixedClock
 from bcl_console.services.platform.runtime import Runtime
+from tests.pg import (
+    DATABASES,
+    TestServer,
+    missing_reason,
+    pg_dump,
+    pg_query,
+    run_sync,
+    skip_or_fail,
+)
 
 #: Tests live on a Wednesday in June, 10:00 in Japan: inside service hours.
 TEST_NOW = datetime.fromisoformat("2026-06-17T10:00:00+09:00")
@@ -24,7 +33,7 @@ TEST_NOW = datetime.fromisoformat("2026-06-17T10:00:00+09:00")
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No user config or data directory is ever discovered from the machine."""
-    for name in ("BCL_DATA_DIR", "BCL_NOW", "BCL_PORT", "BCL_HOST", "BCL_DEMO_SEED"):
+    for name in ("BCL_DATA_DIR", "BCL_NOW", "BCL_PORT", "BCL_HOST", "BCL_DEMO_SEED", "BCL_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
 
@@ -34,9 +43,56 @@ def clock() -> FixedClock:
     return FixedClock(TEST_NOW)
 
 
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServer]:
+    """The session's own PostgreSQL server (tests/pg.py), started on first use."""
+    reason = missing_reason()
+    if reason:
+        skip_or_fail(reason)
+    server = TestServer(tmp_path_factory.mktemp("postgres") / "cluster")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(str(tmp_path / "data"))
+def backend() -> str:
+    """The store a test runs on. "sqlite" here; tests/services and tests/store run each
+    test on both (their conftest.py parametrizes this)."""
+    return "sqlite"
+
+
+def _on_postgres(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, data_dir: Path,
+                 template: str) -> str:
+    """Point this test's centre (every load_settings, every child process) at a fresh
+    PostgreSQL database cloned from ``template``."""
+    server: TestServer = request.getfixturevalue("pg_server")
+    url = server.fresh(template)
+    monkeypatch.setenv("BCL_DATABASE_URL", url)
+    DATABASES[data_dir / DB_FILENAME] = url
+    return url
+
+
+def _migrated(url: str) -> None:
+    from bcl_console.store.pg.db import PgDatabase
+
+    async def go() -> None:
+        db = PgDatabase(url)
+        await db.open()
+        await db.close()
+
+    run_sync(go)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+             monkeypatch: pytest.MonkeyPatch) -> Settings:
+    data_dir = tmp_path / "data"
+    if backend == "postgresql":
+        server: TestServer = request.getfixturevalue("pg_server")
+        _on_postgres(request, monkeypatch, data_dir, server.template_of("bcl_empty", _migrated))
+    return load_settings(str(data_dir))
 
 
 @pytest.fixture
@@ -65,9 +121,20 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def demo_dir(demo_template: Path, tmp_path: Path) -> Path:
+def demo_dir(demo_template: Path, tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+             monkeypatch: pytest.MonkeyPatch) -> Path:
     target = tmp_path / "demo-data"
     shutil.copytree(demo_template, target)
+    if backend == "postgresql":
+        server: TestServer = request.getfixturevalue("pg_server")
+
+        def copied(url: str) -> None:
+            from bcl_console.store.copy import copy_sqlite_to_postgres
+
+            run_sync(lambda: copy_sqlite_to_postgres(demo_template / DB_FILENAME, url))
+
+        _on_postgres(request, monkeypatch, target, server.template_of("bcl_demo", copied))
+        (target / DB_FILENAME).unlink()  # nothing may read the SQLite copy by mistake
     return target
 
 
@@ -81,6 +148,8 @@ async def demo_runtime(demo_dir: Path, clock: FixedClock) -> AsyncIterator[Runti
 
 def dump(db_path: Path) -> list[str]:
     """Every row of the database as SQL text: equal dumps mean nothing changed."""
+    if db_path in DATABASES:
+        return pg_dump(DATABASES[db_path])
     conn = sqlite3.connect(db_path)
     try:
         return list(conn.iterdump())
@@ -89,7 +158,10 @@ def dump(db_path: Path) -> list[str]:
 
 
 def query(db_path: Path, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
-    """Rows of a query on a data directory's database, read outside the runtime."""
+    """Rows of a query on a data directory's database, read outside the runtime (on
+    PostgreSQL when the test runs there: ``?`` placeholders either way)."""
+    if db_path in DATABASES:
+        return pg_query(DATABASES[db_path], sql, *params)
     conn = sqlite3.connect(db_path)
     try:
         return conn.execute(sql, params).fetchall()
@@ -121,3 +193,43 @@ def require_pdftoppm() -> None:
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """One line on which stores this run tests (and why not PostgreSQL, when it cannot)."""
+    reason = missing_reason()
+    if reason is None:
+        return "stores: SQLite and PostgreSQL (a server of the run's own)"
+    return f"stores: SQLite only: {reason}, so the PostgreSQL half of the suite does not run"
+
+
+async def execute(rt: Runtime, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
+    """A statement of a test's own on the runtime's database, whichever store it is (a
+    test that changes data behind the services' back); ``?`` placeholders either way."""
+    if rt.settings.database_url:
+        import asyncpg
+
+        from bcl_console.store.pg.db import _setup_connection
+        from tests.pg import to_postgres
+
+        conn = await asyncpg.connect(rt.settings.database_url)
+        try:
+            await _setup_connection(conn)
+            return [tuple(r) for r in await conn.fetch(to_postgres(sql), *params)]
+        finally:
+            await conn.close()
+    assert rt.db is not None
+    return await rt.db.write(lambda c: [tuple(r) for r in c.execute(sql, params).fetchall()])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A ``sqlite_only`` test (about SQLite itself: its files, its locks, its migrations)
+    runs once, on SQLite: its PostgreSQL instance is not collected."""
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_pg = callspec is not None and callspec.params.get("backend") == "postgresql"
+        (drop if on_pg and item.get_closest_marker("sqlite_only") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

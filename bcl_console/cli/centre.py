@@ -40,7 +40,8 @@ def register(sub: Subparsers, common: Common) -> None:
 def cmd_init(args: argparse.Namespace) -> int:
     from bcl_console.services.platform.datadir import holds_centre
 
-    existed = holds_centre(settings_from(args).data_dir)
+    settings = settings_from(args)
+    existed = holds_centre(settings.data_dir, settings.database_url)
 
     async def body(runtime: Runtime) -> int:
         doc = {"data_dir": str(runtime.settings.data_dir), "created": not existed,

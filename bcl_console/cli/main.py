@@ -20,6 +20,7 @@ from typing import NoReturn
 from bcl_console import __version__
 from bcl_console.cli import (
     centre,
+    database,
     disaster,
     issuance,
     jobs,
@@ -39,7 +40,7 @@ from bcl_console.cli.output import EXIT_FAILURE, EXIT_USAGE, CliError, cli_error
 
 #: The command groups, in the order ``--help`` lists their commands.
 GROUPS = (serve, web, centre, resident, municipality, issuance, keys, kiosk, settle, jobs, onboarding, disaster,
-          linkage, terminal)
+          linkage, terminal, database)
 
 
 class Parser(argparse.ArgumentParser):
@@ -56,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--now", default=argparse.SUPPRESS, metavar="ISO",
                        help="start the centre's clock at this instant, e.g. 2027-04-01T02:00+09:00 "
                             "(training and tests)")
+    where.add_argument("--database", default=argparse.SUPPRESS, metavar="URL", dest="database_url",
+                       help="postgresql://USER@HOST:PORT/DBNAME: the centre's database on PostgreSQL "
+                            "(default: $BCL_DATABASE_URL, else the SQLite file in the data directory)")
     js = Parser(add_help=False)
     js.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 

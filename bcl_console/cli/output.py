@@ -13,7 +13,7 @@ from typing import Any
 
 from bcl_console.config import ConfigError
 from bcl_console.domain.errors import DomainError
-from bcl_console.store import StoreError, disk_full
+from bcl_console.store import StoreCannotOpen, StoreError, disk_full
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
 
@@ -91,6 +91,8 @@ def cli_error(exc: Exception) -> CliError:
     if disk_full(exc):
         return CliError("the data directory's disk is full; nothing more was written (free space, then "
                         "run the command again)", EXIT_FAILURE, "storage_full")
+    if isinstance(exc, StoreCannotOpen):
+        return CliError(str(exc), EXIT_USAGE, exc.code)
     if isinstance(exc, StoreError):
         return CliError(str(exc), EXIT_FAILURE, exc.code)
     if isinstance(exc, OSError):

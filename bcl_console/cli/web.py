@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -60,6 +61,8 @@ def cmd_web(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise CliError(f"--port {args.port} is not a port (0-65535)", EXIT_USAGE, "usage")
     settings = settings_from(args)
+    if settings.database_url:  # each tab's console on the same database (in the environment,
+        os.environ["BCL_DATABASE_URL"] = settings.database_url  # not on a command line: a password)
 
     async def main() -> int:
         from bcl_console.app import prepare_centre

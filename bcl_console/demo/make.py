@@ -11,7 +11,7 @@ import os
 import shutil
 from dataclasses import replace
 
-from bcl_console.config import Settings, prepare_data_dir
+from bcl_console.config import ConfigError, Settings, prepare_data_dir
 from bcl_console.demo import disaster as demo_disaster
 from bcl_console.demo import onboarding as demo_onboarding
 from bcl_console.demo import terminals as demo_terminals
@@ -23,6 +23,9 @@ from bcl_console.services.platform.runtime import Runtime
 
 def demo_service(runtime: Runtime) -> DemoService:
     """The demo data set's maker over a runtime's database, clock, events and test CA."""
+    if runtime.db is None:
+        raise ConfigError("the demo data set is made on SQLite: make it in a data directory without "
+                          "--database, then move it with `bcl-console database copy --to URL`")
     return DemoService(runtime.db, runtime.clock, runtime.bus, runtime.pki,
                        runtime.settings.cards_dir)
 
@@ -42,8 +45,9 @@ async def make_demo(runtime: Runtime, seed: int, *, residents: int | None = None
 
 
 async def ensure_demo(runtime: Runtime) -> DemoSummary | None:
-    """Make the demo data set if the database holds no municipality yet."""
-    if await demo_service(runtime).is_empty():
+    """Make the demo data set if the database holds no municipality yet (SQLite only: a
+    centre on PostgreSQL starts as it is)."""
+    if runtime.db is not None and await demo_service(runtime).is_empty():
         return await make_demo(runtime, runtime.settings.demo_seed)
     return None
 
@@ -54,6 +58,9 @@ async def remake_demo(settings: Settings, seed: int, *, residents: int | None = 
     data directory (with the centre's own keys), then swapped in by renames. If anything
     fails on the way — a full disk above all — the staging directory is removed and the
     previous centre is left exactly as it was."""
+    if settings.database_url:
+        raise ConfigError("the demo data set is made on SQLite: make it in a data directory without "
+                          "--database, then move it with `bcl-console database copy --to URL`")
     data_dir = settings.data_dir
     os.umask(0o077)
     prepare_data_dir(data_dir)

@@ -21,6 +21,7 @@ from datetime import time as dtime
 from pathlib import Path
 
 from bcl_console.demo import names as demo_names
+from bcl_console.demo import terminals as demo_terminals
 from bcl_console.demo.people import PeopleGenerator, Place
 from bcl_console.domain.codes import with_check_digit
 from bcl_console.domain.damage import class_from_ratio
@@ -200,6 +201,8 @@ def _build(conn: Conn, specs: list[DemoMunicipality], seed: int, today: date, at
             received_at=at, source="demo", outcome="applied", counts=counts, checksums={},
         )
     _demo_disaster(conn, specs[0].municipality, seed, today, at)
+    # the counters' month first: the stores' history stays the newest written (the Monitor's feed)
+    demo_terminals.counters_with_history(conn, [s.municipality for s in specs[:2]], seed, today, at)
     _demo_history(conn, [s.municipality for s in specs[:2]], seed, today)
     meta_store.set_meta(conn, "demo_seed", str(seed))
     meta_store.set_meta(conn, "demo_created_at", at)

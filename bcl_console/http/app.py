@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from bcl_console import __version__
+from bcl_console.http import counter as web_counter
 from bcl_console.http import kiosk as web_kiosk
 from bcl_console.http import linkage as web_linkage
 from bcl_console.http import manage as web_manage
@@ -42,7 +44,8 @@ async def healthz(request: web.Request) -> web.Response:
 def build_app(runtime: Runtime) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY,
                           middlewares=[web_kiosk.measure, errors, web_kiosk.kiosk_auth,
-                                       web_disaster.disaster_auth, web_manage.manage_auth])
+                                       web_disaster.disaster_auth, web_manage.manage_auth,
+                                       web_counter.counter_auth])
     app[RUNTIME_KEY] = runtime
     app.router.add_get("/healthz", healthz)
     web_linkage.setup(app)
@@ -50,6 +53,7 @@ def build_app(runtime: Runtime) -> web.Application:
     web_disaster.setup(app)
     web_verify.setup(app)
     web_manage.setup(app)
+    web_counter.setup(app)
     return app
 
 
@@ -63,11 +67,14 @@ class HttpServer:
 
     @classmethod
     async def start(cls, runtime: Runtime, host: str, port: int, app: web.Application | None = None, *,
-                    idle_timeout: float = IDLE_TIMEOUT) -> HttpServer:
+                    idle_timeout: float = IDLE_TIMEOUT, sock: socket.socket | None = None) -> HttpServer:
+        """Serve on ``host:port``, or on ``sock``: a listening socket that several worker
+        processes share (``serve --workers``), the kernel handing each connection to one."""
         runner = web.AppRunner(app or build_app(runtime), handle_signals=False, access_log=access_log,
                                access_log_class=AccessLogger, keepalive_timeout=idle_timeout)
         await runner.setup()
-        site = web.TCPSite(runner, host, port, reuse_address=True)
+        site: web.BaseSite = (web.SockSite(runner, sock) if sock is not None
+                              else web.TCPSite(runner, host, port, reuse_address=True))
         try:
             await site.start()
         except OSError:
@@ -87,8 +94,8 @@ class HttpServer:
 
 
 async def start_http(runtime: Runtime, host: str | None = None, port: int | None = None, *,
-                     idle_timeout: float = IDLE_TIMEOUT) -> HttpServer:
-    """Serve the HTTP API (healthz, relay, linkage, shelter, verify, manage) for a runtime on its loop;
+                     idle_timeout: float = IDLE_TIMEOUT, sock: socket.socket | None = None) -> HttpServer:
+    """Serve the HTTP API (healthz, relay, linkage, shelter, verify, manage, counter) for a runtime on its loop;
     the runtime stops it when it stops. A runtime is served once: a second call returns
     the server already running."""
     if isinstance(runtime.http, HttpServer):
@@ -98,6 +105,7 @@ async def start_http(runtime: Runtime, host: str | None = None, port: int | None
         host or runtime.settings.host,
         runtime.settings.port if port is None else port,
         idle_timeout=idle_timeout,
+        sock=sock,
     )
     runtime.serving(server)
     return server

@@ -37,7 +37,7 @@ from bcl_console.domain.errors import (
     UpstreamTimeout,
 )
 from bcl_console.services.issuance.pki import CardSignatureRefused, CardUnreadable
-from bcl_console.store import StoreBusy, disk_full
+from bcl_console.store import StoreBusy, StoreUnavailable, disk_full
 
 if TYPE_CHECKING:
     from bcl_console.services.platform.runtime import Runtime
@@ -247,6 +247,11 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if isinstance(exc, StoreBusy):
             log.warning("%s %s: the database is busy", request.method, loggable_path(request))
             response = json_error(503, "busy", "the centre is busy; try again in a moment")
+            response.headers["Retry-After"] = "1"
+            return response
+        if isinstance(exc, StoreUnavailable):
+            log.warning("%s %s: the database cannot be reached", request.method, loggable_path(request))
+            response = json_error(503, "unavailable", "the centre's database cannot be reached; try again")
             response.headers["Retry-After"] = "1"
             return response
         log.exception("unhandled error on %s %s", request.method, loggable_path(request))

@@ -147,7 +147,7 @@ def _amount(body: dict[str, Any]) -> int:
     return amount
 
 
-def _printed(body: dict[str, Any]) -> bool:
+def printed_result(body: dict[str, Any]) -> bool:
     result = body.get("result")
     if result not in ("printed", "failed"):
         raise BadRequest("result must be printed or failed", code="bad_result")
@@ -159,7 +159,7 @@ def challenge_json(c: ChallengeIssued) -> dict[str, Any]:
     return {"challenge_id": c.challenge_id, "nonce": c.nonce}
 
 
-def _session_json(s: SessionOpened) -> dict[str, Any]:
+def session_json(s: SessionOpened) -> dict[str, Any]:
     return {
         "session_id": s.session_id,
         "municipality": {"code": s.municipality_code, "name": s.municipality_name},
@@ -180,43 +180,53 @@ async def challenges(request: web.Request) -> web.Response:
 
 async def sessions(request: web.Request) -> web.Response:
     proof = card_proof(await read_json(request))
-    return web.json_response(_session_json(await _relay(request).open_session(request[OPERATOR], proof)),
+    return web.json_response(session_json(await _relay(request).open_session(request[OPERATOR], proof)),
                              status=201)
 
 
-async def requests_(request: web.Request) -> web.Response:
+async def read_order(request: web.Request, operator: str) -> tuple[CertificateOrder | RequestAccepted, str, str]:
+    """A request's order with its Idempotency-Key and the body's fingerprint, or, for a
+    body that is no order but a retry of an answered key, that answer (kiosks and counter
+    terminals alike): a retry's answer and the session's state come before the body's own
+    mistakes."""
     body = await read_json(request)
     key = check_idempotency_key(header_text(request, "Idempotency-Key", 200))
-    relay, operator = _relay(request), request[OPERATOR]
+    relay = _relay(request)
     fingerprint = order_fingerprint(body)
     session_id: str | None = None
     try:
         session_id = _session_id(body)
-        order = _order(body, session_id)
+        return _order(body, session_id), key, fingerprint
     except BadRequest:
-        # A retry's answer and the session's state come before the body's own mistakes.
         again = await relay.replay(operator, key, fingerprint)
         if again is not None:
-            return _accepted(again)
+            return again, key, fingerprint
         if session_id is not None:
             await relay.session(operator, session_id)
         raise
-    return _accepted(await relay.request(operator, order, idempotency_key=key, fingerprint=fingerprint))
 
 
-async def _for_request(request: web.Request, parse: Callable[[dict[str, Any]], T]) -> T:
+async def requests_(request: web.Request) -> web.Response:
+    operator = request[OPERATOR]
+    order, key, fingerprint = await read_order(request, operator)
+    if isinstance(order, RequestAccepted):
+        return _accepted(order)
+    return _accepted(await _relay(request).request(operator, order, idempotency_key=key, fingerprint=fingerprint))
+
+
+async def for_request(request: web.Request, operator: str, parse: Callable[[dict[str, Any]], T]) -> T:
     """A body read for a request id: a body that is wrong for an unknown request is
     answered as the unknown request it is (404), whatever its mistakes."""
     body = await read_json(request)
     try:
         return parse(body)
     except BadRequest:
-        await _relay(request).find(request[OPERATOR], request.match_info["id"])
+        await _relay(request).find(operator, request.match_info["id"])
         raise
 
 
 async def payment(request: web.Request) -> web.Response:
-    amount = await _for_request(request, _amount)
+    amount = await for_request(request, request[OPERATOR], _amount)
     relay, operator, request_id = _relay(request), request[OPERATOR], request.match_info["id"]
     paid = await relay.pay(operator, request_id, amount)
     return web.json_response({"status": paid.status, "verification_code": paid.verification_code,
@@ -230,7 +240,7 @@ async def document(request: web.Request) -> web.Response:
 
 
 async def completion(request: web.Request) -> web.Response:
-    printed = await _for_request(request, _printed)
+    printed = await for_request(request, request[OPERATOR], printed_result)
     relay, operator, request_id = _relay(request), request[OPERATOR], request.match_info["id"]
     done = await relay.complete(operator, request_id, printed=printed)
     return web.json_response({"status": done.status, "refunded": done.refunded})

@@ -24,12 +24,12 @@ from datetime import date
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from bcl_console.domain.errors import BadRequest
 from bcl_console.domain.fiscal import tokyo_at
-from bcl_console.http.common import RUNTIME_KEY, bearer_token, json_error, read_json
+from bcl_console.http.common import RUNTIME_KEY, read_json
 from bcl_console.http.kiosk import RateLimiter
+from bcl_console.http.terminals import terminal_auth
 from bcl_console.services.linkage.service import BatchView
 from bcl_console.services.manage.service import (
     MAX_BATCHES,
@@ -54,19 +54,7 @@ _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _CODE_NAMES = ("municipality", "municipality_code")
 
 
-@web.middleware
-async def manage_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not request.path.startswith("/manage/"):
-        return await handler(request)
-    runtime = request.app[RUNTIME_KEY]
-    terminal = await runtime.terminals.authenticate(bearer_token(request))
-    if terminal is None:
-        return json_error(401, "unauthorized",
-                          "a valid management-terminal token is required (Authorization: Bearer …)")
-    if not request.app[MANAGE_LIMIT_KEY].allow(str(terminal.id)):
-        return json_error(429, "rate_limited", "too many requests for this terminal; slow down")
-    request[TERMINAL] = terminal
-    return await handler(request)
+manage_auth = terminal_auth("/manage/", lambda runtime: runtime.terminals, TERMINAL, MANAGE_LIMIT_KEY)
 
 
 # --------------------------------------------------------------------------- requests → values

@@ -5,6 +5,13 @@ the records); what this package itself offers the rest of the program is its err
 ``store.sqlite`` is the embedded implementation, the modules beside it its SQL.
 """
 
-from bcl_console.store.db import StorageFull, StoreBusy, StoreError, disk_full
+from bcl_console.store.errors import (
+    StorageFull,
+    StoreBusy,
+    StoreCannotOpen,
+    StoreError,
+    StoreUnavailable,
+    disk_full,
+)
 
-__all__ = ["StorageFull", "StoreBusy", "StoreError", "disk_full"]
+__all__ = ["StorageFull", "StoreBusy", "StoreCannotOpen", "StoreError", "StoreUnavailable", "disk_full"]

@@ -23,7 +23,6 @@ same lookup goes to the reader thread, which waits as every read does.
 from __future__ import annotations
 
 import asyncio
-import errno
 import shutil
 import sqlite3
 from collections import Counter
@@ -35,6 +34,10 @@ from typing import Any, TypeVar, cast
 import aiosqlite
 
 from bcl_console.config import DB_FILENAME as DB_FILENAME
+from bcl_console.store.errors import StorageFull as StorageFull
+from bcl_console.store.errors import StoreBusy as StoreBusy
+from bcl_console.store.errors import StoreError as StoreError
+from bcl_console.store.errors import disk_full as disk_full
 
 T = TypeVar("T")
 
@@ -43,40 +46,6 @@ T = TypeVar("T")
 Conn = sqlite3.Connection
 #: A constraint failed (a duplicate key, a row that refers to nothing).
 IntegrityError = sqlite3.IntegrityError
-
-
-class StoreError(Exception):
-    """The database failed: it cannot be opened or migrated, or the engine refused a
-    statement. Engine exceptions never cross the store's boundary: they become this (or
-    a subclass below), with the engine's own as ``__cause__``."""
-
-    code = "store"
-
-
-class StoreBusy(StoreError):
-    """The database stayed locked by another process for longer than the busy timeout:
-    nothing was written; the same request again may succeed."""
-
-    code = "store_busy"
-
-    def __init__(self, detail: str = "") -> None:
-        super().__init__("the database is busy (locked by another process); try again"
-                         + (f" ({detail})" if detail else ""))
-
-
-class StorageFull(StoreError):
-    """The disk of the data directory is full: nothing was written (SQLite rolled back)."""
-
-    code = "storage_full"
-
-    def __init__(self, detail: str = "") -> None:
-        super().__init__("the data directory's disk is full" + (f" ({detail})" if detail else ""))
-
-
-def disk_full(exc: BaseException) -> bool:
-    """Whether an error means a full disk: the store's StorageFull, or ENOSPC/EDQUOT from a file."""
-    return isinstance(exc, StorageFull) or (
-        isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT))
 
 
 #: SQLite's primary result codes that mean "no space left" (SQLITE_FULL) and the I/O

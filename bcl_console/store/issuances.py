@@ -14,9 +14,16 @@ from bcl_console.domain.municipality import CertificateType, Municipality
 from bcl_console.domain.resident import Resident
 from bcl_console.store import municipalities as muni_store
 from bcl_console.store import residents as res_store
-from bcl_console.store.api import CertificateSource, IdempotentRequest, IssuedDocumentPath, Route
+from bcl_console.store.api import (
+    AuditEntry,
+    CertificateSource,
+    IdempotentRequest,
+    IssuedDocumentPath,
+    Route,
+)
 from bcl_console.store.api import FeedRow as FeedRow
 from bcl_console.store.api import IssuanceRecord as IssuanceRecord
+from bcl_console.store.audit import append_audit
 from bcl_console.store.db import Database
 
 
@@ -205,8 +212,9 @@ def route(conn: sqlite3.Connection, code: str) -> Route | None:
     return None if m is None else Route(m, muni_store.get_fees(conn, code))
 
 
-def mark_issued(conn: sqlite3.Connection, d: IssuedDocumentPath) -> bool:
-    """awaiting_payment → issued, only from that state (one guarded transaction)."""
+def mark_issued(conn: sqlite3.Connection, d: IssuedDocumentPath, audit: AuditEntry | None = None) -> bool:
+    """awaiting_payment → issued, only from that state (one guarded transaction), with its
+    audit line when it has one (counter issuance)."""
     cur = conn.execute(
         "UPDATE issuances SET state = 'issued', verification_code = ?, content_sha256 = ?, pages = ?, "
         "document_path = ?, issued_at = ?, latency_ms = ?, signed_pages = ?, certificate_number = ? "
@@ -214,11 +222,15 @@ def mark_issued(conn: sqlite3.Connection, d: IssuedDocumentPath) -> bool:
         (d.verification_code, d.content_sha256, d.pages, d.document_path, d.at, d.latency_ms,
          _pages_json(d.signed_pages), d.certificate_number, d.request_id),
     )
+    if cur.rowcount == 1 and audit is not None:
+        append_audit(conn, audit)
     return cur.rowcount == 1
 
 
-def complete(conn: sqlite3.Connection, request_id: str, printed: bool, at: str) -> bool:
-    """issued → printed, or issued → voided (a failed print: not billed, refunded)."""
+def complete(conn: sqlite3.Connection, request_id: str, printed: bool, at: str,
+             audit: AuditEntry | None = None) -> bool:
+    """issued → printed, or issued → voided (a failed print: not billed, refunded); the
+    audit line, when given, is written with the change."""
     if printed:
         cur = conn.execute(
             "UPDATE issuances SET state = 'printed', completed_at = ? WHERE request_id = ? AND state = 'issued'",
@@ -227,6 +239,8 @@ def complete(conn: sqlite3.Connection, request_id: str, printed: bool, at: str) 
         cur = conn.execute(
             "UPDATE issuances SET state = 'voided', completed_at = ?, voided_at = ? "
             "WHERE request_id = ? AND state = 'issued'", (at, at, request_id))
+    if cur.rowcount == 1 and audit is not None:
+        append_audit(conn, audit)
     return cur.rowcount == 1
 
 
@@ -298,11 +312,11 @@ class SqliteIssuances:
                            body_sha256: str, copies: int) -> IssuanceRecord:
         return await self._db.write(open_request, record, session_id, idempotency_key, body_sha256, copies)
 
-    async def mark_issued(self, issued: IssuedDocumentPath) -> bool:
-        return await self._db.write(mark_issued, issued)
+    async def mark_issued(self, issued: IssuedDocumentPath, audit: AuditEntry | None = None) -> bool:
+        return await self._db.write(mark_issued, issued, audit)
 
-    async def complete(self, request_id: str, printed: bool, at: str) -> bool:
-        return await self._db.write(complete, request_id, printed, at)
+    async def complete(self, request_id: str, printed: bool, at: str, audit: AuditEntry | None = None) -> bool:
+        return await self._db.write(complete, request_id, printed, at, audit)
 
     async def record_refusal(self, at: str, operator: str | None, municipality_code: str | None,
                              reason: str) -> None:

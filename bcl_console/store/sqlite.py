@@ -9,6 +9,7 @@ from bcl_console.store.api import (
     AuditStore,
     CardStore,
     DisasterStore,
+    EventChannel,
     IssuanceStore,
     LinkageStore,
     ManageStore,
@@ -20,12 +21,16 @@ from bcl_console.store.api import (
     ResidentStore,
     SchedulerStore,
     SettlementStore,
+    TerminalStore,
     TestStageStore,
     TokenStore,
 )
 from bcl_console.store.audit import SqliteAudit
 from bcl_console.store.cards import SqliteCards
 from bcl_console.store.db import Database
+from bcl_console.store.db import Database as SqliteDatabase  # noqa: F401 - what the runtime names
+
+__all__ = ["SqliteDatabase", "SqliteStore"]
 from bcl_console.store.disasters import SqliteDisaster
 from bcl_console.store.issuances import SqliteIssuances
 from bcl_console.store.jobs import SqliteScheduler
@@ -38,6 +43,7 @@ from bcl_console.store.overview import SqliteOverview
 from bcl_console.store.relay import SqliteRelay
 from bcl_console.store.residents import SqliteResidents
 from bcl_console.store.settlement import SqliteSettlement
+from bcl_console.store.terminals import SqliteTerminals
 from bcl_console.store.teststages import SqliteTestStages
 from bcl_console.store.tokens import SqliteTokens
 
@@ -63,6 +69,8 @@ class SqliteStore:
         self.relay: RelayStore = SqliteRelay(self.db)
         self.teststages: TestStageStore = SqliteTestStages(self.db)
         self.manage: ManageStore = SqliteManage(self.db)
+        self.terminals: TerminalStore = SqliteTerminals(self.db)
+        self.channel: EventChannel | None = None
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         return await self.db.open(target_version=target_version)

@@ -71,7 +71,7 @@ def test_add_list_revoke(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
 
     # rejected: exit 3 with one sentence, nothing changed
     for args, words in (
-        (["add", "--municipality", "131016", "--name", "窓口"], "already has a terminal in use"),
+        (["add", "--municipality", "131016", "--name", "窓口"], "already has a management terminal in use"),
         (["add", "--municipality", "999999", "--name", "x"], "not registered"),
         (["add", "--municipality", "131016", "--name", "42"], "digits alone"),
         (["add", "--municipality", "131016", "--name", "x" * 61], "longer than 60"),

@@ -64,7 +64,7 @@ async def test_list_add_and_revoke_terminals_at_80x24(demo_runtime: Runtime) -> 
         # the same name again, while in use: refused in the form
         await pilot.press("a")
         await fill(app, pilot, {"name": "総務課 LGWAN端末"})
-        assert "already has a terminal in use" in text_of(app, "#form-error")
+        assert "already has a management terminal in use" in text_of(app, "#form-error")
         await pilot.press("escape")
         await settle(app)
 

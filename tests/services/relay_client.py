@@ -1,4 +1,5 @@
-"""A kiosk client written from contract §5 alone (raw HTTP), for the relay tests."""
+"""A kiosk client written from contract §5 alone (raw HTTP), for the relay tests; with
+``api="counter"`` the same client speaks /counter/v1 (contract §14: the kiosk's shapes)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from bcl_console.services.issuance.pki import certificate_pem, sign_nonce
 
 
 class Kiosk:
-    def __init__(self, base: str, token: str, session: aiohttp.ClientSession) -> None:
-        self.base = f"{base}/kiosk/v1"
+    def __init__(self, base: str, token: str, session: aiohttp.ClientSession, api: str = "kiosk") -> None:
+        self.base = f"{base}/{api}/v1"
         self.headers = {"Authorization": f"Bearer {token}"}
         self.http = session
 

@@ -13,7 +13,7 @@ from pypdf import PdfReader
 from bcl_console.domain.certificate import normalise_code
 from bcl_console.domain.errors import InvalidInput, NotFound
 from bcl_console.services.platform.runtime import Runtime
-from tests.conftest import query
+from tests.conftest import execute, query
 
 
 def q(rt: Runtime, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
@@ -123,8 +123,8 @@ async def test_verify_round_trip_and_code_lookup(demo_runtime: Runtime, tmp_path
     assert by_code.status == "genuine"
     assert (await rt.verification.verify_code("0000-0000-0000-0000")).status == "unknown"
     # voided documents are reported as such
-    await rt.db.write(lambda c: c.execute("UPDATE issuances SET state='voided', voided_at='x' "
-                                          "WHERE request_id = ?", (doc.record.request_id,)))
+    await execute(rt, "UPDATE issuances SET state='voided', voided_at='2026-06-17T03:00:00+00:00' "
+                      "WHERE request_id = ?", doc.record.request_id)
     assert (await rt.verification.verify_pdf(path)).status == "voided"
     # the record keeps what was issued
     assert q(rt, "SELECT type, channel, content_sha256 FROM issuances WHERE request_id = ?",
@@ -166,7 +166,7 @@ async def test_gaiji_is_refused_never_printed_as_a_box(demo_runtime: Runtime) ->
     rt = demo_runtime
     code = q(rt, "SELECT resident_code FROM residents WHERE status='active' AND restricted=0 LIMIT 1")[0][0]
     # 𠮷 (U+20BB7, the "tsuchi-yoshi" variant) is outside CP932: a classic 外字.
-    await rt.db.write(lambda c: c.execute("UPDATE residents SET name = '𠮷田 一郎' WHERE resident_code = ?", (code,)))
+    await execute(rt, "UPDATE residents SET name = '𠮷田 一郎' WHERE resident_code = ?", code)
     with pytest.raises(InvalidInput, match="外字") as exc:
         await rt.issuance.issue(code, "residence")
     assert "U+20BB7" in str(exc.value)

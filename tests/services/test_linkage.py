@@ -14,7 +14,7 @@ from bcl_console.services.linkage.batch_writer import write_csv, write_manifest
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.clock import FixedClock
 from bcl_console.services.platform.runtime import Runtime
-from tests.conftest import TEST_NOW, query
+from tests.conftest import TEST_NOW, execute, query
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "fixtures" / "linkage"
@@ -245,7 +245,7 @@ async def test_restore_rebuilds_from_full_plus_deltas(demo_runtime: Runtime) -> 
     await rt.linkage.link(FIX / "valid-delta")
     after_delta = rows(db, "SELECT * FROM residents WHERE municipality_code = ? ORDER BY 2", CODE)
     # the data is lost (a disaster): restore brings back the newest state
-    await rt.db.write(lambda conn: conn.execute("DELETE FROM taxes WHERE municipality_code = ?", (CODE,)))
+    await execute(rt, "DELETE FROM taxes WHERE municipality_code = ?", CODE)
     doc = await rt.linkage.restore(CODE, actor=OP)
     assert doc.restored_to_sequence == 3 and doc.batches == (2, 3)
     assert rows(db, "SELECT * FROM residents WHERE municipality_code = ? ORDER BY 2", CODE) == after_delta

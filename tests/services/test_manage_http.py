@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bcl_console.domain.terminals import MANAGE
 from bcl_console.http.app import start_http
-from bcl_console.services.manage.terminals import TOKEN_PREFIX
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import dump, query
@@ -53,7 +53,7 @@ def error_code(doc: Any) -> str:
 
 async def test_status_and_each_control_of_its_own_municipality(centre: tuple[Runtime, str, str]) -> None:
     rt, url, token = centre
-    assert token.startswith(TOKEN_PREFIX)
+    assert token.startswith(MANAGE.token_prefix)
     status, doc = await call("GET", f"{url}/manage/v1/status", token)
     assert status == 200, doc
     assert doc["terminal"]["name"] == "総務課 LGWAN端末"
@@ -167,7 +167,7 @@ async def test_a_revoked_token_is_401_at_once(centre: tuple[Runtime, str, str]) 
     assert (await rt.terminals.revoke(TOWN, str(record.id), actor=CONSOLE))[1] is False
     # no token, a wrong one, one of another kind, a malformed header: 401 alike
     kiosk = await rt.tokens.issue("kiosk", "テスト", actor=CONSOLE)
-    for sent, headers in ((None, None), (TOKEN_PREFIX + "x" * 43, None), (kiosk, None),
+    for sent, headers in ((None, None), (MANAGE.token_prefix + "x" * 43, None), (kiosk, None),
                           (None, {"Authorization": f"Basic {village.token}"}), ("x" * 5000, None)):
         status, doc = await call("GET", f"{url}/manage/v1/status", sent, headers=headers)
         assert status == 401 and error_code(doc) == "unauthorized"
@@ -176,7 +176,7 @@ async def test_a_revoked_token_is_401_at_once(centre: tuple[Runtime, str, str]) 
     assert again.token != token and (await call("GET", f"{url}/manage/v1/status", again.token))[0] == 200
     assert (await call("GET", f"{url}/manage/v1/status", token))[0] == 401
     # only the token's hash is kept
-    assert not query(rt.settings.db_path, "SELECT 1 FROM management_terminals WHERE token_sha256 = ?", token)
+    assert not query(rt.settings.db_path, "SELECT 1 FROM terminals WHERE token_sha256 = ?", token)
     assert token.encode() not in rt.settings.db_path.read_bytes()
 
 

@@ -14,7 +14,7 @@ from bcl_console.http.app import start_http
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.clock import FixedClock
 from bcl_console.services.platform.runtime import Runtime
-from tests.conftest import query
+from tests.conftest import execute, query
 from tests.services.relay_client import Kiosk
 
 ME = Actor("tester", "cli")
@@ -166,8 +166,7 @@ async def test_the_linkage_test_finds_data_that_does_not_match(demo_runtime: Run
     run = await rt.teststages.run(TOWN, "linkage", actor=ME)
     assert run.outcome.value == "failed" and "no batch has arrived" in run.reason
     # the city's data changed in the intermediate DB behind the batch's back
-    await rt.db.write(lambda c: c.execute("UPDATE residents SET name = '改ざん 太郎' WHERE municipality_code = ?",
-                                          (CITY,)))
+    await execute(rt, "UPDATE residents SET name = '改ざん 太郎' WHERE municipality_code = ?", CITY)
     run = await rt.teststages.run(CITY, "linkage", actor=ME)
     assert run.outcome.value == "failed" and "20 of 20 sampled residents differ" in run.reason
     # a failed linkage test closes the gate again for the stages after it

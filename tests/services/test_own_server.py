@@ -21,7 +21,7 @@ from bcl_console.http.own_server import build_own_server_app
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.clock import FixedClock
 from bcl_console.services.platform.runtime import Runtime
-from tests.conftest import TEST_NOW
+from tests.conftest import TEST_NOW, execute
 from tests.services.relay_client import Kiosk
 
 OP = Actor("op", "cli")
@@ -63,7 +63,7 @@ async def test_issuance_is_forwarded_to_the_own_server(centre: tuple[Runtime, Ht
     _, pdf = await kiosk.flow(card.pem)
     assert "".join(name.split()) in "".join(PdfReader(io.BytesIO(pdf)).pages[0].extract_text().split())
     assert (await rt.verification.verify_bytes(pdf)).status == "genuine"
-    assert await rt.db.read(lambda c: c.execute("SELECT count(*) FROM residents").fetchone()[0]) == 0
+    assert await execute(rt, "SELECT count(*) FROM residents") == [(0,)]
     # an unknown resident is answered by the own server
     status, err = await kiosk.session((await rt.pki.issue_card(CODE, "12345678901", actor=OP)).pem)
     assert status == 404 and err["error"]["code"] == "unknown_resident"
@@ -91,8 +91,8 @@ async def test_a_failing_own_server_gives_502_and_504(centre: tuple[Runtime, Htt
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    await rt.db.write(lambda c: c.execute("UPDATE municipalities SET server_url=? WHERE code=?",
-                                          (f"http://127.0.0.1:{port}/issuance/v1", CODE)))
+    await execute(rt, "UPDATE municipalities SET server_url=? WHERE code=?",
+                  f"http://127.0.0.1:{port}/issuance/v1", CODE)
     rt.own_server.timeout = aiohttp.ClientTimeout(total=0.5)
     await rt.own_server.close()
     try:

@@ -70,6 +70,7 @@ async def test_billable_rules_and_contributions(centre: Runtime) -> None:
     await put(rt, "e", "2025-12-07T10:00:00", channel="test-stage-3")
     await put(rt, "f", "2026-01-07T10:00:00", channel="real-store-test")  # billed like production
     await put(rt, "g", "2026-02-07T10:00:00", channel="counter")  # not a store issuance
+    await put(rt, "k", "2026-02-09T10:00:00", channel="counter-card")  # らくらく窓口: fee taken at the counter
     await put(rt, "h", "2026-03-31T23:59:00")  # the last minute of FY2025 in Japan
     await put(rt, "i", "2026-04-01T00:01:00")  # FY2026
     await put(rt, "j", "2025-05-01T10:00:00", code=VILLAGE, operator="ローソム")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from bcl_console.clients.simulator import Simulator, load_cards
 from bcl_console.http.app import start_http
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.runtime import Runtime
+from tests.conftest import execute
 
 
 async def test_simulated_traffic_is_counted_exactly(demo_runtime: Runtime) -> None:
@@ -25,10 +24,6 @@ async def test_simulated_traffic_is_counted_exactly(demo_runtime: Runtime) -> No
     assert any(k.startswith("refused-") for k in outcomes), outcomes  # onboarding city, revoked, moved out
     assert not any(k.startswith(("error", "payment", "document", "completion", "wrong")) for k in outcomes), outcomes
     assert report["latency_ms"]["p50"] > 0
-    conn = sqlite3.connect(rt.settings.db_path)
-    try:
-        states = dict(conn.execute("SELECT state, count(*) FROM issuances WHERE operator='simulator' GROUP BY state"))
-    finally:
-        conn.close()
+    states = dict(await execute(rt, "SELECT state, count(*) FROM issuances WHERE operator='simulator' GROUP BY state"))
     assert states.get("printed", 0) == outcomes.get("printed", 0)
     assert states.get("voided", 0) == outcomes.get("voided-failed-print", 0)

@@ -15,7 +15,7 @@ from bcl_console.http.app import start_http
 from bcl_console.http.verify import VERIFY_LIMIT_KEY, VerifyLimiter
 from bcl_console.services.issuance.service import IssuedDocument
 from bcl_console.services.platform.runtime import Runtime
-from tests.conftest import query
+from tests.conftest import execute, query
 
 
 @pytest.fixture
@@ -75,14 +75,14 @@ async def test_genuine_voided_and_unknown(centre: tuple[Runtime, str]) -> None:
 
     # a record that exists but was not issued answers exactly as an unknown code does
     other = await issue(rt)
-    await rt.db.write(lambda c: c.execute("UPDATE issuances SET state='awaiting_payment' WHERE request_id = ?",
-                                          (other.record.request_id,)))
+    await execute(rt, "UPDATE issuances SET state='awaiting_payment' WHERE request_id = ?",
+                  other.record.request_id)
     status, unpaid, _ = await get(f"{url}/verify/v1/{other.record.verification_code}")
     assert status == 404 and {**unpaid, "code": None} == {**unknown, "code": None}
 
     # voided: said so, with the fields, so the paper in hand can be matched to it
-    await rt.db.write(lambda c: c.execute("UPDATE issuances SET state='voided', voided_at='2026-06-17T03:00:00+00:00' "
-                                          "WHERE request_id = ?", (doc.record.request_id,)))
+    await execute(rt, "UPDATE issuances SET state='voided', voided_at='2026-06-17T03:00:00+00:00' "
+                      "WHERE request_id = ?", doc.record.request_id)
     status, voided, _ = await get(f"{url}/verify/v1/{code}")
     assert status == 200 and voided["status"] == "voided" and "12:00" in voided["reason"]
     assert [p["fields"] for p in voided["pages"]] == fields
@@ -156,8 +156,8 @@ async def test_the_page_shows_the_fields_and_escapes_what_it_is_given(centre: tu
     status, page, _ = await get(f"{url}/verify?code=0000-0000-0000-0000")
     assert status == 404 and "該当する証明書はありません" in page and "<table>" not in page
 
-    await rt.db.write(lambda c: c.execute("UPDATE issuances SET state='voided', voided_at='2026-06-17T03:00:00+00:00' "
-                                          "WHERE request_id = ?", (doc.record.request_id,)))
+    await execute(rt, "UPDATE issuances SET state='voided', voided_at='2026-06-17T03:00:00+00:00' "
+                      "WHERE request_id = ?", doc.record.request_id)
     status, page, _ = await get(f"{url}/verify?code={code}")
     assert status == 200 and "この証明書は無効です" in page and "<table>" in page
 

@@ -42,16 +42,25 @@ from bcl_console.services.issuance.relay_values import (
     CertificateOrder,
     ChallengeIssued,
     Completion,
+    CounterIssued,
     Payment,
     RequestAccepted,
     SessionOpened,
 )
 from bcl_console.services.issuance.service import IssuanceService, check_options
+from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.clock import Clock, iso_now
 from bcl_console.services.platform.events import EventBus, IssuanceChanged, RelayRefused
 from bcl_console.services.platform.faults import fault_point
 from bcl_console.services.platform.metrics import Metrics
-from bcl_console.store.api import ChallengeRecord, IssuanceRecord, Route, SessionRecord, Store
+from bcl_console.store.api import (
+    AuditEntry,
+    ChallengeRecord,
+    IssuanceRecord,
+    Route,
+    SessionRecord,
+    Store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +71,9 @@ MAX_COPIES = 5
 #: Channels of the test stages: they may run before go-live; stage 2/3 never cost the resident anything.
 TEST_CHANNELS = frozenset({"test-stage-2", "test-stage-3", "real-store-test"})
 UNBILLED_CHANNELS = frozenset({"test-stage-2", "test-stage-3"})
+#: Issuance at the town hall counter by card (らくらく窓口, contract §14): the fee is taken at
+#: the counter and recorded; settlement does not bill it (it bills store channels only).
+COUNTER_CARD = "counter-card"
 
 _CLOSED = {
     "suspended": "store issuance is suspended for this municipality",
@@ -125,14 +137,22 @@ class RelayService:
         return ChallengeIssued(record.challenge_id, base64.b64encode(record.nonce).decode("ascii"))
 
     # -- 2. session ------------------------------------------------------------------------
-    async def open_session(self, operator: str, proof: CardProof, *, channel: str = "store") -> SessionOpened:
+    async def open_session(self, operator: str, proof: CardProof, *, channel: str = "store",
+                           only_municipality: str | None = None) -> SessionOpened:
         """Authenticate a card. ``channel`` is ``store`` for the production API; the test
-        stages open sessions on their own channels (test-stage-2/3, real-store-test)."""
+        stages open sessions on their own channels (test-stage-2/3, real-store-test), a
+        municipality's counter on ``counter-card``. With ``only_municipality`` (a counter
+        terminal's own), a card of another municipality is refused (``other_municipality``)
+        before anything of its holder is read."""
         card = await self.authenticate_card(operator, proof)
+        if only_municipality is not None and card.municipality_code != only_municipality:
+            raise await self.refuse(Refused(f"this counter issues to residents of {only_municipality} only; "
+                                            "the card is of another municipality", code="other_municipality"),
+                                    operator, only_municipality)
         now = self._clock.now()
         route = await self._live_municipality(card.municipality_code, operator, channel)
         m = route.municipality
-        await self._check_resident(m, card.resident_code, operator)
+        await self._check_resident(m, card.resident_code, operator, channel)
         session = SessionRecord(uuid.uuid4().hex, operator, m.code, card.resident_code, card.serial,
                                 iso_utc(now + SESSION_TTL), channel)
         await self._store.relay.open_session(session)
@@ -164,11 +184,13 @@ class RelayService:
         reason = route.municipality.closed_reason(self._clock.now())
         if channel in TEST_CHANNELS and reason in ("not-live", "outside-hours", "year-end-closure"):
             reason = None  # a test stage runs before go-live and at any hour; drills and suspensions still hold
+        if channel == COUNTER_CARD and reason != "failure-drill":
+            reason = None  # the store controls do not close the town hall; the centre's failure does
         if reason is not None:
             raise await self.refuse(_closed_error(reason), operator, code)
         return route
 
-    async def _check_resident(self, m: Municipality, resident_code: str, operator: str) -> None:
+    async def _check_resident(self, m: Municipality, resident_code: str, operator: str, channel: str) -> None:
         if m.hosting is Hosting.OWN_SERVER:
             status = await self._own.resident_status(m, resident_code)  # OwnServerUnavailable passes
             if status is None:
@@ -185,7 +207,9 @@ class RelayService:
             raise await self.refuse(NotFound("the card holder is no longer a resident", code="not_a_resident"),
                                     operator, m.code)
         if restricted:
-            raise await self.refuse(Refused("certificates of this resident are issued only at the counter",
+            where = ("only on a written application, after the counter's check" if channel == COUNTER_CARD
+                     else "only at the counter")
+            raise await self.refuse(Refused(f"certificates of this resident are issued {where}",
                                             code="restricted"), operator, m.code)
 
     async def session(self, operator: str, session_id: str) -> SessionRecord:
@@ -262,17 +286,50 @@ class RelayService:
             raise InvalidInput(f"the fee is {record.fee:,}円, not {amount:,}円", code="wrong_amount")
         if request_id in self._paying:  # a retry while the first payment still renders
             raise Conflict("a payment of this request is already in progress", code="payment_in_progress")
+        return await self._issue(record)
+
+    async def _issue(self, record: IssuanceRecord, audit: AuditEntry | None = None) -> Payment:
+        """Render and issue a request awaiting payment (paid at a store, or at the counter),
+        publish it to the Monitor; Conflict ``wrong_state`` when another attempt won."""
+        request_id = record.request_id
         self._paying.add(request_id)
         try:
             content = await self._content(record)
-            paid = await self._issuance.issue_paid(record, content)
+            paid = await self._issuance.issue_paid(record, content, audit)
         finally:
             self._paying.discard(request_id)
         fault_point("pay:after-commit")
         self.metrics.issued(record.type, record.municipality_code)
-        self._bus.publish(IssuanceChanged(request_id, record.municipality_code, record.type, "issued", operator,
-                                          paid.latency_ms))
+        self._bus.publish(IssuanceChanged(request_id, record.municipality_code, record.type, "issued",
+                                          record.operator, paid.latency_ms))
         return Payment("issued", paid.verification_code, paid.pages)
+
+    # -- 3+4 at the counter (らくらく窓口): no payment call ---------------------------------
+    async def counter_request(self, operator: str, order: CertificateOrder, *, idempotency_key: str,
+                              fingerprint: str, actor: Actor) -> CounterIssued:
+        """A counter terminal's request, issued at once: the fee is recorded on the issuance
+        (taken at the counter), the document ready to print. The same key with the same
+        body answers the same issuance (and finishes it, if an earlier attempt stopped
+        between the request and the document)."""
+        accepted = await self.request(operator, order, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        return await self.counter_issued(operator, accepted.request_id, actor=actor)
+
+    async def counter_issued(self, operator: str, request_id: str, *, actor: Actor) -> CounterIssued:
+        """A counter request as it stands, issued first if it is still waiting."""
+        record = await self.find(operator, request_id)
+        if record.state == "awaiting_payment" and request_id not in self._paying:
+            audit = AuditEntry(iso_now(self._clock), actor.name, actor.interface, record.municipality_code,
+                               "counter-issue", record.type, None, None)
+            try:
+                await self._issue(record, audit)
+            except Conflict as exc:  # a concurrent retry issued it: its answer is this one's
+                if exc.code != "wrong_state":
+                    raise
+            record = await self.find(operator, request_id)
+        if record.state == "awaiting_payment":
+            raise Conflict("the document of this request is still being made; ask again", code="in_progress")
+        return CounterIssued(record.request_id, record.fee, record.state, record.verification_code,
+                             record.pages)
 
     async def _content(self, record: IssuanceRecord) -> CertificateContent:
         """The certificate's content, from the intermediate DB or the municipality's own
@@ -299,9 +356,16 @@ class RelayService:
         return await asyncio.to_thread(self._issuance.read_document, record.document_path)
 
     # -- 6. completion ---------------------------------------------------------------------
-    async def complete(self, operator: str, request_id: str, *, printed: bool) -> Completion:
+    async def complete(self, operator: str, request_id: str, *, printed: bool,
+                       actor: Actor | None = None) -> Completion:
+        """Printed, or failed (voided: not billed, fee refunded). With ``actor`` (a counter
+        terminal), a void is in the audit trail."""
         record = await self.find(operator, request_id)
-        if not await self._store.issuances.complete(request_id, printed, iso_now(self._clock)):
+        at = iso_now(self._clock)
+        audit = None if actor is None or printed else AuditEntry(
+            at, actor.name, actor.interface, record.municipality_code, "counter-void", record.type,
+            record.certificate_number, "voided")
+        if not await self._store.issuances.complete(request_id, printed, at, audit):
             raise Conflict(f"the request is {record.state}, not issued", code="wrong_state")
         fault_point("complete:after-commit")
         state = "printed" if printed else "voided"

@@ -72,3 +72,15 @@ class Payment:
 class Completion:
     status: str
     refunded: int
+
+
+@dataclass(frozen=True)
+class CounterIssued:
+    """A counter request, issued at once (no payment call): the fee recorded, the document's
+    code and pages (None only for a request voided before it was issued)."""
+
+    request_id: str
+    fee_total: int
+    status: str
+    verification_code: str | None
+    pages: int | None

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,13 +44,19 @@ from bcl_console.services.platform.clock import Clock, iso_now
 from bcl_console.services.platform.events import CertificateIssued, EventBus
 from bcl_console.services.platform.faults import fault_point
 from bcl_console.services.platform.keys import KeyStore
-from bcl_console.store.api import CertificateSource, IssuanceRecord, IssuedDocumentPath, Store
+from bcl_console.store.api import (
+    AuditEntry,
+    CertificateSource,
+    IssuanceRecord,
+    IssuedDocumentPath,
+    Store,
+)
 
 log = logging.getLogger(__name__)
 
 #: The largest row id a request may name (a disaster number): larger names nothing.
 MAX_ROW_ID = 2**31 - 1
-CHANNELS = ("counter", "store", "test-stage-2", "test-stage-3", "real-store-test")
+CHANNELS = ("counter", "counter-card", "store", "test-stage-2", "test-stage-3", "real-store-test")
 _OPTION_KEYS = {
     CertificateType.RESIDENCE: {"scope", "include_domicile"},
     CertificateType.SEAL: set(),
@@ -254,11 +260,14 @@ class IssuanceService:
         self._bus.publish(CertificateIssued(m.code, content.type.value, channel))
         return IssuedDocument(kept[0], doc.pdf)
 
-    async def issue_paid(self, request: IssuanceRecord, content: CertificateContent) -> PaidDocument:
+    async def issue_paid(self, request: IssuanceRecord, content: CertificateContent,
+                         audit: AuditEntry | None = None) -> PaidDocument:
         """Issue a paid store request: its document goes to a file of this attempt's own,
         then the guarded awaiting_payment → issued change is won or the file is removed, so
         a concurrent payment (in this process or another worker) can never overwrite or
-        unpublish the winner's document. Conflict ``wrong_state`` when another payment won."""
+        unpublish the winner's document. Conflict ``wrong_state`` when another payment won.
+        ``audit`` (counter issuance) is written with the change, the certificate number as
+        its new value."""
         started = time.perf_counter()
         latency = 0
 
@@ -270,7 +279,8 @@ class IssuanceService:
                           int((time.perf_counter() - started) * 1000))
             return await self._store.issuances.mark_issued(IssuedDocumentPath(
                 request.request_id, doc.code, hashlib.sha256(doc.pdf).hexdigest(), doc.pages, rel.as_posix(),
-                iso_now(self._clock), latency, doc.signed_pages, doc.number))
+                iso_now(self._clock), latency, doc.signed_pages, doc.number),
+                None if audit is None else replace(audit, new_value=doc.number))
 
         try:
             doc = await self._keep(request.request_id, content, attempt=secrets.token_hex(4), record=mark)

@@ -17,9 +17,9 @@ from bcl_console.domain.errors import Refused
 from bcl_console.domain.fiscal import TOKYO, tokyo
 from bcl_console.domain.settlement import BILLABLE_CHANNELS, BILLABLE_STATES
 from bcl_console.services.linkage.service import BatchView, LinkageService
-from bcl_console.services.manage.terminals import terminal_actor
 from bcl_console.services.onboarding.municipalities import MunicipalityService, MunicipalityView
 from bcl_console.services.platform.clock import Clock
+from bcl_console.services.platform.terminals import terminal_actor
 from bcl_console.store.api import DayIssuances, Store, TerminalRecord
 
 #: The most issuances one page of ``issuances`` holds.

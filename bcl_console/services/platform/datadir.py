@@ -13,18 +13,21 @@ from bcl_console.config import DB_FILENAME, ConfigError, Settings
 log = logging.getLogger("bcl_console")
 
 
-def holds_centre(data_dir: Path) -> bool:
-    """Whether a data directory holds a centre: a database file that is not empty."""
+def holds_centre(data_dir: Path, database_url: str | None = None) -> bool:
+    """Whether a data directory holds a centre: a database file that is not empty; with
+    a PostgreSQL database (whose schema is made or checked at open), the centre's keys."""
     db = data_dir / DB_FILENAME
+    if database_url:
+        db = data_dir / "keys" / "document-signing.key"
     try:
         return db.is_file() and db.stat().st_size > 0
     except OSError:
         return False
 
 
-def require_centre(data_dir: Path) -> None:
+def require_centre(data_dir: Path, database_url: str | None = None) -> None:
     """A ConfigError naming the directory when it holds no centre (contract §1)."""
-    if not holds_centre(data_dir):
+    if not holds_centre(data_dir, database_url):
         raise ConfigError(f"data directory {data_dir} holds no centre; make one with "
                           f"`bcl-console init --data-dir {data_dir}` (or `bcl-console demo`)")
 

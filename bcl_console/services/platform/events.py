@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from bcl_console.store.api import EventChannel
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +118,42 @@ class RelayRefused(Event):
     municipality_code: str | None
 
 
+@dataclass(frozen=True)
+class Resynced(Event):
+    """Events from other processes may have been missed (the database connection that
+    carries them was lost and is back): whoever shows live data reloads it whole."""
+
+
 Subscriber = Callable[[Event], None]
+
+#: The events that other processes on the same database hear of (``serve --workers``,
+#: a console attached to a centre that workers serve): facts about the centre's data,
+#: never progress lines of this process's own long work.
+SHARED: dict[str, type[Event]] = {cls.__name__: cls for cls in (
+    MunicipalityChanged, BatchApplied, BatchRejected, CertificateIssued, IssuanceChanged, OnboardingChanged,
+    StageFinished, LedgerChanged, RelayRefused)}
+
+
+def encode(event: Event, origin: str) -> str:
+    return json.dumps({"o": origin, "t": type(event).__name__, "f": asdict(event)}, ensure_ascii=False,
+                      separators=(",", ":"))
+
+
+def decode(payload: str, origin: str) -> Event | None:
+    """The event of another process's payload; None for our own, or one we cannot read."""
+    try:
+        doc = json.loads(payload)
+        if doc.get("o") == origin:
+            return None
+        cls = SHARED.get(str(doc.get("t")))
+        if cls is None:
+            return None
+        names = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {k: v for k, v in dict(doc.get("f") or {}).items() if k in names}
+        return cls(**values)
+    except (ValueError, TypeError, AttributeError):
+        log.warning("an unreadable event from another process was ignored")
+        return None
 
 
 class EventBus:
@@ -121,6 +162,32 @@ class EventBus:
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._channel: EventChannel | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self.origin = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+    async def share(self, channel: EventChannel) -> None:
+        """Send the shared events of this process through ``channel`` and publish here
+        those of every other process on the same database."""
+        self._channel = channel
+
+        def arrived(payload: str) -> None:
+            event = decode(payload, self.origin)
+            if event is not None:
+                self._deliver(event)
+
+        self._listener = asyncio.get_running_loop().create_task(
+            channel.listen(arrived, lambda: self._deliver(Resynced())))
+
+    async def unshare(self) -> None:
+        self._channel = None
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            listener.cancel()
+            try:
+                await listener
+            except asyncio.CancelledError:
+                pass
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -135,6 +202,11 @@ class EventBus:
         return unsubscribe
 
     def publish(self, event: Event) -> None:
+        if self._channel is not None and type(event).__name__ in SHARED:
+            self._channel.send(encode(event, self.origin))
+        self._deliver(event)
+
+    def _deliver(self, event: Event) -> None:
         for subscriber in list(self._subscribers):
             try:
                 subscriber(event)

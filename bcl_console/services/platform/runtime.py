@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Protocol
 
 from bcl_console.config import Settings, prepare_data_dir
+from bcl_console.domain.terminals import COUNTER, MANAGE
 from bcl_console.services.disaster.service import LedgerService
 from bcl_console.services.issuance.monitor import MonitorService
 from bcl_console.services.issuance.own_server import OwnServerClient
@@ -26,7 +27,6 @@ from bcl_console.services.issuance.service import IssuanceService
 from bcl_console.services.issuance.verification import VerificationService
 from bcl_console.services.linkage.service import LinkageService
 from bcl_console.services.manage.service import ManageService
-from bcl_console.services.manage.terminals import TerminalService
 from bcl_console.services.onboarding.municipalities import MunicipalityService
 from bcl_console.services.onboarding.overview import OverviewService
 from bcl_console.services.onboarding.service import OnboardingService
@@ -42,10 +42,11 @@ from bcl_console.services.platform.events import EventBus
 from bcl_console.services.platform.keys import KeyStore
 from bcl_console.services.platform.metrics import Metrics
 from bcl_console.services.platform.scheduler import SchedulerService
+from bcl_console.services.platform.terminals import TerminalService
 from bcl_console.services.platform.tokens import TokenService
 from bcl_console.services.settlement.service import SettlementService
 from bcl_console.store.api import Store
-from bcl_console.store.sqlite import SqliteStore
+from bcl_console.store.sqlite import SqliteDatabase, SqliteStore
 
 log = logging.getLogger("bcl_console")
 
@@ -124,11 +125,17 @@ class Runtime:
             clock = OffsetClock(start) if start else SystemClock()
         self.clock: Clock = clock
         self.bus = EventBus()
-        sqlite = SqliteStore(settings.db_path)
-        self.store: Store = sqlite
-        #: The SQLite database itself: only the demo data set's bulk maker (demo/) writes
-        #: through it; every service goes through ``store``.
-        self.db = sqlite.db
+        #: The SQLite database itself (None on PostgreSQL): only the demo data set's bulk
+        #: maker (demo/) writes through it; every service goes through ``store``.
+        self.db: SqliteDatabase | None = None
+        if settings.database_url:
+            from bcl_console.store.pg.store import PgStore
+
+            self.store: Store = PgStore(settings.database_url)
+        else:
+            sqlite = SqliteStore(settings.db_path)
+            self.store = sqlite
+            self.db = sqlite.db
         self.keys = KeyStore(settings.keys_dir)
         self.municipalities = MunicipalityService(self.store, self.clock, self.bus)
         self.pki = PkiService(self.store, self.clock, settings.keys_dir)
@@ -143,7 +150,9 @@ class Runtime:
             workers=render_workers
         )
         #: Management terminals (管理端末) and what each may do for its own municipality.
-        self.terminals = TerminalService(self.store, self.clock, self.bus)
+        self.terminals = TerminalService(self.store, self.clock, self.bus, MANAGE)
+        #: Counter terminals (らくらく窓口): the town hall counter's card issuance (/counter/v1).
+        self.counters = TerminalService(self.store, self.clock, self.bus, COUNTER)
         self.manage = ManageService(self.store, self.clock, self.municipalities, self.linkage)
         self.verification = VerificationService(self.store, public_pem=self.keys.public_pem)
         self.metrics = Metrics()
@@ -181,7 +190,7 @@ class Runtime:
     async def _start(self, target_version: int | None, create: bool) -> None:
         await asyncio.to_thread(recover_demo_swap, self.settings.data_dir)
         if not create:
-            require_centre(self.settings.data_dir)
+            require_centre(self.settings.data_dir, self.settings.database_url)
         # Everything the centre writes is its own: the database, its journal, documents,
         # backups and logs are 0600 in 0700 directories, whoever's umask started us.
         os.umask(0o077)
@@ -191,6 +200,8 @@ class Runtime:
         self.pki.ensure()
         self.bus.bind(asyncio.get_running_loop())
         self.schema_versions = await self.store.open(target_version=target_version)
+        if self.store.channel is not None:  # live across processes (contract §10)
+            await self.bus.share(self.store.channel)
         before, after = self.schema_versions
         if before != after:
             log.info("database migrated from schema %d to %d", before, after)
@@ -206,6 +217,7 @@ class Runtime:
         await self.scheduler.stop()
         await self.own_server.close()
         await self.issuance.stop()
+        await self.bus.unshare()
         await self.store.close()
         if self._started:
             log.info("stopped: HTTP API, scheduler and database closed")

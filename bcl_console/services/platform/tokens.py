@@ -13,7 +13,7 @@ from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.clock import Clock, iso_now
 from bcl_console.store.api import AuditEntry, Store
 
-PREFIXES = {"linkage": "bcl_lnk_", "kiosk": "bcl_ksk_", "shelter": "bcl_shl_", "manage": "bcl_mgt_"}
+PREFIXES = {"linkage": "bcl_lnk_", "kiosk": "bcl_ksk_", "shelter": "bcl_shl_"}
 
 
 def token_hash(token: str) -> str:

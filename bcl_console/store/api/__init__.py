@@ -82,6 +82,9 @@ from bcl_console.store.api.disaster import (
 from bcl_console.store.api.disaster import (
     VictimReport as VictimReport,
 )
+from bcl_console.store.api.events import (
+    EventChannel as EventChannel,
+)
 from bcl_console.store.api.issuance import (
     CardRecord as CardRecord,
 )
@@ -159,9 +162,6 @@ from bcl_console.store.api.manage import (
 )
 from bcl_console.store.api.manage import (
     ManageStore as ManageStore,
-)
-from bcl_console.store.api.manage import (
-    TerminalRecord as TerminalRecord,
 )
 from bcl_console.store.api.monitor import (
     FeedRow as FeedRow,
@@ -241,6 +241,12 @@ from bcl_console.store.api.settlement import (
 from bcl_console.store.api.settlement import (
     StatementInputs as StatementInputs,
 )
+from bcl_console.store.api.terminals import (
+    TerminalRecord as TerminalRecord,
+)
+from bcl_console.store.api.terminals import (
+    TerminalStore as TerminalStore,
+)
 from bcl_console.store.api.teststages import (
     TestStageStore as TestStageStore,
 )
@@ -268,6 +274,9 @@ class Store(Protocol):
     relay: RelayStore
     teststages: TestStageStore
     manage: ManageStore
+    terminals: TerminalStore
+    #: Events to and from the other processes on the same database, where the engine can.
+    channel: EventChannel | None
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         """Open and migrate; the schema versions before and after."""

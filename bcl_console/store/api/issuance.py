@@ -141,12 +141,14 @@ class IssuanceStore(Protocol):
         won the race is answered as it was (Conflict idempotency_conflict for another body)."""
         ...
 
-    async def mark_issued(self, issued: IssuedDocumentPath) -> bool:
-        """awaiting_payment → issued, only from that state; False when it was not."""
+    async def mark_issued(self, issued: IssuedDocumentPath, audit: AuditEntry | None = None) -> bool:
+        """awaiting_payment → issued, only from that state; False when it was not. The audit
+        line (counter issuance) is written in the same transaction, only with the change."""
         ...
 
-    async def complete(self, request_id: str, printed: bool, at: str) -> bool:
-        """issued → printed, or issued → voided; False when the request was not issued."""
+    async def complete(self, request_id: str, printed: bool, at: str, audit: AuditEntry | None = None) -> bool:
+        """issued → printed, or issued → voided; False when the request was not issued. The
+        audit line, when given, is written with the change only."""
         ...
 
     async def record_refusal(self, at: str, operator: str | None, municipality_code: str | None,

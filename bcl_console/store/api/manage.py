@@ -1,29 +1,9 @@
-"""Management terminals (管理端末) and what they read: what crosses the store boundary."""
+"""What management terminals (管理端末) read: what crosses the store boundary."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
-
-from bcl_console.store.api.audit import AuditEntry
-
-
-@dataclass(frozen=True)
-class TerminalRecord:
-    """A municipality's management terminal (its token is never read back: only its hash
-    is kept, and only to find the terminal that presents it)."""
-
-    id: int
-    municipality_code: str
-    name: str
-    created_at: str
-    created_by: str
-    revoked_at: str | None
-    revoked_by: str | None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
 
 
 @dataclass(frozen=True)
@@ -55,24 +35,8 @@ class DayIssuances:
 
 
 class ManageStore(Protocol):
-    async def add_terminal(self, code: str, name: str, token_sha256: str, audit: AuditEntry) -> TerminalRecord:
-        """Register a terminal and audit it; NotFound for an unknown municipality, Conflict
-        when one of its terminals in use already has the name."""
-        ...
-
-    async def terminals(self, code: str | None = None) -> list[TerminalRecord]:
-        """Terminals (of one municipality, or all), in the order registered."""
-        ...
-
-    async def revoke_terminal(self, code: str, which: str, audit: AuditEntry) -> tuple[TerminalRecord, bool]:
-        """Revoke a terminal of ``code`` named by id or name, and audit it; whether it was in
-        use until now (a terminal already revoked is returned as it is, nothing written).
-        NotFound when the municipality has no such terminal."""
-        ...
-
-    async def terminal_by_token(self, token_sha256: str) -> TerminalRecord | None:
-        """The terminal in use that holds this token, or None (unknown or revoked)."""
-        ...
+    """What a management terminal reads beyond the controls (its terminal itself is a
+    ``TerminalStore`` record)."""
 
     async def day_issuances(self, code: str, since: str, until: str, limit: int, offset: int) -> DayIssuances:
         """``code``'s issuances asked for in [since, until), oldest first, one snapshot."""

@@ -1,0 +1,41 @@
+"""The centre's record of every scheduled job run (PostgreSQL): the ``job_runs`` half of
+``store/jobs.py`` (APScheduler's own job store stays a file of its own)."""
+
+from __future__ import annotations
+
+from bcl_console.store.api import JobRun
+from bcl_console.store.pg.db import Conn, PgDatabase
+
+
+async def start_job(conn: Conn, job: str, at: str) -> int:
+    return int(await conn.fetchval(
+        "INSERT INTO job_runs (job, started_at, outcome) VALUES ($1, $2, 'running') RETURNING id", job, at))
+
+
+async def finish_job(conn: Conn, run_id: int, at: str, outcome: str, detail: str) -> None:
+    await conn.execute("UPDATE job_runs SET finished_at = $1, outcome = $2, detail = $3 WHERE id = $4",
+                       at, outcome, detail, run_id)
+
+
+async def job_runs(conn: Conn, limit: int = 50) -> list[JobRun]:
+    """The latest runs first."""
+    return [JobRun(int(r[0]), str(r[1]), str(r[2]), None if r[3] is None else str(r[3]), str(r[4]), str(r[5]))
+            for r in await conn.fetch(
+                "SELECT id, job, started_at, finished_at, outcome, detail FROM job_runs ORDER BY id DESC LIMIT $1",
+                limit)]
+
+
+class PgScheduler:
+    """``SchedulerStore`` on PostgreSQL."""
+
+    def __init__(self, db: PgDatabase) -> None:
+        self._db = db
+
+    async def start_job(self, job: str, at: str) -> int:
+        return await self._db.write(start_job, job, at)
+
+    async def finish_job(self, run_id: int, at: str, outcome: str, detail: str) -> None:
+        await self._db.write(finish_job, run_id, at, outcome, detail)
+
+    async def job_runs(self, limit: int) -> list[JobRun]:
+        return await self._db.read(job_runs, limit)

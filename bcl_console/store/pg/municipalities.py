@@ -1,0 +1,174 @@
+"""Municipalities and their controls (PostgreSQL): the counterpart of
+``store/municipalities.py`` (same function names, same results)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import asyncpg
+
+from bcl_console.domain.errors import Conflict, NotFound
+from bcl_console.domain.municipality import (
+    DEFAULT_FEES,
+    CertificateType,
+    Hosting,
+    Kind,
+    Municipality,
+    ServiceHours,
+)
+from bcl_console.domain.onboarding import Outcome, Stage, go_live_blockers
+from bcl_console.store.api import (
+    AuditEntry,
+    Control,
+    FeeControl,
+    Fees,
+    HoursControl,
+    SuspensionControl,
+)
+from bcl_console.store.pg.audit import append_audit
+from bcl_console.store.pg.db import Conn, PgDatabase
+
+_SELECT = (
+    "SELECT code, name, kind, population, hosting, server_url, service_start, hours_open, "
+    "hours_close, suspended, suspension_reason, prefecture, mayor, "
+    "(SELECT p.override_reason IS NOT NULL FROM onboarding_plans p WHERE p.municipality_code = municipalities.code) "
+    "AS plan_override, "
+    "EXISTS (SELECT 1 FROM failure_drills d WHERE d.municipality_code = municipalities.code) AS drill "
+    "FROM municipalities"
+)
+
+
+async def passed_stage_set(conn: Conn, code: str) -> set[Stage]:
+    """Stages whose newest run passed (or was recorded as not required)."""
+    latest: dict[str, str] = {}
+    for stage, outcome in await conn.fetch(
+            "SELECT stage, outcome FROM stage_runs WHERE municipality_code = $1 ORDER BY id", code):
+        latest[stage] = outcome
+    return {Stage(s) for s, o in latest.items() if o in (Outcome.PASSED.value, Outcome.NOT_REQUIRED.value)}
+
+
+async def _from_row(conn: Conn, row: asyncpg.Record) -> Municipality:
+    hosting = Hosting(row["hosting"])
+    has_plan = row["plan_override"] is not None
+    passed = await passed_stage_set(conn, row["code"]) if has_plan else set()
+    awaiting = go_live_blockers(hosting, has_plan, passed, bool(row["plan_override"]))
+    return Municipality(
+        code=row["code"], name=row["name"], kind=Kind(row["kind"]), population=row["population"],
+        hosting=hosting, server_url=row["server_url"],
+        service_start=date.fromisoformat(row["service_start"]) if row["service_start"] else None,
+        hours=ServiceHours(row["hours_open"], row["hours_close"]), suspended=bool(row["suspended"]),
+        suspension_reason=row["suspension_reason"], prefecture=row["prefecture"], mayor=row["mayor"],
+        awaiting_stages=tuple(s.value for s in awaiting), failure_drill=bool(row["drill"]),
+    )
+
+
+async def insert_municipality(conn: Conn, m: Municipality, created_at: str) -> None:
+    await conn.execute(
+        "INSERT INTO municipalities (code, name, kind, population, hosting, server_url, service_start, hours_open, "
+        "hours_close, suspended, suspension_reason, prefecture, mayor, created_at) "
+        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+        m.code, m.name, m.kind.value, m.population, m.hosting.value, m.server_url,
+        m.service_start.isoformat() if m.service_start else None, m.hours.open, m.hours.close,
+        int(m.suspended), m.suspension_reason, m.prefecture, m.mayor, created_at)
+
+
+async def get_municipality(conn: Conn, code: str) -> Municipality | None:
+    row = await conn.fetchrow(f"{_SELECT} WHERE code = $1", code)  # noqa: S608 - constant text
+    return None if row is None else await _from_row(conn, row)
+
+
+async def list_municipalities(conn: Conn) -> list[Municipality]:
+    rows = await conn.fetch(f'{_SELECT} ORDER BY code COLLATE "C"')  # noqa: S608 - constant text
+    return [await _from_row(conn, r) for r in rows]
+
+
+async def get_fees(conn: Conn, code: str) -> dict[CertificateType, int]:
+    fees = dict(DEFAULT_FEES)
+    for row in await conn.fetch("SELECT cert_type, yen FROM municipality_fees WHERE municipality_code = $1", code):
+        fees[CertificateType(row["cert_type"])] = int(row["yen"])
+    return fees
+
+
+async def municipality_exists(conn: Conn, code: str) -> bool:
+    return await conn.fetchval("SELECT 1 FROM municipalities WHERE code = $1", code) is not None
+
+
+async def count_municipalities(conn: Conn) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM municipalities"))
+
+
+async def set_hours(conn: Conn, code: str, hours: ServiceHours) -> None:
+    await conn.execute("UPDATE municipalities SET hours_open = $1, hours_close = $2 WHERE code = $3",
+                       hours.open, hours.close, code)
+
+
+async def set_suspension(conn: Conn, code: str, suspended: bool, reason: str | None) -> None:
+    await conn.execute("UPDATE municipalities SET suspended = $1, suspension_reason = $2 WHERE code = $3",
+                       int(suspended), reason, code)
+
+
+async def set_fee(conn: Conn, code: str, cert_type: CertificateType, yen: int) -> None:
+    await conn.execute(
+        "INSERT INTO municipality_fees (municipality_code, cert_type, yen) VALUES ($1,$2,$3) "
+        "ON CONFLICT (municipality_code, cert_type) DO UPDATE SET yen = excluded.yen", code, cert_type.value, yen)
+
+
+async def set_service_start(conn: Conn, code: str, start: date) -> None:
+    await conn.execute("UPDATE municipalities SET service_start = $1 WHERE code = $2", start.isoformat(), code)
+
+
+# -- facts (``MunicipalityStore``) -----------------------------------------------------------------
+
+
+async def add_municipality(conn: Conn, m: Municipality, audit: AuditEntry) -> Fees:
+    if await municipality_exists(conn, m.code):
+        raise Conflict(f"municipality {m.code} is already registered", field="code")
+    await insert_municipality(conn, m, audit.at)
+    await append_audit(conn, audit)
+    return await get_fees(conn, m.code)
+
+
+async def municipalities_with_fees(conn: Conn) -> list[tuple[Municipality, Fees]]:
+    return [(m, await get_fees(conn, m.code)) for m in await list_municipalities(conn)]
+
+
+async def municipality_with_fees(conn: Conn, code: str) -> tuple[Municipality, Fees] | None:
+    m = await get_municipality(conn, code)
+    return None if m is None else (m, await get_fees(conn, code))
+
+
+async def change_control(conn: Conn, code: str, control: Control, audit: AuditEntry) -> bool:
+    """One control change: checked, applied and audited in one transaction."""
+    m = await get_municipality(conn, code)
+    if m is None:
+        raise NotFound(f"municipality {code} is not registered", field="code")
+    old = control.current(m, await get_fees(conn, code))
+    if old == audit.new_value:
+        return False
+    if isinstance(control, HoursControl):
+        await set_hours(conn, code, control.hours)
+    elif isinstance(control, SuspensionControl):
+        await set_suspension(conn, code, control.suspended, control.reason)
+    elif isinstance(control, FeeControl):
+        await set_fee(conn, code, control.cert_type, control.yen)
+    await append_audit(conn, audit.was(old))
+    return True
+
+
+class PgMunicipalities:
+    """``MunicipalityStore`` on PostgreSQL."""
+
+    def __init__(self, db: PgDatabase) -> None:
+        self._db = db
+
+    async def add_municipality(self, m: Municipality, audit: AuditEntry) -> Fees:
+        return await self._db.write(add_municipality, m, audit)
+
+    async def municipalities_with_fees(self) -> list[tuple[Municipality, Fees]]:
+        return await self._db.read(municipalities_with_fees)
+
+    async def municipality_with_fees(self, code: str) -> tuple[Municipality, Fees] | None:
+        return await self._db.read(municipality_with_fees, code)
+
+    async def change_control(self, code: str, control: Control, audit: AuditEntry) -> bool:
+        return await self._db.write(change_control, code, control, audit)

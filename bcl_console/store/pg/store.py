@@ -1,0 +1,76 @@
+"""``Store`` on PostgreSQL: the same areas as ``store/sqlite.py``, over one asyncpg pool."""
+
+from __future__ import annotations
+
+from bcl_console.store.api import (
+    AuditStore,
+    CardStore,
+    DisasterStore,
+    EventChannel,
+    IssuanceStore,
+    LinkageStore,
+    ManageStore,
+    MonitorStore,
+    MunicipalityStore,
+    OnboardingStore,
+    OverviewStore,
+    RelayStore,
+    ResidentStore,
+    SchedulerStore,
+    SettlementStore,
+    TerminalStore,
+    TestStageStore,
+    TokenStore,
+)
+from bcl_console.store.pg.audit import PgAudit
+from bcl_console.store.pg.cards import PgCards
+from bcl_console.store.pg.db import PgDatabase
+from bcl_console.store.pg.disasters import PgDisaster
+from bcl_console.store.pg.issuances import PgIssuances
+from bcl_console.store.pg.jobs import PgScheduler
+from bcl_console.store.pg.linkage import PgLinkage
+from bcl_console.store.pg.manage import PgManage
+from bcl_console.store.pg.monitor import PgMonitor
+from bcl_console.store.pg.municipalities import PgMunicipalities
+from bcl_console.store.pg.notify import PgChannel
+from bcl_console.store.pg.onboarding import PgOnboarding
+from bcl_console.store.pg.overview import PgOverview
+from bcl_console.store.pg.relay import PgRelay
+from bcl_console.store.pg.residents import PgResidents
+from bcl_console.store.pg.settlement import PgSettlement
+from bcl_console.store.pg.terminals import PgTerminals
+from bcl_console.store.pg.teststages import PgTestStages
+from bcl_console.store.pg.tokens import PgTokens
+
+
+class PgStore:
+    """``Store`` on one PostgreSQL database (contract §10)."""
+
+    def __init__(self, url: str) -> None:
+        self.db = PgDatabase(url)
+        self.tokens: TokenStore = PgTokens(self.db)
+        self.scheduler: SchedulerStore = PgScheduler(self.db)
+        self.disaster: DisasterStore = PgDisaster(self.db)
+        self.audit: AuditStore = PgAudit(self.db)
+        self.municipalities: MunicipalityStore = PgMunicipalities(self.db)
+        self.overview: OverviewStore = PgOverview(self.db)
+        self.residents: ResidentStore = PgResidents(self.db)
+        self.onboarding: OnboardingStore = PgOnboarding(self.db)
+        self.settlement: SettlementStore = PgSettlement(self.db)
+        self.monitor: MonitorStore = PgMonitor(self.db)
+        self.linkage: LinkageStore = PgLinkage(self.db)
+        self.issuances: IssuanceStore = PgIssuances(self.db)
+        self.cards: CardStore = PgCards(self.db)
+        self.relay: RelayStore = PgRelay(self.db)
+        self.teststages: TestStageStore = PgTestStages(self.db)
+        self.manage: ManageStore = PgManage(self.db)
+        self.terminals: TerminalStore = PgTerminals(self.db)
+        self.channel: EventChannel | None = PgChannel(url)
+
+    async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
+        return await self.db.open(target_version=target_version)
+
+    async def close(self) -> None:
+        if self.channel is not None:
+            await self.channel.close()
+        await self.db.close()
