@@ -33,13 +33,14 @@ from bcl_console.cli import (
     serve,
     settle,
     terminal,
+    web,
 )
 from bcl_console.cli.common import Common
 from bcl_console.cli.output import EXIT_FAILURE, EXIT_USAGE, CliError, cli_error
 
 #: The command groups, in the order ``--help`` lists their commands.
-GROUPS = (serve, centre, resident, municipality, issuance, keys, kiosk, settle, jobs, onboarding, disaster, linkage,
-          terminal, database)
+GROUPS = (serve, web, centre, resident, municipality, issuance, keys, kiosk, settle, jobs, onboarding, disaster,
+          linkage, terminal, database)
 
 
 class Parser(argparse.ArgumentParser):
