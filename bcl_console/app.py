@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from textual.app import App, SystemCommand
@@ -34,6 +34,9 @@ from bcl_console.services.platform.events import Event
 from bcl_console.services.platform.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+#: How often a console attached to another process's centre reads its screen again.
+ATTACHED_POLL_SECONDS = 3.0
 
 #: Signals that stop the console cleanly.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -94,11 +97,16 @@ class BclApp(App[int]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, runtime: Runtime, *, make_demo: bool = True, http_error: str | None = None) -> None:
+    def __init__(self, runtime: Runtime, *, make_demo: bool = True, http_error: str | None = None,
+                 attached: bool = False) -> None:
         super().__init__()
         self.runtime = runtime
+        #: Attached to a centre another process runs (a `bcl-console web` tab): changes made
+        #: by the other tabs and that process reach this one's screens by polling, every
+        #: ``poll_seconds`` (its own service events still refresh at once).
+        self.poll_seconds: float | None = ATTACHED_POLL_SECONDS if attached else None
         self.service_events: Signal[Event] = Signal(self, "service-events")
-        self._make_demo = make_demo
+        self._make_demo = make_demo and not attached
         self._http_error = http_error
         self._unsubscribe = runtime.bus.subscribe(self.service_events.publish)
         if runtime.training:  # on every screen's header: this centre is not on real time
@@ -139,19 +147,68 @@ class BclApp(App[int]):
             )
 
 
-def run_console(settings: Settings) -> int:
-    """Start the runtime (and its HTTP API), run the console, stop everything."""
+@dataclass(frozen=True)
+class AttachedApi:
+    """The HTTP API of the process this console is attached to (`bcl-console web`): shown
+    on the dashboard and driven by the Monitor's simulated traffic; never stopped here."""
+
+    url: str
+
+    async def stop(self) -> None:
+        return None
+
+
+async def prepare_centre(settings: Settings, *, announce: Callable[[str], None]) -> Runtime:
+    """The centre's process for `bcl-console web`: the runtime started (a missing centre
+    made, with the demo data on an empty one, as the console does), the training clock of
+    --now set for every tab, the scheduler and the HTTP API running. The caller stops it."""
+    runtime = Runtime(settings)
+    await runtime.start()
+    try:
+        if settings.now is not None:
+            set_training_clock(settings.data_dir, settings.now)
+        demo = demo_service(runtime)
+        if await demo.is_empty():
+            announce("Empty data directory: creating the demo data set…")
+            summary = await make_demo(runtime, settings.demo_seed)
+            announce(f"Demo data ready: {summary.municipalities} municipalities ({summary.seconds:.1f} s).")
+        await runtime.issuance.use_workers(max(1, os.cpu_count() or 1))
+        await runtime.scheduler.start()
+        if settings.console_http:
+            try:
+                await start_http(runtime)
+            except OSError as exc:
+                announce(f"HTTP API not started: {settings.host}:{settings.port}: {exc.strerror or exc}. "
+                         "The consoles work; kiosks and linkage servers cannot reach them.")
+    except BaseException:
+        await runtime.stop()
+        raise
+    return runtime
+
+
+def run_console(settings: Settings, *, attach: bool = False, api_url: str | None = None) -> int:
+    """Start the runtime (and its HTTP API), run the console, stop everything.
+
+    ``attach``: the centre is run by another process (`bcl-console web`, which starts one
+    console per browser tab): it must exist already, no demo data is made, and this
+    console starts no HTTP API and no scheduler of its own (``api_url`` is that process's
+    API). Several consoles share one SQLite data directory (WAL; no lock is taken)."""
 
     async def main() -> int:
         runtime = Runtime(settings)
-        await runtime.start()
-        if settings.now is not None:  # every command on this directory now runs on this clock
-            set_training_clock(settings.data_dir, settings.now)
-        await runtime.issuance.use_workers(max(1, os.cpu_count() or 1))
-        await runtime.scheduler.start()
+        await runtime.start(create=not attach)
         http_error = None
         try:
-            if settings.console_http:
+            if attach:
+                if api_url:
+                    runtime.http = AttachedApi(api_url)
+                runtime.scheduler.run_elsewhere()
+            else:
+                if settings.now is not None:  # every command on this directory now runs on this clock
+                    set_training_clock(settings.data_dir, settings.now)
+                await runtime.issuance.use_workers(max(1, os.cpu_count() or 1))
+                await runtime.scheduler.start()
+            if settings.console_http and not attach:
                 try:
                     await start_http(runtime)
                 except OSError as exc:
@@ -160,7 +217,7 @@ def run_console(settings: Settings) -> int:
                         "The console works; kiosks and linkage servers cannot reach it."
                     )
                     log.warning("HTTP API not started: %s", http_error)
-            app = BclApp(runtime, http_error=http_error)
+            app = BclApp(runtime, http_error=http_error, attached=attach)
             # A dropped SSH session (SIGHUP) or a kill (SIGTERM) ends the console the way q does:
             # the HTTP API, the scheduler and the database are closed before the process exits.
             loop = asyncio.get_running_loop()

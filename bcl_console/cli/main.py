@@ -34,13 +34,14 @@ from bcl_console.cli import (
     serve,
     settle,
     terminal,
+    web,
 )
 from bcl_console.cli.common import Common
 from bcl_console.cli.output import EXIT_FAILURE, EXIT_USAGE, CliError, cli_error
 
 #: The command groups, in the order ``--help`` lists their commands.
-GROUPS = (serve, centre, resident, municipality, issuance, keys, kiosk, settle, jobs, onboarding, disaster, linkage,
-          terminal, database, layout)
+GROUPS = (serve, web, centre, resident, municipality, issuance, keys, kiosk, settle, jobs, onboarding, disaster,
+          linkage, terminal, database, layout)
 
 
 class Parser(argparse.ArgumentParser):

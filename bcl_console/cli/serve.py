@@ -14,7 +14,7 @@ from bcl_console.cli.common import (
     whole,
     with_runtime,
 )
-from bcl_console.cli.output import EXIT_OK
+from bcl_console.cli.output import EXIT_OK, EXIT_USAGE, CliError
 from bcl_console.services.platform.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 
 def register(sub: Subparsers, common: Common) -> None:
     p = sub.add_parser("console", parents=common.plain, help="start the console (the default)")
+    p.add_argument("--attach", action="store_true",
+                   help="attach to a centre another process runs (`web` starts each tab so): "
+                        "no demo data, no HTTP API or scheduler of its own")
+    p.add_argument("--api-url", default=None, metavar="URL",
+                   help="with --attach: the HTTP API of that process (shown, driven by simulated traffic)")
     p.set_defaults(func=cmd_console)
 
     p = sub.add_parser("serve", parents=common.plain,
@@ -46,7 +51,10 @@ def register(sub: Subparsers, common: Common) -> None:
 def cmd_console(args: argparse.Namespace) -> int:
     from bcl_console.app import run_console
 
-    return run_console(settings_from(args))
+    if getattr(args, "api_url", None) and not getattr(args, "attach", False):
+        raise CliError("--api-url needs --attach", EXIT_USAGE, "usage")
+    return run_console(settings_from(args), attach=bool(getattr(args, "attach", False)),
+                       api_url=getattr(args, "api_url", None))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

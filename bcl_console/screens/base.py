@@ -17,6 +17,9 @@ class Console(Protocol):
 
     runtime: Runtime
     service_events: Signal[Event]
+    #: Read the screen again this often (a console attached to a centre other processes
+    #: change too: `bcl-console web`), or None.
+    poll_seconds: float | None
 
 #: Bursts of events are folded into one refresh per this many seconds.
 REFRESH_DELAY = 0.3
@@ -35,8 +38,17 @@ class LiveScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._refresh_pending = False
-        cast(Console, self.app).service_events.subscribe(self, self._on_service_event)
+        console = cast(Console, self.app)
+        console.service_events.subscribe(self, self._on_service_event)
+        poll = getattr(console, "poll_seconds", None)
+        if poll:
+            self.set_interval(max(poll, self.REFRESH_DELAY), self._poll)
         self.reload_now()
+
+    def _poll(self) -> None:
+        """What other processes changed, shown on the screen in view (not behind a form)."""
+        if self.is_current:
+            self.schedule_reload()
 
     def _on_service_event(self, event: Event) -> None:
         if isinstance(event, self.EVENT_TYPES):

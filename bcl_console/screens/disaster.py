@@ -23,6 +23,7 @@ from bcl_console.domain.support import SEVERITY
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import ConfirmDialog, FormDialog, FormField
 from bcl_console.screens.widgets.chart import draw_counts
+from bcl_console.screens.widgets.download import offer
 from bcl_console.screens.widgets.table import keep_cursor, selected_key
 from bcl_console.screens.widgets.text import jst_minute
 from bcl_console.services.disaster.service import DisasterView
@@ -374,6 +375,8 @@ class DisasterScreen(LiveScreen):
             self.notify(exc.sentence(), severity="error")
             return
         self.notify(f"{done.people} people written to {out}")
+        if offer(self.app, out, out.name, "text/csv"):  # in a browser (`bcl-console web`)
+            self.notify(f"{out.name} sent to the browser.")
 
     def action_open_centre(self) -> None:
         if self.current is None:

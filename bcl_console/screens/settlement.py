@@ -5,6 +5,9 @@ scheduled jobs (visible and triggerable)."""
 
 from __future__ import annotations
 
+import io
+import zipfile
+from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -21,6 +24,7 @@ from bcl_console.domain.municipality import CertificateType
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
 from bcl_console.screens.widgets.chart import BarChart, clear_chart, draw_counts
+from bcl_console.screens.widgets.download import offer
 from bcl_console.screens.widgets.phrases import Phrases
 from bcl_console.screens.widgets.table import keep_cursor, selected_key
 from bcl_console.screens.widgets.text import jst_datetime
@@ -164,6 +168,25 @@ class SettlementScreen(LiveScreen):
             self.notify(exc.sentence(), severity="error")
             return
         self.notify(f"Statements written to {out}")
+        self._offer_statements(out)
+
+    def _offer_statements(self, out: Path) -> None:
+        """In a browser (`bcl-console web`): the selected municipality's PDF statement, or
+        on the totals row every statement of the year as one zip, downloaded."""
+        key = selected_key(self.query_one("#settle-table", DataTable))
+        pdf = out / f"statement-{self.fiscal_year}-{key}.pdf"
+        if key and key != "__total__" and not self.show_operators and pdf.is_file():
+            if offer(self.app, pdf, pdf.name, "application/pdf"):
+                self.notify(f"{pdf.name} sent to the browser.")
+            return
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(out.iterdir()):
+                if path.is_file():
+                    zf.write(path, path.name)
+        name = f"statements-{self.fiscal_year}.zip"
+        if offer(self.app, buffer.getvalue(), name, "application/zip"):
+            self.notify(f"{name} sent to the browser.")
 
     async def action_run_job(self) -> None:
         async def submit(v: dict[str, str]) -> None:

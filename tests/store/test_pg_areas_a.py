@@ -29,8 +29,11 @@ from bcl_console.services.onboarding.service import schedule_template
 from bcl_console.store import cards as sq_cards
 from bcl_console.store import jobs as sq_jobs
 from bcl_console.store import manage as sq_manage
+from bcl_console.store import monitor as sq_monitor
 from bcl_console.store import municipalities as sq_munis
 from bcl_console.store import onboarding as sq_onb
+from bcl_console.store import overview as sq_overview
+from bcl_console.store import teststages as sq_stages
 from bcl_console.store.api import (
     AuditEntry,
     CardRecord,
@@ -43,15 +46,22 @@ from bcl_console.store.db import Database
 from bcl_console.store.pg import cards as pg_cards
 from bcl_console.store.pg import jobs as pg_jobs
 from bcl_console.store.pg import manage as pg_manage
+from bcl_console.store.pg import monitor as pg_monitor
 from bcl_console.store.pg import municipalities as pg_munis
 from bcl_console.store.pg import onboarding as pg_onb
+from bcl_console.store.pg import overview as pg_overview
+from bcl_console.store.pg import teststages as pg_stages
 from bcl_console.store.pg.audit import PgAudit
 from bcl_console.store.pg.cards import PgCards
 from bcl_console.store.pg.db import Conn, PgDatabase
 from bcl_console.store.pg.jobs import PgScheduler
 from bcl_console.store.pg.manage import PgManage
+from bcl_console.store.pg.monitor import PgMonitor
 from bcl_console.store.pg.municipalities import PgMunicipalities
 from bcl_console.store.pg.onboarding import PgOnboarding
+from bcl_console.store.pg.overview import PgOverview
+from bcl_console.store.pg.teststages import PgTestStages
+from bcl_console.store.teststages import SqliteTestStages
 from tests.conftest import _migrated
 from tests.pg import TestServer, to_postgres
 
@@ -433,6 +443,116 @@ async def test_stage_runs_and_drills_match(both: Both) -> None:
     await onb.write("start_drill", "011002", LATER)
     assert (await both.tables())["failure_drills"] == [("011002", LATER)]
     await onb.write("end_drill", "011002")
+    assert (await both.tables())["failure_drills"] == []
+
+
+# -- overview, monitor and test stages (they read the residents', linkage and issuance areas) ---
+
+
+def resident(code: str, n: int, household: str, status: str = "active", restricted: int = 0) -> tuple[Any, ...]:
+    return (code, f"{n:011d}", household, f"住民{n}", "ジュウミン", "1980-01-01", 1, "世帯主", "北山町1-1",
+            "2000-01-01", status, restricted)
+
+
+async def held(both: Both) -> None:
+    """Residents, seals, taxes, linkage batches and backups of two municipalities."""
+    await both.execute("INSERT INTO residents (municipality_code, resident_code, household_number, name, name_kana, "
+                       "birth_date, sex, relationship, address, resident_since, status, restricted) "
+                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                       [resident("011002", 5, "h1"), resident("011002", 3, "h1"), resident("011002", 4, "h2"),
+                        resident("011002", 2, "h3", "moved-out"), resident("011002", 1, "h4", restricted=1),
+                        resident("011003", 9, "h9")])
+    await both.execute("INSERT INTO seal_impressions (sha256, png) VALUES (?,?)", [("ab" * 32, b"\x89PNG")])
+    await both.execute("INSERT INTO seals (municipality_code, resident_code, seal_number, registered_on, status, "
+                       "impression_sha256) VALUES (?,?,?,?,?,?)",
+                       [("011002", f"{4:011d}", "S1", "2010-01-01", "active", "ab" * 32)])
+    await both.execute("INSERT INTO taxes (municipality_code, resident_code, fiscal_year, total_income, "
+                       "salary_income, deductions, taxable_income, municipal_tax, prefectural_tax) "
+                       "VALUES (?,?,?,?,?,?,?,?,?)",
+                       [("011002", f"{5:011d}", 2025, 1, 1, 0, 1, 0, 0), ("011002", f"{5:011d}", 2024, 1, 1, 0, 1, 0, 0),
+                        ("011002", f"{4:011d}", 2025, 1, 1, 0, 1, 0, 0)])
+    await both.execute("INSERT INTO linkage_batches (municipality_code, sequence, kind, created_at, received_at, "
+                       "source, outcome, counts) VALUES (?,?,?,?,?,?,?,?)",
+                       [("011002", 1, "full", "2026-06-01T00:00:00+09:00", at(0), "sftp", "applied", '{"r": 5}'),
+                        ("011002", 2, "delta", None, at(1), "sftp", "applied", "{}"),
+                        ("011002", 3, "delta", None, at(2), "sftp", "rejected", "{}"),
+                        ("011003", 1, "full", None, at(3), "upload", "applied", "{}")])
+    await both.execute("INSERT INTO linkage_backups (municipality_code, sequence, kind, path, size, created_at) "
+                       "VALUES (?,?,?,?,?,?)", [("011002", 2, "delta", "b/2", 10, at(1)),
+                                                ("011002", 1, "full", "b/1", 99, at(0))])
+
+
+async def test_the_overview_matches(both: Both) -> None:
+    await registered(both, muni("011002"), muni("011003"), muni("011001"))
+    await held(both)
+    records = await both.area(sq_overview, pg_overview).read("overview")
+    assert [m.code for m in records.municipalities] == ["011001", "011002", "011003"]
+    assert (records.held["011002"].residents, records.held["011002"].active) == (5, 4)
+    assert (records.held["011002"].households, records.held["011002"].seals) == (4, 1)
+    assert records.last_linkage["011002"].sequence == 2 and "011001" not in records.last_linkage
+    assert await PgOverview(both.pg).overview() == records
+
+
+async def test_the_monitor_matches(both: Both) -> None:
+    await registered(both, muni("011002"), muni("011003"))
+    await both.execute(_ISSUANCE, [issuance(1, "011002", at(0, 30)), issuance(2, "011003", at(1), type_="tax"),
+                                   issuance(3, "011002", at(1), channel="counter", operator=None),
+                                   issuance(4, "011002", at(2), state="voided"),
+                                   issuance(5, "011002", at(3), state="pending"),
+                                   issuance(6, "011002", at(1), type_="seal", state="issued"),
+                                   issuance(7, "011002", "2026-06-16T10:00:00.000000+00:00")])
+    await both.execute("INSERT INTO relay_refusals (at, operator, municipality_code, reason) VALUES (?,?,?,?)",
+                       [(at(1), "seven", "011002", "closed"), (at(2), "seven", "011002", "suspended"),
+                        (at(3), None, None, "closed"), ("2026-06-16T10:00:00.000000+00:00", None, None, "bad")])
+    monitor = both.area(sq_monitor, pg_monitor)
+    since = "2026-06-17T00:00:00.000000+00:00"
+    records = await monitor.read("monitor_records", 4, since)
+    assert [f.request_id for f in records.feed] == ["req-0007", "req-0006", "req-0005", "req-0004"]
+    assert len(records.counts) == 6 and sum(n for *_, n in records.counts) == 6
+    assert records.refusals == [("closed", 2), ("suspended", 1)]
+    assert await PgMonitor(both.pg).monitor(4, since) == records
+
+
+async def test_the_test_stages_facts_and_reads_match(both: Both) -> None:
+    await registered(both, muni("011002"), muni("011003"))
+    await held(both)
+    onb = both.area(sq_onb, pg_onb)
+    stages = both.area(sq_stages, pg_stages)
+    await onb.write("make_plan", plan_request("011002", date(2026, 10, 1)), audit("plan", "011002"))
+    run = await onb.write("start_run", "011002", Stage.LINKAGE, AT, "tester")
+    await stages.write("finish_run", run, "011002", Stage.LINKAGE, Outcome.PASSED, "ok", {"a": 1}, "log", TODAY,
+                       audit("teststage", "011002", "linkage", "passed", LATER))
+    run3 = await onb.write("start_run", "011002", Stage.STAGE3, AT, "tester")
+    await stages.refused("confirm", "011002", Stage.STAGE2, None, TODAY, audit("confirm"))
+    await stages.refused("confirm", "011002", Stage.STAGE3, None, TODAY, audit("confirm"))  # still running
+    await stages.write("finish_run", run3, "011002", Stage.STAGE3, Outcome.AWAITING_CONFIRMATION, "look", {}, "",
+                       TODAY, audit("teststage", "011002", "stage3", "awaiting-confirmation"))
+    assert await stages.write("confirm", "011002", Stage.STAGE3, "read it", TODAY, audit("confirm", when=LATER)) == run3
+    await stages.refused("confirm", "011002", Stage.STAGE3, None, TODAY, audit("confirm"))  # passed already
+    tables = await both.tables()
+    done = {r[1]: r[13] for r in tables["onboarding_steps"] if r[0] == "011002" and r[11] is not None}
+    assert done == {"linkage-test": f"stage run {run} passed", "stage3-test": f"stage run {run3} confirmed by tester"}
+
+    sq, pg = SqliteTestStages(both.sq), PgTestStages(both.pg)
+    calls: list[tuple[str, tuple[Any, ...]]] = [
+        ("municipality", ("011002",)), ("municipality", ("999999",)), ("municipality_exists", ("011003",)),
+        ("plan", ("011002",)), ("plan", ("011003",)), ("plan_steps", ("011002",)), ("passed_stages", ("011002",)),
+        ("runs", ("011002",)), ("run", (run3,)), ("run", (999,)), ("batches", ("011002", 2)),
+        ("backups", ("011002",)), ("last_applied_sequence", ("011002",)), ("last_applied_sequence", ("011001",)),
+        ("held_counts", ()), ("resident_values", ("011002", [f"{5:011d}", f"{1:011d}", f"{8:011d}"])),
+        ("test_residents", ("011002", 10)), ("test_residents", ("011002", 1)),
+        ("latest_tax_year", ("011002", f"{5:011d}")), ("latest_tax_year", ("011002", f"{3:011d}"))]
+    for name, args in calls:
+        assert await getattr(sq, name)(*args) == await getattr(pg, name)(*args), name
+    assert await pg.test_residents("011002", 10) == [f"{4:011d}", f"{5:011d}", f"{3:011d}"]
+    for s in (sq, pg):
+        new = await s.start_run("011003", Stage.LINKAGE, LATER, "tester")
+        await s.finish_run(new, "011003", Stage.LINKAGE, Outcome.FAILED, "no batch", {}, "", TODAY,
+                           audit("teststage", "011003"))
+        await s.start_drill("011003", AT)
+    assert (await both.tables())["failure_drills"] == [("011003", AT)]
+    for s in (sq, pg):
+        await s.end_drill("011003")
     assert (await both.tables())["failure_drills"] == []
 
 

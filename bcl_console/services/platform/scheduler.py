@@ -153,10 +153,16 @@ class SchedulerService:
         self._runtime = runtime
         self._store = store
         self._scheduler: AsyncIOScheduler | None = None
+        self._elsewhere = False
 
     @property
     def running(self) -> bool:
         return self._scheduler is not None
+
+    def run_elsewhere(self) -> None:
+        """Another process of this centre runs the jobs (a console attached to `bcl-console
+        web`): this one starts none, and tells their next runs from their triggers."""
+        self._elsewhere = True
 
     async def start(self) -> None:
         settings = self._runtime.settings
@@ -202,10 +208,12 @@ class SchedulerService:
             job = self._scheduler.get_job(spec.name) if self._scheduler else None
             latest = last.get(spec.name)
             next_run = job.next_run_time if job else None
-            if job is not None and not isinstance(self._runtime.clock, SystemClock):
+            if (job is not None or self._elsewhere) and not isinstance(self._runtime.clock, SystemClock):
                 # On a training clock the next run is told on the centre's timeline (the
                 # scheduler itself counts real time).
                 next_run = spec.trigger.get_next_fire_time(None, self._runtime.clock.now().astimezone(TOKYO))
+            elif job is None and self._elsewhere:
+                next_run = spec.trigger.get_next_fire_time(None, datetime.now(TOKYO))
             out.append(JobView(spec.name, spec.description, next_run,
                                latest.outcome if latest else None, latest.detail if latest else "",
                                latest.started_at if latest else None))
