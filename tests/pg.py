@@ -138,7 +138,7 @@ def pg_dump(url: str) -> list[str]:
             lines = []
             for table in tables:
                 rows = await conn.fetch(f'SELECT t::text FROM "{table}" t ORDER BY 1')  # noqa: S608 - catalogue names
-                lines += [f"{table}: {r[0]}" for r in rows]
+                lines += [f'INSERT INTO "{table}" VALUES{r[0]};' for r in rows]
             return lines
         finally:
             await conn.close()

@@ -14,6 +14,10 @@ from bcl_console.services.platform.clock import FixedClock
 from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import TEST_NOW, query
 
+#: About SQLite itself: not run again on PostgreSQL.
+pytestmark = pytest.mark.sqlite_only
+
+
 ROW = ("INSERT INTO issuances (request_id, type, municipality_code, resident_code, channel, operator, fee, state, "
        "created_at, issued_at) VALUES (?, ?, '993611', '00000000001', 'store', 'Seven Mart', 300, 'printed', "
        "'2026-06-01T01:00:00+00:00', '2026-06-01T01:00:00+00:00')")
