@@ -28,10 +28,16 @@ from bcl_console.store.municipalities import list_municipalities
 # for a year not closed it holds exactly the year's own billable issuances (a late event
 # only ever belongs to a closed year), counted per key with one comparison per row.
 _KEY_COUNTS_SQL = "SELECT settle_key, count(*) FROM issuances WHERE settle_year = ? GROUP BY settle_key"
-# Late events waiting for a statement: the small partial index issuances_settle_late
-# (migration 21), whose condition the query repeats word for word so SQLite uses it.
-_LATE_KEYS = ("FROM issuances WHERE settle_year IS NOT NULL AND settled_year IS NULL "
-              "AND settle_year < ? AND settle_year IN (SELECT fiscal_year FROM settlements)")
+# Late events waiting for a statement of a later year: the small partial index
+# issuances_settle_late (migration 21), whose condition both queries repeat word for word
+# so that SQLite uses it.
+_LATE_COUNTS_SQL = (
+    "SELECT settle_key, count(*) FROM issuances WHERE settle_year IS NOT NULL AND settled_year IS NULL "
+    "AND settle_year < ? AND settle_year IN (SELECT fiscal_year FROM settlements) GROUP BY settle_year, settle_key")
+_MARK_LATE_SQL = (
+    "UPDATE issuances SET settled_year = ? WHERE rowid IN (SELECT rowid FROM issuances "
+    "WHERE settle_year IS NOT NULL AND settled_year IS NULL "
+    "AND settle_year < ? AND settle_year IN (SELECT fiscal_year FROM settlements))")
 _SEP = "\x1f"
 
 
@@ -50,8 +56,7 @@ def year_groups(conn: sqlite3.Connection, fiscal_year: int) -> list[Group]:
 
 def late_groups(conn: sqlite3.Connection, fiscal_year: int) -> list[Group]:
     """Billable issuances of closed earlier years that no statement counted yet (late events)."""
-    sql = f"SELECT settle_key, count(*) {_LATE_KEYS} GROUP BY settle_year, settle_key"
-    return _groups(conn.execute(sql, (fiscal_year,)))
+    return _groups(conn.execute(_LATE_COUNTS_SQL, (fiscal_year,)))
 
 
 def voided_after_close(conn: sqlite3.Connection, before_year: int) -> list[Group]:
@@ -72,8 +77,7 @@ def mark_settled(conn: sqlite3.Connection, fiscal_year: int) -> None:
     """Mark what the statement of ``fiscal_year`` counted beyond its own year (whose rows
     already name it): the late events it counted and the voids it took back. Both are the
     few rows of small partial indexes; the year's own rows are not written."""
-    conn.execute(f"UPDATE issuances SET settled_year = ? WHERE rowid IN (SELECT rowid {_LATE_KEYS})",
-                 (fiscal_year, fiscal_year))
+    conn.execute(_MARK_LATE_SQL, (fiscal_year, fiscal_year))
     conn.execute(
         "UPDATE issuances SET void_settled_year = ? WHERE settled_year IS NOT NULL AND settled_year < ? "
         "AND state = 'voided' AND void_settled_year IS NULL", (fiscal_year, fiscal_year))

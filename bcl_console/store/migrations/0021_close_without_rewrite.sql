@@ -16,6 +16,9 @@
 -- * a row that stops being billable before it is counted (a failed print voided) loses its
 --   settled_year and key: it was never counted and is never taken back.
 --
+-- A counted row keeps its key, so a closed year's entries stay in issuances_settle_key (the
+-- index no longer shrinks at a close; a year's own query only ever seeks an open year).
+--
 -- The close itself is the boundary: a row that became billable before the close's
 -- transaction belongs to the year, one after it is late. No clock is compared, so two events
 -- in the same second (a fixed clock, a skewed kiosk) are still told apart exactly.
