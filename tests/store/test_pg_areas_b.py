@@ -529,7 +529,7 @@ async def test_issuances_written_during_a_close_are_either_its_own_or_late(pair:
     async def write_all() -> None:
         for record in issued:
             await pair.pg.write(pg_iss.insert_issued, record)
-            await asyncio.sleep(0)
+            await asyncio.sleep(0.005)  # spread over the close: some before it, some after
 
     doc, _ = await asyncio.gather(store.close_year(2025, _compose, _audit("close", None)), write_all())
     in_close = sum(g[5] for g in json.loads(doc)["own"] if g[1] == "store-9") // 1000
