@@ -16,7 +16,7 @@ from typing import Any
 from bcl_console.config import load_settings
 from bcl_console.services.platform.clock import FixedClock
 from bcl_console.services.platform.runtime import Runtime
-from tests.conftest import query
+from tests.conftest import execute, query
 from tests.services.test_settlement import OP, TOWN, VILLAGE, at, centre, put
 
 __all__ = ["centre"]  # the fixture, shared with the settlement tests
@@ -57,7 +57,7 @@ async def test_the_close_writes_none_of_the_years_rows_and_closing_twice_changes
     assert json.dumps(second, sort_keys=True) == json.dumps(first, sort_keys=True)
     assert db_dump(db) == dumped
     # a counted row is frozen: a later change to it moves nothing into another statement
-    await rt.db.write(lambda conn: conn.execute("UPDATE issuances SET fee = 900 WHERE request_id = 'own-0'"))
+    await execute(rt, "UPDATE issuances SET fee = 900 WHERE request_id = 'own-0'")
     assert years(db)["own-0"] == (2025, None)
     assert town(await rt.settlement.settle(2026))["adjustments"]["billable"] == 0
     assert await rt.settlement.settle(2025) == first
@@ -67,18 +67,14 @@ async def test_late_events_after_a_close_are_counted_once_by_the_next_statement(
     rt, db = centre, centre.settings.db_path
     await put(rt, "a", "2025-10-05T10:00:00")
     await put(rt, "waiting", "2025-12-01T10:00:00", state="awaiting_payment")  # not billable yet
-    await rt.db.write(lambda conn: conn.execute("UPDATE issuances SET issued_at = NULL WHERE request_id = 'waiting'"))
+    await execute(rt, "UPDATE issuances SET issued_at = NULL WHERE request_id = 'waiting'")
     closed = await rt.settlement.settle(2025, close=True, actor=OP)
     assert closed["totals"]["billable"] == 1
     # after the close, at the very clock second of the close: a late insert, and an older
     # row that becomes billable by an update with an issued_at in the closed year
     await put(rt, "late", "2026-02-01T10:00:00", copies=2, fee=600)
-
-    def becomes_billable(conn: sqlite3.Connection) -> None:
-        conn.execute("UPDATE issuances SET state = 'printed', issued_at = '2026-03-01T01:00:00+00:00' "
-                     "WHERE request_id = 'waiting'")
-
-    await rt.db.write(becomes_billable)
+    await execute(rt, "UPDATE issuances SET state = 'printed', issued_at = ? WHERE request_id = 'waiting'",
+                  "2026-03-01T01:00:00+00:00")
     assert years(db)["late"] == (None, None) and years(db)["waiting"] == (None, None)
     assert await rt.settlement.settle(2025) == closed  # frozen
     fy26 = await rt.settlement.settle(2026)

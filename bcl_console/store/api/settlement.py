@@ -24,12 +24,11 @@ close costs what a settle costs (one grouped scan of the year) and rewrites no r
 - The boundary between "in the year" and "late" is the close's transaction itself, never a
   clock: the store must make "this row became billable" and "year Y closed" serialise.
   SQLite has one writer, so the triggers' look-up of ``settlements`` and the close cannot
-  interleave. On PostgreSQL (READ COMMITTED) the row trigger takes
-  ``pg_advisory_xact_lock_shared(<settle>, fy)`` before it looks the year up and the close
-  takes ``pg_advisory_xact_lock(<settle>, Y)`` before its first read: a writer already in
-  flight finishes (and is seen by the close's statements, each with a fresh snapshot), and
-  one arriving during the close waits, then sees the settlement and marks its row late.
-  The late and voided look-ups are partial indexes there too
+  interleave. On PostgreSQL every write is SERIALIZABLE (store/pg/db.py): the row
+  trigger's look-up of ``settlements`` and the close's reads of the issuances and insert
+  into ``settlements`` conflict, so of a write and a close that overlap one is undone and
+  run again (a row is then either in the year or late, never neither). The late and voided
+  look-ups are partial indexes there too
   (``WHERE settle_year IS NOT NULL AND settled_year IS NULL``).
 """
 
