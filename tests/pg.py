@@ -95,7 +95,11 @@ class TestServer:
         """A template database made once per session by ``build(url)``."""
         if name not in self.templates:
             url = self.create(name)
-            build(url)
+            try:
+                build(url)
+            except BaseException:
+                self.cluster.psql(f"DROP DATABASE IF EXISTS {name}")  # the next test tries again
+                raise
             self.templates[name] = name
         return name
 
