@@ -4,9 +4,10 @@ GROUP BY count over the same table (each the best of three runs, so that both re
 warm OS cache). Target (issue 6): under 10 s, within 3x the baseline.
 
 Then, for information (no target), the unattended year-end job itself, as a scheduler runs
-it: `bcl-console settle --fiscal-year 2025 --close --json --out DIR` (settle, mark every billable
-row settled, write the statements: 100 PDFs and their CSVs), and the same command again,
-which must change nothing and print the same document.
+it: `bcl-console settle --fiscal-year 2025 --close --json --out DIR` (settle, store the
+statement, write the statements: 100 PDFs and their CSVs), and the same command again,
+which must change nothing and print the same document. The close alone, against a settle
+in the same run, is bench/close.py.
 
     ./dev bench settle [--records 10000000]
 """

@@ -95,7 +95,11 @@ class TestServer:
         """A template database made once per session by ``build(url)``."""
         if name not in self.templates:
             url = self.create(name)
-            build(url)
+            try:
+                build(url)
+            except BaseException:
+                self.cluster.psql(f"DROP DATABASE IF EXISTS {name}")  # the next test tries again
+                raise
             self.templates[name] = name
         return name
 
@@ -138,7 +142,7 @@ def pg_dump(url: str) -> list[str]:
             lines = []
             for table in tables:
                 rows = await conn.fetch(f'SELECT t::text FROM "{table}" t ORDER BY 1')  # noqa: S608 - catalogue names
-                lines += [f"{table}: {r[0]}" for r in rows]
+                lines += [f'INSERT INTO "{table}" VALUES{r[0]};' for r in rows]
             return lines
         finally:
             await conn.close()

@@ -2,6 +2,15 @@
 
 All grouping happens in SQLite (one pass over the year's rows), so ten million issuances
 settle in seconds. Months are Japan's (UTC + 9 h).
+
+Which statement counts an issuance is decided when it becomes billable, not when a year
+closes (migration 21; the design is in ``store/api/settlement.py``). The triggers keep, on
+every billable row not yet counted, its Japan fiscal year (``settle_year``), one group key
+(``settle_key``: municipality, type, Japan month, copies, fee, operator) and
+``settled_year``: its own year while that year is open, NULL for a late event (its year
+was already closed). A row is counted once the year in its ``settled_year`` is closed, so
+closing a year writes only its statement, the late events it counts and the voids it
+takes back, never the year's own rows.
 """
 
 from __future__ import annotations
@@ -15,33 +24,46 @@ from bcl_console.store.audit import append_audit
 from bcl_console.store.db import Database
 from bcl_console.store.municipalities import list_municipalities
 
-# One ordered scan of the partial index issuances_settle_key (migration 11): it holds
-# exactly the billable, not yet settled issuances, by the fiscal year they settle in and
-# one key per group (municipality, type, Japan month, copies, fee, operator).
+# One ordered scan of the partial index issuances_settle_key (migration 11) for one year:
+# for a year not closed it holds exactly the year's own billable issuances (a late event
+# only ever belongs to a closed year), counted per key with one comparison per row.
 _KEY_COUNTS_SQL = "SELECT settle_key, count(*) FROM issuances WHERE settle_year = ? GROUP BY settle_key"
+# Late events waiting for a statement of a later year: the small partial index
+# issuances_settle_late (migration 21), whose condition both queries repeat word for word
+# so that SQLite uses it.
+_LATE_COUNTS_SQL = (
+    "SELECT settle_key, count(*) FROM issuances WHERE settle_year IS NOT NULL AND settled_year IS NULL "
+    "AND settle_year < ? AND settle_year IN (SELECT fiscal_year FROM settlements) GROUP BY settle_year, settle_key")
+_MARK_LATE_SQL = (
+    "UPDATE issuances SET settled_year = ? WHERE rowid IN (SELECT rowid FROM issuances "
+    "WHERE settle_year IS NOT NULL AND settled_year IS NULL "
+    "AND settle_year < ? AND settle_year IN (SELECT fiscal_year FROM settlements))")
 _SEP = "\x1f"
 
 
-def year_groups(conn: sqlite3.Connection, fiscal_year: int) -> list[Group]:
-    """The year's own billable issuances not yet counted by a statement."""
+def _groups(rows: Sequence[tuple[object, int]] | sqlite3.Cursor) -> list[Group]:
     groups: list[Group] = []
-    for key, n in conn.execute(_KEY_COUNTS_SQL, (fiscal_year,)):
+    for key, n in rows:
         code, type_, month, copies, fee, operator = str(key).split(_SEP, 5)
         groups.append((code, operator, type_, month, int(copies) * n, int(fee) * n))
     return groups
 
 
-def late_groups(conn: sqlite3.Connection, fiscal_year: int, closed: Sequence[int]) -> list[Group]:
+def year_groups(conn: sqlite3.Connection, fiscal_year: int) -> list[Group]:
+    """The own billable issuances of a year not closed yet."""
+    return _groups(conn.execute(_KEY_COUNTS_SQL, (fiscal_year,)))
+
+
+def late_groups(conn: sqlite3.Connection, fiscal_year: int) -> list[Group]:
     """Billable issuances of closed earlier years that no statement counted yet (late events)."""
-    out: list[Group] = []
-    for year in closed:
-        if year < fiscal_year:
-            out.extend(year_groups(conn, year))
-    return out
+    return _groups(conn.execute(_LATE_COUNTS_SQL, (fiscal_year,)))
 
 
 def voided_after_close(conn: sqlite3.Connection, before_year: int) -> list[Group]:
-    """Issuances counted by an earlier statement and voided since: to be taken back."""
+    """Issuances counted by an earlier statement and voided since: to be taken back.
+
+    A voided row keeps its settled_year only if a closed year had counted it (the triggers
+    clear it on a row voided before its year closed)."""
     sql = (
         "SELECT municipality_code, coalesce(operator, ''), type, "
         "strftime('%Y-%m', issued_at, '+9 hours'), sum(copies), sum(fee) FROM issuances "
@@ -51,13 +73,11 @@ def voided_after_close(conn: sqlite3.Connection, before_year: int) -> list[Group
     return [tuple(r) for r in conn.execute(sql, (before_year,))]
 
 
-def mark_settled(conn: sqlite3.Connection, fiscal_year: int, closed: Sequence[int]) -> None:
-    """Mark what the statement of ``fiscal_year`` counted: its own year and late events."""
-    for year in {fiscal_year, *(y for y in closed if y < fiscal_year)}:
-        # settle_year is exactly "billable, not settled, of this year"; a settled row holds no
-        # key, and clearing it here spares the update trigger a second write of every row
-        conn.execute("UPDATE issuances SET settled_year = ?, settle_year = NULL, settle_key = NULL "
-                     "WHERE settle_year = ?", (fiscal_year, year))
+def mark_settled(conn: sqlite3.Connection, fiscal_year: int) -> None:
+    """Mark what the statement of ``fiscal_year`` counted beyond its own year (whose rows
+    already name it): the late events it counted and the voids it took back. Both are the
+    few rows of small partial indexes; the year's own rows are not written."""
+    conn.execute(_MARK_LATE_SQL, (fiscal_year, fiscal_year))
     conn.execute(
         "UPDATE issuances SET void_settled_year = ? WHERE settled_year IS NOT NULL AND settled_year < ? "
         "AND state = 'voided' AND void_settled_year IS NULL", (fiscal_year, fiscal_year))
@@ -81,20 +101,21 @@ def insert_settlement(conn: sqlite3.Connection, fiscal_year: int, closed_at: str
 
 
 def statement_inputs(conn: sqlite3.Connection, fiscal_year: int) -> StatementInputs:
-    closed = closed_years(conn)
     return StatementInputs(fiscal_year, list_municipalities(conn), year_groups(conn, fiscal_year),
-                           late_groups(conn, fiscal_year, closed), voided_after_close(conn, fiscal_year))
+                           late_groups(conn, fiscal_year), voided_after_close(conn, fiscal_year))
 
 
 def close_year(conn: sqlite3.Connection, fiscal_year: int, compose: Callable[[StatementInputs], str],
                audit: AuditEntry) -> str:
-    """Store the statement, mark what it counted and audit it, in one transaction."""
+    """Store the statement, mark what it counted beyond its year and audit it, in one
+    transaction (SQLite's one writer: no issuance changes between the reads and the close)."""
     again = closed_document(conn, fiscal_year)
     if again is not None:  # closed by a concurrent run a moment ago
         return again
     document = compose(statement_inputs(conn, fiscal_year))
+    # marked before the year's row is inserted: the late events counted are exactly those read
+    mark_settled(conn, fiscal_year)
     insert_settlement(conn, fiscal_year, audit.at, document)
-    mark_settled(conn, fiscal_year, closed_years(conn))
     append_audit(conn, audit)
     return document
 

@@ -31,7 +31,7 @@ def flat(text: str) -> str:
 def household_with_members(rt: Runtime) -> tuple[str, list[tuple]]:  # type: ignore[type-arg]
     """A household of the town with 3+ members, one of whom has moved out."""
     rows = q(rt, "SELECT household_number FROM residents WHERE municipality_code = '993611' "
-                 "GROUP BY household_number HAVING count(*) >= 3 AND sum(status != 'active') >= 1 "
+                 "GROUP BY household_number HAVING count(*) >= 3 AND sum(CASE WHEN status != 'active' THEN 1 ELSE 0 END) >= 1 "
                  "AND sum(restricted) = 0 ORDER BY household_number LIMIT 1")
     household = rows[0][0]
     members = q(rt, "SELECT resident_code, name, address, status, relationship FROM residents "

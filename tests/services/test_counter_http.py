@@ -146,6 +146,7 @@ async def test_a_resident_of_another_municipality_is_403(counter: tuple[Runtime,
     assert status == 201 and s["municipality"]["code"] == VILLAGE
 
 
+@pytest.mark.sqlite_only
 async def test_a_revoked_terminal_is_401_at_once(counter: tuple[Runtime, Kiosk, str]) -> None:
     rt, desk, token = counter
     card, _, _ = await card_for(rt)
@@ -266,6 +267,7 @@ async def test_settlement_of_the_year_does_not_bill_counter_card(counter: tuple[
         (0, 0)]
 
 
+@pytest.mark.sqlite_only
 async def test_the_demo_has_a_counter_for_each_live_municipality_and_its_history(demo_runtime: Runtime) -> None:
     rt = demo_runtime
     live = {v.code for v in await rt.municipalities.all() if v.state.value == "live"}

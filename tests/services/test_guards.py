@@ -110,6 +110,7 @@ async def test_an_invalid_completion_result_is_400_and_leaves_an_issued_request_
 
 
 # -- 4. a card of our own CA that was never recorded here ----------------------------------------
+@pytest.mark.sqlite_only
 async def test_a_card_signed_by_our_ca_but_never_recorded_is_refused(relay: tuple[Runtime, Kiosk]) -> None:
     rt, kiosk = relay
     rc = residents(rt, 1)[0]

@@ -255,6 +255,7 @@ async def test_fifty_payments_of_one_request_at_once(centre: tuple[Runtime, str,
         [(rt.settings.data_dir / path).name]
 
 
+@pytest.mark.sqlite_only
 async def test_logs_hold_no_query_string_and_files_are_private(centre: tuple[Runtime, str, str]) -> None:
     rt, url, token = centre
     async with aiohttp.ClientSession() as http:

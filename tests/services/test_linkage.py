@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from bcl_console.config import load_settings
+from bcl_console.config import Settings, load_settings
 from bcl_console.domain.errors import InvalidInput
 from bcl_console.services.linkage.batch_writer import write_csv, write_manifest
 from bcl_console.services.platform.actor import Actor
@@ -26,6 +27,12 @@ rows = query
 
 #: How a dump shows a rejected batch's kept problem list (sealed; the one row a rejection adds).
 KEPT_REJECTION = 'INSERT INTO "linkage_rejections"'
+
+
+def on_sqlite(data_dir: Path) -> Settings:
+    """Another centre's settings, on SQLite whatever store this test runs on (so data
+    that went through PostgreSQL is compared with data that went through SQLite)."""
+    return dataclasses.replace(load_settings(str(data_dir)), database_url=None)
 
 
 def held_data(dump: list[str]) -> list[str]:
@@ -84,7 +91,7 @@ async def test_cp932_and_crlf_give_the_same_data(demo_runtime: Runtime, tmp_path
     assert (await demo_runtime.linkage.link(FIX / "valid-full-cp932")).outcome == "applied"
     db = demo_runtime.settings.db_path
     cp932 = rows(db, "SELECT * FROM residents WHERE municipality_code = ? ORDER BY resident_code", CODE)
-    other = Runtime(load_settings(str(tmp_path / "d")), clock=FixedClock(TEST_NOW))
+    other = Runtime(on_sqlite(tmp_path / "d"), clock=FixedClock(TEST_NOW))
     await other.start()
     try:
         await other.municipalities.add(code=CODE, name="北山町", kind="town", population=6200, actor=OP)
@@ -216,7 +223,7 @@ async def test_export_then_link_into_an_empty_centre_gives_identical_data(
     doc = await demo_runtime.linkage.export(code, out)
     assert doc.counts["residents"] == 2400
     src_db = demo_runtime.settings.db_path
-    other = Runtime(load_settings(str(tmp_path / "empty")), clock=FixedClock(TEST_NOW))
+    other = Runtime(on_sqlite(tmp_path / "empty"), clock=FixedClock(TEST_NOW))
     await other.start()
     try:
         await other.municipalities.add(code=code, name="桜川村", kind="village", population=2400, actor=OP)
@@ -271,6 +278,7 @@ async def test_a_tampered_backup_is_refused(demo_runtime: Runtime, db_dump: Call
     assert db_dump(rt.settings.db_path) == before
 
 
+@pytest.mark.sqlite_only
 async def test_rejected_batches_keep_no_personal_data_in_the_clear(demo_runtime: Runtime, tmp_path: Path) -> None:
     """The problem lists quote resident codes, kana names and dates: the database keeps them
     sealed (backup key; the database file is 0600), keeps them for the operator, and drops
@@ -339,6 +347,7 @@ async def test_two_rejections_at_once_both_keep_their_entries(demo_runtime: Runt
     assert sequences == {n * 100 + i for n in range(2) for i in range(40)}
 
 
+@pytest.mark.sqlite_only
 async def test_a_journal_file_of_an_earlier_version_is_imported_at_start(demo_dir: Path) -> None:
     """An older centre kept the problem lists in linkage/rejected.jsonl, sealed or (before
     that) in the clear: the next start imports every entry, sealed, into the database and

@@ -149,6 +149,7 @@ async def test_every_route_touching_another_municipality_is_403(centre: tuple[Ru
     assert village.municipality.hours.open == "06:30" and not village.municipality.suspended
 
 
+@pytest.mark.sqlite_only
 async def test_a_revoked_token_is_401_at_once(centre: tuple[Runtime, str, str]) -> None:
     rt, url, token = centre
     village = await rt.terminals.add(VILLAGE, "桜川村 住民課", actor=CONSOLE)
@@ -227,6 +228,7 @@ async def test_bad_input_is_the_standard_error_and_changes_nothing(centre: tuple
     assert status == 405 and error_code(doc) == "method_not_allowed"
 
 
+@pytest.mark.sqlite_only
 async def test_a_days_issuances_and_the_batches(centre: tuple[Runtime, str, str]) -> None:
     rt, url, token = centre
     resident = query(rt.settings.db_path, "SELECT resident_code FROM residents WHERE municipality_code = ? "

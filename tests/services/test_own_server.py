@@ -56,6 +56,7 @@ def resident(demo_dir_db: Path) -> tuple[str, str]:
         conn.close()
 
 
+@pytest.mark.sqlite_only
 async def test_issuance_is_forwarded_to_the_own_server(centre: tuple[Runtime, HttpServer, Kiosk], demo_dir: Path) -> None:
     rt, _, kiosk = centre
     rc, name = resident(demo_dir / "bcl.sqlite3")
@@ -69,6 +70,7 @@ async def test_issuance_is_forwarded_to_the_own_server(centre: tuple[Runtime, Ht
     assert status == 404 and err["error"]["code"] == "unknown_resident"
 
 
+@pytest.mark.sqlite_only
 async def test_a_failing_own_server_gives_502_and_504(centre: tuple[Runtime, HttpServer, Kiosk], demo_dir: Path) -> None:
     rt, own_http, kiosk = centre
     rc, _ = resident(demo_dir / "bcl.sqlite3")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bcl_console.config import load_settings
+from bcl_console.config import Settings
 from bcl_console.domain.errors import InvalidInput
 from bcl_console.domain.municipality import CertificateType
 from bcl_console.services.issuance.service import check_options
@@ -24,8 +23,8 @@ from bcl_console.services.linkage.batch_writer import write_csv, write_manifest
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.clock import FixedClock, iso_now
 from bcl_console.services.platform.runtime import Runtime
-from bcl_console.store import issuances
 from bcl_console.store.issuances import IssuanceRecord
+from tests.conftest import execute, query
 
 OP = Actor("op", "cli")
 TOWN, VILLAGE = "131016", "011011"
@@ -39,19 +38,15 @@ async def put(rt: Runtime, request_id: str, when: str, *, code: str = TOWN, chan
               state: str = "printed", fee: int = 300, copies: int = 1, operator: str = "セブンマート",
               type_: str = "residence") -> None:
     issued = at(when).astimezone().isoformat(timespec="microseconds")
-
-    def tx(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "INSERT INTO issuances (request_id, type, municipality_code, resident_code, channel, operator, fee, state, "
-            "created_at, issued_at, copies) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (request_id, type_, code, "12345678901", channel, operator, fee, state, issued, issued, copies))
-
-    await rt.db.write(tx)
+    await execute(
+        rt, "INSERT INTO issuances (request_id, type, municipality_code, resident_code, channel, operator, fee, "
+        "state, created_at, issued_at, copies) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        request_id, type_, code, "12345678901", channel, operator, fee, state, issued, issued, copies)
 
 
 @pytest.fixture
-async def centre(tmp_path: Path) -> AsyncIterator[Runtime]:
-    rt = Runtime(load_settings(str(tmp_path / "d")), clock=FixedClock(at("2026-04-01T02:00:00")))
+async def centre(settings: Settings) -> AsyncIterator[Runtime]:
+    rt = Runtime(settings, clock=FixedClock(at("2026-04-01T02:00:00")))
     await rt.start()
     await rt.municipalities.add(code=TOWN, name="北山町", kind="town", population=8000,
                                 service_start="2025-10-01", actor=OP)
@@ -117,12 +112,8 @@ async def test_closing_twice_gives_identical_output_and_late_events_become_adjus
     assert town["adjustments"]["billable"] == 0  # +1 late, -1 voided
     assert town["adjustments"]["from_fiscal_years"] == [2025]
     # each issuance is counted by exactly one statement; nothing twice, nothing lost
-    conn = sqlite3.connect(rt.settings.db_path)
-    try:
-        rows = dict(conn.execute("SELECT request_id, settled_year FROM issuances"))
-        voids = dict(conn.execute("SELECT request_id, void_settled_year FROM issuances"))
-    finally:
-        conn.close()
+    rows = dict(query(rt.settings.db_path, "SELECT request_id, settled_year FROM issuances"))
+    voids = dict(query(rt.settings.db_path, "SELECT request_id, void_settled_year FROM issuances"))
     assert rows == {"a": 2025, "b": 2025, "late": 2026, "fy26": 2026}
     assert voids["a"] == 2026
     third = await rt.settlement.settle(2027 - 1)
@@ -198,8 +189,8 @@ async def request(rt: Runtime, request_id: str, *, copies: int = 1, operator: st
         municipality_code=TOWN, resident_code=RESIDENT, channel="store", operator=operator, fee=300 * copies,
         state="awaiting_payment", verification_code=None, content_sha256=None, pages=None, document_path=None,
         created_at=iso_now(rt.clock), issued_at=None, voided_at=None)
-    await rt.db.write(issuances.insert_request, record, session_id="s", idempotency_key=request_id,
-                      body_sha256=request_id, copies=copies)
+    await rt.store.issuances.open_request(record, session_id="s", idempotency_key=request_id,
+                                          body_sha256=request_id, copies=copies)
 
 
 async def test_an_issuance_counts_as_its_latest_state_says(centre: Runtime, tmp_path: Path) -> None:

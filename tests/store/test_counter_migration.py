@@ -16,6 +16,10 @@ from bcl_console.services.platform.runtime import Runtime
 from bcl_console.services.platform.tokens import token_hash
 from tests.conftest import TEST_NOW, query
 
+#: About SQLite itself: not run again on PostgreSQL.
+pytestmark = pytest.mark.sqlite_only
+
+
 OP = Actor("op", "cli")
 TOKEN = "bcl_mgt_" + "m" * 43
 

@@ -17,6 +17,10 @@ from bcl_console.services.platform.runtime import Runtime
 from bcl_console.store import StoreBusy, StoreError
 from bcl_console.store.db import Database
 
+#: About SQLite itself: not run again on PostgreSQL.
+pytestmark = pytest.mark.sqlite_only
+
+
 OP = Actor("tester", "cli")
 
 

@@ -15,6 +15,9 @@ from bcl_console.domain.errors import Conflict
 from bcl_console.store import StoreError
 from bcl_console.store.db import Database
 
+#: About SQLite itself: not run again on PostgreSQL.
+pytestmark = pytest.mark.sqlite_only
+
 
 def _put(conn: sqlite3.Connection, key: str) -> str:
     conn.execute("INSERT INTO meta (key, value) VALUES (?, 'x')", (key,))

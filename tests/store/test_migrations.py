@@ -12,6 +12,10 @@ from bcl_console.services.platform.runtime import Runtime
 from bcl_console.store.db import LATEST_VERSION, Database, StoreError, migration_files
 from tests.conftest import TEST_NOW, query
 
+#: About SQLite itself: not run again on PostgreSQL.
+pytestmark = pytest.mark.sqlite_only
+
+
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "linkage" / "valid-full"
 
 

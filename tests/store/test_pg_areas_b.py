@@ -441,17 +441,32 @@ def _compose(inputs: StatementInputs) -> str:
                       ensure_ascii=False)
 
 
+_SETTLE_COLUMNS_SQL = ("SELECT request_id, settled_year, void_settled_year, settle_year, settle_key "
+                       "FROM issuances ORDER BY request_id")
+
+
+async def _settle_columns(pair: Pair) -> list[tuple[Any, ...]]:
+    """What the triggers and the closes keep on every issuance, equal on both stores."""
+    expected = await pair.sqlite.read(lambda c: [tuple(r) for r in c.execute(_SETTLE_COLUMNS_SQL)])
+    got = await pair.pg.read(lambda c: c.fetch(_SETTLE_COLUMNS_SQL + ' COLLATE "C"'))
+    assert [tuple(r) for r in got] == expected
+    return expected
+
+
 async def test_settlement_matches_sqlite(pair: Pair) -> None:
     inputs = await pair.read(sq_set.statement_inputs, pg_set.statement_inputs, 2025)
     assert inputs.own and not inputs.late and not inputs.voided
     assert {g[3] for g in inputs.own} == {"2025-04", "2025-07", "2026-03"}  # Japan's months
     assert (await pair.read(sq_set.statement_inputs, pg_set.statement_inputs, 2026)).own
+    before = await _settle_columns(pair)
+    # an open year's billable rows already name it: the close writes none of them
+    assert {r[1] for r in before if r[3] == 2025} == {2025}
     first = await pair.write(sq_set.close_year, pg_set.close_year, 2025, _compose, _audit("close", None))
     assert await pair.write(sq_set.close_year, pg_set.close_year, 2025, _compose, _audit("close", None)) == first
+    assert await _settle_columns(pair) == before
     assert await pair.read(sq_set.closed_years, pg_set.closed_years) == [2025]
     assert await pair.read(sq_set.closed_document, pg_set.closed_document, 2025) == first
     assert await pair.read(sq_set.closed_document, pg_set.closed_document, 2024) is None
-    assert not (await pair.read(sq_set.statement_inputs, pg_set.statement_inputs, 2025)).own
     # after the close: a late issuance of the closed year, and a counted one voided
     late = replace(_request("late-1", "store-2", B), state="printed", issued_at="2026-03-30T00:00:00.000000+00:00",
                    fee=450)
@@ -459,14 +474,33 @@ async def test_settlement_matches_sqlite(pair: Pair) -> None:
     counted = "h0002"  # issued in 2025-04, counted by the close
     assert await pair.write(sq_iss.complete, pg_iss.complete, counted, False,
                             "2026-05-01T00:00:00.000000+00:00", None) is True
+    rows = {r[0]: r for r in await _settle_columns(pair)}
+    assert rows["late-1"][1:4] == (None, None, 2025)  # late: no statement yet, its own year kept
+    assert rows[counted][1:4] == (2025, None, 2025)  # counted: frozen as counted, key kept
     inputs = await pair.read(sq_set.statement_inputs, pg_set.statement_inputs, 2026)
     assert inputs.late == [(B, "store-2", "residence", "2026-03", 1, 450)]
     assert len(inputs.voided) == 1 and inputs.voided[0][3] == "2025-04"
     second = await pair.write(sq_set.close_year, pg_set.close_year, 2026, _compose, _audit("close", None))
     assert json.loads(second)["late"]
+    rows = {r[0]: r for r in await _settle_columns(pair)}
+    assert rows["late-1"][1:4] == (2026, None, 2025) and rows[counted][1:3] == (2025, 2026)
     after = await pair.read(sq_set.statement_inputs, pg_set.statement_inputs, 2027)
     assert not after.own and not after.late and not after.voided
     assert await pair.read(sq_set.closed_years, pg_set.closed_years) == [2025, 2026]
+    # a late event after both closes, and an uncounted row voided: a failed print of 2027
+    late2 = replace(_request("late-2", "store-2", B), state="printed", issued_at="2025-06-30T00:00:00.000000+00:00")
+    await pair.write(sq_iss.insert_issued, pg_iss.insert_issued, late2)
+    own = replace(_request("own-2027", "store-2", B), state="issued", issued_at="2027-06-30T00:00:00.000000+00:00")
+    await pair.write(sq_iss.insert_issued, pg_iss.insert_issued, own)
+    rows = {r[0]: r for r in await _settle_columns(pair)}
+    assert rows["late-2"][1:4] == (None, None, 2025) and rows["own-2027"][1:4] == (2027, None, 2027)
+    assert await pair.write(sq_iss.complete, pg_iss.complete, "own-2027", False,
+                            "2027-07-01T00:00:00.000000+00:00", None) is True
+    rows = {r[0]: r for r in await _settle_columns(pair)}
+    assert rows["own-2027"][1:] == (None, None, None, None)  # never counted, never taken back
+    inputs = await pair.read(sq_set.statement_inputs, pg_set.statement_inputs, 2027)
+    assert not inputs.own and not inputs.voided
+    assert inputs.late == [(B, "store-2", "residence", "2025-06", 1, 300)]
 
 
 async def test_concurrent_closes_store_one_statement(pair: Pair) -> None:
@@ -482,7 +516,25 @@ async def test_concurrent_closes_store_one_statement(pair: Pair) -> None:
     assert await store.closed_document(2025) == docs[0]
     assert await store.closed_years() == [2025]
     assert await pair.pg.read(lambda c: c.fetchval("SELECT count(*) FROM audit_log WHERE action = 'close'")) == 1
-    assert not (await store.statement_inputs(2025)).own
+    assert json.loads(docs[0].rsplit("#", 1)[0])["own"]  # the year's rows, not written by the close
+
+
+async def test_issuances_written_during_a_close_are_either_its_own_or_late(pair: Pair) -> None:
+    """The boundary is the close's transaction: of an issuance of the year written while the
+    year closes, either the statement counts it, or it is late (the next year's counts it)."""
+    store = PgSettlement(pair.pg)
+    issued = [replace(_request(f"race-{i}", "store-9", B), state="printed", fee=1000,
+                      issued_at="2026-01-15T00:00:00.000000+00:00") for i in range(20)]
+
+    async def write_all() -> None:
+        for record in issued:
+            await pair.pg.write(pg_iss.insert_issued, record)
+            await asyncio.sleep(0.005)  # spread over the close: some before it, some after
+
+    doc, _ = await asyncio.gather(store.close_year(2025, _compose, _audit("close", None)), write_all())
+    in_close = sum(g[5] for g in json.loads(doc)["own"] if g[1] == "store-9") // 1000
+    late = sum(g[5] for g in (await store.statement_inputs(2026)).late if g[1] == "store-9") // 1000
+    assert in_close + late == len(issued)
 
 
 async def test_japan_month_is_exact_to_the_microsecond(pair: Pair) -> None:

@@ -14,6 +14,10 @@ from bcl_console.services.platform.clock import FixedClock
 from bcl_console.services.platform.runtime import Runtime
 from tests.conftest import TEST_NOW, query
 
+#: About SQLite itself: not run again on PostgreSQL.
+pytestmark = pytest.mark.sqlite_only
+
+
 ROW = ("INSERT INTO issuances (request_id, type, municipality_code, resident_code, channel, operator, fee, state, "
        "created_at, issued_at) VALUES (?, ?, '993611', '00000000001', 'store', 'Seven Mart', 300, 'printed', "
        "'2026-06-01T01:00:00+00:00', '2026-06-01T01:00:00+00:00')")
@@ -33,7 +37,7 @@ async def test_version_18_widens_the_type_check_in_place(tmp_path: Path) -> None
         conn.execute(ROW, ("refused-at-17", "disaster-victim"))
 
     new = Runtime(load_settings(str(data)), clock=FixedClock(TEST_NOW))
-    await new.start(target_version=18)  # version 18 alone: later versions may add columns of their own
+    await new.start(target_version=18)  # migration 18 alone: later ones may touch issuances
     try:
         assert new.schema_versions[0] == 17
         await new.db.write(lambda conn: conn.execute(ROW, ("new-1", "disaster-victim")))  # the running writer

@@ -280,7 +280,7 @@ async def held_totals(conn: Conn, code: str) -> HeldTotals:
 # -- rejected batches' problem lists ------------------------------------------------------
 async def _prune_rejected(conn: Conn, kept_since: datetime) -> int:
     """Drop problem lists received before ``kept_since``."""
-    return _affected(await conn.execute("DELETE FROM linkage_rejections WHERE received_at < $1", kept_since))
+    return _affected(await conn.execute("DELETE FROM linkage_rejections WHERE received_at::timestamptz < $1::timestamptz", kept_since))
 
 
 async def _insert_rejected(conn: Conn, r: RejectedRecord) -> int:

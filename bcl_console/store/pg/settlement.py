@@ -1,16 +1,27 @@
 """Settlement (PostgreSQL): billable issuances grouped for a fiscal year, and closed
 years; the counterpart of ``store/settlement.py`` (same function names, same results).
 
-The grouping happens in the database, over the partial index ``issuances_settle_key``
-that the ``issuances_derive`` trigger keeps (0001_schema.sql). Months are Japan's.
+Which statement counts an issuance is decided when it becomes billable, not when a year
+closes (the design is in ``store/api/settlement.py``): the ``issuances_derive`` trigger
+(0001_schema.sql, SQLite's migration 21) keeps on every billable row not yet counted its
+Japan fiscal year (``settle_year``), one group key (``settle_key``) and ``settled_year``:
+its own year while that year is open, NULL for a late event. A close writes only its
+statement, the late events it counts and the voids it takes back, never the year's rows.
+
+The grouping happens in the database, over the partial indexes ``issuances_settle_key``
+(a year's own rows) and ``issuances_settle_late`` (late events). Months are Japan's.
 A close is one SERIALIZABLE transaction: of two concurrent closes of one year, the second
 is undone (its settlements row collides with the first's) and, run again, returns the
-first one's document.
+first one's document; of a close and an issuance write that overlap (the trigger reads
+``settlements``, the close reads the issuances and inserts into ``settlements``), one is
+undone and run again, so an issuance is either in the year or late, never neither.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+
+import asyncpg
 
 from bcl_console.store.api import AuditEntry, Group, StatementInputs
 from bcl_console.store.pg.audit import append_audit
@@ -18,31 +29,44 @@ from bcl_console.store.pg.db import Conn, PgDatabase
 from bcl_console.store.pg.municipalities import list_municipalities
 
 _SEP = "\x1f"
+# Late events waiting for a statement of a later year: the partial index
+# issuances_settle_late, whose condition both statements repeat.
+_LATE_COUNTS_SQL = (
+    "SELECT settle_key, count(*) FROM issuances WHERE settle_year IS NOT NULL AND settled_year IS NULL "
+    "AND settle_year < $1 AND settle_year IN (SELECT fiscal_year FROM settlements) "
+    'GROUP BY settle_year, settle_key ORDER BY settle_year, settle_key COLLATE "C"')
+_MARK_LATE_SQL = (
+    "UPDATE issuances SET settled_year = $1 WHERE settle_year IS NOT NULL AND settled_year IS NULL "
+    "AND settle_year < $1 AND settle_year IN (SELECT fiscal_year FROM settlements)")
 
 
-async def year_groups(conn: Conn, fiscal_year: int) -> list[Group]:
-    """The year's own billable issuances not yet counted by a statement (in key order,
-    as SQLite's scan of its index gives them)."""
+def _groups(rows: Sequence[asyncpg.Record]) -> list[Group]:
     groups: list[Group] = []
-    for key, n in await conn.fetch(
-            "SELECT settle_key, count(*) FROM issuances WHERE settle_year = $1 "
-            'GROUP BY settle_key ORDER BY settle_key COLLATE "C"', fiscal_year):
+    for key, n in rows:
         code, type_, month, copies, fee, operator = str(key).split(_SEP, 5)
         groups.append((code, operator, type_, month, int(copies) * int(n), int(fee) * int(n)))
     return groups
 
 
-async def late_groups(conn: Conn, fiscal_year: int, closed: Sequence[int]) -> list[Group]:
-    """Billable issuances of closed earlier years that no statement counted yet (late events)."""
-    out: list[Group] = []
-    for year in closed:
-        if year < fiscal_year:
-            out.extend(await year_groups(conn, year))
-    return out
+async def year_groups(conn: Conn, fiscal_year: int) -> list[Group]:
+    """The own billable issuances of a year not closed yet (in key order, as SQLite's scan
+    of its index gives them)."""
+    return _groups(await conn.fetch(
+        "SELECT settle_key, count(*) FROM issuances WHERE settle_year = $1 "
+        'GROUP BY settle_key ORDER BY settle_key COLLATE "C"', fiscal_year))
+
+
+async def late_groups(conn: Conn, fiscal_year: int) -> list[Group]:
+    """Billable issuances of closed earlier years that no statement counted yet (late
+    events), by year and key as SQLite gives them."""
+    return _groups(await conn.fetch(_LATE_COUNTS_SQL, fiscal_year))
 
 
 async def voided_after_close(conn: Conn, before_year: int) -> list[Group]:
-    """Issuances counted by an earlier statement and voided since: to be taken back."""
+    """Issuances counted by an earlier statement and voided since: to be taken back.
+
+    A voided row keeps its settled_year only if a closed year had counted it (the trigger
+    clears it on a row voided before its year closed)."""
     rows = await conn.fetch(
         "SELECT code, operator_, type_, month, certificates, fees FROM ("
         "SELECT municipality_code AS code, coalesce(operator, '') AS operator_, type AS type_, "
@@ -54,12 +78,11 @@ async def voided_after_close(conn: Conn, before_year: int) -> list[Group]:
     return [(r[0], r[1], r[2], r[3], int(r[4]), int(r[5])) for r in rows]
 
 
-async def mark_settled(conn: Conn, fiscal_year: int, closed: Sequence[int]) -> None:
-    """Mark what the statement of ``fiscal_year`` counted: its own year and late events."""
-    years = sorted({fiscal_year, *(y for y in closed if y < fiscal_year)})
-    # settled_year set, the trigger clears settle_year and settle_key (no longer billable)
-    await conn.execute("UPDATE issuances SET settled_year = $1 WHERE settle_year = ANY($2::integer[])",
-                       fiscal_year, years)
+async def mark_settled(conn: Conn, fiscal_year: int) -> None:
+    """Mark what the statement of ``fiscal_year`` counted beyond its own year (whose rows
+    already name it): the late events it counted and the voids it took back. Neither
+    update sets a column the trigger derives from, so neither is re-derived."""
+    await conn.execute(_MARK_LATE_SQL, fiscal_year)
     await conn.execute(
         "UPDATE issuances SET void_settled_year = $1 WHERE settled_year IS NOT NULL AND settled_year < $1 "
         "AND state = 'voided' AND void_settled_year IS NULL", fiscal_year)
@@ -80,21 +103,21 @@ async def insert_settlement(conn: Conn, fiscal_year: int, closed_at: str, docume
 
 
 async def statement_inputs(conn: Conn, fiscal_year: int) -> StatementInputs:
-    closed = await closed_years(conn)
     return StatementInputs(fiscal_year, await list_municipalities(conn), await year_groups(conn, fiscal_year),
-                           await late_groups(conn, fiscal_year, closed), await voided_after_close(conn, fiscal_year))
+                           await late_groups(conn, fiscal_year), await voided_after_close(conn, fiscal_year))
 
 
 async def close_year(conn: Conn, fiscal_year: int, compose: Callable[[StatementInputs], str],
                      audit: AuditEntry) -> str:
-    """Store the statement, mark what it counted and audit it, in one transaction
-    (``compose`` is a plain function: it may run again with the transaction)."""
+    """Store the statement, mark what it counted beyond its year and audit it, in one
+    transaction (``compose`` is a plain function: it may run again with the transaction)."""
     again = await closed_document(conn, fiscal_year)
     if again is not None:  # closed by a concurrent run a moment ago
         return again
     document = compose(await statement_inputs(conn, fiscal_year))
+    # marked before the year's row is inserted: the late events counted are exactly those read
+    await mark_settled(conn, fiscal_year)
     await insert_settlement(conn, fiscal_year, audit.at, document)
-    await mark_settled(conn, fiscal_year, await closed_years(conn))
     await append_audit(conn, audit)
     return document
 
