@@ -33,6 +33,7 @@ from bcl_console.store.api import (
     RestoreStep,
 )
 from bcl_console.store.errors import StoreBusy
+from bcl_console.store.pg import ledger as ledger_store
 from bcl_console.store.pg.audit import append_audit
 from bcl_console.store.pg.batch_load import BatchLoader, each, off_loop
 from bcl_console.store.pg.db import Conn, PgDatabase
@@ -140,32 +141,6 @@ async def list_backups(conn: Conn, municipality_code: str | None = None) -> list
     ]
 
 
-async def flag_plans(conn: Conn, code: str, at: str) -> int:
-    """The counterpart of ``ledger.flag_plans``: after a linkage batch, flag every plan
-    whose person moved out, died, was removed, is no longer flagged, or whose address
-    changed. Never deletes a plan. Returns how many."""
-    rows = await conn.fetch(
-        "SELECT p.resident_code, p.address, r.status, r.needs_evacuation_help, r.address FROM evacuation_plans p "
-        "LEFT JOIN residents r ON r.municipality_code = p.municipality_code AND r.resident_code = p.resident_code "
-        'WHERE p.municipality_code = $1 AND p.review_reason IS NULL ORDER BY p.resident_code COLLATE "C"', code)
-    flagged = []
-    for resident, plan_address, status, flag, address in rows:
-        reason = None
-        if status is None:
-            reason = "removed from the resident data by a linkage batch"
-        elif status != "active":
-            reason = f"now {status} according to a linkage batch"
-        elif not flag:
-            reason = "no longer flagged as needing evacuation help"
-        elif address != plan_address:
-            reason = f"address changed: {plan_address} → {address}"
-        if reason is not None:
-            flagged.append((reason, at, code, resident))
-    await conn.executemany("UPDATE evacuation_plans SET review_reason = $1, flagged_at = $2 "
-                           "WHERE municipality_code = $3 AND resident_code = $4", flagged)
-    return len(flagged)
-
-
 # -- applying and restoring batches ------------------------------------------------------
 class _Rejected(Exception):
     """Raised inside a transaction to roll it back: the batch's problems say why."""
@@ -245,7 +220,7 @@ async def apply_batch(conn: Conn, arrival: BatchArrival, load: BatchLoad, proble
                                            size, arrival.received_at))
     # Evacuation plans of people the batch moved, removed or changed: flagged for review in
     # the same transaction, never dropped.
-    flagged = await flag_plans(conn, m.municipality_code, arrival.received_at)
+    flagged = await ledger_store.flag_plans(conn, m.municipality_code, arrival.received_at)
     return {**loader.counts, "plans_flagged": flagged} if flagged else loader.counts
 
 
