@@ -1,6 +1,8 @@
-"""Management terminals (管理端末) of one municipality, opened from the Municipalities area
-with ``t``: the terminals registered, in use and revoked; ``a`` registers one and shows its
-token once; ``x`` revokes the selected one, whose token is refused from its next request."""
+"""Terminals of one municipality, opened from the Municipalities area with ``t``: its
+management terminals (管理端末, /manage/v1), and with ``k`` its counter terminals
+(らくらく窓口, /counter/v1); the terminals registered, in use and revoked; ``a`` registers
+one and shows its token once; ``x`` revokes the selected one, whose token is refused
+from its next request."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from bcl_console.screens.widgets.table import selected_key, sync_rows
 from bcl_console.screens.widgets.text import fit, jst_datetime
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.runtime import Runtime
+from bcl_console.services.platform.terminals import TerminalService
 from bcl_console.store.api import TerminalRecord
 
 
@@ -34,6 +37,7 @@ class TerminalsScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("a", "add", "Add terminal"),
         Binding("x", "revoke", "Revoke"),
+        Binding("k", "kind", "Counter/management"),
         Binding("escape", "close", "Close"),
     ]
 
@@ -42,10 +46,21 @@ class TerminalsScreen(ModalScreen[None]):
         self.code = code
         self.municipality_name = name
         self._terminals: dict[str, TerminalRecord] = {}
+        #: Which kind is shown: management terminals, else counter terminals (k toggles).
+        self.counter = False
 
     @property
     def runtime(self) -> Runtime:
         return cast(Console, self.app).runtime
+
+    @property
+    def service(self) -> TerminalService:
+        return self.runtime.counters if self.counter else self.runtime.terminals
+
+    @property
+    def heading(self) -> str:
+        kind = "Counter terminals (らくらく窓口)" if self.counter else "Management terminals (管理端末)"
+        return f"{kind} of {escape(self.municipality_name)} {self.code}"
 
     @property
     def actor(self) -> Actor:
@@ -53,12 +68,12 @@ class TerminalsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"Management terminals (管理端末) of {escape(self.municipality_name)} {self.code}",
-                         classes="title")
+            yield Static(self.heading, classes="title", id="terminal-title")
             table: DataTable[str] = DataTable(id="terminal-table", cursor_type="row", zebra_stripes=True)
             yield table
             yield Static("", id="terminal-detail")
-            yield Static("a: add (its token is shown once) · x: revoke · Esc: close", classes="help")
+            yield Static("a: add (its token is shown once) · x: revoke · k: counter/management · Esc: close",
+                         classes="help")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -73,7 +88,7 @@ class TerminalsScreen(ModalScreen[None]):
         self.run_worker(self.reload, group="terminals", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]
 
     async def reload(self) -> None:
-        found = await self.runtime.terminals.list(self.code)
+        found = await self.service.list(self.code)
         self._terminals = {str(t.id): t for t in found}
         sync_rows(self.query_one("#terminal-table", DataTable), {
             str(t.id): {"id": str(t.id), "name": fit(t.name, 28), "state": "in use" if t.active else "revoked",
@@ -98,16 +113,18 @@ class TerminalsScreen(ModalScreen[None]):
         who = f"registered {jst_datetime(t.created_at)} by {escape(t.created_by)}"
         if not t.active:
             who += f"; revoked {jst_datetime(t.revoked_at)} by {escape(t.revoked_by or '')}"
-        detail.update(f"{in_use} in use · [b]{escape(t.name)}[/b] (id {t.id}): {who}\n"
-                      "A terminal controls this municipality only: GET /manage/v1/status, PUT …/hours, "
-                      "POST …/suspend, …/resume")
+        what = ("A counter terminal issues to this municipality's residents on their card: /counter/v1 "
+                "(challenges, sessions, requests)" if self.counter else
+                "A terminal controls this municipality only: GET /manage/v1/status, PUT …/hours, "
+                "POST …/suspend, …/resume")
+        detail.update(f"{in_use} in use · [b]{escape(t.name)}[/b] (id {t.id}): {who}\n{what}")
 
     # -- actions ---------------------------------------------------------------------
     def action_add(self) -> None:
         issued: list[str] = []
 
         async def submit(v: dict[str, str]) -> None:
-            done = await self.runtime.terminals.add(self.code, v["name"], actor=self.actor)
+            done = await self.service.add(self.code, v["name"], actor=self.actor)
             issued.append(done.token)
             self.notify(f"{done.terminal.name}: registered for {self.municipality_name}.")
 
@@ -121,7 +138,7 @@ class TerminalsScreen(ModalScreen[None]):
                 ))
 
         self.app.push_screen(FormDialog(
-            f"Register a management terminal of {self.municipality_name}",
+            f"Register a {self.service.kind.label} of {self.municipality_name}",
             [FormField("name", "Terminal name", placeholder="総務課 LGWAN端末")],
             submit,
         ), after)
@@ -138,7 +155,7 @@ class TerminalsScreen(ModalScreen[None]):
         async def revoke(yes: bool | None) -> None:
             if not yes:
                 return
-            record, changed = await self.runtime.terminals.revoke(self.code, str(t.id), actor=self.actor)
+            record, changed = await self.service.revoke(self.code, str(t.id), actor=self.actor)
             self.notify(f"{record.name}: revoked; its token is refused from now on." if changed
                         else f"{record.name} was already revoked.", severity="warning")
             self.reload_now()
@@ -148,6 +165,11 @@ class TerminalsScreen(ModalScreen[None]):
             f"The terminal {t.name} (id {t.id}) of {self.municipality_name} loses its access at once: "
             "its token is refused from its next request. This cannot be undone (register a new one instead).",
         ), revoke)
+
+    def action_kind(self) -> None:
+        self.counter = not self.counter
+        self.query_one("#terminal-title", Static).update(self.heading)
+        self.reload_now()
 
     def action_close(self) -> None:
         self.dismiss(None)

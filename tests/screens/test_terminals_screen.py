@@ -46,6 +46,17 @@ async def test_list_add_and_revoke_terminals_at_80x24(demo_runtime: Runtime) -> 
         footer = "".join(lines_of(app, dialog.query_one("Footer")))
         assert "a Add terminal" in footer and "x Revoke" in footer and "esc Close" in footer, footer
 
+        # k: the same municipality's counter terminals (らくらく窓口), then back
+        await pilot.press("k")
+        await settle(app)
+        assert any("Counter terminals (らくらく窓口) of 北山町 993611" in line for line in lines_of(app, dialog))
+        counters = [t.name for t in await demo_runtime.counters.list("993611")]
+        assert table.row_count == len(counters) >= 1 and table.get_row_at(0)[1] == counters[0]
+        assert "/counter/v1" in text_of(app, "#terminal-detail")
+        await pilot.press("k")
+        await settle(app)
+        assert table.row_count == 1 and table.get_row_at(0)[1] == "北山町 管理端末"
+
         # add: a name the rules refuse stays in the form; a good one shows the token once
         await pilot.press("a")
         await fill(app, pilot, {"name": "12345"})
