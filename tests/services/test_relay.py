@@ -247,6 +247,7 @@ async def test_another_operator_cannot_touch_a_request(relay: tuple[Runtime, Kio
     assert status == 404
 
 
+@pytest.mark.timeout(300)
 async def test_200_concurrent_flows_never_mix_people(relay: tuple[Runtime, Kiosk, str]) -> None:
     """The 2023 incident: two requests within one second overwrote each other. Not here."""
     rt, kiosk, _ = relay
