@@ -81,8 +81,8 @@ def _serve(args: argparse.Namespace) -> int:
         who = f"worker {args.worker_index + 1}/{share}" if sock is not None else "listening"
         print(f"bcl-console serve: {who} on {server.url} (data: {runtime.settings.data_dir})", flush=True)
         await stop_signal().wait()
-        print(f"bcl-console serve: {'worker ' + str(args.worker_index + 1) if sock else ''} stopping".replace(
-            "  ", " "), flush=True)
+        who = f"worker {args.worker_index + 1} " if sock is not None else ""
+        print(f"bcl-console serve: {who}stopping", flush=True)
         return EXIT_OK
 
     return with_runtime(args, body)

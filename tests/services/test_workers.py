@@ -22,10 +22,9 @@ from tests.conftest import TEST_NOW, execute
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", ["postgresql"])  # several workers are for the PostgreSQL store only
 async def test_two_workers_serve_one_centre_and_the_console_sees_them_live(
         demo_dir: Path, backend: str) -> None:
-    if backend != "postgresql":
-        pytest.skip("several workers are for the PostgreSQL store")
     console = Runtime(load_settings(str(demo_dir), now=TEST_NOW.isoformat()))
     await console.start(create=False)
     seen: list[IssuanceChanged] = []
