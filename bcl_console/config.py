@@ -101,7 +101,8 @@ class Settings:
 
     @property
     def scheduler_path(self) -> Path:
-        """The scheduler's job store."""
+        """The scheduler's own job store of versions before the job state moved into the
+        centre's database; removed when the scheduler starts."""
         return self.data_dir / "scheduler.sqlite3"
 
     @property

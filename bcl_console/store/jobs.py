@@ -1,26 +1,13 @@
-"""The scheduler's two stores: APScheduler's own job store (the jobs and their next run
-times, a SQLite file of its own through SQLAlchemy) and the centre's record of every run
-(``job_runs`` in the centre's database)."""
+"""The scheduler's state in the centre's database: the record of every run (``job_runs``)
+and the fire time of each job handled last (``job_schedule``), claimed by one conditional
+update so a fire time runs once whichever process claims it."""
 
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bcl_console.store.api import JobRun
 from bcl_console.store.db import Database
-
-if TYPE_CHECKING:
-    from apscheduler.jobstores.base import BaseJobStore
-
-
-def job_store(path: Path) -> BaseJobStore:
-    """APScheduler's persistent job store in the SQLite file at ``path`` (SQLAlchemy is
-    imported here, when the scheduler starts, not by every command)."""
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-
-    return SQLAlchemyJobStore(url=f"sqlite:///{path}")
 
 
 def start_job(conn: sqlite3.Connection, job: str, at: str) -> int:
@@ -41,6 +28,18 @@ def job_runs(conn: sqlite3.Connection, limit: int = 50) -> list[JobRun]:
                 (limit,))]
 
 
+def register_job(conn: sqlite3.Connection, job: str, baseline: str) -> str:
+    conn.execute("INSERT INTO job_schedule (job, handled_at) VALUES (?, ?) ON CONFLICT (job) DO NOTHING",
+                 (job, baseline))
+    return str(conn.execute("SELECT handled_at FROM job_schedule WHERE job = ?", (job,)).fetchone()[0])
+
+
+def claim_fire(conn: sqlite3.Connection, job: str, fire_at: str) -> bool:
+    cur = conn.execute("UPDATE job_schedule SET handled_at = ? WHERE job = ? AND handled_at < ?",
+                       (fire_at, job, fire_at))
+    return cur.rowcount == 1
+
+
 class SqliteScheduler:
     """``SchedulerStore`` on SQLite."""
 
@@ -55,3 +54,9 @@ class SqliteScheduler:
 
     async def job_runs(self, limit: int) -> list[JobRun]:
         return await self._db.read(job_runs, limit)
+
+    async def register_job(self, job: str, baseline: str) -> str:
+        return await self._db.write(register_job, job, baseline)
+
+    async def claim_fire(self, job: str, fire_at: str) -> bool:
+        return await self._db.write(claim_fire, job, fire_at)

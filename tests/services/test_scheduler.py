@@ -1,15 +1,18 @@
-"""The scheduler: persistent jobs, a missed run made up at the next start, recorded runs."""
+"""The scheduler: its state in the centre's database, a missed run made up at the next start,
+each fire time run once across processes, recorded runs."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from bcl_console.config import load_settings
+from bcl_console.config import Settings, load_settings
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.clock import FixedClock
 from bcl_console.services.platform.runtime import Runtime
+from bcl_console.services.platform.scheduler import JobRun
+from tests.conftest import execute
 
 OP = Actor("op", "cli")
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "linkage"
@@ -45,25 +48,87 @@ async def test_jobs_are_listed_run_by_hand_and_recorded(tmp_path: Path) -> None:
         await rt.stop()
 
 
+#: 11:00 JST: the nightly check's fire time of 02:30 is 8.5 hours ago, within its grace.
+MORNING = datetime.fromisoformat("2026-06-17T11:00:00+09:00")
+
+
+async def wait_for_run(rt: Runtime, job: str) -> list[JobRun]:
+    for _ in range(600):  # at most 30 s on a loaded machine
+        runs = [r for r in await rt.scheduler.history() if r.job == job]
+        if runs and runs[0].outcome != "running":
+            return runs
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{job} did not run")
+
+
 async def test_a_missed_run_is_made_up_at_the_next_start(demo_dir: Path) -> None:
     rt = await make(demo_dir, "2026-06-17T10:00:00+09:00")
-    await rt.scheduler.start()
-    scheduler = rt.scheduler._scheduler
-    assert scheduler is not None
-    scheduler.pause()  # the run comes due while the process is down: it was due 10 minutes ago
-    scheduler.get_job("nightly-backup-check").modify(next_run_time=datetime.now(UTC) - timedelta(minutes=10))
+    await rt.scheduler.start(now=MORNING)  # a centre new to the jobs owes nothing before now
+    await asyncio.sleep(0.2)
+    assert await rt.scheduler.history() == []
+    # The fire time handled last was yesterday's: today's 02:30 came while no process ran.
+    await execute(rt, "UPDATE job_schedule SET handled_at = ? WHERE job = 'nightly-backup-check'",
+                  "2026-06-15T17:30:00.000000+00:00")
     await rt.stop()
     rt = await make(demo_dir, "2026-06-17T10:00:00+09:00")  # … and comes back within the grace time
     try:
-        await rt.scheduler.start()
-        for _ in range(600):  # at most 30 s on a loaded machine
-            runs = await rt.scheduler.history()
-            if runs and runs[0].outcome != "running":
-                break
-            await asyncio.sleep(0.05)
-        assert runs[0].job == "nightly-backup-check" and runs[0].outcome == "ok", runs
+        await rt.scheduler.start(now=MORNING)
+        runs = await wait_for_run(rt, "nightly-backup-check")
+        assert [r.outcome for r in runs] == ["ok"]
+        handled = await execute(rt, "SELECT handled_at FROM job_schedule WHERE job = 'nightly-backup-check'")
+        assert datetime.fromisoformat(str(handled[0][0])) == datetime.fromisoformat("2026-06-17T02:30:00+09:00")
+        # A later start the same morning owes nothing more: the fire time is handled.
+        await rt.scheduler.stop()
+        await rt.scheduler.start(now=MORNING + timedelta(hours=1))
+        await asyncio.sleep(0.3)
+        assert len([r for r in await rt.scheduler.history() if r.job == "nightly-backup-check"]) == 1
     finally:
         await rt.stop()
+
+
+async def test_a_fire_time_missed_beyond_its_grace_is_not_run(demo_dir: Path) -> None:
+    rt = await make(demo_dir, "2026-06-17T10:00:00+09:00")
+    try:
+        await rt.scheduler.start(now=MORNING)
+        await rt.scheduler.stop()
+        await execute(rt, "UPDATE job_schedule SET handled_at = ?", "2026-06-01T00:00:00.000000+00:00")
+        await rt.scheduler.start(now=datetime.fromisoformat("2026-06-17T22:00:00+09:00"))  # 19.5 h after 02:30
+        await asyncio.sleep(0.3)
+        assert [r.job for r in await rt.scheduler.history()] == []
+    finally:
+        await rt.stop()
+
+
+async def test_each_fire_time_runs_once_across_processes(settings: Settings) -> None:
+    """Two processes of one centre (serve and the console, two workers, two machines on one
+    PostgreSQL database) fire the same job at the same time: one runs it, and the year-end
+    settlement is closed once."""
+    at = "2026-04-01T02:00:05+09:00"
+    first = await make(settings.data_dir, at)
+    second = await make(settings.data_dir, at)
+    try:
+        await first.municipalities.add(code="131016", name="北山町", kind="town", population=8000,
+                                       service_start="2025-10-01", actor=OP)
+        for rt in (first, second):  # both started before the fire time
+            await rt.scheduler.start(now=datetime.fromisoformat("2026-04-01T01:59:00+09:00"))
+        fire = datetime.fromisoformat(at)
+        results = await asyncio.gather(*(rt.scheduler.run_due("year-end-settlement", fire)
+                                         for rt in (first, second, first, second)))
+        ran = [r for r in results if r is not None]
+        assert len(ran) == 1 and ran[0][0] == "ok" and "fiscal year 2025 closed" in ran[0][1], results
+        assert [r.job for r in await first.scheduler.history()] == ["year-end-settlement"]
+        assert await first.settlement.closed_years() == [2025]
+        # The same fire time again (a restart, a late worker): nothing runs.
+        assert await second.scheduler.run_due("year-end-settlement", fire + timedelta(hours=1)) is None
+        # The nightly check's next fire time is claimed afresh, once.
+        night = datetime.fromisoformat("2026-04-01T02:30:01+09:00")
+        results = await asyncio.gather(*(rt.scheduler.run_due("nightly-backup-check", night)
+                                         for rt in (first, second)))
+        assert sorted(r is None for r in results) == [False, True], results
+        assert len(await first.scheduler.history()) == 2
+    finally:
+        await first.stop()
+        await second.stop()
 
 
 async def test_a_damaged_backup_fails_the_nightly_check(demo_runtime: Runtime) -> None:

@@ -1,7 +1,13 @@
-"""Scheduled jobs (APScheduler 3.x) with a persistent job store in the data directory:
-the year-end settlement after 31 March, and a nightly check of the backups. A job missed
-while the process was down runs at the next start within its grace time; every run is
-recorded with its outcome; jobs can be triggered by hand (console, CLI).
+"""Scheduled jobs (APScheduler 3.x) whose state is in the centre's database: the year-end
+settlement after 31 March, a nightly check of the backups, the onboarding reminders.
+
+Every process that runs a scheduler (the console, `serve` worker 0, a second machine on the
+same PostgreSQL database) fires each job at its trigger's times, and each fire time is
+claimed in the database first (``job_schedule``: the fire time handled last, moved on by one
+conditional update), so exactly one process runs it; the others note that it ran elsewhere.
+A fire time missed while no process ran is claimed and run at the next start, within the
+job's grace time; every run is recorded with its outcome; jobs can be triggered by hand
+(console, CLI), which claims nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -23,7 +29,6 @@ from bcl_console.services.platform.actor import SYSTEM
 from bcl_console.services.platform.clock import SystemClock, iso_now
 from bcl_console.store.api import JobRun as JobRun
 from bcl_console.store.api import Store
-from bcl_console.store.jobs import job_store
 
 if TYPE_CHECKING:
     from bcl_console.config import Settings
@@ -140,12 +145,32 @@ _FUNCTIONS: dict[str, Callable[[Runtime], Awaitable[str]]] = {
 
 
 async def run_job(data_dir: str, name: str) -> None:
-    """The entry point APScheduler stores (by reference) for every job."""
+    """The entry point APScheduler calls for every job."""
     runtime = _RUNTIMES.get(data_dir)
     if runtime is None:
         log.warning("job %s for %s skipped: no runtime", name, data_dir)
         return
-    await runtime.scheduler.run_now(name)
+    await runtime.scheduler.run_due(name)
+
+
+def _spec(name: str) -> JobSpec:
+    return next(spec for spec in JOBS if spec.name == name)
+
+
+def last_fire(trigger: CronTrigger, now: datetime, within: timedelta) -> datetime | None:
+    """The trigger's latest fire time at or before ``now`` and not older than ``within``."""
+    fire = trigger.get_next_fire_time(None, (now - within).astimezone(TOKYO))
+    latest = None
+    while fire is not None and fire <= now:
+        latest = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return latest
+
+
+def _stamp(at: datetime) -> str:
+    """A fire time as ``job_schedule`` holds it: UTC ISO text of one form (text order is
+    time order on SQLite)."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class SchedulerService:
@@ -164,25 +189,47 @@ class SchedulerService:
         web`): this one starts none, and tells their next runs from their triggers."""
         self._elsewhere = True
 
-    async def start(self) -> None:
+    async def start(self, now: datetime | None = None) -> None:
+        """Start firing the jobs; a fire time missed before ``now`` (the real time unless a
+        test names one), within its grace time, runs at once if no process claimed it."""
         settings = self._runtime.settings
         _RUNTIMES[str(settings.data_dir)] = self._runtime
-        scheduler = AsyncIOScheduler(jobstores={"default": job_store(settings.scheduler_path)},
-                                     job_defaults={"coalesce": True, "max_instances": 1}, timezone=TOKYO)
-        scheduler.start()
+        settings.scheduler_path.unlink(missing_ok=True)  # an earlier version's job store
+        scheduler = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1}, timezone=TOKYO)
+        now = now or datetime.now(UTC)
+        owed = []
         for spec in JOBS:
-            # Keep a stored job as it is: its next run time may lie in the past (missed
-            # while the process was down), and then it runs now, within its grace time.
-            if scheduler.get_job(spec.name) is None:
-                scheduler.add_job(run_job, spec.trigger, args=[str(settings.data_dir), spec.name], id=spec.name,
-                                  name=spec.description, misfire_grace_time=spec.grace_seconds)
+            # A job new to this centre owes nothing before now: its last fire time (or now)
+            # is recorded as handled. A known job whose latest fire time within its grace is
+            # after the one handled last missed it while no process ran: it runs now.
+            due = last_fire(spec.trigger, now, timedelta(seconds=spec.grace_seconds))
+            recorded = await self._store.scheduler.register_job(spec.name, _stamp(due or now))
+            if due is not None and datetime.fromisoformat(recorded) < due:
+                owed.append(spec.name)
+            scheduler.add_job(run_job, spec.trigger, args=[str(settings.data_dir), spec.name], id=spec.name,
+                              name=spec.description, misfire_grace_time=spec.grace_seconds)
+        scheduler.start()
         self._scheduler = scheduler
+        for name in owed:
+            scheduler.add_job(self.run_due, args=[name, now], id=f"{name}:missed",
+                              name=f"{name} (missed while no process ran)")
 
     async def stop(self) -> None:
         if self._scheduler is not None:
             scheduler, self._scheduler = self._scheduler, None
             scheduler.shutdown(wait=False)
         _RUNTIMES.pop(str(self._runtime.settings.data_dir), None)
+
+    async def run_due(self, name: str, now: datetime | None = None) -> tuple[str, str] | None:
+        """Run a job's latest fire time (within its grace time) if this process claims it
+        first: (outcome, detail), or None when another process (or an earlier run here)
+        handled that fire time."""
+        spec = _spec(name)
+        due = last_fire(spec.trigger, now or datetime.now(UTC), timedelta(seconds=spec.grace_seconds))
+        if due is None or not await self._store.scheduler.claim_fire(name, _stamp(due)):
+            log.info("job %s of %s: run by another process of this centre", name, due)
+            return None
+        return await self.run_now(name)
 
     async def run_now(self, name: str) -> tuple[str, str]:
         """Run a job at once and record it: (outcome, detail)."""

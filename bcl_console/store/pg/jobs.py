@@ -1,5 +1,6 @@
-"""The centre's record of every scheduled job run (PostgreSQL): the ``job_runs`` half of
-``store/jobs.py`` (APScheduler's own job store stays a file of its own)."""
+"""The scheduler's state in the centre's database (PostgreSQL): the record of every run and
+the fire time of each job handled last, as ``store/jobs.py`` on SQLite. A claim is one
+conditional UPDATE under the row's lock, exact across workers and machines."""
 
 from __future__ import annotations
 
@@ -25,6 +26,18 @@ async def job_runs(conn: Conn, limit: int = 50) -> list[JobRun]:
                 limit)]
 
 
+async def register_job(conn: Conn, job: str, baseline: str) -> str:
+    await conn.execute("INSERT INTO job_schedule (job, handled_at) VALUES ($1, $2) ON CONFLICT (job) DO NOTHING",
+                       job, baseline)
+    return str(await conn.fetchval("SELECT handled_at FROM job_schedule WHERE job = $1", job))
+
+
+async def claim_fire(conn: Conn, job: str, fire_at: str) -> bool:
+    claimed = await conn.fetchval(
+        "UPDATE job_schedule SET handled_at = $2 WHERE job = $1 AND handled_at < $2 RETURNING job", job, fire_at)
+    return claimed is not None
+
+
 class PgScheduler:
     """``SchedulerStore`` on PostgreSQL."""
 
@@ -39,3 +52,9 @@ class PgScheduler:
 
     async def job_runs(self, limit: int) -> list[JobRun]:
         return await self._db.read(job_runs, limit)
+
+    async def register_job(self, job: str, baseline: str) -> str:
+        return await self._db.write(register_job, job, baseline)
+
+    async def claim_fire(self, job: str, fire_at: str) -> bool:
+        return await self._db.write(claim_fire, job, fire_at)
