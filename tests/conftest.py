@@ -203,6 +203,16 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"stores: SQLite only: {reason}, so the PostgreSQL half of the suite does not run"
 
 
+async def kept_names(rt: Runtime, folder: str) -> set[str]:
+    """The names of the documents or backups (``folder``: documents, backups) the runtime's
+    store keeps: the files under the data directory on SQLite (temporary ones included),
+    the rows of ``files`` on PostgreSQL."""
+    if rt.settings.database_url:
+        return {str(r[0]) for r in await execute(rt, "SELECT name FROM files WHERE name LIKE ?", f"{folder}/%")}
+    return {p.relative_to(rt.settings.data_dir).as_posix()
+            for p in (rt.settings.data_dir / folder).rglob("*") if p.is_file()}
+
+
 async def execute(rt: Runtime, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
     """A statement of a test's own on the runtime's database, whichever store it is (a
     test that changes data behind the services' back); ``?`` placeholders either way."""

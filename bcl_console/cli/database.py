@@ -48,6 +48,10 @@ def cmd_database(args: argparse.Namespace) -> int:
                       f"{'same' if t['matches'] else 'DIFFERENT'} {t['sha256'][:12]}")
             print(f"copied {doc['rows']:,} rows of {len(doc['tables'])} tables to {doc['to']}; "
                   f"every table verified; start the centre with --database {doc['to']}")
+            if doc["files_missing"]:
+                print(f"warning: {len(doc['files_missing'])} document or backup file(s) recorded in the "
+                      f"database were not in the data directory: {', '.join(doc['files_missing'][:5])}",
+                      file=sys.stderr)
 
         emit(args, doc, human)
         return EXIT_OK

@@ -9,10 +9,16 @@ highest copied id. Then each table is read back and compared with what was read 
 SQLite: the row count and a SHA-256 over the rows in key order, both sides through the
 same normalisation (an instant as UTC ISO text, a day as ISO text, bytes as hex), so a
 copy that lost or changed anything is reported, and refused (rolled back).
+
+The issued documents and the linkage backups, files in a SQLite centre's data directory,
+become rows of ``files`` in the same transaction (every file an issuance or a backup row
+names), compared the same way afterwards; a file a row names that is not in the directory
+(lost before the copy) is counted and named in the result, not invented.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
@@ -38,6 +44,8 @@ class TableCopy:
     postgresql_rows: int
     sha256: str
     matches: bool
+    #: Of ``files``: the names a row records whose file was not in the data directory.
+    missing: tuple[str, ...] = ()
 
 
 def _instant(value: Any) -> datetime:
@@ -149,7 +157,7 @@ async def copy_sqlite_to_postgres(
         except (OSError, asyncpg.PostgresError) as exc:
             raise StoreError(f"cannot connect to {masked(url)}: {exc}") from exc
         try:
-            return await _copy(source, conn, progress)
+            return await _copy(source, conn, progress, sqlite_path.parent)
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
             err = engine_error(exc, url)
             raise (err if isinstance(err, StoreError) else StoreError(str(err))) from exc
@@ -160,7 +168,7 @@ async def copy_sqlite_to_postgres(
 
 
 async def _copy(source: sqlite3.Connection, conn: asyncpg.Connection,
-                progress: Callable[[str, int, int], None] | None) -> list[TableCopy]:
+                progress: Callable[[str, int, int], None] | None, data_dir: Path) -> list[TableCopy]:
     results: list[TableCopy] = []
     async with conn.transaction():
         tables = await _tables_in_order(conn)
@@ -170,6 +178,9 @@ async def _copy(source: sqlite3.Connection, conn: asyncpg.Connection,
                                  "database copy needs an empty database")
         sqlite_tables = {r[0] for r in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         for table in tables:
+            if table == "files":
+                results.append(await _copy_files(source, conn, data_dir, progress))
+                continue
             if table not in sqlite_tables:
                 raise StoreError(f"table {table} is missing in the SQLite database")
             columns = await _columns(conn, table)
@@ -217,6 +228,60 @@ async def _copy(source: sqlite3.Connection, conn: asyncpg.Connection,
                 raise StoreError(f"table {table} does not match after the copy: {total} row(s) in SQLite, "
                                  f"{pg_rows} in PostgreSQL, or different contents; nothing was copied")
     return results
+
+
+#: Every file a SQLite centre's rows name, relative to its data directory.
+FILE_NAMES = ("SELECT document_path FROM issuances WHERE document_path IS NOT NULL "
+              "UNION SELECT path FROM linkage_backups ORDER BY 1")
+
+
+async def _copy_files(source: sqlite3.Connection, conn: asyncpg.Connection, data_dir: Path,
+                      progress: Callable[[str, int, int], None] | None) -> TableCopy:
+    names = [str(r[0]) for r in source.execute(FILE_NAMES)]
+    src_hash = hashlib.sha256()
+    missing: list[str] = []
+    batch: list[tuple[str, bytes, int, str]] = []
+    copied = 0
+
+    async def flush() -> None:
+        if batch:
+            await conn.copy_records_to_table("files", records=batch, columns=["name", "body", "size", "sha256"])
+            batch.clear()
+
+    for n, name in enumerate(names, start=1):
+        body = await asyncio.to_thread(_read_named, data_dir, name)
+        if body is None:
+            missing.append(name)
+            continue
+        digest = hashlib.sha256(body).hexdigest()
+        _feed(src_hash, (name, digest))
+        batch.append((name, body, len(body), digest))
+        copied += 1
+        if sum(len(b[1]) for b in batch) > 64 << 20 or len(batch) >= 1000:
+            await flush()
+        if progress is not None:
+            progress("files", n, len(names))
+    await flush()
+    pg_hash = hashlib.sha256()
+    pg_rows = 0
+    async for record in conn.cursor('SELECT name, encode(sha256(body), \'hex\') FROM files ORDER BY name COLLATE "C"',
+                                    prefetch=CHUNK):
+        _feed(pg_hash, tuple(record))
+        pg_rows += 1
+    matches = pg_rows == copied and pg_hash.digest() == src_hash.digest()
+    if not matches:
+        raise StoreError(f"the documents and backups do not match after the copy: {copied} file(s) read, "
+                         f"{pg_rows} in PostgreSQL, or different contents; nothing was copied")
+    return TableCopy("files", copied, pg_rows, pg_hash.hexdigest(), matches, tuple(missing))
+
+
+def _read_named(data_dir: Path, name: str) -> bytes | None:
+    """The file a row names, if it is in the data directory."""
+    path = data_dir / name
+    try:
+        return path.read_bytes() if path.resolve().is_relative_to(data_dir.resolve()) else None
+    except FileNotFoundError:
+        return None
 
 
 def _converts(f: Callable[[Any], Any], v: Any) -> bool:

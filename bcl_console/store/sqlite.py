@@ -10,6 +10,7 @@ from bcl_console.store.api import (
     CardStore,
     DisasterStore,
     EventChannel,
+    FileStore,
     IssuanceStore,
     LayoutStore,
     LinkageStore,
@@ -33,6 +34,7 @@ from bcl_console.store.db import Database as SqliteDatabase  # noqa: F401 - what
 
 __all__ = ["SqliteDatabase", "SqliteStore"]
 from bcl_console.store.disasters import SqliteDisaster
+from bcl_console.store.files import LocalFiles
 from bcl_console.store.issuances import SqliteIssuances
 from bcl_console.store.jobs import SqliteScheduler
 from bcl_console.store.layouts import SqliteLayouts
@@ -55,6 +57,7 @@ class SqliteStore:
 
     def __init__(self, path: Path) -> None:
         self.db = Database(path)
+        self.files: FileStore = LocalFiles(path.parent)
         self.tokens: TokenStore = SqliteTokens(self.db)
         self.scheduler: SchedulerStore = SqliteScheduler(self.db)
         self.disaster: DisasterStore = SqliteDisaster(self.db)

@@ -13,7 +13,7 @@ from pypdf import PdfReader
 from bcl_console.domain.certificate import normalise_code
 from bcl_console.domain.errors import InvalidInput, NotFound
 from bcl_console.services.platform.runtime import Runtime
-from tests.conftest import execute, query
+from tests.conftest import execute, kept_names, query
 
 
 def q(rt: Runtime, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
@@ -129,7 +129,7 @@ async def test_verify_round_trip_and_code_lookup(demo_runtime: Runtime, tmp_path
     # the record keeps what was issued
     assert q(rt, "SELECT type, channel, content_sha256 FROM issuances WHERE request_id = ?",
              doc.record.request_id)[0][:2] == ("residence", "counter")
-    assert (rt.settings.data_dir / doc.record.document_path).read_bytes() == doc.pdf
+    assert await rt.store.files.read(doc.record.document_path) == doc.pdf
 
 
 async def test_refusals_change_nothing(demo_runtime: Runtime, db_dump: Callable[[Path], list[str]]) -> None:
@@ -154,12 +154,12 @@ async def test_refusals_change_nothing(demo_runtime: Runtime, db_dump: Callable[
         (lambda: rt.issuance.issue(no_seal, "residence", {"scope": "street"}), InvalidInput, "scope"),
         (lambda: rt.issuance.issue(no_seal, "seal", {"colour": "red"}), InvalidInput, "unknown option"),
     ]
-    documents = set((rt.settings.data_dir / "documents").rglob("*.pdf"))  # the demo's stage tests made some
+    documents = await kept_names(rt, "documents")  # the demo's stage tests made some
     for call, error, message in cases:
         with pytest.raises(error, match=message):
             await call()
     assert db_dump(rt.settings.db_path) == before
-    assert set((rt.settings.data_dir / "documents").rglob("*.pdf")) == documents
+    assert await kept_names(rt, "documents") == documents
 
 
 async def test_gaiji_is_refused_never_printed_as_a_box(demo_runtime: Runtime) -> None:

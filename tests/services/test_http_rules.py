@@ -20,7 +20,7 @@ from bcl_console.http.shelter import RESIDENT_LIMIT_KEY
 from bcl_console.services.issuance.pki import certificate_pem, sign_nonce
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.runtime import Runtime
-from tests.conftest import query
+from tests.conftest import kept_names, query
 from tests.services.relay_client import Kiosk
 
 OP = Actor("op", "cli")
@@ -246,13 +246,11 @@ async def test_fifty_payments_of_one_request_at_once(centre: tuple[Runtime, str,
     (sha, path, code), = query(rt.settings.db_path, "SELECT content_sha256, document_path, verification_code "
                                                     "FROM issuances WHERE request_id = ?", rid)
     assert hashlib.sha256(pdf).hexdigest() == sha
-    assert (rt.settings.data_dir / path).read_bytes() == pdf
+    assert await rt.store.files.read(path) == pdf
     verdict = await rt.verification.verify_bytes(pdf)
     assert verdict.status == "genuine" and verdict.details["code"] == code
-    # no loser left a file behind, and no temporary file is left either
-    folder = (rt.settings.data_dir / path).parent
-    assert [p.name for p in folder.iterdir() if p.name.startswith(rid) or p.name.startswith(f".{rid}")] == \
-        [(rt.settings.data_dir / path).name]
+    # no loser left a document behind, and no temporary file is left either
+    assert {n for n in await kept_names(rt, "documents") if rid in n} == {path}
 
 
 @pytest.mark.sqlite_only

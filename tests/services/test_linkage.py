@@ -73,7 +73,7 @@ async def test_full_then_delta(demo_runtime: Runtime) -> None:
     backups = await rt.linkage.backups(CODE)
     assert [(b.sequence, b.kind) for b in backups] == [(2, "full"), (3, "delta")]
     for b in backups:
-        data = (rt.settings.data_dir / b.path).read_bytes()
+        data = await rt.store.files.read(b.path)
         assert b"manifest" not in data and "山田".encode() not in data  # encrypted
 
 
@@ -268,10 +268,10 @@ async def test_restore_rebuilds_from_full_plus_deltas(demo_runtime: Runtime) -> 
 async def test_a_tampered_backup_is_refused(demo_runtime: Runtime, db_dump: Callable[[Path], list[str]]) -> None:
     rt = demo_runtime
     await rt.linkage.link(FIX / "valid-full")
-    backup = rt.settings.data_dir / (await rt.linkage.backups(CODE))[0].path
-    data = bytearray(backup.read_bytes())
+    backup = (await rt.linkage.backups(CODE))[0].path
+    data = bytearray(await rt.store.files.read(backup))
     data[len(data) // 2] ^= 0xFF
-    backup.write_bytes(bytes(data))
+    await rt.store.files.save(backup, bytes(data))
     before = db_dump(rt.settings.db_path)
     with pytest.raises(Exception, match="wrong key, or it was altered"):
         await rt.linkage.restore(CODE, actor=OP)

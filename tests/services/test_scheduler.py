@@ -134,8 +134,7 @@ async def test_each_fire_time_runs_once_across_processes(settings: Settings) -> 
 async def test_a_damaged_backup_fails_the_nightly_check(demo_runtime: Runtime) -> None:
     rt = demo_runtime
     await rt.linkage.link(FIXTURES / "valid-full")
-    backup = rt.settings.data_dir / (await rt.linkage.backups("993611"))[0].path
-    backup.write_bytes(b"garbage")
+    await rt.store.files.save((await rt.linkage.backups("993611"))[0].path, b"garbage")
     outcome, detail = await rt.scheduler.run_now("nightly-backup-check")
     assert outcome == "failed" and "993611#2" in detail
 
@@ -150,6 +149,6 @@ async def test_nightly_check_counts_backups_against_the_batches_received(demo_ru
     assert "1 backup(s) present and readable: one for each of the 1 batch(es) received" in detail
     assert "3 demo data set(s) were generated here" in detail
     (backup,) = await rt.linkage.backups()
-    (rt.settings.data_dir / backup.path).unlink()
+    await rt.store.files.remove(backup.path)
     outcome, detail = await rt.scheduler.run_now("nightly-backup-check")
     assert outcome == "failed" and "992054#2" in detail, detail

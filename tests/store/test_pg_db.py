@@ -163,6 +163,13 @@ def test_database_copy_moves_the_demo_verified_and_refuses_a_second_time(
         assert tables[name]["sqlite_rows"] == tables[name]["postgresql_rows"] == sqlite_count > 0
     assert pg_query(url, "SELECT count(*) FROM issuances WHERE settle_key IS NOT NULL") == \
         query(data / "bcl.sqlite3", "SELECT count(*) FROM issuances WHERE settle_key IS NOT NULL")
+    # the documents and backups in the data directory are rows now, byte for byte
+    names = [r[0] for r in query(data / "bcl.sqlite3", "SELECT document_path FROM issuances WHERE document_path "
+                                 "IS NOT NULL UNION SELECT path FROM linkage_backups ORDER BY 1")]
+    assert names and tables["files"]["postgresql_rows"] == len(names) and doc["files_missing"] == []
+    for name in (names[0], names[-1]):
+        (body,) = pg_query(url, "SELECT body FROM files WHERE name = ?", name)[0]
+        assert bytes(body) == (data / name).read_bytes()
     # new rows continue after the copied ids
     pg_query(url, "INSERT INTO audit_log (at, actor, interface, action) VALUES (now(), 't', 'cli', 'x')")
 

@@ -19,6 +19,7 @@ import asyncpg
 import pytest
 
 from bcl_console.domain.linkage import Manifest, Problems
+from bcl_console.services.linkage.backup_crypto import verify_backup
 from bcl_console.services.linkage.batch_rows import read_chunks
 from bcl_console.services.linkage.batch_source import BatchSource, open_source
 from bcl_console.services.linkage.batch_writer import write_csv, write_manifest
@@ -38,7 +39,7 @@ from bcl_console.store.pg.db import Conn, PgDatabase
 from bcl_console.store.pg.linkage import PgLinkage
 from bcl_console.store.sqlite import SqliteStore
 from tests.conftest import TEST_NOW, _migrated, dump
-from tests.pg import TestServer, pg_dump
+from tests.pg import TestServer, pg_dump, pg_query
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "linkage"
 CODE = "993611"
@@ -106,6 +107,12 @@ class Load:
     def before_commit(self) -> int:
         self.published += 1
         return 4096
+
+    def backup_bytes(self) -> bytes:
+        return b"backup of " + self.path.name.encode()
+
+    def drop_local(self) -> None:
+        self.dropped = True
 
 
 def _source(path: Path) -> BatchSource:
@@ -450,8 +457,13 @@ async def test_an_ingest_load_with_a_child_reader_applies_and_publishes_its_back
         source.close()
     assert outcome.outcome == "applied", problems.items
     assert outcome.counts == {"residents": 10, "seals": 4, "taxes": 6}
-    assert final.is_file() and not final.with_name("x.partial").exists() and seen[-1] == (20, 20)
-    assert [b.size for b in await stores.pg.backups(CODE)] == [final.stat().st_size]
+    # the backup is a row of the batch's transaction; the local file that staged it is gone
+    assert not final.exists() and not final.with_name("x.partial").exists() and seen[-1] == (20, 20)
+    (body,) = pg_query(stores.url, "SELECT body FROM files WHERE name = ?", arrival.backup_path)[0]
+    assert [b.size for b in await stores.pg.backups(CODE)] == [len(body)]
+    kept = tmp_path / "kept.bclbak"
+    kept.write_bytes(bytes(body))
+    verify_backup(b"k" * 32, kept)  # whole: every chunk decrypts
 
 
 async def test_the_export_of_held_data_is_the_same_file_for_file(stores: Stores, tmp_path: Path) -> None:

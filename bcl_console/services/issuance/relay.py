@@ -13,7 +13,6 @@ change is one transaction guarded by the previous state.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -362,7 +361,7 @@ class RelayService:
         record = await self.find(operator, request_id)
         if record.state not in ("issued", "printed") or record.document_path is None:
             raise Conflict(f"the request is {record.state}; pay first", code="wrong_state")
-        return await asyncio.to_thread(self._issuance.read_document, record.document_path)
+        return await self._issuance.read_document(record.document_path)
 
     # -- 6. completion ---------------------------------------------------------------------
     async def complete(self, operator: str, request_id: str, *, printed: bool,

@@ -16,7 +16,6 @@ import logging
 import multiprocessing
 import os
 import secrets
-import tempfile
 import threading
 import time
 import uuid
@@ -307,19 +306,21 @@ class IssuanceService:
 
     async def _keep(self, request_id: str, content: CertificateContent, *, attempt: str | None,
                     record: Callable[[Path, Rendered], Awaitable[bool]]) -> Rendered:
-        """The one path from content to an issued document: sign and render it, write it
-        durably to its file, then ``record`` it; the file is removed when recording fails
-        (rolled back) or loses (False). A cancellation may still commit: the file stays."""
+        """The one path from content to an issued document: sign and render it, keep it
+        durably (a file of this attempt's own on SQLite, a row on PostgreSQL), then
+        ``record`` it; what was kept is removed when recording fails (rolled back) or loses
+        (False). A cancellation may still commit: the document stays."""
         doc = await self.render_document(content, request_id)
         rel = self.document_path(request_id, attempt=attempt)
-        await asyncio.to_thread(self.save_document, rel, doc.pdf)
+        name = rel.as_posix()
+        await self._store.files.save(name, doc.pdf)
         try:
             won = await record(rel, doc)
         except Exception:
-            await asyncio.to_thread(self.remove_document, rel)
+            await self._store.files.remove(name)
             raise
         if not won:
-            await asyncio.to_thread(self.remove_document, rel)
+            await self._store.files.remove(name)
             raise _Lost
         return doc
 
@@ -344,24 +345,6 @@ class IssuanceService:
         name = f"{request_id}-{attempt}.pdf" if attempt else f"{request_id}.pdf"
         return self._documents / f"{now:%Y}" / f"{now:%m}" / name
 
-    def save_document(self, rel: Path, pdf: bytes) -> None:
-        """Write a document durably and atomically: a temporary file of this call's own,
-        synced, then renamed (never a name another writer shares)."""
-        path = self._data_dir / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pdf)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-    def remove_document(self, rel: Path) -> None:
-        (self._data_dir / rel).unlink(missing_ok=True)
-
-    def read_document(self, rel: str) -> bytes:
-        return (self._data_dir / rel).read_bytes()
+    async def read_document(self, rel: str) -> bytes:
+        """An issued document's bytes, from wherever the store keeps them."""
+        return await self._store.files.read(rel)

@@ -160,6 +160,12 @@ class IngestLoad:
         fault_point("link:before-commit")
         return self._size
 
+    def backup_bytes(self) -> bytes:
+        return self.final.read_bytes()
+
+    def drop_local(self) -> None:
+        self.discard()
+
     def discard(self) -> None:
         """The transaction did not commit: the batch is not applied, its backup goes."""
         self.partial.unlink(missing_ok=True)

@@ -275,8 +275,13 @@ class LinkageService:
         plain: list[Path] = []
         try:
             for b in chain:
-                plain.append(await asyncio.to_thread(decrypt_to_temp, self._keys.backup_key,
-                                                       self._settings.data_dir / b.path, self.tmp_dir))
+                try:
+                    async with self._store.files.local(b.path) as kept:
+                        plain.append(await asyncio.to_thread(decrypt_to_temp, self._keys.backup_key, kept,
+                                                               self.tmp_dir))
+                except FileNotFoundError:
+                    raise InvalidInput(f"the backup of sequence {b.sequence} ({b.path}) is missing",
+                                       field="sequence") from None
             audit = AuditEntry(iso_now(self._clock), actor.name, actor.interface, code, "restore",
                                "sequence", None, str(target))
             problems = Problems()

@@ -23,4 +23,6 @@ async def copy_centre(settings: Settings, to_url: str,
     return {"from": str(settings.db_path), "to": masked(to_url),
             "tables": [asdict(t) for t in tables],
             "rows": sum(t.postgresql_rows for t in tables),
-            "verified": all(t.matches for t in tables)}
+            "verified": all(t.matches for t in tables),
+            # Files an issuance or a backup row names that were not in the data directory.
+            "files_missing": [name for t in tables for name in t.missing]}

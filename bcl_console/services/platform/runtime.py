@@ -133,7 +133,7 @@ class Runtime:
         if settings.database_url:
             from bcl_console.store.pg.store import PgStore
 
-            self.store: Store = PgStore(settings.database_url)
+            self.store: Store = PgStore(settings.database_url, settings.tmp_dir)
         else:
             sqlite = SqliteStore(settings.db_path)
             self.store = sqlite

@@ -46,6 +46,7 @@ class Runtime(Protocol):
     settings: Settings
     clock: Clock
     keys: KeyStore
+    store: Store
     linkage: LinkageService
     onboarding: OnboardingService
     settlement: SettlementService
@@ -98,22 +99,18 @@ async def year_end_settlement(runtime: Runtime) -> str:
 async def nightly_backup_check(runtime: Runtime) -> str:
     backups = await runtime.linkage.backups()
     key = runtime.keys.backup_key
-
-    def check() -> list[str]:
-        bad = []
-        for b in backups:
-            path = runtime.settings.data_dir / b.path
-            try:  # whole and as recorded: its size, then every chunk decrypts (AES-GCM tags)
-                ok = path.stat().st_size == b.size
-                if ok:
-                    verify_backup(key, path)
-            except (OSError, BackupCorrupt):
-                ok = False
-            if not ok:
-                bad.append(f"{b.municipality_code}#{b.sequence}")
-        return bad
-
-    bad = await asyncio.to_thread(check)
+    files = runtime.store.files
+    bad = []
+    for b in backups:
+        try:  # whole and as recorded: its size, then every chunk decrypts (AES-GCM tags)
+            ok = await files.size(b.path) == b.size
+            if ok:
+                async with files.local(b.path) as kept:
+                    await asyncio.to_thread(verify_backup, key, kept)
+        except (OSError, BackupCorrupt):
+            ok = False
+        if not ok:
+            bad.append(f"{b.municipality_code}#{b.sequence}")
     if bad:
         raise RuntimeError(f"{len(bad)} of {len(backups)} backups missing or damaged: {', '.join(bad[:10])}")
     # Every batch received (by link or over HTTP) must have its backup; the demo's data sets

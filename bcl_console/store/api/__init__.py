@@ -85,6 +85,9 @@ from bcl_console.store.api.disaster import (
 from bcl_console.store.api.events import (
     EventChannel as EventChannel,
 )
+from bcl_console.store.api.files import (
+    FileStore as FileStore,
+)
 from bcl_console.store.api.issuance import (
     CardRecord as CardRecord,
 )
@@ -287,6 +290,8 @@ class Store(Protocol):
     #: Events to and from the other processes on the same database, where the engine can.
     channel: EventChannel | None
     layouts: LayoutStore
+    #: The issued documents and the linkage backups.
+    files: FileStore
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         """Open and migrate; the schema versions before and after."""

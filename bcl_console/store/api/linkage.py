@@ -85,6 +85,16 @@ class BatchLoad(Protocol):
         """Every row is written and nothing is wrong: publish the backup; its size."""
         ...
 
+    def backup_bytes(self) -> bytes:
+        """The published backup's bytes (a store that keeps the backups in the database
+        writes them in the batch's own transaction)."""
+        ...
+
+    def drop_local(self) -> None:
+        """The batch committed with its backup in the database: the local file that
+        staged it is not needed."""
+        ...
+
 
 #: One backup to replay in a restore: its manifest and its validated chunks.
 RestoreStep = tuple[Manifest, Iterator[Chunk]]

@@ -37,6 +37,7 @@ from bcl_console.store.pg import ledger as ledger_store
 from bcl_console.store.pg.audit import append_audit
 from bcl_console.store.pg.batch_load import BatchLoader, each, off_loop
 from bcl_console.store.pg.db import Conn, PgDatabase
+from bcl_console.store.pg.files import save_file
 from bcl_console.store.pg.tokens import municipality_exists
 
 T = TypeVar("T")
@@ -211,6 +212,9 @@ async def apply_batch(conn: Conn, arrival: BatchArrival, load: BatchLoad, proble
     if problems:
         raise _Rejected
     size = await off_loop(load.before_commit)
+    # The backup is a row of the batch's own transaction: an applied batch always has it,
+    # on every machine of this database.
+    await save_file(conn, arrival.backup_path, await off_loop(load.backup_bytes))
     await record_batch(
         conn, municipality_code=m.municipality_code, sequence=m.sequence, kind=m.kind,
         created_at=m.created_at, received_at=arrival.received_at, source=arrival.source,
@@ -371,6 +375,7 @@ class PgLinkage:
             return BatchOutcome("already-applied", already.record.counts)
         except _Rejected:
             return BatchOutcome("rejected")
+        await off_loop(load.drop_local)
         return BatchOutcome("applied", counts)
 
     async def restore_batches(self, code: str, steps: Generator[RestoreStep, None, None],

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from bcl_console.store.api import (
     AuditStore,
     CardStore,
     DisasterStore,
     EventChannel,
+    FileStore,
     IssuanceStore,
     LayoutStore,
     LinkageStore,
@@ -27,6 +31,7 @@ from bcl_console.store.pg.audit import PgAudit
 from bcl_console.store.pg.cards import PgCards
 from bcl_console.store.pg.db import PgDatabase
 from bcl_console.store.pg.disasters import PgDisaster
+from bcl_console.store.pg.files import PgFiles
 from bcl_console.store.pg.issuances import PgIssuances
 from bcl_console.store.pg.jobs import PgScheduler
 from bcl_console.store.pg.layouts import PgLayouts
@@ -46,10 +51,12 @@ from bcl_console.store.pg.tokens import PgTokens
 
 
 class PgStore:
-    """``Store`` on one PostgreSQL database (contract §10)."""
+    """``Store`` on one PostgreSQL database (contract §10); ``tmp_dir`` is where a backup
+    read back is spilled while it is decrypted (the data directory's tmp/)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, tmp_dir: Path | None = None) -> None:
         self.db = PgDatabase(url)
+        self.files: FileStore = PgFiles(self.db, tmp_dir or Path(tempfile.gettempdir()))
         self.tokens: TokenStore = PgTokens(self.db)
         self.scheduler: SchedulerStore = PgScheduler(self.db)
         self.disaster: DisasterStore = PgDisaster(self.db)

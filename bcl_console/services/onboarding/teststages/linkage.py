@@ -41,7 +41,11 @@ async def run(kit: Kit, ctx: Run) -> tuple[Outcome, str]:
         raise StageFailed(f"batch {batch.sequence} has no backup")
     latest = await stages.last_applied_sequence(code)
     today = today_in_japan(kit.clock)
-    checked = await asyncio.to_thread(read_backup, kit, backup.path, batch.checksums, today)
+    try:
+        async with kit.store.files.local(backup.path) as kept:
+            checked = await asyncio.to_thread(read_backup, kit, kept, backup.path, batch.checksums, today)
+    except FileNotFoundError:
+        raise StageFailed(f"batch {batch.sequence}'s backup {backup.path} is missing") from None
     ctx.evidence.update({"batch_sequence": batch.sequence, "batch_kind": batch.kind,
                          "received_at": batch.received_at, "checksums": checked["checksums"]})
     ctx.log(f"backup decrypted; checksums of {len(checked['checksums'])} file(s) match the manifest")
@@ -68,9 +72,10 @@ async def run(kit: Kit, ctx: Run) -> tuple[Outcome, str]:
                             f"{len(sample)} sampled records match")
 
 
-def read_backup(kit: Kit, rel_path: str, checksums: dict[str, str], today: date) -> dict[str, Any]:
-    """Decrypt a batch's backup, check its checksums, sample residents (runs in a thread)."""
-    plain = decrypt_to_temp(kit.keys.backup_key, Path(kit.data_dir) / rel_path, kit.tmp_dir)
+def read_backup(kit: Kit, backup: Path, rel_path: str, checksums: dict[str, str], today: date) -> dict[str, Any]:
+    """Decrypt a batch's backup (``rel_path`` as recorded, which also seeds the sample),
+    check its checksums, sample residents (runs in a thread)."""
+    plain = decrypt_to_temp(kit.keys.backup_key, backup, kit.tmp_dir)
     try:
         problems = Problems()
         source = open_source(plain, problems)

@@ -1,0 +1,61 @@
+"""``FileStore`` on one machine: the documents and backups are files in the data directory,
+each written through a temporary file of its own, synced, then renamed (never a name another
+writer shares), so a crash leaves the old bytes or the new."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+
+class LocalFiles:
+    def __init__(self, data_dir: Path) -> None:
+        self._root = data_dir
+
+    def _path(self, name: str) -> Path:
+        path = self._root / name
+        if not path.resolve().is_relative_to(self._root.resolve()):
+            raise ValueError(f"{name!r} is not a name inside the data directory")
+        return path
+
+    async def save(self, name: str, data: bytes) -> None:
+        await asyncio.to_thread(write_durably, self._path(name), data)
+
+    async def read(self, name: str) -> bytes:
+        return await asyncio.to_thread(self._path(name).read_bytes)
+
+    async def size(self, name: str) -> int | None:
+        try:
+            return (await asyncio.to_thread(self._path(name).stat)).st_size
+        except FileNotFoundError:
+            return None
+
+    async def remove(self, name: str) -> None:
+        await asyncio.to_thread(self._path(name).unlink, missing_ok=True)
+
+    @asynccontextmanager
+    async def local(self, name: str) -> AsyncIterator[Path]:
+        path = self._path(name)
+        if not await asyncio.to_thread(path.is_file):
+            raise FileNotFoundError(f"{name} is not in the data directory")
+        yield path
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` durably and atomically: a temporary file of this call's
+    own beside it, synced, then renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

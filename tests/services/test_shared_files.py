@@ -1,0 +1,61 @@
+"""Documents and backups are the database's on PostgreSQL (contract §10): a second machine
+on the same database, with only the centre's keys in its own data directory, reads the
+documents the first issued and restores a municipality from the backups it made."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bcl_console.config import load_settings
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.clock import FixedClock
+from bcl_console.services.platform.runtime import Runtime
+from tests.conftest import TEST_NOW, execute, kept_names
+
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "linkage"
+OP = Actor("op", "cli")
+CODE = "993611"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # on SQLite the files are the one machine's
+async def test_a_second_machine_reads_the_documents_and_restores_from_the_backups_of_the_first(
+        demo_dir: Path, tmp_path: Path, backend: str) -> None:
+    other_dir = tmp_path / "other-machine"
+    other_dir.mkdir(mode=0o700)
+    shutil.copytree(demo_dir / "keys", other_dir / "keys")
+    first = Runtime(load_settings(str(demo_dir)), clock=FixedClock(TEST_NOW))
+    second = Runtime(load_settings(str(other_dir)), clock=FixedClock(TEST_NOW))
+    await first.start()
+    await second.start(create=False)
+    try:
+        await first.linkage.link(FIX / "valid-full")
+        await first.linkage.link(FIX / "valid-delta")
+        # the backups are rows of the batches' own transactions; no local file stays behind
+        names = await kept_names(first, "backups")
+        assert {b.path for b in await first.linkage.backups(CODE)} <= names
+        assert not [p for p in (demo_dir / "backups" / CODE).rglob("*") if p.is_file()]
+        ((resident,),) = [r for r in await execute(
+            first, "SELECT resident_code FROM residents WHERE municipality_code = ? AND status = 'active' "
+                   "AND restricted = 0 ORDER BY resident_code LIMIT 1", CODE)]
+        doc = await first.issuance.issue(resident, "residence")
+        assert not (demo_dir / doc.record.document_path).exists()  # the demo's own files were made on SQLite
+
+        # the other machine: the document as issued, verified genuine there
+        assert doc.record.document_path is not None
+        pdf = await second.issuance.read_document(doc.record.document_path)
+        assert pdf == doc.pdf
+        assert (await second.verification.verify_bytes(pdf)).status == "genuine"
+        # … the backups whole, and a municipality restored from them after a loss
+        outcome, detail = await second.scheduler.run_now("nightly-backup-check")
+        assert outcome == "ok", detail
+        await execute(second, "DELETE FROM taxes WHERE municipality_code = ?", CODE)
+        restored = await second.linkage.restore(CODE, actor=OP)
+        assert restored.batches == (2, 3) and restored.taxes == 6
+        assert not (other_dir / "backups").exists()
+        assert not [p for p in (other_dir / "tmp").rglob("*") if p.is_file()]  # spilled copies removed
+    finally:
+        await second.stop()
+        await first.stop()
