@@ -139,6 +139,8 @@ class Record:
     #: the end of each whole flow: (started at, finished at)
     flows: list[tuple[float, float]] = field(default_factory=list)
     linkage: list[tuple[int, str]] = field(default_factory=list)
+    #: the service hours a management terminal set, in the order the centre answered 200
+    hours: list[str] = field(default_factory=list)
 
 
 class Unanswered(Exception):
@@ -255,6 +257,22 @@ async def linkage_sender(url: str, token: str, record: Record, begin: asyncio.Ev
             await asyncio.sleep(0.3)
 
 
+async def terminal_writes(url: str, token: str, record: Record, stop: asyncio.Event) -> None:
+    """A management terminal of the linked town changes its service hours, a new closing
+    time each time, until ``stop``; a 503 is sent again with the same body."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=ANSWER_BOUND)) as http:
+        c = Client(url + "/manage/v1", http, record)
+        n = 0
+        while not stop.is_set():
+            close = f"{17 + n // 60 % 7}:{n % 60:02d}"
+            n += 1
+            status, doc = await c.call("hours", "PUT", "/hours", json={"open": "08:00", "close": close})
+            assert status == 200 and doc["controls"]["hours"]["close"] == close, doc
+            record.hours.append(f"08:00-{close}")
+            await asyncio.sleep(0.05)
+
+
 async def usable_cards(url: str, token: str, cards: list[Path]) -> list[bytes]:
     """The cards whose residents the relay serves now (not revoked, not moved away, of a
     municipality in service), outside the linked town."""
@@ -293,6 +311,8 @@ def test_a_postgresql_restart_under_traffic(centre: tuple[Path, str], cluster: L
     data, url = centre
     token = _cli(data, url, "kiosk", "register", "--operator", "Restart Mart").strip().splitlines()[-1]
     linkage_token = json.loads(_cli(data, url, "linkage-token", LINKED_TOWN, "--json"))["token"]
+    terminal_token = json.loads(_cli(data, url, "terminal", "add", "--municipality", LINKED_TOWN,
+                                     "--name", "Restart desk", "--json"))["token"]
     serve = Serving(data, url, workers)
     record = Record()
     try:
@@ -303,6 +323,7 @@ def test_a_postgresql_restart_under_traffic(centre: tuple[Path, str], cluster: L
             kiosks = [asyncio.create_task(kiosk_flows(serve.url, token, cards[i::6], record, stop, f"k{i}"))
                       for i in range(6)]
             sender = asyncio.create_task(linkage_sender(serve.url, linkage_token, record, outage))
+            terminal = asyncio.create_task(terminal_writes(serve.url, terminal_token, record, stop))
             for _ in range(600):  # traffic flowing: every kiosk through a flow or two
                 if len(record.flows) >= 12:
                     break
@@ -321,7 +342,7 @@ def test_a_postgresql_restart_under_traffic(centre: tuple[Path, str], cluster: L
             holder.terminate()
             await asyncio.sleep(RECOVERY_BOUND)
             stop.set()
-            await asyncio.wait_for(asyncio.gather(*kiosks, sender), 120)
+            await asyncio.wait_for(asyncio.gather(*kiosks, sender, terminal), 120)
             return went, back
 
         went, back = asyncio.run(run())
@@ -339,7 +360,7 @@ def test_a_postgresql_restart_under_traffic(centre: tuple[Path, str], cluster: L
           f"{sum(a.status == 503 for a in record.answers)} x 503 ({len(in_flight)} writes in flight), "
           f"slowest answer {max(a.seconds for a in record.answers):.2f} s, server down {back - went:.1f} s, "
           f"first flow done {min((e for s, e in record.flows if s >= back), default=float('nan')) - back:.2f} s "
-          f"after, linkage {[status for status, _ in record.linkage]}")
+          f"after, linkage {[status for status, _ in record.linkage]}, {len(record.hours)} hours changes")
     unavailable = [a for a in record.answers if a.status == 503]
     assert in_flight, "no write was in flight when the server went: the test did not test it"
     bad = [a for a in record.answers if a.status is None or (a.status >= 500 and a.status != 503)]
@@ -368,6 +389,16 @@ def test_a_postgresql_restart_under_traffic(centre: tuple[Path, str], cluster: L
     assert record.linkage[0][0] == 503 and record.linkage[-1][0] in (200, 201), record.linkage
     assert pg_query(url, "SELECT sequence, outcome FROM linkage_batches WHERE municipality_code = $1 "
                          "AND sequence = 2", LINKED_TOWN) == [(2, "applied")]
+
+    # -- the management terminal: every change it was told was made is in the audit trail
+    #    (a change whose answer was lost with the server may be there too), the last one holds
+    changes = [r[0] for r in pg_query(
+        url, "SELECT new_value FROM audit_log WHERE municipality_code = $1 AND interface = 'manage' "
+             "AND field = 'hours' ORDER BY id", LINKED_TOWN)]
+    assert set(record.hours) <= set(changes) and changes[-1] == record.hours[-1]
+    assert any(a.what == "hours" and a.status == 503 for a in record.answers)
+    assert pg_query(url, "SELECT hours_open || '-' || hours_close FROM municipalities WHERE code = $1",
+                    LINKED_TOWN) == [(record.hours[-1],)]
 
     # -- the log: a warning per failed request, never a traceback; no worker died
     logged = output + "".join(p.read_text() for p in sorted((data / "logs").glob("*.log*")))
