@@ -26,6 +26,7 @@ Engine exceptions never leave this module's callers' hands as they are: they bec
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import re
@@ -60,6 +61,25 @@ WRITE_ATTEMPTS = 12
 DEFAULT_POOL = 8
 #: The advisory lock that one migrating process holds (``hashtext('bcl-console migrate')``).
 _MIGRATE_LOCK = 0x6263_6C6D
+
+
+log = logging.getLogger(__name__)
+
+
+class _PoolWarnings(logging.Filter):
+    """asyncpg's pool logs each failed attempt to reconnect its floor of connections (the
+    server restarting: refused, reset) as a warning with the whole traceback, on a logger
+    no handler of ours hears, so it reached serve's terminal as a traceback. Such a record
+    is said again here in one line, in the centre's log; the original is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        cause = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
+        log.log(record.levelno, "PostgreSQL connection pool: %s%s", record.getMessage(), cause)
+        return False
+
+
+logging.getLogger("asyncpg.pool").addFilter(_PoolWarnings())
 
 
 def is_postgres_url(url: str | None) -> bool:
