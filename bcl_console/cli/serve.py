@@ -94,6 +94,7 @@ def _supervise(args: argparse.Namespace) -> int:
     them all on SIGINT/SIGTERM. PostgreSQL only: every worker must see every other's
     work in the database, nothing in one process's memory."""
     import os
+    import shutil
     import signal
     import socket
     import subprocess
@@ -101,6 +102,7 @@ def _supervise(args: argparse.Namespace) -> int:
     import time
 
     from bcl_console.cli.output import EXIT_USAGE, CliError
+    from bcl_console.services.platform.metrics import MULTIPROC_ENV, prepare_shared_dir, worker_gone
 
     settings = settings_from(args)
     if not settings.database_url:
@@ -114,7 +116,11 @@ def _supervise(args: argparse.Namespace) -> int:
     base = [sys.executable, "-m", "bcl_console", "--data-dir", str(settings.data_dir)]
     if getattr(args, "now", None):
         base += ["--now", args.now]
-    env = {**os.environ, "BCL_DATABASE_URL": settings.database_url}
+    # One fresh directory of per-process metrics files for these workers: a scrape at any
+    # worker adds up all of them (services/platform/metrics.py).
+    shared = settings.tmp_dir / f"metrics-{os.getpid()}"
+    prepare_shared_dir(shared)
+    env = {**os.environ, "BCL_DATABASE_URL": settings.database_url, MULTIPROC_ENV: str(shared)}
 
     def spawn(index: int) -> subprocess.Popen[bytes]:
         return subprocess.Popen([*base, "serve", "--host", host, "--port", str(actual), "--workers",
@@ -146,6 +152,7 @@ def _supervise(args: argparse.Namespace) -> int:
                         break
                     print(f"bcl-console serve: worker {i + 1} exited ({worker.returncode}); restarting",
                           file=sys.stderr, flush=True)
+                    worker_gone(shared, worker.pid)
                     workers[i] = spawn(i)
     finally:
         for worker in workers:
@@ -157,7 +164,9 @@ def _supervise(args: argparse.Namespace) -> int:
                 worker.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 worker.kill()
+                worker.wait()
         sock.close()
+        shutil.rmtree(shared, ignore_errors=True)
     print("bcl-console serve: stopped", flush=True)
     return EXIT_OK
 

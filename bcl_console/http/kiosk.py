@@ -6,6 +6,7 @@ refuses becomes a status in the one error middleware (``http.common``)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -35,6 +36,7 @@ from bcl_console.services.issuance.relay_values import (
     RequestAccepted,
     SessionOpened,
 )
+from bcl_console.services.platform.metrics import CONTENT_TYPE
 
 T = TypeVar("T")
 
@@ -247,8 +249,10 @@ async def completion(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(text=request.app[RUNTIME_KEY].metrics.render(), content_type="text/plain",
-                        charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})
+    """Prometheus text of the whole centre (every worker's under ``serve --workers``: the
+    files of all of them are read, so off the event loop)."""
+    text = await asyncio.to_thread(request.app[RUNTIME_KEY].metrics.render)
+    return web.Response(body=text, headers={"Content-Type": CONTENT_TYPE, "X-Content-Type-Options": "nosniff"})
 
 
 def setup(app: web.Application) -> None:

@@ -139,17 +139,19 @@ class Runtime:
             self.store = sqlite
             self.db = sqlite.db
         self.keys = KeyStore(settings.keys_dir)
+        #: What /metrics answers (this runtime's registry; every worker's under serve --workers).
+        self.metrics = Metrics()
         self.municipalities = MunicipalityService(self.store, self.clock, self.bus)
         self.pki = PkiService(self.store, self.clock, settings.keys_dir)
         self.overview = OverviewService(self.store, self.clock)
         self.residents = ResidentDirectory(self.store)
         self.tokens = TokenService(self.store, self.clock)
         self.linkage = LinkageService(
-            self.store, self.clock, self.bus, self.keys, settings, self.tokens
+            self.store, self.clock, self.bus, self.keys, settings, self.tokens, self.metrics
         )
         self.issuance = IssuanceService(
             self.store, self.clock, self.bus, self.keys, settings.data_dir, settings.documents_dir,
-            workers=render_workers
+            workers=render_workers, metrics=self.metrics
         )
         #: Management terminals (管理端末) and what each may do for its own municipality.
         self.terminals = TerminalService(self.store, self.clock, self.bus, MANAGE)
@@ -157,7 +159,6 @@ class Runtime:
         self.counters = TerminalService(self.store, self.clock, self.bus, COUNTER)
         self.manage = ManageService(self.store, self.clock, self.municipalities, self.linkage)
         self.verification = VerificationService(self.store, public_pem=self.keys.public_pem)
-        self.metrics = Metrics()
         self.monitor = MonitorService(self.store, self.clock, self.bus)
         self.settlement = SettlementService(self.store, self.clock)
         self.scheduler = SchedulerService(self, self.store)
