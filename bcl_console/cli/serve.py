@@ -116,6 +116,7 @@ def _supervise(args: argparse.Namespace) -> int:
     base = [sys.executable, "-m", "bcl_console", "--data-dir", str(settings.data_dir)]
     if getattr(args, "now", None):
         base += ["--now", args.now]
+    base += ["--log-format", settings.log_format]
     # One fresh directory of per-process metrics files for these workers: a scrape at any
     # worker adds up all of them (services/platform/metrics.py).
     shared = settings.tmp_dir / f"metrics-{os.getpid()}"

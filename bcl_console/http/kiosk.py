@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler
 from bcl_console.domain.errors import BadRequest
 from bcl_console.domain.municipality import CertificateType
 from bcl_console.http.common import (
+    LOG_FIELDS,
     RUNTIME_KEY,
     bearer_token,
     header_text,
@@ -36,6 +37,7 @@ from bcl_console.services.issuance.relay_values import (
     RequestAccepted,
     SessionOpened,
 )
+from bcl_console.services.platform.logs import begin_request
 from bcl_console.services.platform.metrics import CONTENT_TYPE
 
 T = TypeVar("T")
@@ -81,8 +83,13 @@ async def kiosk_auth(request: web.Request, handler: Handler) -> web.StreamRespon
 
 @web.middleware
 async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Each request's latency and status by route (metrics), and the fields every log line
+    written while it is served carries (request id, route, municipality once known)."""
     started = time.perf_counter()
     status = 500
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    request[LOG_FIELDS] = begin_request(route, request.method, request.headers.get("X-Request-Id"))
     try:
         response = await handler(request)
         status = response.status
@@ -91,8 +98,6 @@ async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
         status = exc.status
         raise
     finally:
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "unmatched"
         request.app[RUNTIME_KEY].metrics.observe_request(route, request.method, status, time.perf_counter() - started)
 
 

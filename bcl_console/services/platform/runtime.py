@@ -42,6 +42,7 @@ from bcl_console.services.platform.clock import (
 from bcl_console.services.platform.datadir import recover_demo_swap, require_centre, restrict_files
 from bcl_console.services.platform.events import EventBus
 from bcl_console.services.platform.keys import KeyStore
+from bcl_console.services.platform.logs import formatter as log_formatter
 from bcl_console.services.platform.metrics import Metrics
 from bcl_console.services.platform.scheduler import SchedulerService
 from bcl_console.services.platform.terminals import TerminalService
@@ -252,7 +253,7 @@ class Runtime:
         handler = QuietRotatingFileHandler(
             logs / "bcl-console.log", maxBytes=5_000_000, backupCount=3, encoding="utf-8"
         )
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(log_formatter(self.settings.log_format))
         log.addHandler(handler)
         if log.level == logging.NOTSET or log.level > logging.INFO:
             log.setLevel(logging.INFO)
