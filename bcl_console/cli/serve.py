@@ -36,7 +36,8 @@ def register(sub: Subparsers, common: Common) -> None:
     p.add_argument("--port", type=whole, default=None, help="port (default 8470; 0 picks a free one)")
     p.add_argument("--workers", type=whole, default=1, metavar="N",
                    help="N processes serving one port (PostgreSQL only: --database or $BCL_DATABASE_URL); "
-                        "the render pool is sized for the machine, not per worker")
+                        "the render pool is sized for the machine, not per worker; /metrics answers "
+                        "with every worker's numbers added up")
     p.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_serve)
