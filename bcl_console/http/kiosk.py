@@ -37,7 +37,7 @@ from bcl_console.services.issuance.relay_values import (
     RequestAccepted,
     SessionOpened,
 )
-from bcl_console.services.platform.logs import begin_request
+from bcl_console.services.platform.logs import begin_request, end_request
 from bcl_console.services.platform.metrics import CONTENT_TYPE
 
 T = TypeVar("T")
@@ -89,7 +89,7 @@ async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
     status = 500
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "unmatched"
-    request[LOG_FIELDS] = begin_request(route, request.method, request.headers.get("X-Request-Id"))
+    request[LOG_FIELDS], logged = begin_request(route, request.method, request.headers.get("X-Request-Id"))
     try:
         response = await handler(request)
         status = response.status
@@ -98,6 +98,7 @@ async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
         status = exc.status
         raise
     finally:
+        end_request(logged)
         request.app[RUNTIME_KEY].metrics.observe_request(route, request.method, status, time.perf_counter() - started)
 
 

@@ -69,6 +69,9 @@ async def test_serve_writes_one_json_object_per_line(demo_dir: Path) -> None:
     lines = [json.loads(raw) for raw in text.splitlines()]  # every line parses
     assert lines and all({"time", "level", "logger", "event"} <= set(d) for d in lines)
     access = [d for d in lines if d["logger"] == "bcl_console.access"]
+    outside = [d for d in lines if d["logger"] != "bcl_console.access"]
+    assert any(d["event"].startswith("HTTP API listening") for d in outside)
+    assert not any("request_id" in d for d in outside)  # no request's fields outside requests
     payment = [d for d in access if d.get("route") == "/kiosk/v1/requests/{id}/payment"]
     assert len(payment) == 1
     assert payment[0]["request_id"] == "lb-7f3a" and payment[0]["status"] == 200

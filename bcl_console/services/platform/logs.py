@@ -19,7 +19,7 @@ import json
 import logging
 import re
 import uuid
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,12 +39,17 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 EXTRA = "bcl_fields"
 
 
-def begin_request(route: str, method: str, caller_id: str | None) -> dict[str, Any]:
-    """Start the fields of one HTTP request (its middleware calls this first)."""
+def begin_request(route: str, method: str, caller_id: str | None) -> tuple[dict[str, Any], Token[Any]]:
+    """Start the fields of one HTTP request (its middleware calls this first, and
+    ``end_request`` with the token when the request is answered)."""
     request_id = caller_id if caller_id and _REQUEST_ID.match(caller_id) else uuid.uuid4().hex[:16]
     fields: dict[str, Any] = {"request_id": request_id, "route": route, "method": method}
-    _FIELDS.set(fields)
-    return fields
+    return fields, _FIELDS.set(fields)
+
+
+def end_request(token: Token[Any]) -> None:
+    """What is logged after the request (the next one on its connection) is not its."""
+    _FIELDS.reset(token)
 
 
 def note_municipality(code: str) -> None:
