@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg import TestServer
+
 ROOT = Path(__file__).resolve().parents[2]
 FULL = ROOT / "fixtures" / "linkage" / "valid-full"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -101,3 +103,14 @@ def test_demo_draws_the_residents_and_its_steps(tmp_path: Path) -> None:
     assert total, text
     assert re.search(r"cards\s+━+\s+1/1\s+step", text) and re.search(r"onboarding\s+━+\s+1/1\s+step", text)
     assert "Demo data set (seed 2026)" in out and "\x1b" not in out
+
+
+@pytest.mark.slow
+def test_database_copy_draws_a_bar_per_table(demo_dir: Path, pg_server: TestServer) -> None:
+    rc, out, terminal = on_terminal(cli(demo_dir, "database", "copy", "--to", pg_server.fresh()))
+    assert rc == 0, terminal
+    text = ANSI.sub("", terminal)
+    for table in ("residents", "municipalities", "issuances"):
+        assert re.search(rf"{table}\s+━+\s+([\d,]+)/\1\s+rows\s+100%", text), text
+    assert re.search(r"\d+ rows/s", text)
+    assert "every table verified" in out and "\x1b" not in out
