@@ -50,6 +50,10 @@ class Settings:
     """``postgresql://USER@HOST:PORT/DBNAME`` selects the PostgreSQL store (contract §10);
     unset, the centre's database is the SQLite file in the data directory."""
 
+    log_format: str = "human"
+    """How the log file writes each event: ``human`` (a line of text) or ``json`` (one
+    JSON object a line, for a data centre's log shipper)."""
+
     extra: dict[str, Any] = field(default_factory=dict)
     """Keys of config.toml that this version does not know (kept, not used)."""
 
@@ -152,6 +156,10 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return str(value)
         if name == "database_url":
             return str(value).strip() or None
+        if name == "log_format":
+            if str(value) not in ("human", "json"):
+                raise ConfigError(f"{source}: {value!r} is not a log format (human or json)")
+            return str(value)
     except ValueError:
         raise ConfigError(f"{source}: {value!r} is not a valid value for {name}") from None
     return value

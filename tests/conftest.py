@@ -33,7 +33,8 @@ TEST_NOW = datetime.fromisoformat("2026-06-17T10:00:00+09:00")
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No user config or data directory is ever discovered from the machine."""
-    for name in ("BCL_DATA_DIR", "BCL_NOW", "BCL_PORT", "BCL_HOST", "BCL_DEMO_SEED", "BCL_DATABASE_URL"):
+    for name in ("BCL_DATA_DIR", "BCL_NOW", "BCL_PORT", "BCL_HOST", "BCL_DEMO_SEED", "BCL_DATABASE_URL",
+                 "BCL_LOG_FORMAT", "PROMETHEUS_MULTIPROC_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from typing import TYPE_CHECKING
 
 from bcl_console.cli.common import Common, settings_from, whole, with_runtime
@@ -57,20 +56,21 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    show_progress = not args.json and sys.stderr.isatty()
-
-    def progress(step: str, done: int, total: int) -> None:
-        if show_progress and total:
-            filled = done * 30 // total
-            sys.stderr.write(f"\r{step:<6} [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,} residents")
-            sys.stderr.flush()
-
+    from bcl_console.cli.progress import Bars
     from bcl_console.demo.make import remake_demo
 
     settings = settings_from(args)
-    summary = asyncio.run(remake_demo(settings, args.seed, residents=args.residents, progress=progress))
-    if show_progress:
-        sys.stderr.write("\n")
+    with Bars(args, "residents") as bars:
+
+        def progress(step: str, done: int, total: int) -> None:
+            # the residents of every municipality on one bar; then the cards and the
+            # onboarding story, one step each
+            if step in ("cards", "onboarding"):
+                bars.update(step, done, total, unit="step")
+            else:
+                bars.update("residents", done, total, description=f"residents: {step}")
+
+        summary = asyncio.run(remake_demo(settings, args.seed, residents=args.residents, progress=progress))
     doc = {"data_dir": str(settings.data_dir), **summary.as_dict()}
     emit(args, doc, lambda: print(
         f"Demo data set (seed {summary.seed}) made in {settings.data_dir}: "

@@ -34,7 +34,8 @@ class Common:
 
 def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
     return load_settings(getattr(args, "data_dir", None), now=getattr(args, "now", None),
-                         database_url=getattr(args, "database_url", None), **extra)
+                         database_url=getattr(args, "database_url", None),
+                         log_format=getattr(args, "log_format", None), **extra)
 
 
 def with_runtime(

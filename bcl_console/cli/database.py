@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING, Any
 
 from bcl_console.cli.common import Common, with_runtime
@@ -25,20 +24,12 @@ def register(sub: Subparsers, common: Common) -> None:
 
 
 def cmd_database(args: argparse.Namespace) -> int:
+    from bcl_console.cli.progress import Bars
     from bcl_console.services.platform.database import copy_centre
 
-    shown: dict[str, int] = {}
-
-    def progress(table: str, done: int, total: int) -> None:
-        if args.json or not sys.stderr.isatty():
-            return
-        if shown.get(table) != done:
-            shown[table] = done
-            print(f"\r{table}: {done:,}/{total:,} rows", end="" if done < total else "\n",
-                  file=sys.stderr, flush=True)
-
     async def body(runtime: Runtime) -> int:
-        doc: dict[str, Any] = await copy_centre(runtime.settings, args.to, progress)
+        with Bars(args, "rows") as bars:
+            doc: dict[str, Any] = await copy_centre(runtime.settings, args.to, bars.update)
 
         def human() -> None:
             width = max(len(t["table"]) for t in doc["tables"])

@@ -26,7 +26,6 @@ from bcl_console.cli.output import (
     CliError,
     emit,
     print_token,
-    progress_printer,
     table,
 )
 from bcl_console.services.platform.runtime import Runtime
@@ -74,9 +73,11 @@ def cmd_link(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     async def body(runtime: Runtime) -> int:
+        from bcl_console.cli.progress import Bars
+
         path = Path(args.path)
-        result = await runtime.linkage.link(path, source="cli",
-                                            progress=progress_printer(args, path.name))
+        with Bars(args, "records") as bars:
+            result = await runtime.linkage.link(path, source="cli", progress=bars.of(path.name))
         doc = result.as_dict()
 
         def human() -> None:
@@ -115,8 +116,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
                 ("code", "sequence", "kind", "bytes", "at (UTC)", "file"),
             ))
         elif args.action == "restore":
-            restored = await svc.restore(args.code, args.sequence, actor=actor(),
-                                         progress=progress_printer(args, f"restore {args.code}"))
+            from bcl_console.cli.progress import Bars
+
+            with Bars(args, "records") as bars:
+                restored = await svc.restore(args.code, args.sequence, actor=actor(),
+                                             progress=bars.of(f"restore {args.code}"))
             emit(args, restored.as_dict(), lambda: print(
                 f"{args.code} restored to sequence {restored.restored_to_sequence} from backups "
                 f"{', '.join(map(str, restored.batches))}: {restored.residents:,} residents, "

@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--database", default=argparse.SUPPRESS, metavar="URL", dest="database_url",
                        help="postgresql://USER@HOST:PORT/DBNAME: the centre's database on PostgreSQL "
                             "(default: $BCL_DATABASE_URL, else the SQLite file in the data directory)")
+    where.add_argument("--log-format", default=argparse.SUPPRESS, choices=("human", "json"),
+                       help="the log file's lines: human (default) or json, one JSON object per event "
+                            "(default: $BCL_LOG_FORMAT, else log-format in config.toml)")
     js = Parser(add_help=False)
     js.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 

@@ -1,5 +1,5 @@
 """What the command line prints: one JSON document with --json, else tables and
-sentences for a person; progress on a terminal's stderr; and a failure as one sentence
+sentences for a person (progress bars: cli/progress.py); and a failure as one sentence
 with its exit code (contract §1)."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -60,21 +59,6 @@ def print_token(args: argparse.Namespace, doc: dict[str, str], label: str) -> No
     else:
         print(f"{label} (shown once; only its hash is kept):")
         print(doc["token"])
-
-
-def progress_printer(args: argparse.Namespace, label: str) -> Callable[[int, int], None]:
-    """A one-line progress bar on stderr, only on a terminal and never with --json."""
-    show = not getattr(args, "json", False) and sys.stderr.isatty()
-
-    def progress(done: int, total: int) -> None:
-        if show and total:
-            filled = min(30, done * 30 // total)
-            sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,}")
-            sys.stderr.flush()
-            if done >= total:
-                sys.stderr.write("\n")
-
-    return progress
 
 
 def cli_error(exc: Exception) -> CliError:

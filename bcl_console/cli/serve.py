@@ -36,7 +36,8 @@ def register(sub: Subparsers, common: Common) -> None:
     p.add_argument("--port", type=whole, default=None, help="port (default 8470; 0 picks a free one)")
     p.add_argument("--workers", type=whole, default=1, metavar="N",
                    help="N processes serving one port (PostgreSQL only: --database or $BCL_DATABASE_URL); "
-                        "the render pool is sized for the machine, not per worker")
+                        "the render pool is sized for the machine, not per worker; /metrics answers "
+                        "with every worker's numbers added up")
     p.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_serve)
@@ -94,6 +95,7 @@ def _supervise(args: argparse.Namespace) -> int:
     them all on SIGINT/SIGTERM. PostgreSQL only: every worker must see every other's
     work in the database, nothing in one process's memory."""
     import os
+    import shutil
     import signal
     import socket
     import subprocess
@@ -101,6 +103,7 @@ def _supervise(args: argparse.Namespace) -> int:
     import time
 
     from bcl_console.cli.output import EXIT_USAGE, CliError
+    from bcl_console.services.platform.metrics import MULTIPROC_ENV, prepare_shared_dir, worker_gone
 
     settings = settings_from(args)
     if not settings.database_url:
@@ -114,7 +117,12 @@ def _supervise(args: argparse.Namespace) -> int:
     base = [sys.executable, "-m", "bcl_console", "--data-dir", str(settings.data_dir)]
     if getattr(args, "now", None):
         base += ["--now", args.now]
-    env = {**os.environ, "BCL_DATABASE_URL": settings.database_url}
+    base += ["--log-format", settings.log_format]
+    # One fresh directory of per-process metrics files for these workers: a scrape at any
+    # worker adds up all of them (services/platform/metrics.py).
+    shared = settings.tmp_dir / f"metrics-{os.getpid()}"
+    prepare_shared_dir(shared)
+    env = {**os.environ, "BCL_DATABASE_URL": settings.database_url, MULTIPROC_ENV: str(shared)}
 
     def spawn(index: int) -> subprocess.Popen[bytes]:
         return subprocess.Popen([*base, "serve", "--host", host, "--port", str(actual), "--workers",
@@ -146,6 +154,7 @@ def _supervise(args: argparse.Namespace) -> int:
                         break
                     print(f"bcl-console serve: worker {i + 1} exited ({worker.returncode}); restarting",
                           file=sys.stderr, flush=True)
+                    worker_gone(shared, worker.pid)
                     workers[i] = spawn(i)
     finally:
         for worker in workers:
@@ -157,7 +166,9 @@ def _supervise(args: argparse.Namespace) -> int:
                 worker.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 worker.kill()
+                worker.wait()
         sock.close()
+        shutil.rmtree(shared, ignore_errors=True)
     print("bcl-console serve: stopped", flush=True)
     return EXIT_OK
 

@@ -26,8 +26,12 @@ def cmd_settle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     async def body(runtime: Runtime) -> int:
+        from bcl_console.cli.progress import Bars
+
         out = Path(args.out) if args.out else None
-        doc = await runtime.settlement.settle(args.fiscal_year, close=args.close, out=out, actor=actor())
+        with Bars(args, "statements") as bars:
+            doc = await runtime.settlement.settle(args.fiscal_year, close=args.close, out=out, actor=actor(),
+                                                  progress=bars.of(f"statements FY{args.fiscal_year}"))
 
         def human() -> None:
             state = f"closed {doc.get('closed_at', '')[:19]}" if doc["closed"] else "open (not closed)"

@@ -37,6 +37,7 @@ from bcl_console.domain.errors import (
     UpstreamTimeout,
 )
 from bcl_console.services.issuance.pki import CardSignatureRefused, CardUnreadable
+from bcl_console.services.platform.logs import EXTRA
 from bcl_console.store import StoreBusy, StoreUnavailable, disk_full
 
 if TYPE_CHECKING:
@@ -258,14 +259,20 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return json_error(500, "internal", "internal error")
 
 
+#: The log fields of a request (services/platform/logs.py), set by the measuring middleware.
+LOG_FIELDS: web.RequestKey[dict[str, Any]] = web.RequestKey("log-fields", dict)
+
+
 class AccessLogger(AbstractAccessLogger):
     """One line per request with the path only: never a query string (it may hold a
-    token), a header or a body."""
+    token), a header or a body. The JSON log format gets the same line as fields."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         path = loggable_path(request)
+        fields = {**request.get(LOG_FIELDS, {}), "method": request.method, "path": path,
+                  "status": response.status, "bytes": response.body_length, "latency_ms": round(time * 1000, 1)}
         self.logger.info('%s "%s %s" %s %s %.3fs', request.remote, request.method, path,
-                         response.status, response.body_length, time)
+                         response.status, response.body_length, time, extra={EXTRA: fields})
 
 
 #: An 11-digit resident code in a path segment: never written to a log.

@@ -6,6 +6,7 @@ refuses becomes a status in the one error middleware (``http.common``)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ from aiohttp.typedefs import Handler
 from bcl_console.domain.errors import BadRequest
 from bcl_console.domain.municipality import CertificateType
 from bcl_console.http.common import (
+    LOG_FIELDS,
     RUNTIME_KEY,
     bearer_token,
     header_text,
@@ -35,6 +37,8 @@ from bcl_console.services.issuance.relay_values import (
     RequestAccepted,
     SessionOpened,
 )
+from bcl_console.services.platform.logs import begin_request, end_request
+from bcl_console.services.platform.metrics import CONTENT_TYPE
 
 T = TypeVar("T")
 
@@ -79,8 +83,13 @@ async def kiosk_auth(request: web.Request, handler: Handler) -> web.StreamRespon
 
 @web.middleware
 async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Each request's latency and status by route (metrics), and the fields every log line
+    written while it is served carries (request id, route, municipality once known)."""
     started = time.perf_counter()
     status = 500
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    request[LOG_FIELDS], logged = begin_request(route, request.method, request.headers.get("X-Request-Id"))
     try:
         response = await handler(request)
         status = response.status
@@ -89,8 +98,7 @@ async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
         status = exc.status
         raise
     finally:
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "unmatched"
+        end_request(logged)
         request.app[RUNTIME_KEY].metrics.observe_request(route, request.method, status, time.perf_counter() - started)
 
 
@@ -247,8 +255,10 @@ async def completion(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(text=request.app[RUNTIME_KEY].metrics.render(), content_type="text/plain",
-                        charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})
+    """Prometheus text of the whole centre (every worker's under ``serve --workers``: the
+    files of all of them are read, so off the event loop)."""
+    text = await asyncio.to_thread(request.app[RUNTIME_KEY].metrics.render)
+    return web.Response(body=text, headers={"Content-Type": CONTENT_TYPE, "X-Content-Type-Options": "nosniff"})
 
 
 def setup(app: web.Application) -> None:

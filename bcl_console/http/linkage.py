@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bcl_console.http.common import RUNTIME_KEY, bearer_token, json_error
+from bcl_console.services.platform.logs import note_municipality
 
 #: Largest batch accepted over HTTP (a 500,000-resident city zips to about 60 MB).
 MAX_BATCH_BYTES = 1024 * 1024 * 1024
@@ -23,6 +24,7 @@ async def post_batch(request: web.Request) -> web.Response:
     code = await runtime.linkage.token_municipality(token) if token else None
     if code is None:
         return json_error(401, "unauthorized", "a valid linkage token is required (Authorization: Bearer …)")
+    note_municipality(code)
     if request.content_type not in ("application/zip", "application/x-zip-compressed"):
         return json_error(415, "unsupported_media_type", "the body must be a zip (Content-Type: application/zip)")
     if request.content_length is not None and request.content_length > MAX_BATCH_BYTES:

@@ -10,6 +10,7 @@ from datetime import timedelta
 import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from prometheus_client.parser import text_string_to_metric_families
 from pypdf import PdfReader
 
 from bcl_console.http.app import start_http
@@ -81,10 +82,20 @@ async def test_complete_flow_gives_a_genuine_certificate(relay: tuple[Runtime, K
     assert q(rt, "SELECT state, operator, channel, fee FROM issuances WHERE request_id=?", rid) == [
         ("printed", "Seven Mart", "store", 300)]
     async with kiosk.http.get(kiosk.base.removesuffix("/kiosk/v1") + "/metrics") as r:
-        metrics = await r.text()
-    assert 'bcl_issuances_total{type="residence",municipality="993611"} 1' in metrics
-    assert 'bcl_http_requests_total{route="/kiosk/v1/requests/{id}/payment",method="POST",status="422"} 1' in metrics
-    assert "bcl_http_request_seconds_bucket" in metrics
+        assert r.content_type == "text/plain"
+        metrics = samples(await r.text())
+    assert metrics[("bcl_issuances_total", (("municipality", "993611"), ("type", "residence")))] == 1
+    assert metrics[("bcl_http_requests_total", (("method", "POST"), ("route", "/kiosk/v1/requests/{id}/payment"),
+                                                ("status", "422")))] == 1
+    completion = ("bcl_http_request_seconds_count", (("route", "/kiosk/v1/requests/{id}/completion"),))
+    assert metrics[completion] == 2  # printed, then the second completion's 409
+    assert metrics[("bcl_render_queue_depth", ())] == 0  # the one render is done
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a scrape, parsed by prometheus_client's own parser."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
 
 
 async def test_a_failed_print_voids_and_refunds(relay: tuple[Runtime, Kiosk, str]) -> None:

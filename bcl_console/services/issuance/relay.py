@@ -51,6 +51,7 @@ from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.clock import Clock, iso_now
 from bcl_console.services.platform.events import EventBus, IssuanceChanged, RelayRefused
 from bcl_console.services.platform.faults import fault_point
+from bcl_console.services.platform.logs import note_municipality
 from bcl_console.services.platform.metrics import Metrics
 from bcl_console.store.api import (
     AuditEntry,
@@ -178,6 +179,7 @@ class RelayService:
         return card
 
     async def _live_municipality(self, code: str, operator: str, channel: str) -> Route:
+        note_municipality(code)
         route = await self._store.issuances.route(code)
         if route is None:
             raise await self.refuse(NotFound("the card's municipality is not served by this centre",
@@ -281,6 +283,7 @@ class RelayService:
         record = await self._store.issuances.by_request(request_id)
         if record is None or record.operator != operator:
             raise _unknown_request()
+        note_municipality(record.municipality_code)
         return record
 
     # -- 4. payment ------------------------------------------------------------------------

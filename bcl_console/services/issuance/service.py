@@ -45,6 +45,7 @@ from bcl_console.services.platform.clock import Clock, iso_now
 from bcl_console.services.platform.events import CertificateIssued, EventBus
 from bcl_console.services.platform.faults import fault_point
 from bcl_console.services.platform.keys import KeyStore
+from bcl_console.services.platform.metrics import Metrics
 from bcl_console.store.api import (
     AuditEntry,
     CertificateSource,
@@ -185,8 +186,9 @@ def _render_job(content: CertificateContent, sheet: Sheet, material: SigningMate
 
 class IssuanceService:
     def __init__(self, store: Store, clock: Clock, bus: EventBus, keys: KeyStore, data_dir: Path,
-                 documents_dir: Path, workers: int = 0) -> None:
+                 documents_dir: Path, *, workers: int = 0, metrics: Metrics) -> None:
         self._store = store
+        self._metrics = metrics
         self._clock = clock
         self._bus = bus
         self._keys = keys
@@ -220,10 +222,15 @@ class IssuanceService:
 
     async def _render(self, content: CertificateContent, sheet: Sheet, created: datetime) -> bytes:
         material = self._keys.signing
-        if self._pool is not None:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pool, _render_job, content, sheet, material, created)
-        return await asyncio.to_thread(render, content, sheet, material, created)
+        queue = self._metrics.render_queue
+        queue.inc()
+        try:
+            if self._pool is not None:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._pool, _render_job, content, sheet, material, created)
+            return await asyncio.to_thread(render, content, sheet, material, created)
+        finally:
+            queue.dec()
 
     def sign(self, payload: PagePayload) -> PagePayload:
         """The page's content signed by the document key (r‖s, 64 bytes)."""

@@ -45,6 +45,7 @@ from bcl_console.services.platform.events import (
 )
 from bcl_console.services.platform.faults import fault_point
 from bcl_console.services.platform.keys import KeyStore
+from bcl_console.services.platform.metrics import Metrics
 from bcl_console.services.platform.tokens import TokenService
 from bcl_console.store.api import AuditEntry, BatchArrival, Store
 from bcl_console.store.api import BackupRecord as BackupRecord
@@ -73,8 +74,9 @@ class BatchView:
 
 class LinkageService:
     def __init__(self, store: Store, clock: Clock, bus: EventBus, keys: KeyStore,
-                 settings: Settings, tokens: TokenService) -> None:
+                 settings: Settings, tokens: TokenService, metrics: Metrics) -> None:
         self._store = store
+        self._metrics = metrics
         self._clock = clock
         self._bus = bus
         self._keys = keys
@@ -157,6 +159,7 @@ class LinkageService:
         result.problems_omitted = problems.omitted
         result.seconds = time.perf_counter() - started
         result.source = source
+        self._metrics.batch(result.outcome)
         if result.outcome == "rejected":
             await self._keep_rejected(result, label)
             self._bus.publish(BatchRejected(result.municipality_code, result.sequence, len(problems)))

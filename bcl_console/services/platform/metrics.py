@@ -1,57 +1,108 @@
-"""Counters and latency histograms of the HTTP services, in Prometheus text format."""
+"""What the centre counts for Prometheus (``GET /metrics``), kept by prometheus_client.
+
+One process (the console, a plain ``serve``) keeps its metrics in a registry of its own
+(one per runtime, so that two runtimes in one process never share a series). Under
+``serve --workers N`` the supervisor makes one fresh directory and hands it to every
+worker as ``$PROMETHEUS_MULTIPROC_DIR``: prometheus_client then keeps each process's
+values in files there, and a scrape answered by any worker adds up every worker's files
+(its multiprocess mode), so what a scrape through the load balancer sees is the whole
+centre's, and counters never jump back when another worker answers. The supervisor marks
+a dead worker's files, and removes the directory when serve stops.
+
+prometheus_client chooses file-backed values when it is first imported, from that
+variable: this module reads the same variable, so the two always agree.
+"""
 
 from __future__ import annotations
 
-import bisect
-from collections import defaultdict
+import os
+from pathlib import Path
 
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client import multiprocess as _multiprocess
+
+#: The variable that puts prometheus_client in its multiprocess mode (its own name).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+#: Latency buckets of the HTTP routes, in seconds.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
+#: What a scrape answers with.
+CONTENT_TYPE = CONTENT_TYPE_LATEST
 
-def _labels(pairs: tuple[tuple[str, str], ...]) -> str:
-    inner = ",".join(f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"' for k, v in pairs)
-    return "{" + inner + "}" if inner else ""
+# The ``*_created`` series (a timestamp per counter) are not what this centre's alerts
+# read, and multiprocess mode has none: one process and several answer alike.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+
+def shared_dir() -> Path | None:
+    """The directory of per-process files when several workers serve, else None."""
+    value = os.environ.get(MULTIPROC_ENV)
+    return Path(value) if value else None
+
+
+def prepare_shared_dir(path: Path) -> None:
+    """A fresh, empty directory for the workers' files (0700: the centre's own)."""
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, mode=0o700)
+
+
+def worker_gone(path: Path, pid: int) -> None:
+    """A worker exited: its live gauges (render queue) stop counting; its counters stay,
+    since what it served was served."""
+    _multiprocess.mark_process_dead(pid, str(path))  # type: ignore[no-untyped-call]
 
 
 class Metrics:
     def __init__(self) -> None:
-        self.requests: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
-        self.latency: dict[str, list[int]] = defaultdict(lambda: [0] * (len(BUCKETS) + 1))
-        self.latency_sum: dict[str, float] = defaultdict(float)
-        self.issuances: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
-        self.refusals: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
+        self.shared = shared_dir()
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("bcl_http_requests", "HTTP requests by route, method and status.",
+                                ("route", "method", "status"), registry=r)
+        self.latency = Histogram("bcl_http_request_seconds", "Request latency by route.", ("route",),
+                                 buckets=BUCKETS, registry=r)
+        self.issuances = Counter("bcl_issuances", "Certificates issued at stores, by type and municipality.",
+                                 ("type", "municipality"), registry=r)
+        self.refusals = Counter("bcl_relay_refusals", "Refused kiosk calls by reason.", ("reason",), registry=r)
+        self.batches = Counter("bcl_linkage_batches", "Linkage batches ingested, by outcome "
+                               "(applied, already-applied, rejected).", ("outcome",), registry=r)
+        self.render_queue = Gauge("bcl_render_queue_depth", "Certificates waiting for or being rendered "
+                                  "by the render pool (all workers).", registry=r, multiprocess_mode="livesum")
+        self.jobs = Counter("bcl_scheduler_jobs", "Scheduler job runs, by job and outcome (ok, failed).",
+                            ("job", "outcome"), registry=r)
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests[(("route", route), ("method", method), ("status", str(status)))] += 1
-        self.latency[route][bisect.bisect_left(BUCKETS, seconds)] += 1
-        self.latency_sum[route] += seconds
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
 
     def issued(self, type_: str, municipality: str) -> None:
-        self.issuances[(("type", type_), ("municipality", municipality))] += 1
+        self.issuances.labels(type_, municipality).inc()
 
     def refused(self, reason: str) -> None:
-        self.refusals[(("reason", reason),)] += 1
+        self.refusals.labels(reason).inc()
 
-    def render(self) -> str:
-        out = [
-            "# HELP bcl_http_requests_total HTTP requests by route, method and status.",
-            "# TYPE bcl_http_requests_total counter",
-        ]
-        out += [f"bcl_http_requests_total{_labels(k)} {v}" for k, v in sorted(self.requests.items())]
-        out += ["# HELP bcl_http_request_seconds Request latency by route.",
-                "# TYPE bcl_http_request_seconds histogram"]
-        for route, counts in sorted(self.latency.items()):
-            running = 0
-            for bound, n in zip((*BUCKETS, float("inf")), counts, strict=True):
-                running += n
-                le = "+Inf" if bound == float("inf") else repr(bound)
-                out.append(f"bcl_http_request_seconds_bucket{_labels((('route', route), ('le', le)))} {running}")
-            out.append(f"bcl_http_request_seconds_sum{_labels((('route', route),))} {self.latency_sum[route]:.6f}")
-            out.append(f"bcl_http_request_seconds_count{_labels((('route', route),))} {running}")
-        out += ["# HELP bcl_issuances_total Certificates issued at stores, by type and municipality.",
-                "# TYPE bcl_issuances_total counter"]
-        out += [f"bcl_issuances_total{_labels(k)} {v}" for k, v in sorted(self.issuances.items())]
-        out += ["# HELP bcl_relay_refusals_total Refused kiosk calls by reason.",
-                "# TYPE bcl_relay_refusals_total counter"]
-        out += [f"bcl_relay_refusals_total{_labels(k)} {v}" for k, v in sorted(self.refusals.items())]
-        return "\n".join(out) + "\n"
+    def batch(self, outcome: str) -> None:
+        self.batches.labels(outcome).inc()
+
+    def job_ran(self, job: str, outcome: str) -> None:
+        self.jobs.labels(job, outcome).inc()
+
+    def render(self) -> bytes:
+        """The Prometheus text of every series: this process's, or, under several workers,
+        the sum over every worker's files."""
+        if self.shared is None:
+            return generate_latest(self.registry)
+        scrape = CollectorRegistry()
+        _multiprocess.MultiProcessCollector(scrape, path=str(self.shared))  # type: ignore[no-untyped-call]
+        return generate_latest(scrape)

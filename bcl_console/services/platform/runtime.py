@@ -42,6 +42,7 @@ from bcl_console.services.platform.clock import (
 from bcl_console.services.platform.datadir import recover_demo_swap, require_centre, restrict_files
 from bcl_console.services.platform.events import EventBus
 from bcl_console.services.platform.keys import KeyStore
+from bcl_console.services.platform.logs import formatter as log_formatter
 from bcl_console.services.platform.metrics import Metrics
 from bcl_console.services.platform.scheduler import SchedulerService
 from bcl_console.services.platform.terminals import TerminalService
@@ -139,17 +140,19 @@ class Runtime:
             self.store = sqlite
             self.db = sqlite.db
         self.keys = KeyStore(settings.keys_dir)
+        #: What /metrics answers (this runtime's registry; every worker's under serve --workers).
+        self.metrics = Metrics()
         self.municipalities = MunicipalityService(self.store, self.clock, self.bus)
         self.pki = PkiService(self.store, self.clock, settings.keys_dir)
         self.overview = OverviewService(self.store, self.clock)
         self.residents = ResidentDirectory(self.store)
         self.tokens = TokenService(self.store, self.clock)
         self.linkage = LinkageService(
-            self.store, self.clock, self.bus, self.keys, settings, self.tokens
+            self.store, self.clock, self.bus, self.keys, settings, self.tokens, self.metrics
         )
         self.issuance = IssuanceService(
             self.store, self.clock, self.bus, self.keys, settings.data_dir, settings.documents_dir,
-            workers=render_workers
+            workers=render_workers, metrics=self.metrics
         )
         #: Management terminals (管理端末) and what each may do for its own municipality.
         self.terminals = TerminalService(self.store, self.clock, self.bus, MANAGE)
@@ -157,7 +160,6 @@ class Runtime:
         self.counters = TerminalService(self.store, self.clock, self.bus, COUNTER)
         self.manage = ManageService(self.store, self.clock, self.municipalities, self.linkage)
         self.verification = VerificationService(self.store, public_pem=self.keys.public_pem)
-        self.metrics = Metrics()
         self.monitor = MonitorService(self.store, self.clock, self.bus)
         self.settlement = SettlementService(self.store, self.clock)
         self.scheduler = SchedulerService(self, self.store)
@@ -251,7 +253,7 @@ class Runtime:
         handler = QuietRotatingFileHandler(
             logs / "bcl-console.log", maxBytes=5_000_000, backupCount=3, encoding="utf-8"
         )
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(log_formatter(self.settings.log_format))
         log.addHandler(handler)
         if log.level == logging.NOTSET or log.level > logging.INFO:
             log.setLevel(logging.INFO)

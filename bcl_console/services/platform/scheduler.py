@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from bcl_console.services.onboarding.service import OnboardingService
     from bcl_console.services.platform.clock import Clock
     from bcl_console.services.platform.keys import KeyStore
+    from bcl_console.services.platform.metrics import Metrics
     from bcl_console.services.settlement.service import SettlementService
 
 
@@ -51,6 +52,7 @@ class Runtime(Protocol):
     onboarding: OnboardingService
     settlement: SettlementService
     scheduler: SchedulerService
+    metrics: Metrics
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +243,7 @@ class SchedulerService:
             log.exception("job %s failed", name)
             outcome, detail = "failed", str(exc) or exc.__class__.__name__
         await self._store.scheduler.finish_job(run_id, iso_now(clock), outcome, detail)
+        self._runtime.metrics.job_ran(name, outcome)
         return outcome, detail
 
     async def jobs(self) -> list[JobView]:

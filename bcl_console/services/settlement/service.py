@@ -13,6 +13,7 @@ import asyncio
 import csv
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -138,8 +139,11 @@ class SettlementService:
         return await self._store.settlement.closed_years()
 
     async def settle(self, fiscal_year: int, *, close: bool = False, out: Path | None = None,
-                     actor: Actor | None = None) -> dict[str, Any]:
-        """The statement of a fiscal year; with ``close``, freeze it (idempotent)."""
+                     actor: Actor | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        """The statement of a fiscal year; with ``close``, freeze it (idempotent). With
+        ``out``, its files are written there, ``progress(done, total)`` told after each
+        municipality's statement."""
         self._check_year(fiscal_year)
         if out is not None:
             try:
@@ -158,7 +162,7 @@ class SettlementService:
         else:
             doc = _statement(await self._store.settlement.statement_inputs(fiscal_year))
         if out is not None:
-            await asyncio.to_thread(write_statements, doc, out)
+            await asyncio.to_thread(write_statements, doc, out, progress)
         return doc
 
     async def _close(self, fiscal_year: int, at: str, actor: Actor) -> dict[str, Any]:
@@ -178,13 +182,15 @@ def _statement(inputs: StatementInputs) -> dict[str, Any]:
     return build_statement(inputs.fiscal_year, inputs.municipalities, inputs.own, inputs.late, inputs.voided)
 
 
-def write_statements(doc: dict[str, Any], out: Path) -> list[Path]:
+def write_statements(doc: dict[str, Any], out: Path,
+                     progress: Callable[[int, int], None] | None = None) -> list[Path]:
     """One PDF and one CSV per municipality, a summary CSV and a per-operator CSV."""
     from bcl_console.pdfgen.statement import render_statement
 
     fy = doc["fiscal_year"]
     written = []
-    for row in doc["municipalities"]:
+    rows = doc["municipalities"]
+    for n, row in enumerate(rows, 1):
         base = out / f"statement-{fy}-{row['code']}"
         with open(f"{base}.csv", "w", encoding="utf-8", newline="") as fh:
             w = csv.writer(fh)
@@ -200,6 +206,8 @@ def write_statements(doc: dict[str, Any], out: Path) -> list[Path]:
                     w.writerow([f"adjustment_{key}", value])
         Path(f"{base}.pdf").write_bytes(render_statement(doc, row))
         written += [Path(f"{base}.csv"), Path(f"{base}.pdf")]
+        if progress is not None:
+            progress(n, len(rows))
     summary = out / f"summary-{fy}.csv"
     with open(summary, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
