@@ -152,6 +152,10 @@ def test_database_copy_moves_the_demo_verified_and_refuses_a_second_time(
 
     data = tmp_path / "centre"
     shutil.copytree(demo_template, data)
+    names = [r[0] for r in query(data / "bcl.sqlite3", "SELECT document_path FROM issuances WHERE document_path "
+                                 "IS NOT NULL UNION SELECT path FROM linkage_backups ORDER BY 1")]
+    lost = names.pop(len(names) // 2)
+    (data / lost).unlink()  # a document lost before the copy: named, not invented
     url = pg_server.fresh()
     done = _cli("--data-dir", str(data), "database", "copy", "--to", url, "--json")
     assert done.returncode == 0, done.stderr
@@ -164,9 +168,7 @@ def test_database_copy_moves_the_demo_verified_and_refuses_a_second_time(
     assert pg_query(url, "SELECT count(*) FROM issuances WHERE settle_key IS NOT NULL") == \
         query(data / "bcl.sqlite3", "SELECT count(*) FROM issuances WHERE settle_key IS NOT NULL")
     # the documents and backups in the data directory are rows now, byte for byte
-    names = [r[0] for r in query(data / "bcl.sqlite3", "SELECT document_path FROM issuances WHERE document_path "
-                                 "IS NOT NULL UNION SELECT path FROM linkage_backups ORDER BY 1")]
-    assert names and tables["files"]["postgresql_rows"] == len(names) and doc["files_missing"] == []
+    assert names and tables["files"]["postgresql_rows"] == len(names) and doc["files_missing"] == [lost]
     for name in (names[0], names[-1]):
         (body,) = pg_query(url, "SELECT body FROM files WHERE name = ?", name)[0]
         assert bytes(body) == (data / name).read_bytes()
@@ -176,6 +178,10 @@ def test_database_copy_moves_the_demo_verified_and_refuses_a_second_time(
     again = _cli("--data-dir", str(data), "database", "copy", "--to", url)
     assert again.returncode == 2
     assert "not empty" in again.stderr and again.stderr.count("\n") == 1
+    human = _cli("--data-dir", str(data), "database", "copy", "--to", pg_server.fresh())
+    assert human.returncode == 0, human.stderr
+    assert f"1 document or backup file(s) recorded in the database were not in the data directory: {lost}" \
+        in human.stderr
 
 
 @pytest.mark.slow
