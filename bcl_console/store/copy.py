@@ -31,6 +31,7 @@ import asyncpg
 
 from bcl_console.store.db import LATEST_VERSION as SQLITE_LATEST
 from bcl_console.store.errors import StoreCannotOpen, StoreError
+from bcl_console.store.files import checked_name
 from bcl_console.store.pg.db import PgDatabase, engine_error, masked
 
 #: Rows per COPY call (and per fetch from SQLite).
@@ -276,10 +277,15 @@ async def _copy_files(source: sqlite3.Connection, conn: asyncpg.Connection, data
 
 
 def _read_named(data_dir: Path, name: str) -> bytes | None:
-    """The file a row names, if it is in the data directory."""
-    path = data_dir / name
+    """The file a row names, if it is in the data directory (None when it is not there);
+    a name that is not one inside the directory is refused."""
     try:
-        return path.read_bytes() if path.resolve().is_relative_to(data_dir.resolve()) else None
+        path = data_dir / checked_name(name)
+    except ValueError as exc:
+        raise StoreError(f"a document or backup row names {name!r}, which is not a file of the data directory; "
+                         "nothing was copied") from exc
+    try:
+        return path.read_bytes()
     except FileNotFoundError:
         return None
 

@@ -9,7 +9,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 
 class LocalFiles:
@@ -17,10 +17,7 @@ class LocalFiles:
         self._root = data_dir
 
     def _path(self, name: str) -> Path:
-        path = self._root / name
-        if not path.resolve().is_relative_to(self._root.resolve()):
-            raise ValueError(f"{name!r} is not a name inside the data directory")
-        return path
+        return self._root / checked_name(name)
 
     async def save(self, name: str, data: bytes) -> None:
         await asyncio.to_thread(write_durably, self._path(name), data)
@@ -59,3 +56,12 @@ def write_durably(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def checked_name(name: str) -> PurePosixPath:
+    """A kept file's name as the rows record it: relative, inside the data directory by its
+    own parts (a documents/ or backups/ that is a link to another volume is fine)."""
+    pure = PurePosixPath(name)
+    if not name or pure.is_absolute() or ".." in pure.parts or "\\" in name:
+        raise ValueError(f"{name!r} is not a name inside the data directory")
+    return pure

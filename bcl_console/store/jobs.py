@@ -5,9 +5,28 @@ update so a fire time runs once whichever process claims it."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
 
 from bcl_console.store.api import JobRun
 from bcl_console.store.db import Database
+
+
+def legacy_next_runs(path: Path) -> dict[str, datetime]:
+    """The next run time of each job in the job store file an earlier version kept
+    (APScheduler's SQLAlchemy store: ``apscheduler_jobs``, epoch seconds); {} without one."""
+    if not path.is_file():
+        return {}
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT id, next_run_time FROM apscheduler_jobs "
+                                "WHERE next_run_time IS NOT NULL").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return {}  # not a job store this version can read: nothing is known to be owed
+    return {str(job): datetime.fromtimestamp(float(at), UTC) for job, at in rows}
 
 
 def start_job(conn: sqlite3.Connection, job: str, at: str) -> int:

@@ -59,3 +59,30 @@ async def test_a_second_machine_reads_the_documents_and_restores_from_the_backup
     finally:
         await second.stop()
         await first.stop()
+
+
+async def test_a_name_that_is_not_inside_the_data_directory_is_refused(runtime: Runtime) -> None:
+    for name in ("../outside.pdf", "/etc/passwd", "documents/../../outside.pdf", "", "documents\\..\\x"):
+        with pytest.raises(ValueError, match="not a name inside the data directory"):
+            await runtime.store.files.save(name, b"x")
+        with pytest.raises(ValueError, match="not a name inside the data directory"):
+            await runtime.store.files.read(name)
+    assert not (runtime.settings.data_dir.parent / "outside.pdf").exists()
+
+
+@pytest.mark.sqlite_only
+async def test_documents_on_another_volume_through_a_link_are_kept_there(demo_dir: Path, tmp_path: Path) -> None:
+    volume = tmp_path / "bigger-volume"
+    shutil.move(demo_dir / "documents", volume)
+    (demo_dir / "documents").symlink_to(volume)
+    rt = Runtime(load_settings(str(demo_dir)), clock=FixedClock(TEST_NOW))
+    await rt.start()
+    try:
+        ((resident,),) = await execute(rt, "SELECT resident_code FROM residents WHERE status = 'active' "
+                                           "AND restricted = 0 ORDER BY resident_code LIMIT 1")
+        doc = await rt.issuance.issue(resident, "residence")
+        assert doc.record.document_path is not None
+        kept = volume / doc.record.document_path.removeprefix("documents/")
+        assert kept.read_bytes() == doc.pdf == await rt.issuance.read_document(doc.record.document_path)
+    finally:
+        await rt.stop()

@@ -123,6 +123,16 @@ class LocalCluster:
         self._tool("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                    "--locale=C.UTF-8", "--no-instructions")
 
+    def clone_as_standby(self, primary: LocalCluster, name: str) -> None:
+        """Make this cluster a streaming standby of ``primary`` (``pg_basebackup -R``: a
+        copy of its files and a standby.signal, ``application_name`` ``name``, which the
+        primary's ``synchronous_standby_names`` may name)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._own(self.directory)
+        conninfo = f"host=127.0.0.1 port={primary.port} user=postgres application_name={name}"
+        self._tool("pg_basebackup", "-D", str(self.data), "-R", "-X", "stream", "-c", "fast", "-d", conninfo,
+                   timeout=600)
+
     def start(self, *, wait: float = 30) -> None:
         options = [f"-p {self.port}", "-c listen_addresses=127.0.0.1",
                    f"-c unix_socket_directories={self.directory}"]

@@ -21,14 +21,17 @@ from typing import TYPE_CHECKING, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from bcl_console.domain.errors import NotFound
 from bcl_console.domain.fiscal import TOKYO
 from bcl_console.services.linkage.backup_crypto import BackupCorrupt, verify_backup
 from bcl_console.services.platform.actor import SYSTEM
 from bcl_console.services.platform.clock import SystemClock, iso_now
+from bcl_console.store import StoreError
 from bcl_console.store.api import JobRun as JobRun
 from bcl_console.store.api import Store
+from bcl_console.store.jobs import legacy_next_runs
 
 if TYPE_CHECKING:
     from bcl_console.config import Settings
@@ -56,9 +59,13 @@ class Runtime(Protocol):
 
 log = logging.getLogger(__name__)
 
-#: Runtimes by data directory: APScheduler stores jobs by function reference and
-#: picklable arguments, so a job finds its runtime through this registry.
+#: Runtimes by data directory: a cron job is a plain function with plain arguments, and
+#: finds its runtime through this registry.
 _RUNTIMES: dict[str, Runtime] = {}
+
+
+#: How often the sweep looks for fire times no process claimed.
+SWEEP_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -193,25 +200,33 @@ class SchedulerService:
         test names one), within its grace time, runs at once if no process claimed it."""
         settings = self._runtime.settings
         _RUNTIMES[str(settings.data_dir)] = self._runtime
-        settings.scheduler_path.unlink(missing_ok=True)  # an earlier version's job store
+        # An earlier version kept the next run times in a job store file of its own: a run
+        # it still owed (its next run time passed while the upgrade was made) is owed here.
+        legacy = await asyncio.to_thread(legacy_next_runs, settings.scheduler_path)
         scheduler = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1}, timezone=TOKYO)
         now = now or datetime.now(UTC)
-        owed = []
         for spec in JOBS:
             # A job new to this centre owes nothing before now: its last fire time (or now)
             # is recorded as handled. A known job whose latest fire time within its grace is
-            # after the one handled last missed it while no process ran: it runs now.
+            # after the one handled last missed it while no process ran: the sweep below
+            # claims and runs it.
             due = last_fire(spec.trigger, now, timedelta(seconds=spec.grace_seconds))
-            recorded = await self._store.scheduler.register_job(spec.name, _stamp(due or now))
-            if due is not None and datetime.fromisoformat(recorded) < due:
-                owed.append(spec.name)
+            baseline = due or now
+            if spec.name in legacy:
+                baseline = min(baseline, legacy[spec.name] - timedelta(microseconds=1))
+            await self._store.scheduler.register_job(spec.name, _stamp(baseline))
             scheduler.add_job(run_job, spec.trigger, args=[str(settings.data_dir), spec.name], id=spec.name,
                               name=spec.description, misfire_grace_time=spec.grace_seconds)
+        # The sweep claims every job's latest fire time within its grace that no process
+        # handled: at once (a run missed while no process ran), then every few minutes (a
+        # fire whose claim met an unreachable database, a process that was busy).
+        scheduler.add_job(self.sweep, args=[now], id="sweep:start", name="runs missed while no process ran",
+                          misfire_grace_time=None)
+        scheduler.add_job(self.sweep, IntervalTrigger(seconds=SWEEP_SECONDS), id="sweep",
+                          name="runs whose fire went unclaimed", misfire_grace_time=None)
         scheduler.start()
         self._scheduler = scheduler
-        for name in owed:
-            scheduler.add_job(self.run_due, args=[name, now], id=f"{name}:missed",
-                              name=f"{name} (missed while no process ran)")
+        settings.scheduler_path.unlink(missing_ok=True)
 
     async def stop(self) -> None:
         if self._scheduler is not None:
@@ -219,14 +234,25 @@ class SchedulerService:
             scheduler.shutdown(wait=False)
         _RUNTIMES.pop(str(self._runtime.settings.data_dir), None)
 
+    async def sweep(self, now: datetime | None = None) -> None:
+        """Claim and run every job's latest fire time within its grace that no process of
+        this centre handled (``now``: the real time unless a test or the start names one)."""
+        for spec in JOBS:
+            try:
+                await self.run_due(spec.name, now)
+            except StoreError as exc:
+                log.warning("job %s not claimed now (%s): the next sweep tries again", spec.name, exc)
+
     async def run_due(self, name: str, now: datetime | None = None) -> tuple[str, str] | None:
         """Run a job's latest fire time (within its grace time) if this process claims it
         first: (outcome, detail), or None when another process (or an earlier run here)
         handled that fire time."""
         spec = _spec(name)
         due = last_fire(spec.trigger, now or datetime.now(UTC), timedelta(seconds=spec.grace_seconds))
-        if due is None or not await self._store.scheduler.claim_fire(name, _stamp(due)):
-            log.info("job %s of %s: run by another process of this centre", name, due)
+        if due is None:
+            return None
+        if not await self._store.scheduler.claim_fire(name, _stamp(due)):
+            log.debug("job %s of %s: handled already (here, or by another process of this centre)", name, due)
             return None
         return await self.run_now(name)
 
@@ -239,6 +265,12 @@ class SchedulerService:
         try:
             detail = await _FUNCTIONS[name](self._runtime)
             outcome = "ok"
+        except asyncio.CancelledError:
+            # Stopped during the run (a shutdown): recorded as such, never left "running".
+            await self._store.scheduler.finish_job(run_id, iso_now(clock), "failed",
+                                                   "cancelled: the process stopped during the run")
+            self._runtime.metrics.job_ran(name, "failed")
+            raise
         except Exception as exc:
             log.exception("job %s failed", name)
             outcome, detail = "failed", str(exc) or exc.__class__.__name__

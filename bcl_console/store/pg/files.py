@@ -12,14 +12,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from bcl_console.store.files import checked_name
 from bcl_console.store.pg.db import Conn, PgDatabase
 
 
 async def save_file(conn: Conn, name: str, data: bytes) -> None:
+    checked_name(name)
+    digest = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())  # a backup: tens of MB
     await conn.execute(
         "INSERT INTO files (name, body, size, sha256) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE "
         "SET body = EXCLUDED.body, size = EXCLUDED.size, sha256 = EXCLUDED.sha256, stored_at = now()",
-        name, data, len(data), hashlib.sha256(data).hexdigest())
+        name, data, len(data), digest)
 
 
 async def read_file(conn: Conn, name: str) -> bytes | None:
@@ -28,7 +31,7 @@ async def read_file(conn: Conn, name: str) -> bytes | None:
 
 
 async def file_size(conn: Conn, name: str) -> int | None:
-    size = await conn.fetchval("SELECT size FROM files WHERE name = $1", name)
+    size = await conn.fetchval("SELECT octet_length(body) FROM files WHERE name = $1", name)
     return None if size is None else int(size)
 
 
@@ -47,16 +50,16 @@ class PgFiles:
         await self._db.write_committed(save_file, name, data)
 
     async def read(self, name: str) -> bytes:
-        body = await self._db.read(read_file, name)
+        body = await self._db.read(read_file, str(checked_name(name)))
         if body is None:
             raise FileNotFoundError(f"{name} is not in the database")
         return body
 
     async def size(self, name: str) -> int | None:
-        return await self._db.read(file_size, name)
+        return await self._db.read(file_size, str(checked_name(name)))
 
     async def remove(self, name: str) -> None:
-        await self._db.write_committed(remove_file, name)
+        await self._db.write_committed(remove_file, str(checked_name(name)))
 
     @asynccontextmanager
     async def local(self, name: str) -> AsyncIterator[Path]:
@@ -71,6 +74,10 @@ class PgFiles:
 def _spill(tmp_dir: Path, stem: str, body: bytes) -> Path:
     tmp_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".fetched", dir=tmp_dir)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(body)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(body)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
     return Path(name)
