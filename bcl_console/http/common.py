@@ -38,7 +38,7 @@ from bcl_console.domain.errors import (
 )
 from bcl_console.services.issuance.pki import CardSignatureRefused, CardUnreadable
 from bcl_console.services.platform.logs import EXTRA
-from bcl_console.store import StoreBusy, StoreUnavailable, disk_full
+from bcl_console.store import StoreBusy, StoreStandby, StoreUnavailable, disk_full
 
 if TYPE_CHECKING:
     from bcl_console.services.platform.runtime import Runtime
@@ -248,6 +248,11 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if isinstance(exc, StoreBusy):
             log.warning("%s %s: the database is busy", request.method, loggable_path(request))
             response = json_error(503, "busy", "the centre is busy; try again in a moment")
+            response.headers["Retry-After"] = "1"
+            return response
+        if isinstance(exc, StoreStandby):
+            log.info("%s %s: a write at the standby centre", request.method, loggable_path(request))
+            response = json_error(503, "standby", "this centre is the standby; send writes to the active centre")
             response.headers["Retry-After"] = "1"
             return response
         if isinstance(exc, StoreUnavailable):

@@ -10,8 +10,9 @@ from bcl_console.store.errors import (
     StoreBusy,
     StoreCannotOpen,
     StoreError,
+    StoreStandby,
     StoreUnavailable,
     disk_full,
 )
 
-__all__ = ["StorageFull", "StoreBusy", "StoreCannotOpen", "StoreError", "StoreUnavailable", "disk_full"]
+__all__ = ["StorageFull", "StoreBusy", "StoreCannotOpen", "StoreError", "StoreStandby", "StoreUnavailable", "disk_full"]

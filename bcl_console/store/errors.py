@@ -50,6 +50,17 @@ class StoreUnavailable(StoreError):
         super().__init__("the database cannot be reached; try again" + (f" ({detail})" if detail else ""))
 
 
+class StoreStandby(StoreUnavailable):
+    """This centre is the standby (contract §11): it answers reads, and every write goes to
+    the active centre. Also what a centre that lost its role (another was promoted over
+    it) answers until it has rejoined as the standby (HTTP 503 ``standby``)."""
+
+    code = "standby"
+
+    def __init__(self, detail: str = "") -> None:
+        StoreError.__init__(self, "this centre is the standby: it answers reads, writes go to the active centre"
+                            + (f" ({detail})" if detail else ""))
+
 
 class StoreCannotOpen(StoreError):
     """The database named cannot be used at all: a URL that is not one, a server that

@@ -48,6 +48,7 @@ from bcl_console.services.platform.scheduler import SchedulerService
 from bcl_console.services.platform.terminals import TerminalService
 from bcl_console.services.platform.tokens import TokenService
 from bcl_console.services.settlement.service import SettlementService
+from bcl_console.store import StoreStandby
 from bcl_console.store.api import Store
 from bcl_console.store.sqlite import SqliteDatabase, SqliteStore
 
@@ -215,7 +216,10 @@ class Runtime:
             log.info("database migrated from schema %d to %d", before, after)
         await asyncio.to_thread(restrict_files, self.settings.data_dir)
         await self.linkage.recover_backups()
-        await self.linkage.maintain_journal()
+        try:
+            await self.linkage.maintain_journal()
+        except StoreStandby:  # the standby centre: its database is the active centre's copy
+            log.info("this centre is the standby: start-time upkeep is the active centre's")
         await self.issuance.start()
         self._started = True
 

@@ -28,7 +28,7 @@ from bcl_console.domain.fiscal import TOKYO
 from bcl_console.services.linkage.backup_crypto import BackupCorrupt, verify_backup
 from bcl_console.services.platform.actor import SYSTEM
 from bcl_console.services.platform.clock import SystemClock, iso_now
-from bcl_console.store import StoreError
+from bcl_console.store import StoreError, StoreStandby
 from bcl_console.store.api import JobRun as JobRun
 from bcl_console.store.api import Store
 from bcl_console.store.jobs import legacy_next_runs
@@ -156,7 +156,10 @@ async def run_job(data_dir: str, name: str) -> None:
     if runtime is None:
         log.warning("job %s for %s skipped: no runtime", name, data_dir)
         return
-    await runtime.scheduler.run_due(name)
+    try:
+        await runtime.scheduler.run_due(name)
+    except StoreStandby:
+        log.info("job %s not run: this centre is the standby", name)
 
 
 def _spec(name: str) -> JobSpec:
@@ -214,7 +217,10 @@ class SchedulerService:
             baseline = due or now
             if spec.name in legacy:
                 baseline = min(baseline, legacy[spec.name] - timedelta(microseconds=1))
-            await self._store.scheduler.register_job(spec.name, _stamp(baseline))
+            try:
+                await self._store.scheduler.register_job(spec.name, _stamp(baseline))
+            except StoreStandby:  # the standby centre: the active centre's rows are replicated here
+                pass
             scheduler.add_job(run_job, spec.trigger, args=[str(settings.data_dir), spec.name], id=spec.name,
                               name=spec.description, misfire_grace_time=spec.grace_seconds)
         # The sweep claims every job's latest fire time within its grace that no process
@@ -240,6 +246,8 @@ class SchedulerService:
         for spec in JOBS:
             try:
                 await self.run_due(spec.name, now)
+            except StoreStandby:
+                return  # the standby centre runs no jobs until it is promoted
             except StoreError as exc:
                 log.warning("job %s not claimed now (%s): the next sweep tries again", spec.name, exc)
 

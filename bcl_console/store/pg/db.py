@@ -43,6 +43,7 @@ from bcl_console.store.errors import (
     StoreBusy,
     StoreCannotOpen,
     StoreError,
+    StoreStandby,
     StoreUnavailable,
 )
 
@@ -169,6 +170,8 @@ def engine_error(exc: BaseException, url: str = "") -> BaseException:
         state = str(getattr(exc, "sqlstate", "") or "")
         if state == "53100":
             return StorageFull("the PostgreSQL server's disk is full")
+        if state == "25006":  # read_only_sql_transaction: a hot standby refused a write
+            return StoreStandby()
         if state in _RETRY:
             return StoreBusy("PostgreSQL could not serialize the transaction")
         if state[:2] in _UNAVAILABLE_CLASSES:
@@ -192,6 +195,8 @@ class PgDatabase:
         self.url = url
         self.pool_size = pool_size or int(os.environ.get("BCL_PG_POOL", DEFAULT_POOL))
         self._pool: asyncpg.Pool | None = None
+        #: A hot standby (in recovery): reads only; set at ``open``.
+        self.standby = False
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         """Connect, then migrate; the schema versions before and after. Refuses (one
@@ -210,10 +215,44 @@ class PgDatabase:
                 raise StoreCannotOpen(f"cannot open {masked(self.url)}: {err}") from exc
             raise
         try:
+            async with self._pool.acquire() as conn:
+                self.standby = bool(await conn.fetchval("SELECT pg_is_in_recovery()"))
+            if self.standby:  # a hot standby: its schema is the primary's, migrated there
+                version = await self._standby_version()
+                return version, version
             return await self._migrate(target_version)
-        except BaseException:
+        except BaseException as exc:
             await self.close()
+            if isinstance(exc, asyncpg.PostgresError | OSError | asyncpg.InterfaceError):
+                raise engine_error(exc, self.url) from exc
             raise
+
+    async def _still_standby(self, pool: asyncpg.Pool) -> None:
+        """StoreStandby while the server is in recovery; once it has been promoted (``centre
+        promote``, here or by another process) writes go ahead, with no restart."""
+        try:
+            async with pool.acquire() as conn:
+                in_recovery = bool(await conn.fetchval("SELECT pg_is_in_recovery()"))
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError, TimeoutError) as exc:
+            raise engine_error(exc, self.url) from exc
+        if in_recovery:
+            raise StoreStandby()
+        self.standby = False
+        log.warning("the database of %s is no longer a standby: this centre is active", masked(self.url))
+
+    async def _standby_version(self) -> int:
+        assert self._pool is not None
+        async with self._pool.acquire() as conn:
+            exists = await conn.fetchval("SELECT to_regclass('bcl_schema') IS NOT NULL")
+            version = int(await conn.fetchval("SELECT version FROM bcl_schema WHERE id = 1") or 0) if exists else 0
+        if version > LATEST_VERSION:
+            raise StoreCannotOpen(f"the standby's database is at schema version {version}, newer than this "
+                                  f"program ({LATEST_VERSION}); upgrade bcl-console")
+        if version < LATEST_VERSION:
+            raise StoreCannotOpen(f"the standby's database is at schema version {version}, older than this program "
+                                  f"({LATEST_VERSION}): the active centre migrates it; start the active centre "
+                                  "with this version first")
+        return version
 
     async def _migrate(self, target: int | None) -> tuple[int, int]:
         goal = LATEST_VERSION if target is None else target
@@ -280,6 +319,8 @@ class PgDatabase:
     async def _write(self, isolation: str, fn: Callable[Concatenate[Conn, P], Awaitable[T]], *args: P.args,
                      **kwargs: P.kwargs) -> T:
         pool = self._require()
+        if self.standby:
+            await self._still_standby(pool)
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 async with pool.acquire() as conn, conn.transaction(isolation=isolation):

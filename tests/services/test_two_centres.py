@@ -1,0 +1,119 @@
+"""East and West (contract §11), the part that stands today: West as a hot standby of East
+by PostgreSQL's own streaming replication, with East waiting for West to have applied each
+commit (``synchronous_commit = remote_apply``). West's centre answers reads (a document
+East issued verifies there) and answers every write 503 ``standby``; once West's server is
+promoted, the same running centre accepts writes, with no restart."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bcl_console.clients.simulator import Simulator, load_cards
+from bcl_console.config import load_settings
+from bcl_console.http.app import start_http
+from bcl_console.services.platform.actor import Actor
+from bcl_console.services.platform.postgres_local import LocalCluster
+from bcl_console.services.platform.runtime import Runtime
+from bcl_console.store import StoreStandby
+from bcl_console.store.copy import copy_sqlite_to_postgres
+from tests.conftest import TEST_NOW
+from tests.pg import missing_reason, pg_query, skip_or_fail
+
+OP = Actor("op", "cli")
+
+
+@pytest.fixture
+def centres(tmp_path: Path) -> Iterator[tuple[LocalCluster, LocalCluster]]:
+    reason = missing_reason()
+    if reason:
+        skip_or_fail(reason)
+    east, west = LocalCluster(tmp_path / "east-pg"), LocalCluster(tmp_path / "west-pg")
+    try:
+        east.init()
+        east.start()
+        east.psql("CREATE DATABASE bcl")
+        yield east, west
+    finally:
+        west.remove()
+        east.remove()
+
+
+def replicate(east: LocalCluster, west: LocalCluster) -> None:
+    west.clone_as_standby(east, "west")
+    west.start()
+    east.psql("ALTER SYSTEM SET synchronous_standby_names = 'west'")
+    east.psql("ALTER SYSTEM SET synchronous_commit = 'remote_apply'")
+    east.psql("SELECT pg_reload_conf()")
+    for _ in range(100):
+        if east.psql("SELECT sync_state FROM pg_stat_replication WHERE application_name = 'west'") == "sync":
+            return
+        time.sleep(0.1)
+    raise AssertionError("West did not become East's synchronous standby")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["postgresql"])  # two centres are PostgreSQL's
+async def test_west_answers_reads_refuses_writes_and_takes_over_once_promoted(
+        demo_template: Path, tmp_path: Path, centres: tuple[LocalCluster, LocalCluster], backend: str) -> None:
+    east_pg, west_pg = centres
+    east_dir, west_dir = tmp_path / "east", tmp_path / "west"
+    shutil.copytree(demo_template, east_dir)
+    await copy_sqlite_to_postgres(east_dir / "bcl.sqlite3", east_pg.url("bcl"))
+    replicate(east_pg, west_pg)
+    west_dir.mkdir(mode=0o700)
+    shutil.copytree(east_dir / "keys", west_dir / "keys")  # keys are provisioned to both centres
+
+    east = Runtime(load_settings(str(east_dir), database_url=east_pg.url("bcl"), now=TEST_NOW.isoformat()))
+    west = Runtime(load_settings(str(west_dir), database_url=west_pg.url("bcl"), now=TEST_NOW.isoformat()))
+    await east.start(create=False)
+    await west.start(create=False)
+    try:
+        east_http = await start_http(east, "127.0.0.1", 0)
+        west_http = await start_http(west, "127.0.0.1", 0)
+        token = await east.tokens.issue("kiosk", "simulator", actor=OP)
+        cards = load_cards(east_dir / "cards")
+
+        def traffic(url: str, seconds: float) -> Simulator:
+            return Simulator(url, token, cards, kiosks=3, rate=15, duration=seconds, failed_print=0.0,
+                             wrong_payment=0.0, seed=5)
+
+        at_east = (await traffic(east_http.url, 2).run()).as_dict()
+        assert at_east["outcomes"].get("printed", 0) >= 5, at_east
+        # every issuance East answered is applied at West already (remote_apply)
+        printed = "SELECT count(*) FROM issuances WHERE operator = 'simulator' AND state = 'printed'"
+        assert pg_query(west_pg.url("bcl"), printed) == pg_query(east_pg.url("bcl"), printed)
+        ((path,),) = pg_query(west_pg.url("bcl"), "SELECT document_path FROM issuances WHERE operator = "
+                                                  "'simulator' AND state = 'printed' ORDER BY id DESC LIMIT 1")
+        pdf = await west.issuance.read_document(path)
+        assert (await west.verification.verify_bytes(pdf)).status == "genuine"
+
+        # writes at the standby: 503 standby over HTTP, StoreStandby in the services
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{west_http.url}/kiosk/v1/challenges",
+                                 headers={"Authorization": f"Bearer {token}"}) as r:
+                assert r.status == 503 and (await r.json())["error"]["code"] == "standby"
+                assert r.headers["Retry-After"] == "1"
+            async with http.get(f"{west_http.url}/healthz") as r:
+                assert r.status == 200
+        with pytest.raises(StoreStandby):
+            await west.tokens.issue("kiosk", "elsewhere", actor=OP)
+        refused = (await traffic(west_http.url, 1).run()).as_dict()
+        assert refused["outcomes"].get("printed", 0) == 0, refused
+
+        # East is lost; West's server is promoted: the same running centre serves writes
+        east_pg.stop("immediate")
+        west_pg.psql("SELECT pg_promote(true, 30)")
+        west_pg.psql("ALTER SYSTEM SET synchronous_standby_names = ''")
+        west_pg.psql("SELECT pg_reload_conf()")
+        at_west = (await traffic(west_http.url, 2).run()).as_dict()
+        assert at_west["outcomes"].get("printed", 0) >= 5, at_west
+        assert await west.tokens.issue("kiosk", "after-failover", actor=OP)
+    finally:
+        await west.stop()
+        await east.stop()
