@@ -18,7 +18,7 @@ def register(sub: Subparsers, common: Common) -> None:
     j = sub.add_parser("jobs", help="scheduled jobs: run one now, or list past runs")
     jsub = j.add_subparsers(dest="action", metavar="ACTION", required=True)
     x = jsub.add_parser("run", parents=common.json, help="run a job now (year-end-settlement, nightly-backup-check, onboarding-reminders)")
-    x.add_argument("job", choices=["year-end-settlement", "nightly-backup-check"])
+    x.add_argument("job", choices=["year-end-settlement", "nightly-backup-check", "onboarding-reminders"])
     x = jsub.add_parser("history", parents=common.json, help="past runs with their outcomes")
     x.add_argument("--limit", type=whole, default=20)
     j.set_defaults(func=cmd_jobs)

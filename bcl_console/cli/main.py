@@ -20,6 +20,7 @@ from typing import NoReturn
 from bcl_console import __version__
 from bcl_console.cli import (
     centre,
+    centres,
     database,
     disaster,
     issuance,
@@ -41,7 +42,7 @@ from bcl_console.cli.output import EXIT_FAILURE, EXIT_USAGE, CliError, cli_error
 
 #: The command groups, in the order ``--help`` lists their commands.
 GROUPS = (serve, web, centre, resident, municipality, issuance, keys, kiosk, settle, jobs, onboarding, disaster,
-          linkage, terminal, database, layout)
+          linkage, terminal, database, centres, layout)
 
 
 class Parser(argparse.ArgumentParser):

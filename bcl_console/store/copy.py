@@ -34,6 +34,10 @@ from bcl_console.store.errors import StoreCannotOpen, StoreError
 from bcl_console.store.files import checked_name
 from bcl_console.store.pg.db import PgDatabase, engine_error, masked
 
+#: Tables a SQLite centre has no counterpart of, kept as the target's migrations made them
+#: (the two centres' epochs: a copied centre starts at epoch 1).
+POSTGRESQL_ONLY = frozenset({"centre_epochs"})
+
 #: Rows per COPY call (and per fetch from SQLite).
 CHUNK = 20_000
 
@@ -172,7 +176,7 @@ async def _copy(source: sqlite3.Connection, conn: asyncpg.Connection,
                 progress: Callable[[str, int, int], None] | None, data_dir: Path) -> list[TableCopy]:
     results: list[TableCopy] = []
     async with conn.transaction():
-        tables = await _tables_in_order(conn)
+        tables = [t for t in await _tables_in_order(conn) if t not in POSTGRESQL_ONLY]
         for table in tables:
             if await conn.fetchval(f'SELECT EXISTS (SELECT 1 FROM "{table}")'):  # noqa: S608 - catalogue name
                 raise StoreCannotOpen(f"the target database is not empty (table {table} has rows); "

@@ -8,6 +8,7 @@ from pathlib import Path
 from bcl_console.store.api import (
     AuditStore,
     CardStore,
+    CentreStore,
     DisasterStore,
     EventChannel,
     FileStore,
@@ -29,6 +30,7 @@ from bcl_console.store.api import (
 )
 from bcl_console.store.audit import SqliteAudit
 from bcl_console.store.cards import SqliteCards
+from bcl_console.store.centre import SqliteCentre
 from bcl_console.store.db import Database
 from bcl_console.store.db import Database as SqliteDatabase  # noqa: F401 - what the runtime names
 
@@ -58,6 +60,7 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         self.db = Database(path)
         self.files: FileStore = LocalFiles(path.parent)
+        self.centre: CentreStore = SqliteCentre()
         self.tokens: TokenStore = SqliteTokens(self.db)
         self.scheduler: SchedulerStore = SqliteScheduler(self.db)
         self.disaster: DisasterStore = SqliteDisaster(self.db)

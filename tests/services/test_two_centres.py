@@ -6,7 +6,11 @@ promoted, the same running centre accepts writes, with no restart."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +30,11 @@ from tests.conftest import TEST_NOW
 from tests.pg import missing_reason, pg_query, skip_or_fail
 
 OP = Actor("op", "cli")
+
+
+def cli(data: Path, server: LocalCluster, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bcl_console", "--data-dir", str(data), "--database",
+                           server.url("bcl"), *args], capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture
@@ -106,11 +115,36 @@ async def test_west_answers_reads_refuses_writes_and_takes_over_once_promoted(
         refused = (await traffic(west_http.url, 1).run()).as_dict()
         assert refused["outcomes"].get("printed", 0) == 0, refused
 
-        # East is lost; West's server is promoted: the same running centre serves writes
+        # the roles as each centre's server tells them
+        east_state, west_state = await east.centres.state(), await west.centres.state()
+        assert (east_state.role, east_state.epoch) == ("active", 1)
+        assert east_state.replication is not None and east_state.replication.sync
+        assert east_state.replication.state == "streaming" and east_state.peer is not None
+        assert (west_state.role, west_state.upstream_alive) == ("standby", True)
+        status = cli(west_dir, west_pg, "centre", "status", "--json")
+        assert status.returncode == 0, status.stderr
+        doc = json.loads(status.stdout)
+        assert (doc["role"], doc["epoch"], doc["replication"]["state"]) == ("standby", 1, "streaming")
+        # promoting while East is alive would make two active centres: refused, nothing changed
+        refused_promote = cli(west_dir, west_pg, "centre", "promote")
+        assert refused_promote.returncode == 3 and "alive" in refused_promote.stderr
+        assert (await west.centres.state()).role == "standby"
+
+        # East is lost; West is promoted: the same running centre serves writes
         east_pg.stop("immediate")
-        west_pg.psql("SELECT pg_promote(true, 30)")
-        west_pg.psql("ALTER SYSTEM SET synchronous_standby_names = ''")
-        west_pg.psql("SELECT pg_reload_conf()")
+        for _ in range(100):
+            if not (await west.centres.state()).upstream_alive:
+                break
+            await asyncio.sleep(0.1)
+        promoted = cli(west_dir, west_pg, "centre", "promote", "--json")
+        assert promoted.returncode == 0, promoted.stderr
+        doc = json.loads(promoted.stdout)
+        assert (doc["role"], doc["epoch"]) == ("active", 2)
+        assert doc["replication"] == {"state": "none", "sync": False, "lag_bytes": None, "lag_seconds": None}
+        again = cli(west_dir, west_pg, "centre", "promote")
+        assert again.returncode == 3 and "active one already (epoch 2)" in again.stderr
+        trail = await west.municipalities.audit_trail(None, 5)
+        assert [(e.action, e.old_value, e.new_value) for e in trail][0] == ("centre-promote", "1", "2")
         at_west = (await traffic(west_http.url, 2).run()).as_dict()
         assert at_west["outcomes"].get("printed", 0) >= 5, at_west
         assert await west.tokens.issue("kiosk", "after-failover", actor=OP)

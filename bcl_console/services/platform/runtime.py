@@ -33,6 +33,7 @@ from bcl_console.services.onboarding.overview import OverviewService
 from bcl_console.services.onboarding.service import OnboardingService
 from bcl_console.services.onboarding.teststages import TestStageService
 from bcl_console.services.onboarding.teststages.kit import Kit
+from bcl_console.services.platform.centres import CentreService
 from bcl_console.services.platform.clock import (
     Clock,
     OffsetClock,
@@ -164,6 +165,7 @@ class Runtime:
         self.monitor = MonitorService(self.store, self.clock, self.bus)
         self.settlement = SettlementService(self.store, self.clock)
         self.scheduler = SchedulerService(self, self.store)
+        self.centres = CentreService(self.store, self.clock)
         self.own_server = OwnServerClient()
         self.relay = RelayService(
             self.store, self.clock, self.bus, self.pki, self.issuance, self.metrics, self.own_server

@@ -19,6 +19,15 @@ from bcl_console.store.api.audit import (
 from bcl_console.store.api.audit import (
     AuditStore as AuditStore,
 )
+from bcl_console.store.api.centre import (
+    CentreState as CentreState,
+)
+from bcl_console.store.api.centre import (
+    CentreStore as CentreStore,
+)
+from bcl_console.store.api.centre import (
+    ReplicationState as ReplicationState,
+)
 from bcl_console.store.api.disaster import (
     APPLICATION_COLUMNS as APPLICATION_COLUMNS,
 )
@@ -292,6 +301,8 @@ class Store(Protocol):
     layouts: LayoutStore
     #: The issued documents and the linkage backups.
     files: FileStore
+    #: This centre's role among the two (contract §11).
+    centre: CentreStore
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         """Open and migrate; the schema versions before and after."""

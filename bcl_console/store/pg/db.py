@@ -347,6 +347,17 @@ class PgDatabase:
 
     lookup = read
 
+    async def outside_transaction(self, fn: Callable[Concatenate[Conn, P], Awaitable[T]], *args: P.args,
+                                  **kwargs: P.kwargs) -> T:
+        """Run ``fn(conn, *args)`` on a connection of its own with no transaction around it
+        (server administration: ``ALTER SYSTEM`` refuses to run inside one)."""
+        pool = self._require()
+        try:
+            async with pool.acquire() as conn:
+                return await fn(conn, *args, **kwargs)
+        except (TimeoutError, asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            raise engine_error(exc, self.url) from exc
+
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 

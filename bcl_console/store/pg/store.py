@@ -8,6 +8,7 @@ from pathlib import Path
 from bcl_console.store.api import (
     AuditStore,
     CardStore,
+    CentreStore,
     DisasterStore,
     EventChannel,
     FileStore,
@@ -29,6 +30,7 @@ from bcl_console.store.api import (
 )
 from bcl_console.store.pg.audit import PgAudit
 from bcl_console.store.pg.cards import PgCards
+from bcl_console.store.pg.centre import PgCentre
 from bcl_console.store.pg.db import PgDatabase
 from bcl_console.store.pg.disasters import PgDisaster
 from bcl_console.store.pg.files import PgFiles
@@ -57,6 +59,7 @@ class PgStore:
     def __init__(self, url: str, tmp_dir: Path | None = None) -> None:
         self.db = PgDatabase(url)
         self.files: FileStore = PgFiles(self.db, tmp_dir or Path(tempfile.gettempdir()))
+        self.centre: CentreStore = PgCentre(self.db)
         self.tokens: TokenStore = PgTokens(self.db)
         self.scheduler: SchedulerStore = PgScheduler(self.db)
         self.disaster: DisasterStore = PgDisaster(self.db)

@@ -1,0 +1,46 @@
+"""Two centres (contract §11): the role of this centre's database, its epoch and its
+replication, and the promotion of a standby: what crosses the store boundary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from bcl_console.store.api.audit import AuditEntry
+
+
+@dataclass(frozen=True)
+class ReplicationState:
+    """The stream between the two centres, as this centre's server sees it. ``state`` is
+    PostgreSQL's (streaming, catchup, …) or ``disconnected`` (a standby is expected and
+    none is connected) or ``none`` (none expected: a promoted centre until the other
+    rejoins); ``sync``: whether an accepted write waits for the other centre."""
+
+    state: str
+    sync: bool
+    lag_bytes: int | None
+    lag_seconds: float | None
+
+
+@dataclass(frozen=True)
+class CentreState:
+    """``role``: active, standby or single (one centre, nothing replicated); ``epoch``
+    grows by one at every promotion; ``peer``: the other centre's server as this one's
+    sees it (the standby's upstream; the active's connected standby)."""
+
+    role: str
+    epoch: int
+    peer: str | None
+    replication: ReplicationState | None
+    #: A standby's: whether it is receiving from its primary right now.
+    upstream_alive: bool = False
+
+
+class CentreStore(Protocol):
+    async def state(self) -> CentreState: ...
+
+    async def promote(self, at: str, reason: str, audit: AuditEntry) -> int:
+        """Promote this standby's server to active, stop waiting for a standby that is not
+        there, and record the new epoch with ``reason`` (and ``audit``, its ``new_value``
+        the epoch): the new epoch."""
+        ...

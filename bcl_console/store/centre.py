@@ -1,0 +1,15 @@
+"""``CentreStore`` on SQLite: one centre on one machine, nothing replicated (contract §11:
+``single``)."""
+
+from __future__ import annotations
+
+from bcl_console.store.api import AuditEntry, CentreState
+from bcl_console.store.errors import StoreError
+
+
+class SqliteCentre:
+    async def state(self) -> CentreState:
+        return CentreState("single", 1, None, None)
+
+    async def promote(self, at: str, reason: str, audit: AuditEntry) -> int:
+        raise StoreError("a centre on SQLite is a single centre: there is no standby to promote")

@@ -1,0 +1,73 @@
+"""``CentreStore`` on PostgreSQL: the role, epoch and replication of this centre's server
+from PostgreSQL's own views (``pg_is_in_recovery``, ``pg_stat_replication`` on the active,
+``pg_stat_wal_receiver`` on the standby), and the promotion of a standby."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bcl_console.store.api import AuditEntry, CentreState, ReplicationState
+from bcl_console.store.errors import StoreError
+from bcl_console.store.pg.audit import append_audit
+from bcl_console.store.pg.db import Conn, PgDatabase
+
+
+async def centre_state(conn: Conn) -> CentreState:
+    epoch = int(await conn.fetchval("SELECT coalesce(max(epoch), 1) FROM centre_epochs"))
+    if await conn.fetchval("SELECT pg_is_in_recovery()"):
+        row = await conn.fetchrow(
+            "SELECT status, sender_host, sender_port FROM pg_stat_wal_receiver LIMIT 1")
+        lag = await conn.fetchrow(
+            "SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint AS bytes, "
+            "CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+            "ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END AS seconds")
+        streaming = row is not None and row["status"] == "streaming"
+        peer = f"postgresql://{row['sender_host']}:{row['sender_port']}" if row is not None else None
+        return CentreState("standby", epoch, peer, ReplicationState(
+            row["status"] if row is not None else "disconnected", streaming,
+            None if lag["bytes"] is None else int(lag["bytes"]),
+            None if lag["seconds"] is None else round(float(lag["seconds"]), 3)), upstream_alive=streaming)
+    expected = str(await conn.fetchval("SELECT current_setting('synchronous_standby_names')")).strip()
+    row = await conn.fetchrow(
+        "SELECT application_name, client_addr::text AS addr, state, sync_state, "
+        "pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint AS bytes, "
+        "extract(epoch FROM coalesce(replay_lag, interval '0'))::float8 AS seconds "
+        "FROM pg_stat_replication ORDER BY (sync_state = 'sync') DESC LIMIT 1")
+    if row is None and not expected and epoch == 1:
+        return CentreState("single", epoch, None, None)
+    if row is None:
+        return CentreState("active", epoch, None, ReplicationState("disconnected" if expected else "none",
+                                                                   False, None, None))
+    return CentreState("active", epoch, f"{row['application_name']}@{row['addr']}", ReplicationState(
+        str(row["state"]), row["sync_state"] == "sync", None if row["bytes"] is None else int(row["bytes"]),
+        round(float(row["seconds"]), 3)))
+
+
+class PgCentre:
+    def __init__(self, db: PgDatabase) -> None:
+        self._db = db
+
+    async def state(self) -> CentreState:
+        return await self._db.read(centre_state)
+
+    async def promote(self, at: str, reason: str, audit: AuditEntry) -> int:
+        """``pg_promote`` (waiting up to 60 s), then ``synchronous_standby_names = ''`` at
+        once: a promoted centre cloned with its primary's settings would otherwise wait for
+        a standby that is not there, and its first write would hang for ever."""
+        async def promote(conn: Conn) -> None:
+            if not await conn.fetchval("SELECT pg_promote(true, 60)"):
+                raise StoreError("PostgreSQL did not finish the promotion within 60 s")
+            await conn.execute("ALTER SYSTEM SET synchronous_standby_names = ''")
+            await conn.execute("SELECT pg_reload_conf()")
+
+        await self._db.outside_transaction(promote)
+        self._db.standby = False
+
+        async def record(conn: Conn) -> int:
+            epoch = int(await conn.fetchval("SELECT coalesce(max(epoch), 1) + 1 FROM centre_epochs"))
+            await conn.execute("INSERT INTO centre_epochs (epoch, began_at, reason) VALUES ($1, $2, $3)",
+                               epoch, at, reason)
+            await append_audit(conn, replace(audit, old_value=str(epoch - 1), new_value=str(epoch)))
+            return epoch
+
+        return await self._db.write(record)
