@@ -50,6 +50,11 @@ class Settings:
     """``postgresql://USER@HOST:PORT/DBNAME`` selects the PostgreSQL store (contract §10);
     unset, the centre's database is the SQLite file in the data directory."""
 
+    peer_url: str | None = None
+    """The other centre's database (contract §11), ``postgresql://…``: a centre that comes
+    back after a failover asks it whether it was promoted over this one, and then refuses
+    every write until it has rejoined as the standby (no split brain)."""
+
     log_format: str = "human"
     """How the log file writes each event: ``human`` (a line of text) or ``json`` (one
     JSON object a line, for a data centre's log shipper)."""
@@ -154,7 +159,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return value if isinstance(value, datetime) else _parse_now(str(value), source)
         if name == "host":
             return str(value)
-        if name == "database_url":
+        if name in ("database_url", "peer_url"):
             return str(value).strip() or None
         if name == "log_format":
             if str(value) not in ("human", "json"):

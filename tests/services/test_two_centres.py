@@ -148,6 +148,23 @@ async def test_west_answers_reads_refuses_writes_and_takes_over_once_promoted(
         at_west = (await traffic(west_http.url, 2).run()).as_dict()
         assert at_west["outcomes"].get("printed", 0) >= 5, at_west
         assert await west.tokens.issue("kiosk", "after-failover", actor=OP)
+
+        # the old East comes back while West is active: it must never accept a write again
+        await east.stop()
+        east_pg.start()
+        count = "SELECT count(*) FROM issuances"
+        before = pg_query(east_pg.url("bcl"), count)
+        east = Runtime(load_settings(str(east_dir), database_url=east_pg.url("bcl"), now=TEST_NOW.isoformat(),
+                                     peer_url=west_pg.url("bcl")))
+        await east.start(create=False)
+        old_east = await start_http(east, "127.0.0.1", 0)
+        state = await east.centres.state()
+        assert state.role == "standby" and state.replication is not None and state.replication.state == "fenced"
+        with pytest.raises(StoreStandby, match="promoted over this centre"):
+            await east.tokens.issue("kiosk", "split-brain", actor=OP)
+        fenced = (await traffic(old_east.url, 1).run()).as_dict()
+        assert fenced["outcomes"].get("printed", 0) == 0, fenced
+        assert pg_query(east_pg.url("bcl"), count) == before
     finally:
         await west.stop()
         await east.stop()

@@ -136,7 +136,7 @@ class Runtime:
         if settings.database_url:
             from bcl_console.store.pg.store import PgStore
 
-            self.store: Store = PgStore(settings.database_url, settings.tmp_dir)
+            self.store: Store = PgStore(settings.database_url, settings.tmp_dir, peer_url=settings.peer_url)
         else:
             sqlite = SqliteStore(settings.db_path)
             self.store = sqlite

@@ -4,16 +4,24 @@ from PostgreSQL's own views (``pg_is_in_recovery``, ``pg_stat_replication`` on t
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import replace
+
+import asyncpg
 
 from bcl_console.store.api import AuditEntry, CentreState, ReplicationState
 from bcl_console.store.errors import StoreError
 from bcl_console.store.pg.audit import append_audit
-from bcl_console.store.pg.db import Conn, PgDatabase
+from bcl_console.store.pg.db import Conn, PgDatabase, check_url, masked
+
+log = logging.getLogger(__name__)
 
 
-async def centre_state(conn: Conn) -> CentreState:
-    epoch = int(await conn.fetchval("SELECT coalesce(max(epoch), 1) FROM centre_epochs"))
+async def centre_state(conn: Conn, fenced: str | None = None) -> CentreState:
+    epoch = await _epoch(conn)
+    if fenced is not None:  # superseded: answers as a standby would, and says why
+        return CentreState("standby", epoch, None, ReplicationState("fenced", False, None, None))
     if await conn.fetchval("SELECT pg_is_in_recovery()"):
         row = await conn.fetchrow(
             "SELECT status, sender_host, sender_port FROM pg_stat_wal_receiver LIMIT 1")
@@ -43,12 +51,44 @@ async def centre_state(conn: Conn) -> CentreState:
         round(float(row["seconds"]), 3)))
 
 
+async def fence_against(db: PgDatabase, peer_url: str) -> None:
+    """An active centre that comes back (East after a failover) asks the other centre: if
+    that one is active with a higher epoch, it was promoted over this one, and this centre
+    refuses every write (StoreStandby) until it has rejoined as its standby. A peer that
+    cannot be reached says nothing: this centre's own synchronous standby setting then keeps
+    a write from being answered accepted."""
+    check_url(peer_url)
+    try:
+        peer = await asyncio.wait_for(asyncpg.connect(peer_url, timeout=3), 5)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        log.warning("the other centre (%s) cannot be asked whether it was promoted: %s", masked(peer_url), exc)
+        return
+    try:
+        if await peer.fetchval("SELECT pg_is_in_recovery()"):
+            return
+        theirs = await peer.fetchval("SELECT max(epoch) FROM centre_epochs")
+    except asyncpg.PostgresError as exc:
+        log.warning("the other centre (%s) did not say its epoch: %s", masked(peer_url), exc)
+        return
+    finally:
+        await peer.close()
+    ours = await db.read(_epoch)
+    if theirs is not None and int(theirs) > ours:
+        db.fence(f"the other centre ({masked(peer_url)}) is active with epoch {theirs}, this one's is {ours}: "
+                 "it was promoted over this centre, which refuses writes until it rejoins as its standby "
+                 "(centre rejoin)")
+
+
+async def _epoch(conn: Conn) -> int:
+    return int(await conn.fetchval("SELECT coalesce(max(epoch), 1) FROM centre_epochs"))
+
+
 class PgCentre:
     def __init__(self, db: PgDatabase) -> None:
         self._db = db
 
     async def state(self) -> CentreState:
-        return await self._db.read(centre_state)
+        return await self._db.read(centre_state, self._db.fenced)
 
     async def promote(self, at: str, reason: str, audit: AuditEntry) -> int:
         """``pg_promote`` (waiting up to 60 s), then ``synchronous_standby_names = ''`` at

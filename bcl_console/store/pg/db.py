@@ -197,6 +197,13 @@ class PgDatabase:
         self._pool: asyncpg.Pool | None = None
         #: A hot standby (in recovery): reads only; set at ``open``.
         self.standby = False
+        #: Why this centre refuses writes although its server is a primary: another centre
+        #: was promoted over it (contract §11); None while it may write.
+        self.fenced: str | None = None
+
+    def fence(self, reason: str) -> None:
+        self.fenced = reason
+        log.error("%s", reason)
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         """Connect, then migrate; the schema versions before and after. Refuses (one
@@ -319,6 +326,8 @@ class PgDatabase:
     async def _write(self, isolation: str, fn: Callable[Concatenate[Conn, P], Awaitable[T]], *args: P.args,
                      **kwargs: P.kwargs) -> T:
         pool = self._require()
+        if self.fenced is not None:
+            raise StoreStandby(self.fenced)
         if self.standby:
             await self._still_standby(pool)
         for attempt in range(WRITE_ATTEMPTS):

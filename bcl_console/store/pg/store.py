@@ -30,7 +30,7 @@ from bcl_console.store.api import (
 )
 from bcl_console.store.pg.audit import PgAudit
 from bcl_console.store.pg.cards import PgCards
-from bcl_console.store.pg.centre import PgCentre
+from bcl_console.store.pg.centre import PgCentre, fence_against
 from bcl_console.store.pg.db import PgDatabase
 from bcl_console.store.pg.disasters import PgDisaster
 from bcl_console.store.pg.files import PgFiles
@@ -56,8 +56,9 @@ class PgStore:
     """``Store`` on one PostgreSQL database (contract §10); ``tmp_dir`` is where a backup
     read back is spilled while it is decrypted (the data directory's tmp/)."""
 
-    def __init__(self, url: str, tmp_dir: Path | None = None) -> None:
+    def __init__(self, url: str, tmp_dir: Path | None = None, *, peer_url: str | None = None) -> None:
         self.db = PgDatabase(url)
+        self._peer_url = peer_url
         self.files: FileStore = PgFiles(self.db, tmp_dir or Path(tempfile.gettempdir()))
         self.centre: CentreStore = PgCentre(self.db)
         self.tokens: TokenStore = PgTokens(self.db)
@@ -81,7 +82,10 @@ class PgStore:
         self.channel: EventChannel | None = PgChannel(url)
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
-        return await self.db.open(target_version=target_version)
+        versions = await self.db.open(target_version=target_version)
+        if self._peer_url and not self.db.standby:
+            await fence_against(self.db, self._peer_url)
+        return versions
 
     async def close(self) -> None:
         if self.channel is not None:
