@@ -32,7 +32,9 @@ def register(sub: Subparsers, common: Common) -> None:
 
     p = sub.add_parser("simulate", parents=common.json,
                        help="drive simulated kiosks against a relay and report throughput and latency")
-    p.add_argument("--url", default="http://127.0.0.1:8470", help="the centre (default http://127.0.0.1:8470)")
+    p.add_argument("--url", action="append", default=None, metavar="URL",
+                   help="the centre (default http://127.0.0.1:8470); give it twice for East and West (East "
+                        "first): kiosks move on to the next on a connection failure or 503 standby")
     p.add_argument("--kiosks", type=whole, default=4, help="concurrent kiosks (default 4)")
     p.add_argument("--rate", type=float, default=5.0, help="flows started per second, all kiosks (default 5)")
     p.add_argument("--duration", type=float, default=10.0, help="seconds (default 10)")
@@ -76,8 +78,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 token = await runtime.tokens.issue("kiosk", "simulator", actor=actor())
             finally:
                 await runtime.stop()
-        sim = Simulator(args.url, token, cards, kiosks=args.kiosks, rate=args.rate, duration=args.duration,
-                        seed=args.seed)
+        sim = Simulator(args.url or ["http://127.0.0.1:8470"], token, cards, kiosks=args.kiosks, rate=args.rate,
+                        duration=args.duration, seed=args.seed)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, sim.stop)

@@ -61,7 +61,9 @@ def register(sub: Subparsers, common: Common) -> None:
     p = sub.add_parser("linkage-agent", parents=common.json_only,
                        help="the municipality side: send complete batches from an outbox folder")
     p.add_argument("--outbox", required=True, metavar="DIR")
-    p.add_argument("--url", required=True, help="the centre, e.g. http://127.0.0.1:8470")
+    p.add_argument("--url", required=True, action="append", metavar="URL",
+                   help="the centre, e.g. http://127.0.0.1:8470; give it twice for East and West (East "
+                        "first): a batch moves on to the next on a connection failure or 503 standby")
     p.add_argument("--token-file", required=True, metavar="FILE",
                    help="file whose last line is the linkage token")
     p.add_argument("--once", action="store_true", help="send what is complete now, then exit")

@@ -16,7 +16,7 @@ import logging
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,17 +91,36 @@ def _order(path: Path) -> tuple[str, int, str]:
 
 
 class LinkageAgent:
-    def __init__(self, outbox: Path, url: str, token: str, *, interval: float = 5.0,
+    def __init__(self, outbox: Path, url: str | Sequence[str], token: str, *, interval: float = 5.0,
                  max_backoff: float = 60.0, first_backoff: float = 1.0,
                  say: Callable[[str], None] | None = None) -> None:
+        """``url``: the centre, or the two centres (East first): a batch that meets a
+        connection failure or 503 ``standby`` (or ``unavailable``) goes to the next, the same bytes (the centre
+        applies a batch once, whichever centre it reaches: idempotent by its sequence)."""
         self.outbox = outbox
-        self.url = endpoint(url)
+        self.urls = [endpoint(u) for u in ([url] if isinstance(url, str) else url)]
+        if not self.urls:
+            raise ValueError("the linkage agent needs the centre's URL")
+        self._current = 0
         self.token = token
         self.interval = interval
         self.max_backoff = max_backoff
         self.first_backoff = first_backoff
         self.say = say or (lambda text: log.info("%s", text))
         self.deliveries: list[Delivery] = []
+
+    @property
+    def url(self) -> str:
+        """The centre batches go to now."""
+        return self.urls[self._current]
+
+    def _next_centre(self, batch: Path, why: str) -> bool:
+        """Move on to the other centre; whether there is one."""
+        if len(self.urls) == 1:
+            return False
+        self._current = (self._current + 1) % len(self.urls)
+        self.say(f"{batch.name}: {why}; sending to the other centre, {self.url}")
+        return True
 
     def pending(self) -> list[Path]:
         """Complete batches waiting in the outbox, in sending order."""
@@ -135,6 +154,7 @@ class LinkageAgent:
     async def _deliver(self, session: aiohttp.ClientSession, batch: Path,
                        stop: asyncio.Event | None) -> None:
         backoff = self.first_backoff
+        tried = 0  # centres tried since the last wait
         body = await asyncio.to_thread(_zip_bytes, batch)
         while stop is None or not stop.is_set():
             try:
@@ -148,10 +168,21 @@ class LinkageAgent:
                     except (ValueError, aiohttp.ContentTypeError):
                         answer = {}
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                tried += 1
+                if self._next_centre(batch, f"centre unreachable ({exc.__class__.__name__})") \
+                        and tried < len(self.urls):
+                    continue
+                tried = 0
                 self.say(f"{batch.name}: centre unreachable ({exc.__class__.__name__}); retrying in {backoff:.0f} s")
                 await _sleep(backoff, stop)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
+            if status == 503 and _error_code(answer) in ("standby", "unavailable"):
+                tried += 1
+                why = "that centre is the standby" if _error_code(answer) == "standby" else "that centre's database is down"
+                if self._next_centre(batch, why) and tried < len(self.urls):
+                    continue
+                tried = 0
             if status in (200, 201):
                 await asyncio.to_thread(_move, batch, self.outbox / "sent")
                 outcome = str(answer.get("outcome", "applied"))
@@ -169,6 +200,11 @@ class LinkageAgent:
             self.say(f"{batch.name}: centre answered HTTP {status}; retrying in {backoff:.0f} s")
             await _sleep(backoff, stop)
             backoff = min(backoff * 2, self.max_backoff)
+
+
+def _error_code(answer: Any) -> str | None:
+    error = answer.get("error") if isinstance(answer, dict) else None
+    return str(error.get("code")) if isinstance(error, dict) else None
 
 
 async def _sleep(seconds: float, stop: asyncio.Event | None) -> None:

@@ -185,6 +185,60 @@ class PlainHttpKiosk:
                 pass
 
 
+class FailoverKiosk:
+    """A kiosk that knows both centres (East first): a call that meets a connection
+    failure, or 503 ``standby`` / ``unavailable``, is sent again, the same call with the same
+    idempotency key, to the next centre, until ``FAILOVER_SECONDS`` have passed. The same
+    request at West is the same request (the keys, challenges and sessions are replicated),
+    so nothing is duplicated; ``last_retried`` tells the flow that an answer such as "already
+    paid" may be its own earlier call's, whose answer was lost with East."""
+
+    def __init__(self, clients: Sequence[KioskHttp]) -> None:
+        self._clients = list(clients)
+        self._current = 0
+        self.last_retried = False
+        self.failovers = 0
+        self._pause = False
+
+    async def call(self, method: str, path: str, body: Any = None, key: str | None = None) -> tuple[int, Any]:
+        deadline = time.monotonic() + FAILOVER_SECONDS
+        self.last_retried = False
+        self._pause = False
+        while True:
+            if self._pause:
+                await asyncio.sleep(FAILOVER_PAUSE)
+            client = self._clients[self._current]
+            try:
+                status, value = await client.call(method, path, body, key)
+            except CALL_ERRORS:
+                if time.monotonic() >= deadline:
+                    raise
+                self._move_on()
+                continue
+            code = value.get("error", {}).get("code") if isinstance(value, dict) else None
+            if status == 503 and code in ("standby", "unavailable") and time.monotonic() < deadline:
+                self._move_on()
+                continue
+            return status, value
+
+    def _move_on(self) -> None:
+        self.last_retried = True
+        self._pause = True
+        if len(self._clients) > 1:
+            self._current = (self._current + 1) % len(self._clients)
+            self.failovers += 1
+
+    async def close(self) -> None:
+        for client in self._clients:
+            await client.close()
+
+
+#: How long a kiosk keeps sending one call again across the centres.
+FAILOVER_SECONDS = 20.0
+#: The pause before a call is sent again after a failure.
+FAILOVER_PAUSE = 0.2
+
+
 def load_cards(directory: Path) -> list[bytes]:
     """Every card file (*.pem) of a directory; none when it does not exist."""
     if not directory.is_dir():
@@ -196,13 +250,19 @@ class Simulator:
     """``token`` is one kiosk operator's token, or several: kiosk i then belongs to the
     operator of token i mod n (the relay limits the request rate per operator)."""
 
-    def __init__(self, url: str, token: str | Sequence[str], cards: list[bytes], *, kiosks: int = 4, rate: float = 5.0,
+    def __init__(self, url: str | Sequence[str], token: str | Sequence[str], cards: list[bytes], *,
+                 kiosks: int = 4, rate: float = 5.0,
                  duration: float = 10.0, failed_print: float = 0.04, wrong_payment: float = 0.03,
                  seed: int | None = None, types: tuple[tuple[str, float], ...] = TYPES,
                  plain_http: bool = True) -> None:
         if not cards:
             raise ValueError("the simulator needs test cards (bcl-console demo makes some)")
-        self.base = url.rstrip("/") + "/kiosk/v1"
+        urls = [url] if isinstance(url, str) else list(url)
+        if not urls:
+            raise ValueError("the simulator needs the centre's URL")
+        #: The centres, East first: kiosks move on to the next on a failure or 503 standby.
+        self.bases = [u.rstrip("/") + "/kiosk/v1" for u in urls]
+        self.base = self.bases[0]
         self.tokens = [token] if isinstance(token, str) else list(token)
         if not self.tokens:
             raise ValueError("the simulator needs a kiosk operator token")
@@ -230,15 +290,19 @@ class Simulator:
         interval = self.kiosks / self.rate  # each kiosk starts a flow this often
         timeout = aiohttp.ClientTimeout(total=CALL_TIMEOUT)
         connector = aiohttp.TCPConnector(limit=max(16, self.kiosks * 2))
-        parts = urlsplit(self.base)
-        plain = self.plain_http and parts.scheme == "http" and parts.hostname is not None
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
+
+            def one(base: str, token: str) -> KioskHttp:
+                parts = urlsplit(base)
+                if self.plain_http and parts.scheme == "http" and parts.hostname is not None:
+                    return PlainHttpKiosk(parts.hostname, parts.port or 80, parts.path, token)
+                return AiohttpKiosk(http, base, token)
 
             def client(index: int) -> KioskHttp:
                 token = self.tokens[index % len(self.tokens)]
-                if plain and parts.hostname is not None:
-                    return PlainHttpKiosk(parts.hostname, parts.port or 80, parts.path, token)
-                return AiohttpKiosk(http, self.base, token)
+                if len(self.bases) == 1:
+                    return one(self.base, token)
+                return FailoverKiosk([one(base, token) for base in self.bases])
 
             async def kiosk(index: int) -> None:
                 k = client(index)
@@ -295,7 +359,9 @@ class Simulator:
                 if status != 422:
                     return f"wrong-payment-not-refused-{status}"
             status, paid = await k.call("POST", f"/requests/{rid}/payment", {"amount": fee})
-            if status != 200:
+            if status == 409 and _retried(k):
+                pass  # paid by this flow's own call, whose answer was lost with the centre that took it
+            elif status != 200:
                 return f"payment-{status}"
             status, pdf = await k.call("GET", f"/requests/{rid}/document")
             if status != 200 or not isinstance(pdf, bytes):
@@ -303,8 +369,13 @@ class Simulator:
             failed = self.rng.random() < self.failed_print
             status, _ = await k.call("POST", f"/requests/{rid}/completion",
                                      {"result": "failed" if failed else "printed"})
-            if status != 200:
+            if status != 200 and not (status == 409 and _retried(k)):
                 return f"completion-{status}"
             return "voided-failed-print" if failed else "printed"
         except CALL_ERRORS as exc:
             return f"error-{exc.__class__.__name__}"
+
+
+def _retried(k: KioskHttp) -> bool:
+    """Whether the kiosk's last call was sent again after a failure (FailoverKiosk)."""
+    return bool(getattr(k, "last_retried", False))

@@ -18,6 +18,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bcl_console.clients.linkage_agent import LinkageAgent
 from bcl_console.clients.simulator import Simulator, load_cards
 from bcl_console.config import load_settings
 from bcl_console.http.app import start_http
@@ -30,6 +31,7 @@ from tests.conftest import TEST_NOW
 from tests.pg import missing_reason, pg_query, skip_or_fail
 
 OP = Actor("op", "cli")
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "linkage"
 
 
 def cli(data: Path, server: LocalCluster, *args: str) -> subprocess.CompletedProcess[str]:
@@ -130,8 +132,21 @@ async def test_west_answers_reads_refuses_writes_and_takes_over_once_promoted(
         assert refused_promote.returncode == 3 and "alive" in refused_promote.stderr
         assert (await west.centres.state()).role == "standby"
 
-        # East is lost; West is promoted: the same running centre serves writes
+        # kiosks and a municipality's linkage server that know both centres, East first
+        linkage_token = await east.linkage.issue_token("993611", actor=OP)
+        outbox = tmp_path / "outbox"
+        outbox.mkdir()
+        shutil.copytree(FIX / "valid-full", outbox / "a-full")
+        agent = LinkageAgent(outbox, [east_http.url, west_http.url], linkage_token, interval=0.1,
+                             first_backoff=0.2, max_backoff=0.5)
+        both = Simulator([east_http.url, west_http.url], token, cards, kiosks=3, rate=15, duration=8,
+                         failed_print=0.0, wrong_payment=0.0, seed=7)
+        running = asyncio.create_task(both.run())
+        await asyncio.sleep(2)
+
+        # East is lost mid-traffic; West is promoted: the same running centre serves writes
         east_pg.stop("immediate")
+        delivered = asyncio.create_task(agent.run(once=True))
         for _ in range(100):
             if not (await west.centres.state()).upstream_alive:
                 break
@@ -141,6 +156,19 @@ async def test_west_answers_reads_refuses_writes_and_takes_over_once_promoted(
         doc = json.loads(promoted.stdout)
         assert (doc["role"], doc["epoch"]) == ("active", 2)
         assert doc["replication"] == {"state": "none", "sync": False, "lag_bytes": None, "lag_seconds": None}
+        failover = (await running).as_dict()
+        await asyncio.wait_for(delivered, 60)
+        # the kiosks moved on to West: flows completed there, none refused for a payment
+        # whose answer was lost, and nothing billed twice
+        assert failover["outcomes"].get("printed", 0) >= 5, failover
+        assert not [o for o in failover["outcomes"] if o.startswith(("payment-", "completion-"))], failover
+        twice = pg_query(west_pg.url("bcl"), "SELECT request_id FROM issuances GROUP BY request_id "
+                                             "HAVING count(*) > 1")
+        assert twice == []
+        # the batch went to West once East was gone, and was applied once
+        assert [(d.batch, d.outcome) for d in agent.deliveries] == [("a-full", "applied")]
+        assert pg_query(west_pg.url("bcl"), "SELECT count(*) FROM linkage_batches WHERE municipality_code = "
+                                             "'993611' AND sequence = 2 AND outcome = 'applied'") == [(1,)]
         again = cli(west_dir, west_pg, "centre", "promote")
         assert again.returncode == 3 and "active one already (epoch 2)" in again.stderr
         trail = await west.municipalities.audit_trail(None, 5)
