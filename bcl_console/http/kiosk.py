@@ -39,6 +39,7 @@ from bcl_console.services.issuance.relay_values import (
 )
 from bcl_console.services.platform.logs import begin_request, end_request
 from bcl_console.services.platform.metrics import CONTENT_TYPE
+from bcl_console.store import StoreError
 
 T = TypeVar("T")
 
@@ -257,7 +258,12 @@ async def completion(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text of the whole centre (every worker's under ``serve --workers``: the
     files of all of them are read, so off the event loop)."""
-    text = await asyncio.to_thread(request.app[RUNTIME_KEY].metrics.render)
+    runtime = request.app[RUNTIME_KEY]
+    text = await asyncio.to_thread(runtime.metrics.render)
+    try:
+        text += runtime.metrics.centre(await runtime.centres.state())
+    except StoreError:
+        pass  # the database is down: the counters still answer, the centre's role does not
     return web.Response(body=text, headers={"Content-Type": CONTENT_TYPE, "X-Content-Type-Options": "nosniff"})
 
 

@@ -29,6 +29,8 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as _multiprocess
 
+from bcl_console.store.api import CentreState
+
 #: The variable that puts prometheus_client in its multiprocess mode (its own name).
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -97,6 +99,28 @@ class Metrics:
 
     def job_ran(self, job: str, outcome: str) -> None:
         self.jobs.labels(job, outcome).inc()
+
+    @staticmethod
+    def centre(state: CentreState) -> bytes:
+        """The two centres' series (contract §11), read from the database at the scrape: the
+        same at every worker, so they are not summed. ``bcl_centre_role`` is 1 for this
+        centre's role; the replication series are absent on a single centre."""
+        r = CollectorRegistry()
+        role = Gauge("bcl_centre_role", "This centre's role (1 for the one it has).", ("role",), registry=r)
+        for name in ("active", "standby", "single"):
+            role.labels(name).set(1 if state.role == name else 0)
+        Gauge("bcl_centre_epoch", "The centre's epoch (one more at every promotion).", registry=r).set(state.epoch)
+        rep = state.replication
+        if rep is not None:
+            Gauge("bcl_replication_sync", "1 while an accepted write waits for the other centre.",
+                  registry=r).set(1 if rep.sync else 0)
+            if rep.lag_bytes is not None:
+                Gauge("bcl_replication_lag_bytes", "WAL the other centre has not replayed yet.",
+                      registry=r).set(rep.lag_bytes)
+            if rep.lag_seconds is not None:
+                Gauge("bcl_replication_lag_seconds", "How far the standby's replay is behind.",
+                      registry=r).set(rep.lag_seconds)
+        return generate_latest(r)
 
     def render(self) -> bytes:
         """The Prometheus text of every series: this process's, or, under several workers,
