@@ -134,27 +134,38 @@ def operator_name(i: int) -> str:
     return "bench" if i == 0 else f"bench-{i + 1}"
 
 
-async def check_database(data: Path, url: str) -> dict[str, int]:
+async def check_database(data: Path, url: str) -> tuple[dict[str, int], bytes]:
+    """What the database holds of the bench's requests, and one of the documents issued.
+    A document is a file under the data directory on SQLite, a row of ``files`` on
+    PostgreSQL (named by the same path)."""
+    import io
+
     from pypdf import PdfReader
 
+    body = "f.body" if url else "NULL"
+    files = "LEFT JOIN files f ON f.name = i.document_path " if url else ""
     rows = await fetch_rows(data, url,
-        "SELECT i.request_id, i.state, i.document_path, r.name, i.verification_code FROM issuances i "
+        f"SELECT i.request_id, i.state, i.document_path, r.name, {body} FROM issuances i "  # noqa: S608 - constants
         "JOIN residents r ON r.municipality_code = i.municipality_code AND r.resident_code = i.resident_code "
-        "WHERE (i.operator = 'bench' OR i.operator LIKE 'bench-%')")
+        f"{files}WHERE (i.operator = 'bench' OR i.operator LIKE 'bench-%')")
     codes = (await fetch_rows(data, url,
         "SELECT count(*), count(DISTINCT verification_code) FROM issuances "
         "WHERE (operator = 'bench' OR operator LIKE 'bench-%') AND verification_code IS NOT NULL"))[0]
     wrong = 0
-    for _, state, path, name, _ in rows:
+    sample = b""
+    for _, state, path, name, pdf in rows:
         if state in ("issued", "printed", "voided") and path:
-            text = "".join(PdfReader(str(data / path)).pages[0].extract_text().split())
+            pdf = bytes(pdf) if pdf is not None else (data / path).read_bytes() if not url else b""
+            sample = sample or pdf
+            text = "".join(PdfReader(io.BytesIO(pdf)).pages[0].extract_text().split()) if pdf else ""
             if f"氏名{''.join(name.split())}" not in text:
                 wrong += 1
     states: dict[str, int] = {}
     for _, state, *_ in rows:
         states[state] = states.get(state, 0) + 1
-    return {"requests": len(rows), "wrong_person_documents": wrong,
-            "codes_issued": codes[0], "distinct_codes": codes[1], **{f"state_{k}": v for k, v in states.items()}}
+    return ({"requests": len(rows), "wrong_person_documents": wrong,
+             "codes_issued": codes[0], "distinct_codes": codes[1], **{f"state_{k}": v for k, v in states.items()}},
+            sample)
 
 
 def make_centre(template: Path, operators: int) -> tuple[list[str], list[bytes]]:
@@ -222,10 +233,11 @@ async def main_async(seconds: float, kiosks: int, rate: float, *, template: Path
         finally:
             server.terminate()
             server.wait(timeout=60)
-        sample_pdf = next((data / "documents").rglob("*.pdf"))
+        db, sample = await check_database(data, url)
+        sample_pdf = Path(tmp) / "sample.pdf"
+        sample_pdf.write_bytes(sample)
         calls = report["flows"] * 6
         bare_seconds = await bare_baseline(calls, kiosks, sample_pdf)
-        db = await check_database(data, url)
     completed_per_s = report["completed_per_s"]
     bare_flows_per_s = report["flows"] / bare_seconds
     lat = report["latency_ms"]
