@@ -113,7 +113,8 @@ def test_services_reach_the_database_only_through_the_store_protocol() -> None:
     job store file (read once, at the upgrade), and `database copy` the copy between them."""
     allowed = {"bcl_console.store", "bcl_console.store.api", "bcl_console.store.StorageFull",
                "bcl_console.store.StoreError", "bcl_console.store.StoreBusy", "bcl_console.store.disk_full",
-               "bcl_console.store.StoreUnavailable", "bcl_console.store.StoreCannotOpen"}
+               "bcl_console.store.StoreUnavailable", "bcl_console.store.StoreCannotOpen",
+               "bcl_console.store.StoreStandby"}
     exceptions = {("runtime.py", "bcl_console.store.sqlite"), ("runtime.py", "bcl_console.store.pg.store"),
                   ("scheduler.py", "bcl_console.store.jobs"), ("database.py", "bcl_console.store.copy"),
                   ("database.py", "bcl_console.store.pg.db")}

@@ -33,7 +33,7 @@ def on_terminal(argv: list[str]) -> tuple[int, str, str]:
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
-                            env={**os.environ, "TERM": "xterm-256color"})
+                            env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "40"})
     os.close(slave)
     shown: list[bytes] = []
 

@@ -144,18 +144,17 @@ async def test_a_truncated_backup_with_its_header_intact_fails_the_nightly_check
     rt = demo_runtime
     assert (await rt.linkage.link(FIXTURES / "valid-full")).outcome == "applied"
     (backup,) = await rt.linkage.backups(TOWN)
-    path = rt.settings.data_dir / backup.path
     every = len(await rt.linkage.backups())  # the demo's other municipalities have theirs
     outcome, detail = await rt.scheduler.run_now("nightly-backup-check")
     assert outcome == "ok" and detail.startswith(f"{every} backup(s) present and readable")
-    data = path.read_bytes()
+    data = await rt.store.files.read(backup.path)  # a file on SQLite, a row on PostgreSQL
     flipped = bytearray(data)
     flipped[len(data) // 2] ^= 0x01  # the same size, one bit changed: AES-GCM's tag says so
-    path.write_bytes(bytes(flipped))
+    await rt.store.files.save(backup.path, bytes(flipped))
     outcome, detail = await rt.scheduler.run_now("nightly-backup-check")
     assert outcome == "failed" and f"{TOWN}#{backup.sequence}" in detail, detail
     assert data.startswith(b"BCLBAK1\n") and len(data) == backup.size
-    path.write_bytes(data[: len(data) // 2])  # a copy cut short: the magic header is still there
+    await rt.store.files.save(backup.path, data[: len(data) // 2])  # cut short: the magic header is still there
     outcome, detail = await rt.scheduler.run_now("nightly-backup-check")
     assert outcome == "failed" and f"{TOWN}#{backup.sequence}" in detail, detail
     assert detail.startswith(f"1 of {every} backups missing or damaged")
