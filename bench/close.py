@@ -19,13 +19,16 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 import textwrap
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from pgserver import STORES, add_database_option, database, loadavg, server, stores
+from pgserver import (
+    STORES,
+    add_database_option,
+    loadavg,
+    measure_each_store,
+)
 from settle import setup_all  # the same data as the settle benchmark
 
 CLOSE = textwrap.dedent(
@@ -133,16 +136,7 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=10_000_000)
     add_database_option(parser)
     args = parser.parse_args()
-    results: dict[str, Any] = {"records": args.records, "load_average_start": loadavg()}
-    with tempfile.TemporaryDirectory(prefix="bcl-bench-") as tmp, ExitStack() as stack:
-        centres = {}
-        for store in stores(args.database):
-            data = Path(tmp) / f"data-{store}"
-            data.mkdir()
-            centres[store] = (data, database(stack.enter_context(server()), "centre") if store == "postgresql" else "")
-        loaded = setup_all(centres, args.records)  # side by side; then measured one after the other
-        for store, (data, url) in centres.items():
-            results[store] = measure(store, data, url, loaded[store])
+    results = measure_each_store(args.database, args.records, setup_all, measure)
     results["load_average_end"] = loadavg()
     print(json.dumps(results, indent=2))
     return 0 if all(all(results[s]["targets_met"].values()) for s in STORES if s in results) else 1

@@ -15,9 +15,10 @@ import argparse
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -68,3 +69,21 @@ def database(cluster: LocalCluster, name: str) -> str:
     """A new empty database on the server; its URL."""
     cluster.psql(f"CREATE DATABASE {name}")
     return cluster.url(name)
+
+
+def measure_each_store(choice: str, records: int, setup_all: Callable[[dict[str, tuple[Path, str]], int], dict[str, Any]],
+                       measure: Callable[[str, Path, str, Any], dict[str, Any]]) -> dict[str, Any]:
+    """A centre per store chosen (a data directory, and a database on a server of the
+    run's own for PostgreSQL), loaded side by side by ``setup_all``, then measured one after
+    the other: the results by store, with the load average at the start."""
+    results: dict[str, Any] = {"records": records, "load_average_start": loadavg()}
+    with tempfile.TemporaryDirectory(prefix="bcl-bench-") as tmp, ExitStack() as stack:
+        centres = {}
+        for store in stores(choice):
+            data = Path(tmp) / f"data-{store}"
+            data.mkdir()
+            centres[store] = (data, database(stack.enter_context(server()), "centre") if store == "postgresql" else "")
+        loaded = setup_all(centres, records)
+        for store, (data, url) in centres.items():
+            results[store] = measure(store, data, url, loaded[store])
+    return results

@@ -25,14 +25,17 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from pgserver import STORES, add_database_option, database, loadavg, server, stores
+from pgserver import (
+    STORES,
+    add_database_option,
+    loadavg,
+    measure_each_store,
+)
 
 #: The year's rows, the same on both stores: row i (0 ≤ i < N) is of municipality i mod 100,
 #: operator op-a … op-e (i mod 5), type residence/seal/tax (7:2:1 by i mod 10), voided when
@@ -263,16 +266,7 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=10_000_000)
     add_database_option(parser)
     args = parser.parse_args()
-    results: dict[str, Any] = {"records": args.records, "load_average_start": loadavg()}
-    with tempfile.TemporaryDirectory(prefix="bcl-bench-") as tmp, ExitStack() as stack:
-        centres = {}
-        for store in stores(args.database):
-            data = Path(tmp) / f"data-{store}"
-            data.mkdir()
-            centres[store] = (data, database(stack.enter_context(server()), "centre") if store == "postgresql" else "")
-        loaded = setup_all(centres, args.records)
-        for store, (data, url) in centres.items():
-            results[store] = measure(store, data, url, loaded[store])
+    results = measure_each_store(args.database, args.records, setup_all, measure)
     documents = [results[s].pop("document") for s in STORES if s in results]
     if len(documents) == 2:
         differ = differences(documents[0], documents[1])

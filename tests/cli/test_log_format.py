@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from bcl_console.config import ConfigError, load_settings
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.runtime import Runtime
-from tests.conftest import TEST_NOW
+from tests.conftest import TEST_NOW, stop_gracefully
 from tests.services.relay_client import Kiosk
 
 
@@ -59,11 +58,7 @@ async def test_serve_writes_one_json_object_per_line(demo_dir: Path) -> None:
             async with http.get(f"{url}/verify/v1/{verification}") as r:
                 assert r.status == 200
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_gracefully(server)
     assert server.returncode == 0
     text = log_file.read_text(encoding="utf-8")
     lines = [json.loads(raw) for raw in text.splitlines()]  # every line parses

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bcl_console.config import load_settings
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.runtime import Runtime
-from tests.conftest import TEST_NOW, execute
+from tests.conftest import TEST_NOW, execute, stop_gracefully
 from tests.services.relay_client import Kiosk
 
 FLOWS = 100
@@ -116,11 +116,7 @@ async def test_two_workers_count_one_hundred_flows_exactly_once(demo_dir: Path, 
             assert total(samples, "bcl_issuances_total") == FLOWS
             assert total(samples, "bcl_http_requests_total", route=completion, status="200") == FLOWS
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_gracefully(server)
         await console.stop()
     assert server.returncode == 0
     assert not shared.exists()  # serve removes its workers' files when it stops

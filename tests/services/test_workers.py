@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from bcl_console.config import load_settings
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.events import Event, IssuanceChanged
 from bcl_console.services.platform.runtime import Runtime
-from tests.conftest import TEST_NOW, execute
+from tests.conftest import TEST_NOW, execute, stop_gracefully
 
 
 @pytest.mark.slow
@@ -68,10 +67,6 @@ async def test_two_workers_serve_one_centre_and_the_console_sees_them_live(
                                       "WHERE application_name = 'bcl-console'")
         assert pids[0][0] >= 3  # two workers' pools and the console's
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_gracefully(server)
         await console.stop()
     assert server.returncode == 0
