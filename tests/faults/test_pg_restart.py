@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import json
 import os
 import re
@@ -20,7 +19,6 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +33,7 @@ from bcl_console.services.issuance.pki import certificate_pem, sign_nonce
 from bcl_console.services.platform.postgres_local import LocalCluster
 from tests.conftest import TEST_NOW
 from tests.pg import missing_reason, pg_query, run_sync, skip_or_fail
+from tests.services.test_linkage_http import zipped
 
 ROOT = Path(__file__).resolve().parents[2]
 BATCH = ROOT / "fixtures" / "linkage" / "valid-full"
@@ -230,15 +229,6 @@ async def kiosk_flows(url: str, token: str, cards: list[bytes], record: Record, 
             assert status in (200, 409), done
             record.printed.add(rid)
             record.flows.append((start, time.monotonic()))
-
-
-def zipped(directory: Path) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for path in sorted(directory.rglob("*")):
-            if path.is_file():
-                zf.write(path, path.relative_to(directory).as_posix())
-    return buf.getvalue()
 
 
 async def linkage_sender(url: str, token: str, record: Record, begin: asyncio.Event) -> None:
