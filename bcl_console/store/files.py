@@ -25,12 +25,6 @@ class LocalFiles:
     async def read(self, name: str) -> bytes:
         return await asyncio.to_thread(self._path(name).read_bytes)
 
-    async def size(self, name: str) -> int | None:
-        try:
-            return (await asyncio.to_thread(self._path(name).stat)).st_size
-        except FileNotFoundError:
-            return None
-
     async def remove(self, name: str) -> None:
         await asyncio.to_thread(self._path(name).unlink, missing_ok=True)
 

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -112,10 +113,8 @@ async def nightly_backup_check(runtime: Runtime) -> str:
     bad = []
     for b in backups:
         try:  # whole and as recorded: its size, then every chunk decrypts (AES-GCM tags)
-            ok = await files.size(b.path) == b.size
-            if ok:
-                async with files.local(b.path) as kept:
-                    await asyncio.to_thread(verify_backup, key, kept)
+            async with files.local(b.path) as kept:
+                ok = await asyncio.to_thread(_whole, key, kept, b.size)
         except (OSError, BackupCorrupt):
             ok = False
         if not ok:
@@ -135,6 +134,14 @@ async def nightly_backup_check(runtime: Runtime) -> str:
     return (f"{len(backups)} backup(s) present and readable: one for each of the {len(applied) - generated} "
             f"batch(es) received" + (f"; {generated} demo data set(s) were generated here, not received, "
                                      "and have none" if generated else ""))
+
+
+def _whole(key: bytes, backup: Path, size: int) -> bool:
+    """A backup of the size recorded whose every chunk decrypts (BackupCorrupt otherwise)."""
+    if backup.stat().st_size != size:
+        return False
+    verify_backup(key, backup)
+    return True
 
 
 async def onboarding_reminders(runtime: Runtime) -> str:

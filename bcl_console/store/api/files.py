@@ -22,10 +22,6 @@ class FileStore(Protocol):
         """The bytes kept under ``name``; FileNotFoundError when there are none."""
         ...
 
-    async def size(self, name: str) -> int | None:
-        """How many bytes are kept under ``name``; None when nothing is."""
-        ...
-
     async def remove(self, name: str) -> None:
         """Drop what is kept under ``name`` (nothing there is no error)."""
         ...

@@ -30,11 +30,6 @@ async def read_file(conn: Conn, name: str) -> bytes | None:
     return None if body is None else bytes(body)
 
 
-async def file_size(conn: Conn, name: str) -> int | None:
-    size = await conn.fetchval("SELECT octet_length(body) FROM files WHERE name = $1", name)
-    return None if size is None else int(size)
-
-
 async def remove_file(conn: Conn, name: str) -> None:
     await conn.execute("DELETE FROM files WHERE name = $1", name)
 
@@ -54,9 +49,6 @@ class PgFiles:
         if body is None:
             raise FileNotFoundError(f"{name} is not in the database")
         return body
-
-    async def size(self, name: str) -> int | None:
-        return await self._db.read(file_size, str(checked_name(name)))
 
     async def remove(self, name: str) -> None:
         await self._db.write_committed(remove_file, str(checked_name(name)))
