@@ -4,12 +4,15 @@ promotion of the standby when the active centre is lost."""
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
-from bcl_console.cli.common import Common, actor, with_runtime
-from bcl_console.cli.output import EXIT_OK, emit
-from bcl_console.services.platform.centres import state_document
+from bcl_console.cli.common import Common, actor, settings_from, with_runtime
+from bcl_console.cli.output import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, CliError, emit
+from bcl_console.services.platform.centres import METHODS, rejoined_document, state_document
+from bcl_console.services.platform.keys import KeyMismatch, provision_keys
 from bcl_console.services.platform.runtime import Runtime
+from bcl_console.store.api import CentreState
 
 if TYPE_CHECKING:
     from bcl_console.cli.common import Subparsers
@@ -29,30 +32,84 @@ def register(sub: Subparsers, common: Common) -> None:
     x.add_argument("--force", action="store_true",
                    help="promote although the active centre still seems alive (needs --reason; audited)")
     x.add_argument("--reason", default="", metavar="TEXT", help="why (kept with the new epoch)")
+    x = csub.add_parser("rejoin", parents=common.json,
+                        help="at the old active centre after a promotion of the other: become its standby")
+    x.add_argument("--from", dest="source", required=True, metavar="URL",
+                   help="the active centre's database (postgresql://…), the one promoted over this centre")
+    x.add_argument("--pgdata", default=None, metavar="DIR",
+                   help="this centre's server's data directory (default: the one its server names)")
+    x.add_argument("--name", default="standby", metavar="NAME",
+                   help="the name this centre streams under, which the active one waits for (default standby)")
+    x.add_argument("--method", choices=METHODS, default="auto",
+                   help="pg_rewind (needs data checksums or wal_log_hints), a fresh pg_basebackup, or auto: "
+                        "rewind, else a base backup (default)")
+    x = csub.add_parser("init-standby", parents=common.json,
+                        help="give this (standby) data directory the active centre's keys")
+    x.add_argument("--keys-from", required=True, metavar="DIR",
+                   help="the active centre's data directory (or its keys directory), e.g. mounted or copied")
     p.set_defaults(func=cmd_centre)
 
 
 def cmd_centre(args: argparse.Namespace) -> int:
+    if args.action == "init-standby":
+        return _init_standby(args)
+
     async def body(runtime: Runtime) -> int:
+        if args.action == "rejoin":
+            done = await runtime.centres.rejoin(
+                args.source, actor=actor(), pgdata=args.pgdata, name=args.name, method=args.method,
+                progress=None if args.json else lambda m: print(f"rejoin: {m}", file=sys.stderr, flush=True))
+
+            def rejoined() -> None:
+                print(f"rejoined by {done.method}: this centre is the standby of the active one "
+                      f"(epoch {done.active.epoch}), which waits for it")
+                describe(done.state)
+
+            emit(args, rejoined_document(done), rejoined)
+            return EXIT_OK
         if args.action == "promote":
             state = await runtime.centres.promote(actor=actor(), force=args.force, reason=args.reason)
         else:
             state = await runtime.centres.state()
-        doc = state_document(state)
-
-        def human() -> None:
-            print(f"role: {state.role}   epoch: {state.epoch}   peer: {state.peer or '-'}")
-            r = state.replication
-            if r is None:
-                print(SINGLE_HINT if state.role == "single" else "replication: -")
-                return
-            lag = "-" if r.lag_bytes is None else f"{r.lag_bytes:,} bytes, {r.lag_seconds or 0:.3f} s"
-            print(f"replication: {r.state}   sync: {'yes' if r.sync else 'NO'}   lag: {lag}")
-            if state.role == "active" and not r.sync:
-                print("warning: accepted writes are not waiting for a standby (sync lost): the other "
-                      "centre must rejoin as the standby")
-
-        emit(args, doc, human)
+        emit(args, state_document(state), lambda: describe(state))
         return EXIT_OK
 
     return with_runtime(args, body)
+
+
+def describe(state: CentreState) -> None:
+    print(f"role: {state.role}   epoch: {state.epoch}   peer: {state.peer or '-'}")
+    r = state.replication
+    if r is None:
+        print(SINGLE_HINT if state.role == "single" else "replication: -")
+        return
+    lag = "-" if r.lag_bytes is None else f"{r.lag_bytes:,} bytes, {r.lag_seconds or 0:.3f} s"
+    print(f"replication: {r.state}   sync: {'yes' if r.sync else 'NO'}   lag: {lag}")
+    if r.state == "fenced":
+        print("warning: the other centre was promoted over this one: this centre refuses writes until "
+              "`centre rejoin --from URL` makes it the other's standby")
+    elif state.role == "active" and not r.sync:
+        print("warning: accepted writes are not waiting for a standby (sync lost): the other "
+              "centre must rejoin as the standby")
+
+
+def _init_standby(args: argparse.Namespace) -> int:
+    """Before the standby's first start (which would make keys of its own)."""
+    from pathlib import Path
+
+    settings = settings_from(args)
+    try:
+        copied = provision_keys(Path(args.keys_from), settings.keys_dir)
+    except KeyMismatch as exc:
+        raise CliError(str(exc), EXIT_REJECTED, "keys_differ") from None
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise CliError(str(exc), EXIT_USAGE, "usage") from None
+
+    def human() -> None:
+        if copied:
+            print(f"the active centre's keys are in {settings.keys_dir}: {', '.join(copied)}")
+        else:
+            print(f"{settings.keys_dir} holds the active centre's keys already; nothing changed")
+
+    emit(args, {"keys_dir": str(settings.keys_dir), "copied": copied}, human)
+    return EXIT_OK

@@ -13,3 +13,16 @@ class SqliteCentre:
 
     async def promote(self, at: str, reason: str, audit: AuditEntry) -> int:
         raise StoreError("a centre on SQLite is a single centre: there is no standby to promote")
+
+    async def peer(self, url: str) -> CentreState:
+        raise StoreError(_SINGLE)
+
+    async def data_directory(self) -> str:
+        raise StoreError(_SINGLE)
+
+    async def name_standby(self, url: str, name: str, at: str, audit: AuditEntry, *,
+                           within: float = 60) -> CentreState:
+        raise StoreError(_SINGLE)
+
+
+_SINGLE = "a centre on SQLite is a single centre: nothing is replicated to or from it"

@@ -26,7 +26,7 @@ from bcl_console.http.app import start_http
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.postgres_local import LocalCluster
 from bcl_console.services.platform.runtime import Runtime
-from bcl_console.store import StoreStandby
+from bcl_console.store import StoreStandby, StoreUnavailable
 from bcl_console.store.copy import copy_sqlite_to_postgres
 from tests.conftest import TEST_NOW
 from tests.pg import missing_reason, pg_query, skip_or_fail
@@ -192,6 +192,8 @@ async def test_west_answers_reads_refuses_writes_and_takes_over_once_promoted(
         # the old East comes back while West is active: it must never accept a write again
         await east.stop()
         east_pg.start()
+        # as a deployment would: East's configuration names West's database
+        (east_dir / "config.toml").write_text(f'peer-url = "{west_pg.url("bcl")}"\n', encoding="utf-8")
         count = "SELECT count(*) FROM issuances"
         before = pg_query(east_pg.url("bcl"), count)
         east = Runtime(load_settings(str(east_dir), database_url=east_pg.url("bcl"), now=TEST_NOW.isoformat(),
@@ -205,6 +207,41 @@ async def test_west_answers_reads_refuses_writes_and_takes_over_once_promoted(
         fenced = (await traffic(old_east.url, 1).run()).as_dict()
         assert fenced["outcomes"].get("printed", 0) == 0, fenced
         assert pg_query(east_pg.url("bcl"), count) == before
+
+        # East rejoins as West's standby. Its server has no data checksums, so pg_rewind
+        # cannot be used: auto falls back to a fresh base backup.
+        status = cli(east_dir, east_pg, "centre", "status")
+        assert "promoted over this one" in status.stdout and "centre rejoin" in status.stdout
+        at_standby = cli(west_dir, west_pg, "centre", "rejoin", "--from", east_pg.url("bcl"))
+        assert at_standby.returncode == 3 and "the other that must rejoin" in at_standby.stderr, at_standby.stderr
+        rejoined = cli(east_dir, east_pg, "centre", "rejoin", "--from", west_pg.url("bcl"), "--name", "east",
+                       "--json")
+        assert rejoined.returncode == 0, rejoined.stderr
+        doc = json.loads(rejoined.stdout)
+        assert (doc["method"], doc["role"], doc["epoch"]) == ("basebackup", "standby", 2), doc
+        assert doc["replication"]["state"] == "streaming"
+        assert (doc["active"]["role"], doc["active"]["replication"]["sync"]) == ("active", True), doc
+        assert not (east_pg.data.parent / "data.before-rejoin").exists()
+        # the running old East is a standby like any other now; West's writes wait for it
+        for _ in range(20):  # its pooled connections died with the restart: the first reads may fail
+            try:
+                state = await east.centres.state()
+                break
+            except StoreUnavailable:
+                await asyncio.sleep(0.2)
+        assert state.replication is not None and state.replication.state == "streaming"
+        with pytest.raises(StoreStandby) as refused_at_east:
+            await east.tokens.issue("kiosk", "at-the-standby", actor=OP)
+        assert "promoted over" not in str(refused_at_east.value)
+        await west.tokens.issue("kiosk", "after-rejoin", actor=OP)
+        assert pg_query(east_pg.url("bcl"), "SELECT count(*) FROM api_tokens WHERE subject = 'after-rejoin'") == [(1,)]
+        trail = await west.municipalities.audit_trail(None, 2)
+        assert [(e.action, e.new_value) for e in trail] == [("kiosk-token", "issued"), ("centre-rejoin", "east")]
+        # refused, nothing changed: again at East (a standby already), and from a standby
+        again = cli(east_dir, east_pg, "centre", "rejoin", "--from", west_pg.url("bcl"))
+        assert again.returncode == 3 and "standby already" in again.stderr, again.stderr
+        from_standby = cli(west_dir, west_pg, "centre", "rejoin", "--from", east_pg.url("bcl"))
+        assert from_standby.returncode == 3 and "is a standby" in from_standby.stderr, from_standby.stderr
     finally:
         await west.stop()
         await east.stop()

@@ -3,13 +3,44 @@ replication, and the promotion of a standby when the active centre is lost."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from bcl_console.domain.errors import Conflict, InvalidInput
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.clock import Clock, iso_now
+from bcl_console.services.platform.postgres_local import (
+    NotADataDirectory,
+    ServerDirectory,
+    with_application_name,
+)
+from bcl_console.store import StoreError, StoreUnavailable
 from bcl_console.store.api import AuditEntry, CentreState, Store
+
+log = logging.getLogger(__name__)
+
+#: How a standby is named to its primary (``application_name``, ``synchronous_standby_names``).
+STANDBY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+METHODS = ("auto", "rewind", "basebackup")
+
+
+@dataclass(frozen=True)
+class Rejoined:
+    """``centre rejoin``: how this centre's server was brought onto the active centre's
+    history, and the two centres' states afterwards."""
+
+    method: str
+    state: CentreState
+    active: CentreState
+
+
+def rejoined_document(done: Rejoined) -> dict[str, Any]:
+    return {**state_document(done.state), "method": done.method, "active": state_document(done.active)}
 
 
 def state_document(state: CentreState) -> dict[str, Any]:
@@ -50,3 +81,97 @@ class CentreService:
                            "centre-promote-forced" if force else "centre-promote", "epoch")
         await self._store.centre.promote(at, why, audit)
         return await self._store.centre.state()
+
+    async def rejoin(self, source_url: str, *, actor: Actor, pgdata: str | None = None, name: str = "standby",
+                     method: str = "auto", progress: Callable[[str], None] | None = None,
+                     within: float = 120) -> Rejoined:
+        """Make this centre, superseded by a promotion of the other (the old East), the
+        active centre's standby: stop its server, bring its files onto the active centre's
+        history (``pg_rewind``, or a fresh base backup), start it again as a standby
+        streaming under ``name``, and make it the active centre's synchronous standby.
+        Refused (Conflict, exit 3, nothing changed) on a single centre, when ``source_url``
+        is not the active centre, when this centre is a standby already, and when this
+        centre is active with an epoch not older than the other's."""
+        say = progress or (lambda _message: None)
+        if not STANDBY_NAME.match(name):
+            raise InvalidInput(f"--name {name!r} is not a standby name: lower-case letters, digits and _ "
+                               "(starting with a letter)", field="name")
+        if method not in METHODS:
+            raise InvalidInput(f"--method must be one of {', '.join(METHODS)}", field="method")
+        state = await self._store.centre.state()
+        if state.role == "single":
+            raise Conflict("this is a single centre (nothing replicated to or from it): there is no other "
+                           "centre to rejoin; nothing changed", code="single")
+        peer = await self._store.centre.peer(source_url)
+        if peer.role != "active":
+            raise Conflict(f"the centre at --from is a {peer.role} (epoch {peer.epoch}), not the active centre: "
+                           "rejoin from the active one; nothing changed", code="not_active")
+        fenced = state.replication is not None and state.replication.state == "fenced"
+        if state.role == "standby" and not fenced:
+            raise Conflict(f"this centre is a standby already (epoch {state.epoch}, "
+                           f"{state.replication.state if state.replication else '-'}); nothing changed",
+                           code="already_standby")
+        if state.role == "active" and state.epoch >= peer.epoch:
+            raise Conflict(f"this centre is active with epoch {state.epoch} and the other's is {peer.epoch}: "
+                           "it was not promoted over this one, so it is the other that must rejoin; "
+                           "nothing changed", code="not_superseded")
+        directory = pgdata or await self._store.centre.data_directory()
+        try:
+            server = await asyncio.to_thread(ServerDirectory, Path(directory))
+        except NotADataDirectory as exc:
+            raise InvalidInput(str(exc), field="pgdata") from exc
+        source = with_application_name(source_url, name)
+        say(f"stopping this centre's server ({directory})")
+        await asyncio.to_thread(server.stop)
+        try:
+            used = await self._bring_onto(server, source, method, say)
+        except BaseException:
+            try:  # as it was, if its files still allow it
+                await asyncio.to_thread(server.start)
+            except RuntimeError as exc:
+                log.error("this centre's server did not start again: %s", exc)
+            raise
+        say("starting it again as the active centre's standby")
+        try:
+            await asyncio.to_thread(server.start)
+        except RuntimeError as exc:
+            raise StoreError(f"this centre's server did not start as a standby: {exc}") from exc
+        say(f"waiting until the active centre waits for this one (standby {name!r})")
+        at = iso_now(self._clock)
+        audit = AuditEntry(at, actor.name, actor.interface, None, "centre-rejoin", "synchronous_standby_names",
+                           None, name)
+        active = await self._store.centre.name_standby(source_url, name, at, audit, within=within)
+        return Rejoined(used, await self._state_when_streaming(within), active)
+
+    async def _bring_onto(self, server: ServerDirectory, source: str, method: str,
+                          say: Callable[[str], None]) -> str:
+        if method in ("auto", "rewind"):
+            say("pg_rewind: copying what changed since the two centres parted")
+            try:
+                await asyncio.to_thread(server.rewind, source)
+                return "rewind"
+            except RuntimeError as exc:
+                if method == "rewind":
+                    raise StoreError(f"pg_rewind could not bring this centre onto the active centre: {exc}") from exc
+                log.warning("pg_rewind could not be used (%s); making a fresh base backup", exc)
+        say("pg_basebackup: copying the active centre's files afresh")
+        try:
+            await asyncio.to_thread(server.copy_afresh, source)
+        except RuntimeError as exc:
+            raise StoreError(f"the base backup of the active centre failed: {exc}") from exc
+        return "basebackup"
+
+    async def _state_when_streaming(self, within: float) -> CentreState:
+        """This centre's state once its server streams from the active one (its pool's
+        connections died with the restart: the first reads may fail)."""
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            try:
+                state = await self._store.centre.state()
+                if state.role == "standby" and state.upstream_alive:
+                    return state
+            except StoreUnavailable:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise StoreError(f"this centre's server did not stream from the active centre within {within:.0f} s")
+            await asyncio.sleep(0.2)

@@ -148,3 +148,37 @@ class KeyStore:
         """The centre's verification key as published: the document signing certificate,
         then the centre CA's (PEM)."""
         return (self.directory / SIGNING_CERT_FILE).read_bytes() + (self.directory / CA_CERT_FILE).read_bytes()
+
+
+def provision_keys(source: Path, target: Path) -> list[str]:
+    """``centre init-standby``: give the standby centre (``target``, its keys directory)
+    the active centre's keys (``source``: its data directory or its keys directory), so
+    that documents signed at either verify at both and either can open the other's
+    backups. The files that were copied; none when ``target`` holds the same keys already.
+    KeyMismatch (nothing changed) when ``target`` holds keys of its own that differ."""
+    if not (source / BACKUP_KEY_FILE).is_file() and (source / "keys" / BACKUP_KEY_FILE).is_file():
+        source = source / "keys"
+    names = sorted(p.name for p in source.iterdir() if p.is_file() and not p.name.startswith(".")) \
+        if source.is_dir() else []
+    if BACKUP_KEY_FILE not in names or SIGNING_CERT_FILE not in names:
+        raise FileNotFoundError(f"{source} holds no centre's keys ({BACKUP_KEY_FILE}, {SIGNING_CERT_FILE}): "
+                                "name the active centre's data directory or its keys directory")
+    differing = [n for n in names if (target / n).is_file() and (target / n).read_bytes() != (source / n).read_bytes()]
+    if differing:
+        raise KeyMismatch(f"{target} holds keys of its own that differ from {source}'s ({', '.join(differing)}): "
+                          "a standby must sign with the active centre's keys; move them away first if this "
+                          "data directory is to become the standby; nothing changed")
+    copied = [n for n in names if not (target / n).is_file()]
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(target, 0o700)
+    # the signing certificate last: its presence means a whole set (KeyStore.ensure)
+    for name in sorted(copied, key=lambda n: n == SIGNING_CERT_FILE):
+        part = target / f".{name}.part"  # whole or not at all, whatever stops this
+        part.unlink(missing_ok=True)
+        _write_secret(part, (source / name).read_bytes())
+        os.replace(part, target / name)
+    return copied
+
+
+class KeyMismatch(ValueError):
+    """A data directory holds keys that are not the other centre's."""

@@ -17,7 +17,9 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -29,9 +31,17 @@ class PostgresMissing(RuntimeError):
     """PostgreSQL's server binaries are not installed on this machine."""
 
 
+#: Where PostgreSQL's server binaries are, instead of looking for them (an empty directory
+#: tells a drill or a test run that PostgreSQL is not installed).
+BINDIR_ENV = "BCL_PG_BINDIR"
+
+
 def find_bindir() -> Path:
     """The directory of ``initdb`` and ``pg_ctl``, or PostgresMissing in one sentence."""
     candidates: list[Path] = []
+    if os.environ.get(BINDIR_ENV):
+        candidates = [Path(os.environ[BINDIR_ENV])]
+        return _first_server(candidates, f" (${BINDIR_ENV} names {os.environ[BINDIR_ENV]})")
     pg_config = shutil.which("pg_config")
     if pg_config:
         try:
@@ -45,10 +55,14 @@ def find_bindir() -> Path:
     on_path = shutil.which("initdb")
     if on_path:
         candidates.append(Path(on_path).parent)
+    return _first_server(candidates, "")
+
+
+def _first_server(candidates: list[Path], where: str) -> Path:
     for bindir in candidates:
         if (bindir / "initdb").is_file() and (bindir / "pg_ctl").is_file() and (bindir / "postgres").is_file():
             return bindir
-    raise PostgresMissing("PostgreSQL's server (initdb, pg_ctl, postgres) is not installed on this machine")
+    raise PostgresMissing(f"PostgreSQL's server (initdb, pg_ctl, postgres) is not installed on this machine{where}")
 
 
 def free_port() -> int:
@@ -57,14 +71,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _as_server_user() -> tuple[list[str], int | None, int | None]:
-    """The command prefix and uid/gid to run the server's tools with."""
+def _as_server_user(owner: str = "postgres") -> tuple[list[str], int | None, int | None]:
+    """The command prefix and uid/gid to run the server's tools with (as root: as ``owner``)."""
     if os.geteuid() != 0:
         return [], None, None
     try:
-        pw = pwd.getpwnam("postgres")
+        pw = pwd.getpwnam(owner)
     except KeyError as exc:
-        raise PostgresMissing("running as root needs the 'postgres' system user, and there is none") from exc
+        raise PostgresMissing(f"running as root needs the '{owner}' system user, and there is none") from exc
     runuser = shutil.which("runuser")
     if runuser is None:
         raise PostgresMissing("running as root needs runuser (util-linux) to start PostgreSQL as 'postgres'")
@@ -110,8 +124,9 @@ class LocalCluster:
         if self._uid is not None and self._gid is not None:
             os.chown(path, self._uid, self._gid)
 
-    def init(self) -> None:
-        """Make the cluster's files (``initdb``): superuser ``postgres``, trust on this machine."""
+    def init(self, *, checksums: bool = False) -> None:
+        """Make the cluster's files (``initdb``): superuser ``postgres``, trust on this machine;
+        with ``checksums`` (which ``pg_rewind`` needs, or ``wal_log_hints``) when asked."""
         self.directory.mkdir(parents=True, exist_ok=True)
         self._own(self.directory)
         # the server's user must reach the directory: every parent needs search permission
@@ -121,7 +136,7 @@ class LocalCluster:
                 if not mode & 0o001:
                     os.chmod(parent, mode | 0o001)
         self._tool("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                   "--locale=C.UTF-8", "--no-instructions")
+                   "--locale=C.UTF-8", "--no-instructions", *(["--data-checksums"] if checksums else []))
 
     def clone_as_standby(self, primary: LocalCluster, name: str) -> None:
         """Make this cluster a streaming standby of ``primary`` (``pg_basebackup -R``: a
@@ -170,3 +185,122 @@ class LocalCluster:
     def remove(self) -> None:
         self.stop("immediate")
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class NotADataDirectory(ValueError):
+    """A path that is not a PostgreSQL data directory on this machine."""
+
+
+def with_application_name(url: str, name: str) -> str:
+    """``url`` (a postgresql:// URL) asking to be known to the server as ``name``: the name
+    a primary's ``synchronous_standby_names`` refers to a standby by."""
+    return f"{url}{'&' if '?' in url else '?'}application_name={name}"
+
+
+class ServerDirectory:
+    """An existing cluster's data directory on this machine (a centre's own server, at
+    ``centre rejoin``): stopped, rewound or copied afresh from the active centre, and
+    started again the way it was started last (its ``postmaster.opts``), as the user that
+    owns it."""
+
+    def __init__(self, data: Path, bindir: Path | None = None) -> None:
+        self.data = data
+        if not (data / "PG_VERSION").is_file():
+            raise NotADataDirectory(f"{data} is not a PostgreSQL data directory on this machine (no PG_VERSION): "
+                                    "run this on the machine of this centre's server, or name it with --pgdata")
+        self.bindir = bindir or find_bindir()
+        owner = pwd.getpwuid(data.stat().st_uid).pw_name
+        self._prefix, self._uid, self._gid = _as_server_user(owner) if owner != "root" else ([], None, None)
+        self._options = self._start_options()
+
+    def _start_options(self) -> list[str]:
+        """The server's last command line (``postmaster.opts``) without its program and data
+        directory: port, listen addresses, ``config_file`` … as they were."""
+        try:
+            words = shlex.split((self.data / "postmaster.opts").read_text())
+        except OSError:
+            return []
+        options, skip = [], True  # the first word is the program
+        for word in words:
+            if skip:
+                skip = False
+                continue
+            if word == "-D":
+                skip = True
+                continue
+            options.append(word)
+        return options
+
+    @property
+    def log_file(self) -> Path:
+        ours = self.data.parent / "server.log"  # a LocalCluster's
+        return ours if ours.exists() else self.data / "startup.log"
+
+    def _tool(self, name: str, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
+        cmd = [*self._prefix, str(self.bindir / name), *args]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd="/")
+        if check and result.returncode != 0:
+            raise RuntimeError(f"{name} failed (exit {result.returncode}): "
+                               f"{(result.stderr or result.stdout).strip()[-600:]}")
+        return result
+
+    def running(self) -> bool:
+        return self._tool("pg_ctl", "-D", str(self.data), "status", check=False).returncode == 0
+
+    def stop(self) -> None:
+        if self.running():
+            self._tool("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
+
+    def start(self, wait: float = 60) -> None:
+        self._tool("pg_ctl", "-D", str(self.data), "-l", str(self.log_file), "-o",
+                   " ".join(shlex.quote(o) for o in self._options), "-w", "-t", str(int(wait)), "start",
+                   timeout=wait + 30)
+
+    def rewind(self, source: str) -> str:
+        """``pg_rewind`` this (stopped) server onto ``source``'s timeline and write the
+        standby's settings (``-R``): only the blocks that changed since the two parted
+        are copied. Needs data checksums or ``wal_log_hints`` on this server."""
+        return self._tool("pg_rewind", f"--target-pgdata={self.data}", f"--source-server={source}",
+                          "--write-recovery-conf").stderr.strip()
+
+    def copy_afresh(self, source: str) -> None:
+        """Replace this (stopped) server's files by a new base backup of ``source`` as its
+        standby (``pg_basebackup -R``); the old files are put back if the copy fails and
+        removed once it has succeeded."""
+        aside = self.data.with_name(self.data.name + ".before-rejoin")
+        shutil.rmtree(aside, ignore_errors=True)
+        mode = self.data.stat().st_mode & 0o777
+        opts = self.data / "postmaster.opts"
+        saved = opts.read_bytes() if opts.exists() else None
+        self.data.rename(aside)
+        try:
+            self.data.mkdir(mode=mode)
+            if self._uid is not None and self._gid is not None:
+                os.chown(self.data, self._uid, self._gid)
+            self._tool("pg_basebackup", "-D", str(self.data), "-R", "-X", "stream", "-c", "fast", "-d", source)
+        except BaseException:
+            shutil.rmtree(self.data, ignore_errors=True)
+            aside.rename(self.data)
+            raise
+        if saved is not None:  # the start options are this machine's, not the source's
+            opts.write_bytes(saved)
+            if self._uid is not None and self._gid is not None:
+                os.chown(opts, self._uid, self._gid)
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def kill_server(cluster_data: Path) -> list[int]:
+    """SIGKILL a server and every process it started, at once (a machine lost, not a
+    shutdown); the pids killed."""
+    try:
+        postmaster = int((cluster_data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return []
+    children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()
+    pids = [postmaster, *(int(p) for p in children)]
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return pids

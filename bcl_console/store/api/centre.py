@@ -39,6 +39,21 @@ class CentreState:
 class CentreStore(Protocol):
     async def state(self) -> CentreState: ...
 
+    async def peer(self, url: str) -> CentreState:
+        """The other centre's state, asked of its database at ``url`` (StoreUnavailable
+        when it cannot be reached)."""
+        ...
+
+    async def data_directory(self) -> str:
+        """Where this centre's server keeps its files (PostgreSQL's ``data_directory``)."""
+        ...
+
+    async def name_standby(self, url: str, name: str, at: str, audit: AuditEntry, *,
+                           within: float = 60) -> CentreState:
+        """At the active centre (``url``): make the standby streaming under ``name`` its
+        synchronous one, wait until it is, and audit it there; that centre's state."""
+        ...
+
     async def promote(self, at: str, reason: str, audit: AuditEntry) -> int:
         """Promote this standby's server to active, stop waiting for a standby that is not
         there, and record the new epoch with ``reason`` (and ``audit``, its ``new_value``

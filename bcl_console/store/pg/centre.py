@@ -6,23 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import replace
 
 import asyncpg
 
 from bcl_console.store.api import AuditEntry, CentreState, ReplicationState
-from bcl_console.store.errors import StoreError
+from bcl_console.store.errors import StoreError, StoreUnavailable
 from bcl_console.store.pg.audit import append_audit
-from bcl_console.store.pg.db import Conn, PgDatabase, check_url, masked
+from bcl_console.store.pg.db import Conn, PgDatabase, _setup_connection, check_url, masked
 
 log = logging.getLogger(__name__)
 
 
 async def centre_state(conn: Conn, fenced: str | None = None) -> CentreState:
     epoch = await _epoch(conn)
-    if fenced is not None:  # superseded: answers as a standby would, and says why
+    in_recovery = await conn.fetchval("SELECT pg_is_in_recovery()")
+    if fenced is not None and not in_recovery:  # superseded: answers as a standby would, and says why
         return CentreState("standby", epoch, None, ReplicationState("fenced", False, None, None))
-    if await conn.fetchval("SELECT pg_is_in_recovery()"):
+    if in_recovery:
         row = await conn.fetchrow(
             "SELECT status, sender_host, sender_port FROM pg_stat_wal_receiver LIMIT 1")
         lag = await conn.fetchrow(
@@ -79,6 +81,17 @@ async def fence_against(db: PgDatabase, peer_url: str) -> None:
                  "(centre rejoin)")
 
 
+async def _connect_peer(url: str) -> asyncpg.Connection:
+    check_url(url)
+    try:
+        conn = await asyncio.wait_for(asyncpg.connect(
+            url, timeout=5, server_settings={"TimeZone": "UTC", "DateStyle": "ISO"}), 10)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        raise StoreUnavailable(f"the other centre's database ({masked(url)}) cannot be reached: {exc}") from exc
+    await _setup_connection(conn)
+    return conn
+
+
 async def _epoch(conn: Conn) -> int:
     return int(await conn.fetchval("SELECT coalesce(max(epoch), 1) FROM centre_epochs"))
 
@@ -111,3 +124,46 @@ class PgCentre:
             return epoch
 
         return await self._db.write(record)
+
+    async def peer(self, url: str) -> CentreState:
+        conn = await _connect_peer(url)
+        try:
+            return await centre_state(conn)
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"the other centre's database ({masked(url)}) did not say its state: {exc}") from exc
+        finally:
+            await conn.close()
+
+    async def data_directory(self) -> str:
+        async def ask(conn: Conn) -> str:
+            return str(await conn.fetchval("SELECT current_setting('data_directory')"))
+
+        return await self._db.outside_transaction(ask)
+
+    async def name_standby(self, url: str, name: str, at: str, audit: AuditEntry, *,
+                           within: float = 60) -> CentreState:
+        if not _STANDBY_NAME.match(name):
+            raise StoreError(f"{name!r} is not a standby name (lower-case letters, digits and _)")
+        conn = await _connect_peer(url)
+        try:
+            deadline = asyncio.get_running_loop().time() + within
+            while await conn.fetchval("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_replication "
+                                      "WHERE application_name = $1 AND sync_state = 'sync')", name):
+                current = str(await conn.fetchval("SELECT current_setting('synchronous_standby_names')"))
+                if current.strip() != name:  # ALTER SYSTEM takes no parameters: the name is checked above
+                    await conn.execute(f"ALTER SYSTEM SET synchronous_standby_names = '{name}'")
+                    await conn.execute("SELECT pg_reload_conf()")
+                if asyncio.get_running_loop().time() > deadline:
+                    raise StoreError(f"the standby {name!r} did not become the synchronous standby of "
+                                     f"{masked(url)} within {within:.0f} s")
+                await asyncio.sleep(0.1)
+            async with conn.transaction():
+                await append_audit(conn, replace(audit, new_value=name))
+            return await centre_state(conn)
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"the other centre's database ({masked(url)}) refused: {exc}") from exc
+        finally:
+            await conn.close()
+
+
+_STANDBY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")

@@ -247,6 +247,19 @@ class PgDatabase:
         self.standby = False
         log.warning("the database of %s is no longer a standby: this centre is active", masked(self.url))
 
+    async def _still_fenced(self, pool: asyncpg.Pool) -> None:
+        """StoreStandby with the reason it was fenced; once this centre's server has rejoined
+        as the other centre's standby (``centre rejoin``), it is a standby like any other."""
+        try:
+            async with pool.acquire() as conn:
+                in_recovery = bool(await conn.fetchval("SELECT pg_is_in_recovery()"))
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError, TimeoutError) as exc:
+            raise engine_error(exc, self.url) from exc
+        if not in_recovery and self.fenced is not None:
+            raise StoreStandby(self.fenced)
+        self.fenced, self.standby = None, True
+        log.warning("the database of %s has rejoined as the other centre's standby", masked(self.url))
+
     async def _standby_version(self) -> int:
         assert self._pool is not None
         async with self._pool.acquire() as conn:
@@ -327,7 +340,7 @@ class PgDatabase:
                      **kwargs: P.kwargs) -> T:
         pool = self._require()
         if self.fenced is not None:
-            raise StoreStandby(self.fenced)
+            await self._still_fenced(pool)
         if self.standby:
             await self._still_standby(pool)
         for attempt in range(WRITE_ATTEMPTS):
