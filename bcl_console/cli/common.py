@@ -100,3 +100,14 @@ def whole(text: str) -> int:
     if not -_MAX_WHOLE - 1 <= value <= _MAX_WHOLE:
         raise argparse.ArgumentTypeError(f"{text} is out of range (at most {_MAX_WHOLE:,})")
     return value
+
+
+def positive_seconds(text: str) -> float:
+    """argparse's type for a duration in seconds: a finite number above zero, at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 86_400:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 86400 seconds")
+    return value

@@ -23,6 +23,7 @@ from bcl_console.cli import (
     centres,
     database,
     disaster,
+    drill,
     issuance,
     jobs,
     keys,
@@ -42,7 +43,7 @@ from bcl_console.cli.output import EXIT_FAILURE, EXIT_USAGE, CliError, cli_error
 
 #: The command groups, in the order ``--help`` lists their commands.
 GROUPS = (serve, web, centre, resident, municipality, issuance, keys, kiosk, settle, jobs, onboarding, disaster,
-          linkage, terminal, database, centres, layout)
+          linkage, terminal, database, centres, drill, layout)
 
 
 class Parser(argparse.ArgumentParser):

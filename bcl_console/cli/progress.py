@@ -74,6 +74,11 @@ class Bars:
             task = self._tasks[label] = self._progress.add_task(label, total=total, unit=unit or self.unit)
         self._progress.update(task, completed=done, total=total, description=description or label)
 
+    def print(self, line: str) -> None:
+        """A line of log above the bars (only while they are shown)."""
+        if self._progress is not None:
+            self._progress.console.print(line, markup=False, highlight=False)
+
     def of(self, label: str) -> Callable[[int, int], None]:
         """The ``(done, total)`` callback of one task."""
         return lambda done, total: self.update(label, done, total)

@@ -7,6 +7,7 @@ throughput, latency percentiles and outcomes. Loopback or a URL of the operator'
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import random
 import statistics
@@ -23,6 +24,23 @@ import aiohttp
 from bcl_console.services.issuance.pki import CardHolder
 
 TYPES = (("residence", 0.75), ("seal", 0.15), ("tax", 0.10))
+
+
+@dataclass
+class FlowRecord:
+    """What one flow was told was accepted (``Simulator(journal=…)``), to check afterwards
+    against a centre's database: the request, its payment, its document, its completion."""
+
+    key: str
+    card_serial: str
+    request_id: str | None = None
+    paid: bool = False
+    document_sha256: str | None = None
+    #: "printed" or "failed" once a completion was answered 200.
+    completed: str | None = None
+    #: time.monotonic() of that answer, and which centre (index of the URLs) gave it.
+    completed_at: float | None = None
+    centre: int | None = None
 
 
 @dataclass
@@ -199,6 +217,8 @@ class FailoverKiosk:
         self.last_retried = False
         self.failovers = 0
         self._pause = False
+        #: The index of the centre that gave the last answer.
+        self.answered_by = 0
 
     async def call(self, method: str, path: str, body: Any = None, key: str | None = None) -> tuple[int, Any]:
         deadline = time.monotonic() + FAILOVER_SECONDS
@@ -219,6 +239,7 @@ class FailoverKiosk:
             if status == 503 and code in ("standby", "unavailable") and time.monotonic() < deadline:
                 self._move_on()
                 continue
+            self.answered_by = self._current
             return status, value
 
     def _move_on(self) -> None:
@@ -254,7 +275,7 @@ class Simulator:
                  kiosks: int = 4, rate: float = 5.0,
                  duration: float = 10.0, failed_print: float = 0.04, wrong_payment: float = 0.03,
                  seed: int | None = None, types: tuple[tuple[str, float], ...] = TYPES,
-                 plain_http: bool = True) -> None:
+                 plain_http: bool = True, journal: list[FlowRecord] | None = None) -> None:
         if not cards:
             raise ValueError("the simulator needs test cards (bcl-console demo makes some)")
         urls = [url] if isinstance(url, str) else list(url)
@@ -277,6 +298,8 @@ class Simulator:
         #: Whether plain http:// relays are spoken to by ``PlainHttpKiosk`` (else aiohttp).
         self.plain_http = plain_http
         self.report = SimReport()
+        #: Every flow's accepted steps, when asked for (the two-centres drill checks them).
+        self.journal = journal
         self._stop = asyncio.Event()
         self._counter = 0
         self._run_id = f"{random.getrandbits(48):012x}"
@@ -338,6 +361,10 @@ class Simulator:
 
     async def _flow_outcome(self, k: KioskHttp, n: int) -> str:
         card = self.rng.choice(self.cards)
+        key = f"sim-{self._run_id}-{n}"
+        record = FlowRecord(key, card.serial)
+        if self.journal is not None:
+            self.journal.append(record)
         try:
             status, c = await k.call("POST", "/challenges")
             if status != 201:
@@ -348,12 +375,12 @@ class Simulator:
             if status != 201:
                 return f"refused-{(s or {}).get('error', {}).get('code', status)}"
             type_ = self.rng.choices([t for t, _ in self.types], [w for _, w in self.types])[0]
-            key = f"sim-{self._run_id}-{n}"
             status, req = await k.call("POST", "/requests",
                                        {"session_id": s["session_id"], "type": type_, "copies": 1}, key)
             if status != 201:
                 return f"refused-{(req or {}).get('error', {}).get('code', status)}"
             rid, fee = req["request_id"], req["fee_total"]
+            record.request_id = rid
             if self.rng.random() < self.wrong_payment:
                 status, _ = await k.call("POST", f"/requests/{rid}/payment", {"amount": fee + 10})
                 if status != 422:
@@ -363,14 +390,19 @@ class Simulator:
                 pass  # paid by this flow's own call, whose answer was lost with the centre that took it
             elif status != 200:
                 return f"payment-{status}"
+            record.paid = True
             status, pdf = await k.call("GET", f"/requests/{rid}/document")
             if status != 200 or not isinstance(pdf, bytes):
                 return f"document-{status}"
+            record.document_sha256 = hashlib.sha256(pdf).hexdigest()
             failed = self.rng.random() < self.failed_print
             status, _ = await k.call("POST", f"/requests/{rid}/completion",
                                      {"result": "failed" if failed else "printed"})
             if status != 200 and not (status == 409 and _retried(k)):
                 return f"completion-{status}"
+            record.completed = "failed" if failed else "printed"
+            record.completed_at = time.monotonic()
+            record.centre = int(getattr(k, "answered_by", 0))
             return "voided-failed-print" if failed else "printed"
         except CALL_ERRORS as exc:
             return f"error-{exc.__class__.__name__}"

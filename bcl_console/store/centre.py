@@ -17,6 +17,9 @@ class SqliteCentre:
     async def peer(self, url: str) -> CentreState:
         raise StoreError(_SINGLE)
 
+    async def checkpoint_peer(self, url: str) -> None:
+        raise StoreError(_SINGLE)
+
     async def data_directory(self) -> str:
         raise StoreError(_SINGLE)
 

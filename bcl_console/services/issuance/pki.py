@@ -238,6 +238,8 @@ class CardHolder:
 
     def __init__(self, card_pem: bytes) -> None:
         self.certificate = certificate_pem(card_pem)
+        #: The card's serial number as the centre records it (lower-case hex).
+        self.serial = format(x509.load_pem_x509_certificate(self.certificate.encode("ascii")).serial_number, "x")
         key = serialization.load_pem_private_key(card_pem, password=None, unsafe_skip_rsa_key_validation=True)
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError("a card holds an RSA key")

@@ -124,7 +124,7 @@ class CentreService:
         say(f"stopping this centre's server ({directory})")
         await asyncio.to_thread(server.stop)
         try:
-            used = await self._bring_onto(server, source, method, say)
+            used = await self._bring_onto(server, source_url, source, method, say)
         except BaseException:
             try:  # as it was, if its files still allow it
                 await asyncio.to_thread(server.start)
@@ -143,9 +143,13 @@ class CentreService:
         active = await self._store.centre.name_standby(source_url, name, at, audit, within=within)
         return Rejoined(used, await self._state_when_streaming(within), active)
 
-    async def _bring_onto(self, server: ServerDirectory, source: str, method: str,
+    async def _bring_onto(self, server: ServerDirectory, source_url: str, source: str, method: str,
                           say: Callable[[str], None]) -> str:
         if method in ("auto", "rewind"):
+            # a promoted server's control file names its new timeline only after a checkpoint:
+            # without one, pg_rewind would find "no rewind required" and the standby would
+            # never follow the active centre's history
+            await self._store.centre.checkpoint_peer(source_url)
             say("pg_rewind: copying what changed since the two centres parted")
             try:
                 await asyncio.to_thread(server.rewind, source)

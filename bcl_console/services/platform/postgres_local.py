@@ -240,8 +240,8 @@ class ServerDirectory:
         cmd = [*self._prefix, str(self.bindir / name), *args]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd="/")
         if check and result.returncode != 0:
-            raise RuntimeError(f"{name} failed (exit {result.returncode}): "
-                               f"{(result.stderr or result.stdout).strip()[-600:]}")
+            said = "; ".join(line for line in (result.stderr or result.stdout).splitlines() if line.strip())
+            raise RuntimeError(f"{name} failed (exit {result.returncode}): {said[-900:]}")
         return result
 
     def running(self) -> bool:

@@ -44,6 +44,11 @@ class CentreStore(Protocol):
         when it cannot be reached)."""
         ...
 
+    async def checkpoint_peer(self, url: str) -> None:
+        """A CHECKPOINT at the other centre's server: a server promoted a moment ago says its
+        new timeline in its control file only after one, and ``pg_rewind`` reads it there."""
+        ...
+
     async def data_directory(self) -> str:
         """Where this centre's server keeps its files (PostgreSQL's ``data_directory``)."""
         ...

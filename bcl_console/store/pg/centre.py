@@ -134,6 +134,15 @@ class PgCentre:
         finally:
             await conn.close()
 
+    async def checkpoint_peer(self, url: str) -> None:
+        conn = await _connect_peer(url)
+        try:
+            await conn.execute("CHECKPOINT")
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"the other centre's database ({masked(url)}) refused a CHECKPOINT: {exc}") from exc
+        finally:
+            await conn.close()
+
     async def data_directory(self) -> str:
         async def ask(conn: Conn) -> str:
             return str(await conn.fetchval("SELECT current_setting('data_directory')"))
