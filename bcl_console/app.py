@@ -18,6 +18,7 @@ from bcl_console.config import Settings
 from bcl_console.demo.make import demo_service, make_demo
 from bcl_console.http.app import start_http
 from bcl_console.screens import (
+    CentresScreen,
     DashboardScreen,
     DisasterScreen,
     LayoutsScreen,
@@ -69,6 +70,8 @@ AREAS: tuple[Area, ...] = (
          "Run the test stages against the live services, watch them run, read the evidence, confirm stage 3"),
     Area("layouts", "L", "Layouts",
          "Layout versions of the certificates (法改正対応): stage one, the centre's re-tests, activate"),
+    Area("centres", "W", "Centres",
+         "East and West: role, epoch, replication and lag live; the two-centres drill, run and watched"),
 )
 
 
@@ -85,6 +88,7 @@ class BclApp(App[int]):
         "stages": StagesScreen,
         "disaster": DisasterScreen,
         "layouts": LayoutsScreen,
+        "centres": CentresScreen,
     }
     DEFAULT_MODE = "dashboard"
     # The areas' keys work everywhere but are not drawn in the footer (at 80 columns the

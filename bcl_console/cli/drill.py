@@ -40,7 +40,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
         with Bars(args, "%") as bars:
             def event(e: DrillEvent) -> None:
                 bars.update("drill", int(e.fraction * 100), 100, description=f"drill: {e.phase:<9}")
-                if not args.json:
+                if e.logged and not args.json:
                     line = f"[{e.at:6.1f} s] {e.phase}: {e.message}"
                     if bars.shown:
                         bars.print(line)

@@ -84,6 +84,8 @@ class DrillEvent:
     phase: str
     message: str
     fraction: float
+    #: False for a step of progress only (the bar moves; no line of log).
+    logged: bool = True
 
 
 @dataclass
@@ -165,10 +167,10 @@ class Drill:
         self._runtimes: list[Runtime] = []
 
     # -- reporting -------------------------------------------------------------------
-    def _say(self, phase: str, message: str, fraction: float | None = None) -> None:
+    def _say(self, phase: str, message: str, fraction: float | None = None, *, logged: bool = True) -> None:
         if fraction is not None:
             self._fraction = max(self._fraction, min(1.0, fraction))
-        self.on_event(DrillEvent(round(time.monotonic() - self._began, 2), phase, message, self._fraction))
+        self.on_event(DrillEvent(round(time.monotonic() - self._began, 2), phase, message, self._fraction, logged))
 
     def _t(self) -> float:
         return round(time.monotonic() - self._began, 3)
@@ -264,7 +266,7 @@ class Drill:
 
         def copying(table: str, done: int, total: int) -> None:
             self._say("clusters", f"copying this centre into East: {table} ({done:,}/{total:,})",
-                      0.04 + 0.12 * (done / total if total else 1))
+                      0.04 + 0.12 * (done / total if total else 1), logged=False)
 
         self._say("clusters", "copying this centre into East (database copy)", 0.04)
         copied = await copy_centre(self.source.settings, east_pg.url("bcl"), copying)

@@ -1,5 +1,6 @@
 """The console's screens, one module per area."""
 
+from bcl_console.screens.centres import CentresScreen
 from bcl_console.screens.dashboard import DashboardScreen
 from bcl_console.screens.disaster import DisasterScreen
 from bcl_console.screens.layouts import LayoutsScreen
@@ -10,5 +11,5 @@ from bcl_console.screens.onboarding import OnboardingScreen
 from bcl_console.screens.settlement import SettlementScreen
 from bcl_console.screens.teststages import StagesScreen
 
-__all__ = ["DashboardScreen", "DisasterScreen", "LayoutsScreen", "LinkageScreen", "MonitorScreen", "MunicipalitiesScreen", "OnboardingScreen",
+__all__ = ["CentresScreen", "DashboardScreen", "DisasterScreen", "LayoutsScreen", "LinkageScreen", "MonitorScreen", "MunicipalitiesScreen", "OnboardingScreen",
            "SettlementScreen", "StagesScreen"]
