@@ -152,6 +152,10 @@ async def test_west_answers_reads_refuses_writes_and_takes_over_once_promoted(
                              first_backoff=0.2, max_backoff=0.5)
         both = Simulator([east_http.url, west_http.url], token, cards, kiosks=3, rate=15, duration=8,
                          failed_print=0.0, wrong_payment=0.0, seed=7)
+        # a second process of East that knows West's database and runs on through it all
+        watcher = Runtime(load_settings(str(east_dir), database_url=east_pg.url("bcl"), now=TEST_NOW.isoformat(),
+                                        peer_url=west_pg.url("bcl")))
+        await watcher.start(create=False)
         running = asyncio.create_task(both.run())
         await asyncio.sleep(2)
 
@@ -192,6 +196,21 @@ async def test_west_answers_reads_refuses_writes_and_takes_over_once_promoted(
         # the old East comes back while West is active: it must never accept a write again
         await east.stop()
         east_pg.start()
+        # the process that ran on is fenced by its own periodic check of West, no restart
+        # (a write before it would wait for ever: East's server still waits for West)
+        seen = None
+        for _ in range(100):
+            try:
+                seen = await watcher.centres.state()
+            except StoreUnavailable:  # its pool's connections died with the server
+                pass
+            if seen is not None and seen.replication is not None and seen.replication.state == "fenced":
+                break
+            await asyncio.sleep(0.2)
+        assert seen is not None and seen.replication is not None and seen.replication.state == "fenced", seen
+        with pytest.raises(StoreStandby, match="promoted over this centre"):
+            await watcher.tokens.issue("kiosk", "ran-on", actor=OP)
+        await watcher.stop()
         # as a deployment would: East's configuration names West's database
         (east_dir / "config.toml").write_text(f'peer-url = "{west_pg.url("bcl")}"\n', encoding="utf-8")
         count = "SELECT count(*) FROM issuances"
@@ -245,3 +264,5 @@ async def test_west_answers_reads_refuses_writes_and_takes_over_once_promoted(
     finally:
         await west.stop()
         await east.stop()
+        if "watcher" in locals():
+            await watcher.stop()

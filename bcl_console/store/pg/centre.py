@@ -53,7 +53,7 @@ async def centre_state(conn: Conn, fenced: str | None = None) -> CentreState:
         round(float(row["seconds"]), 3)))
 
 
-async def fence_against(db: PgDatabase, peer_url: str) -> None:
+async def fence_against(db: PgDatabase, peer_url: str, *, quiet: bool = False) -> None:
     """An active centre that comes back (East after a failover) asks the other centre: if
     that one is active with a higher epoch, it was promoted over this one, and this centre
     refuses every write (StoreStandby) until it has rejoined as its standby. A peer that
@@ -63,7 +63,8 @@ async def fence_against(db: PgDatabase, peer_url: str) -> None:
     try:
         peer = await asyncio.wait_for(asyncpg.connect(peer_url, timeout=3), 5)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-        log.warning("the other centre (%s) cannot be asked whether it was promoted: %s", masked(peer_url), exc)
+        (log.debug if quiet else log.warning)(
+            "the other centre (%s) cannot be asked whether it was promoted: %s", masked(peer_url), exc)
         return
     try:
         if await peer.fetchval("SELECT pg_is_in_recovery()"):
@@ -74,7 +75,12 @@ async def fence_against(db: PgDatabase, peer_url: str) -> None:
         return
     finally:
         await peer.close()
-    ours = await db.read(_epoch)
+    try:
+        ours = await db.read(_epoch)
+    except StoreUnavailable:  # this centre's own server is away: asked again later
+        if not quiet:
+            raise
+        return
     if theirs is not None and int(theirs) > ours:
         db.fence(f"the other centre ({masked(peer_url)}) is active with epoch {theirs}, this one's is {ours}: "
                  "it was promoted over this centre, which refuses writes until it rejoins as its standby "

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import tempfile
 from pathlib import Path
 
@@ -51,6 +54,10 @@ from bcl_console.store.pg.terminals import PgTerminals
 from bcl_console.store.pg.teststages import PgTestStages
 from bcl_console.store.pg.tokens import PgTokens
 
+log = logging.getLogger(__name__)
+
+#: How often a centre that knows the other's database asks it whether it was promoted.
+PEER_CHECK_SECONDS = 5.0
 
 class PgStore:
     """``Store`` on one PostgreSQL database (contract §10); ``tmp_dir`` is where a backup
@@ -59,6 +66,7 @@ class PgStore:
     def __init__(self, url: str, tmp_dir: Path | None = None, *, peer_url: str | None = None) -> None:
         self.db = PgDatabase(url)
         self._peer_url = peer_url
+        self._watch: asyncio.Task[None] | None = None
         self.files: FileStore = PgFiles(self.db, tmp_dir or Path(tempfile.gettempdir()))
         self.centre: CentreStore = PgCentre(self.db)
         self.tokens: TokenStore = PgTokens(self.db)
@@ -85,9 +93,29 @@ class PgStore:
         versions = await self.db.open(target_version=target_version)
         if self._peer_url and not self.db.standby:
             await fence_against(self.db, self._peer_url)
+        if self._peer_url:
+            self._watch = asyncio.create_task(self._watch_peer(self._peer_url), name="bcl-peer-watch")
         return versions
 
+    async def _watch_peer(self, peer_url: str) -> None:
+        """Ask the other centre again every ``PEER_CHECK_SECONDS`` while this one may
+        write: a centre that ran on through a promotion of the other (a network cut
+        between them, a server that came back under a running serve) is fenced within
+        seconds instead of at its next start."""
+        while True:
+            await asyncio.sleep(PEER_CHECK_SECONDS)
+            if self.db.fenced is None and not self.db.standby:
+                try:
+                    await fence_against(self.db, peer_url, quiet=True)
+                except Exception:  # noqa: BLE001 - a failed check is tried again; it must not end the loop
+                    log.warning("the check of the other centre failed", exc_info=True)
+
     async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
         if self.channel is not None:
             await self.channel.close()
         await self.db.close()
