@@ -30,14 +30,19 @@ from bcl_console.screens import (
     StagesScreen,
 )
 from bcl_console.screens.help import HelpScreen, describe
+from bcl_console.services.platform.centres import centre_alert
 from bcl_console.services.platform.clock import set_training_clock
 from bcl_console.services.platform.events import Event
 from bcl_console.services.platform.runtime import Runtime
+from bcl_console.store import StoreError
 
 log = logging.getLogger(__name__)
 
 #: How often a console attached to another process's centre reads its screen again.
 ATTACHED_POLL_SECONDS = 3.0
+
+#: How often the console asks whether the two centres are well (an alert on any screen).
+CENTRE_ALERT_SECONDS = 5.0
 
 #: Signals that stop the console cleanly.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -117,6 +122,8 @@ class BclApp(App[int]):
             self.title = "BCL console — TRAINING CLOCK"
 
     def on_mount(self) -> None:
+        self._centre_alert: str | None = None
+        self.set_interval(CENTRE_ALERT_SECONDS, self._check_centre)
         if self._http_error:
             self.notify(self._http_error, title="HTTP API not started", severity="warning", timeout=10)
         if self._make_demo:
@@ -132,6 +139,23 @@ class BclApp(App[int]):
                 f"the others moved out or deceased ({summary.seconds:.1f} s).",
                 timeout=6,
             )
+
+    def _check_centre(self) -> None:
+        self.run_worker(self._centre_state(), group="centre-alert", exclusive=True, exit_on_error=False)
+
+    async def _centre_state(self) -> None:
+        """An alert on whichever screen is shown when the two centres' state turns bad (the
+        standby lost, this centre fenced …), once per change; and when it is well again."""
+        try:
+            alert = centre_alert(await self.runtime.centres.state())
+        except StoreError:
+            return
+        if alert != self._centre_alert:
+            if alert is not None:
+                self.notify(alert, title="Centres (W)", severity="error", timeout=30)
+            elif self._centre_alert is not None:
+                self.notify("the two centres are well again", title="Centres (W)")
+            self._centre_alert = alert
 
     def on_unmount(self) -> None:
         self._unsubscribe()

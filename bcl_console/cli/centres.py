@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING
 
 from bcl_console.cli.common import Common, actor, settings_from, with_runtime
 from bcl_console.cli.output import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, CliError, emit
-from bcl_console.services.platform.centres import METHODS, rejoined_document, state_document
+from bcl_console.services.platform.centres import (
+    METHODS,
+    centre_alert,
+    rejoined_document,
+    state_document,
+)
 from bcl_console.services.platform.keys import KeyMismatch, provision_keys
 from bcl_console.services.platform.runtime import Runtime
 from bcl_console.store.api import CentreState
@@ -43,6 +48,13 @@ def register(sub: Subparsers, common: Common) -> None:
     x.add_argument("--method", choices=METHODS, default="auto",
                    help="pg_rewind (needs data checksums or wal_log_hints), a fresh pg_basebackup, or auto: "
                         "rewind, else a base backup (default)")
+    x = csub.add_parser("sync", parents=common.json,
+                        help="at the active centre: wait for the standby (on) or serve on without it (off)")
+    x.add_argument("state", choices=("on", "off"),
+                   help="on: accepted writes wait for the standby --name again; off: the operator's decision "
+                        "to serve on while the standby is lost (RPO is no longer 0)")
+    x.add_argument("--name", default="standby", metavar="NAME", help="the standby's name (on; default standby)")
+    x.add_argument("--reason", default="", metavar="TEXT", help="why (off; required, audited)")
     x = csub.add_parser("init-standby", parents=common.json,
                         help="give this (standby) data directory the active centre's keys")
     x.add_argument("--keys-from", required=True, metavar="DIR",
@@ -67,6 +79,11 @@ def cmd_centre(args: argparse.Namespace) -> int:
 
             emit(args, rejoined_document(done), rejoined)
             return EXIT_OK
+        if args.action == "sync":
+            state = await runtime.centres.require_sync(
+                actor=actor(), standby=args.name if args.state == "on" else None, reason=args.reason)
+            emit(args, state_document(state), lambda: describe(state))
+            return EXIT_OK
         if args.action == "promote":
             state = await runtime.centres.promote(actor=actor(), force=args.force, reason=args.reason)
         else:
@@ -85,12 +102,9 @@ def describe(state: CentreState) -> None:
         return
     lag = "-" if r.lag_bytes is None else f"{r.lag_bytes:,} bytes, {r.lag_seconds or 0:.3f} s"
     print(f"replication: {r.state}   sync: {'yes' if r.sync else 'NO'}   lag: {lag}")
-    if r.state == "fenced":
-        print("warning: the other centre was promoted over this one: this centre refuses writes until "
-              "`centre rejoin --from URL` makes it the other's standby")
-    elif state.role == "active" and not r.sync:
-        print("warning: accepted writes are not waiting for a standby (sync lost): the other "
-              "centre must rejoin as the standby")
+    alert = centre_alert(state)
+    if alert is not None:
+        print(f"warning: {alert}")
 
 
 def _init_standby(args: argparse.Namespace) -> int:

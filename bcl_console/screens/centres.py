@@ -26,6 +26,7 @@ from bcl_console.domain.errors import InvalidInput
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
 from bcl_console.screens.widgets.table import sync_rows
+from bcl_console.services.platform.centres import centre_alert
 from bcl_console.services.platform.postgres_local import PostgresMissing
 from bcl_console.store import StoreError
 from bcl_console.store.api import CentreState
@@ -54,14 +55,9 @@ def state_text(state: CentreState) -> str:
     lag = "-" if r.lag_bytes is None else f"{r.lag_bytes:,} bytes, {r.lag_seconds or 0:.3f} s"
     sync = "[green]yes[/]" if r.sync else "[bold red]NO[/]"
     lines.append(f"replication: {escape(r.state)}   sync: {sync}   lag: {lag}")
-    if r.state == "fenced":
-        lines.append("[bold red]the other centre was promoted over this one: writes are refused until "
-                     "`centre rejoin --from URL`[/]")
-    elif state.role == "active" and not r.sync:
-        lines.append("[bold red]ALERT: sync lost — accepted writes do not wait for a standby; the other centre "
-                     "must rejoin[/]")
-    elif state.role == "standby" and not state.upstream_alive:
-        lines.append("[bold red]ALERT: not receiving from the active centre — if it is lost: centre promote[/]")
+    alert = centre_alert(state)
+    if alert is not None:
+        lines.append(f"[bold red]ALERT: {escape(alert)}[/]")
     return "\n".join(lines)
 
 

@@ -14,6 +14,10 @@ class SqliteCentre:
     async def promote(self, at: str, reason: str, audit: AuditEntry) -> int:
         raise StoreError("a centre on SQLite is a single centre: there is no standby to promote")
 
+    async def require_standby(self, name: str | None, at: str, audit: AuditEntry, *,
+                              within: float = 60) -> CentreState:
+        raise StoreError(_SINGLE)
+
     async def peer(self, url: str) -> CentreState:
         raise StoreError(_SINGLE)
 

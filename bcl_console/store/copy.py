@@ -36,7 +36,7 @@ from bcl_console.store.pg.db import PgDatabase, engine_error, masked
 
 #: Tables a SQLite centre has no counterpart of, kept as the target's migrations made them
 #: (the two centres' epochs: a copied centre starts at epoch 1).
-POSTGRESQL_ONLY = frozenset({"centre_epochs"})
+POSTGRESQL_ONLY = frozenset({"centre_epochs", "centre_sync"})
 
 #: Rows per COPY call (and per fetch from SQLite).
 CHUNK = 20_000

@@ -266,3 +266,72 @@ async def test_west_answers_reads_refuses_writes_and_takes_over_once_promoted(
         await east.stop()
         if "watcher" in locals():
             await watcher.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_east_serves_on_without_west_only_by_an_operators_decision(
+        tmp_path: Path, centres: tuple[LocalCluster, LocalCluster], backend: str) -> None:
+    from bcl_console.app import BclApp
+
+    east_pg, west_pg = centres
+    east_dir = tmp_path / "east"
+    east = Runtime(load_settings(str(east_dir), database_url=east_pg.url("bcl"), now=TEST_NOW.isoformat()))
+    await east.start()
+    try:
+        assert (await east.centres.state()).role == "single"  # nothing replicated yet
+        replicate(east_pg, west_pg)
+        state = await east.centres.state()
+        assert state.role == "active" and state.replication is not None and state.replication.sync
+
+        west_pg.stop("immediate")  # West's site is lost
+        for _ in range(100):
+            state = await east.centres.state()
+            if state.replication is not None and state.replication.state == "disconnected":
+                break
+            await asyncio.sleep(0.1)
+        assert state.replication is not None and not state.replication.sync
+        status = cli(east_dir, east_pg, "centre", "status")
+        assert "synchronous standby is lost" in status.stdout and "centre sync off" in status.stdout
+        # never silent: the console says so on whichever screen is shown
+        app = BclApp(east, make_demo=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(80):
+                await pilot.pause(0.1)
+                if any("synchronous standby is lost" in str(n.message) for n in app._notifications):
+                    break
+            assert any("synchronous standby is lost" in str(n.message) for n in app._notifications)
+
+        # a write waits for the lost standby: it is not answered accepted
+        waiting = asyncio.create_task(east.tokens.issue("kiosk", "waiting", actor=OP))
+        await asyncio.sleep(1.5)
+        assert not waiting.done()
+        unexplained = cli(east_dir, east_pg, "centre", "sync", "off")
+        assert unexplained.returncode == 3 and "--reason" in unexplained.stderr
+        assert not waiting.done()
+        decided = cli(east_dir, east_pg, "centre", "sync", "off", "--reason", "West's site is flooded", "--json")
+        assert decided.returncode == 0, decided.stderr
+        doc = json.loads(decided.stdout)
+        assert (doc["role"], doc["replication"]["state"], doc["replication"]["sync"]) == ("active", "none", False)
+        assert await asyncio.wait_for(waiting, 10)  # the operator's decision lets it through
+        trail = await east.municipalities.audit_trail(None, 2)
+        assert ("centre-sync-off", "none: West's site is flooded") in [(e.action, e.new_value) for e in trail]
+        assert "RPO is not 0" in cli(east_dir, east_pg, "centre", "status").stdout
+
+        # West is back (a standby again by itself): on again, refused while it is not streaming
+        early = cli(east_dir, east_pg, "centre", "sync", "on", "--name", "west")
+        assert early.returncode == 1 and "no standby named 'west' is streaming" in early.stderr
+        west_pg.start()
+        for _ in range(100):
+            if east_pg.psql("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "1":
+                break
+            await asyncio.sleep(0.1)
+        on = cli(east_dir, east_pg, "centre", "sync", "on", "--name", "west", "--json")
+        assert on.returncode == 0, on.stderr
+        assert json.loads(on.stdout)["replication"]["sync"] is True
+        await east.tokens.issue("kiosk", "waited-for", actor=OP)
+        assert pg_query(west_pg.url("bcl"), "SELECT count(*) FROM api_tokens WHERE subject = 'waited-for'") == [(1,)]
+        at_standby = cli(east_dir, west_pg, "centre", "sync", "off", "--reason", "x")  # West's database
+        assert at_standby.returncode == 3 and "standby" in at_standby.stderr
+    finally:
+        await east.stop()

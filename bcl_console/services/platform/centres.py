@@ -49,6 +49,25 @@ def state_document(state: CentreState) -> dict[str, Any]:
             "replication": None if state.replication is None else asdict(state.replication)}
 
 
+def centre_alert(state: CentreState) -> str | None:
+    """What an operator must hear about, on whichever screen: None when all is well."""
+    r = state.replication
+    if r is None:
+        return None
+    if r.state == "fenced":
+        return ("the other centre was promoted over this one: writes are refused until "
+                "`centre rejoin --from URL`")
+    if state.role == "active" and not r.sync and r.state == "disconnected":
+        return ("the synchronous standby is lost: accepted writes wait for it "
+                "(`centre sync off --reason TEXT` serves on without it)")
+    if state.role == "active" and not r.sync:
+        return ("accepted writes do not wait for a standby: RPO is not 0 until the other centre streams "
+                "from this one (`centre rejoin` there) and `centre sync on --name NAME` here")
+    if state.role == "standby" and not state.upstream_alive:
+        return "not receiving from the active centre: if it is lost, `centre promote`"
+    return None
+
+
 class CentreService:
     def __init__(self, store: Store, clock: Clock) -> None:
         self._store = store
@@ -81,6 +100,31 @@ class CentreService:
                            "centre-promote-forced" if force else "centre-promote", "epoch")
         await self._store.centre.promote(at, why, audit)
         return await self._store.centre.state()
+
+    async def require_sync(self, *, actor: Actor, standby: str | None, reason: str = "") -> CentreState:
+        """``centre sync on --name NAME`` / ``centre sync off --reason TEXT`` at the active
+        centre. Off is the operator's decision to serve on while the standby is lost
+        (accepted writes no longer wait for it: RPO is no longer 0 until it is on again);
+        it needs a reason. Refused (Conflict, exit 3, nothing changed) on a standby or a
+        single centre."""
+        if standby is None and not reason.strip():
+            raise InvalidInput("sync off needs --reason: say why the centre serves on without its standby",
+                               field="reason")
+        if standby is not None and not STANDBY_NAME.match(standby):
+            raise InvalidInput(f"--name {standby!r} is not a standby name: lower-case letters, digits and _",
+                               field="name")
+        state = await self._store.centre.state()
+        if state.role != "active":
+            raise Conflict(f"this centre is {'a single centre' if state.role == 'single' else 'a standby'}: "
+                           "only the active centre waits for a standby; nothing changed", code="not_active")
+        at = iso_now(self._clock)
+        if standby is None:
+            audit = AuditEntry(at, actor.name, actor.interface, None, "centre-sync-off", "synchronous_standby_names",
+                               state.peer, f"none: {reason.strip()}")
+        else:
+            audit = AuditEntry(at, actor.name, actor.interface, None, "centre-sync-on", "synchronous_standby_names",
+                               None, standby)
+        return await self._store.centre.require_standby(standby, at, audit)
 
     async def rejoin(self, source_url: str, *, actor: Actor, pgdata: str | None = None, name: str = "standby",
                      method: str = "auto", progress: Callable[[str], None] | None = None,

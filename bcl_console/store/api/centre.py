@@ -39,6 +39,13 @@ class CentreState:
 class CentreStore(Protocol):
     async def state(self) -> CentreState: ...
 
+    async def require_standby(self, name: str | None, at: str, audit: AuditEntry, *,
+                              within: float = 60) -> CentreState:
+        """At the active centre: wait for the standby ``name`` before answering a write
+        accepted (waiting until it is the synchronous standby), or, with None, stop waiting
+        for any (the operator's decision to serve on alone); audited."""
+        ...
+
     async def peer(self, url: str) -> CentreState:
         """The other centre's state, asked of its database at ``url`` (StoreUnavailable
         when it cannot be reached)."""

@@ -43,7 +43,8 @@ async def centre_state(conn: Conn, fenced: str | None = None) -> CentreState:
         "pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint AS bytes, "
         "extract(epoch FROM coalesce(replay_lag, interval '0'))::float8 AS seconds "
         "FROM pg_stat_replication ORDER BY (sync_state = 'sync') DESC LIMIT 1")
-    if row is None and not expected and epoch == 1:
+    decided = await conn.fetchrow("SELECT standby FROM centre_sync ORDER BY id DESC LIMIT 1")
+    if row is None and not expected and epoch == 1 and decided is None:
         return CentreState("single", epoch, None, None)
     if row is None:
         return CentreState("active", epoch, None, ReplicationState("disconnected" if expected else "none",
@@ -130,6 +131,42 @@ class PgCentre:
             return epoch
 
         return await self._db.write(record)
+
+    async def require_standby(self, name: str | None, at: str, audit: AuditEntry, *,
+                              within: float = 60) -> CentreState:
+        if name is not None and not _STANDBY_NAME.match(name):
+            raise StoreError(f"{name!r} is not a standby name (lower-case letters, digits and _)")
+
+        async def configure(conn: Conn) -> None:  # ALTER SYSTEM takes no parameters: the name is checked above
+            await conn.execute(f"ALTER SYSTEM SET synchronous_standby_names = '{name or ''}'")
+            await conn.execute("SELECT pg_reload_conf()")
+
+        async def record(conn: Conn) -> None:
+            await conn.execute("INSERT INTO centre_sync (at, standby, reason) VALUES ($1, $2, $3)",
+                               at, name, audit.new_value or "")
+            await append_audit(conn, audit)
+
+        if name is None:  # stop waiting first: the audit entry itself would wait for the lost standby
+            await self._db.outside_transaction(configure)
+            await self._db.write(record)
+            return await self.state()
+        async def streaming(conn: Conn) -> bool:
+            return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_stat_replication "
+                                            "WHERE application_name = $1 AND state = 'streaming')", name))
+
+        if not await self._db.outside_transaction(streaming):
+            raise StoreError(f"no standby named {name!r} is streaming from this centre: start it (or `centre "
+                             "rejoin` it) first, so that writes do not wait for nothing; nothing changed")
+        await self._db.write(record)
+        await self._db.outside_transaction(configure)
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            state = await self.state()
+            if state.replication is not None and state.replication.sync:
+                return state
+            if asyncio.get_running_loop().time() > deadline:
+                raise StoreError(f"the standby {name!r} did not become synchronous within {within:.0f} s")
+            await asyncio.sleep(0.1)
 
     async def peer(self, url: str) -> CentreState:
         conn = await _connect_peer(url)
