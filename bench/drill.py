@@ -58,6 +58,11 @@ def main() -> int:
                 rows.append(None)
                 continue
             d = json.loads(done.stdout)
+            if "verdict" not in d:  # the drill could not be run to its end: its one sentence
+                print(f"run {n:2d}: did not run to its end: {d.get('error', d)}", flush=True)
+                rows.append({"verdict": "error", "accepted": 0, "lost": 0, "duplicated": 0, "wrong_person": 0,
+                             "rto_seconds": None, "failover_s": None, "error": d.get("error")})
+                continue
             failover = d["west_promoted_at"] - d["east_killed_at"]
             rows.append({**d, "failover_s": failover, "wall_s": time.perf_counter() - started})
             print(f"run {n:2d}: {d['verdict']:4}  accepted {d['accepted']:4d}  lost {d['lost']}  duplicated "
@@ -67,7 +72,7 @@ def main() -> int:
                   flush=True)
     ran = [r for r in rows if r is not None]
     rtos = [r["rto_seconds"] for r in ran if r["rto_seconds"] is not None]
-    failovers = [r["failover_s"] for r in ran]
+    failovers = [r["failover_s"] for r in ran if r["failover_s"] is not None]
     passed = sum(r["verdict"] == "pass" for r in ran)
     summary = {
         "runs": args.runs, "passed": passed, "in_a_row": passed == args.runs,

@@ -24,7 +24,6 @@ The PostgreSQL server is one of the run's own (bench/pgserver.py), removed after
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import subprocess
 import sys
@@ -175,24 +174,10 @@ def child(code: str, *args: str) -> dict[str, float]:
 
 
 def make_delta(full: Path, target: Path, changes: int) -> None:
-    from bcl_console.services.linkage.batch_writer import write_csv, write_manifest
+    from bcl_console.services.linkage.batch_writer import address_delta
 
-    target.mkdir()
-    with (full / "residents.csv").open(encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader)
-        rows = []
-        for row in reader:
-            if row[header.index("status")] != "active":
-                continue
-            row[header.index("address")] = row[header.index("address")] + "の2"
-            rows.append([*row, "U"])
-            if len(rows) == changes:
-                break
-    manifest = json.loads((full / "manifest.json").read_text(encoding="utf-8"))
-    files = {"residents.csv": write_csv(target / "residents.csv", [*header, "change"], rows)}
-    write_manifest(target, municipality_code=CITY, sequence=manifest["sequence"] + 1, kind="delta",
-                   created_at=manifest["created_at"], files=files)
+    sequence = json.loads((full / "manifest.json").read_text(encoding="utf-8"))["sequence"] + 1
+    address_delta(full, target, sequence=sequence, changes=changes, address=lambda a: a + "の2")
 
 
 def measure(t: Path, store: str, url: str) -> dict[str, object]:

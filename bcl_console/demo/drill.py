@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import json
 import os
 import random
@@ -51,7 +50,7 @@ from bcl_console.clients.simulator import FlowRecord, Simulator, load_cards
 from bcl_console.config import ConfigError, Settings, load_settings
 from bcl_console.domain.fiscal import TOKYO
 from bcl_console.domain.municipality import State
-from bcl_console.services.linkage.batch_writer import write_csv, write_manifest
+from bcl_console.services.linkage.batch_writer import address_delta
 from bcl_console.services.platform.actor import Actor
 from bcl_console.services.platform.database import copy_centre
 from bcl_console.services.platform.keys import provision_keys
@@ -330,24 +329,8 @@ class Drill:
             await self._close(east)
 
     def _delta(self, full: Path, code: str, sequence: int, n: int) -> Path:
-        target = self.root / "batches" / f"{code}-{sequence:06d}"
-        target.mkdir(parents=True)
-        with (full / "residents.csv").open(encoding="utf-8", newline="") as fh:
-            reader = csv.reader(fh)
-            header = next(reader)
-            rows = []
-            for row in reader:
-                if row[header.index("status")] != "active":
-                    continue
-                row[header.index("address")] = f"{row[header.index('address')].split('（')[0]}（訓練{n}）"
-                rows.append([*row, "U"])
-                if len(rows) == CHANGES:
-                    break
-        manifest = json.loads((full / "manifest.json").read_text(encoding="utf-8"))
-        files = {"residents.csv": write_csv(target / "residents.csv", [*header, "change"], rows)}
-        write_manifest(target, municipality_code=code, sequence=sequence, kind="delta",
-                       created_at=manifest["created_at"], files=files)
-        return target
+        return address_delta(full, self.root / "batches" / f"{code}-{sequence:06d}", sequence=sequence,
+                             changes=CHANGES, address=lambda a: f"{a.split('（')[0]}（訓練{n}）")
 
     async def _feed(self, outbox: Path, batches: list[Path]) -> None:
         """One batch into the outbox every few seconds, as a municipality's server makes them."""

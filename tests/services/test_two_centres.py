@@ -286,11 +286,11 @@ async def test_east_serves_on_without_west_only_by_an_operators_decision(
         # a standby opens only on this program's schema (it cannot migrate: East does)
         (current,) = pg_query(east_pg.url("bcl"), "SELECT version FROM bcl_schema")[0]
         for version, says in ((current + 1, "newer than this program"), (current - 1, "older than this program")):
-            east_pg.psql(f"UPDATE bcl_schema SET version = {version}", "bcl")
+            pg_query(east_pg.url("bcl"), "UPDATE bcl_schema SET version = ?", version)
             refused = cli(east_dir, west_pg, "centre", "status")  # West's database
             assert refused.returncode == 2 and says in refused.stderr, refused.stderr
             assert len(refused.stderr.strip().splitlines()) == 1
-        east_pg.psql(f"UPDATE bcl_schema SET version = {current}", "bcl")
+        pg_query(east_pg.url("bcl"), "UPDATE bcl_schema SET version = ?", current)
         assert cli(east_dir, west_pg, "centre", "status").returncode == 0
 
         west_pg.stop("immediate")  # West's site is lost

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,3 +42,28 @@ def write_manifest(directory: Path, *, municipality_code: str, sequence: int, ki
         json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
     return manifest
+
+
+def address_delta(full: Path, target: Path, *, sequence: int, changes: int,
+                  address: Callable[[str], str]) -> Path:
+    """A delta batch in ``target`` (made) that moves the first ``changes`` active residents
+    of the full batch ``full`` to ``address(their address)``: what a municipality's server
+    sends after a few moves (the drill's deliveries, the linkage benchmark's delta)."""
+    target.mkdir(parents=True)
+    with (full / "residents.csv").open(encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        status, where = header.index("status"), header.index("address")
+        rows = []
+        for row in reader:
+            if row[status] != "active":
+                continue
+            row[where] = address(row[where])
+            rows.append([*row, "U"])
+            if len(rows) == changes:
+                break
+    manifest = json.loads((full / "manifest.json").read_text(encoding="utf-8"))
+    files = {"residents.csv": write_csv(target / "residents.csv", [*header, "change"], rows)}
+    write_manifest(target, municipality_code=manifest["municipality_code"], sequence=sequence, kind="delta",
+                   created_at=manifest["created_at"], files=files)
+    return target
