@@ -180,6 +180,10 @@ class Drill:
         self.root.mkdir(parents=True, mode=0o700)
         try:
             await self._run()
+        except BaseException as exc:
+            self.report.verdict = "fail"
+            self.report.problems.insert(0, f"the drill stopped before its end: {exc or type(exc).__name__}")
+            raise
         finally:
             self._say("cleanup", "stopping everything the drill started")
             await self._stop_everything()
@@ -249,7 +253,11 @@ class Drill:
         await self._check(west, journal, agent, code)
 
         # -- East comes back, refuses writes, and rejoins as West's standby -------------
-        await self._bring_east_back(east_dir, east_pg, west_pg, east_port, now, token)
+        try:
+            await self._bring_east_back(east_dir, east_pg, west_pg, east_port, now, token)
+        except (StoreError, DrillFailed, RuntimeError, OSError, aiohttp.ClientError, ValueError) as exc:
+            r.problems.append(f"East did not come back as West's standby: {exc}")
+            self._say("rejoin", f"East did not come back as West's standby: {exc}")
         r.verdict = "pass" if self._passes() else "fail"
 
     async def _clusters_up(self) -> tuple[LocalCluster, LocalCluster]:
