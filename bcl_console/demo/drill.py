@@ -105,6 +105,8 @@ class DrillReport:
     problems: list[str] = field(default_factory=list)
     #: Seconds since the drill began: East killed, West promoted, first completion at West.
     east_killed_at: float | None = None
+    #: When West's server was seen no longer receiving from East (the operator's cue).
+    west_lost_stream_at: float | None = None
     west_promoted_at: float | None = None
     kiosks: dict[str, Any] = field(default_factory=dict)
     batches: dict[str, int] = field(default_factory=dict)
@@ -395,6 +397,7 @@ class Drill:
             if time.monotonic() > deadline:
                 raise DrillFailed("West still received from East 30 s after East was killed")
             await asyncio.sleep(0.05)
+        self.report.west_lost_stream_at = self._t()
         await west.centres.promote(actor=DRILL)
 
     async def _watch_first_completion(self, journal: list[FlowRecord], died: float) -> None:
