@@ -67,7 +67,9 @@ def main() -> int:
             rows.append({**d, "failover_s": failover, "wall_s": time.perf_counter() - started})
             print(f"run {n:2d}: {d['verdict']:4}  accepted {d['accepted']:4d}  lost {d['lost']}  duplicated "
                   f"{d['duplicated']}  wrong person {d['wrong_person']}  RTO {d['rto_seconds']} s  "
-                  f"(promotion {failover:.2f} s; East killed at {d['east_killed_at']:.1f} s)  "
+                  f"(promotion {failover:.2f} s, of which seeing the stream lost "
+                  f"{(d.get('west_lost_stream_at') or d['east_killed_at']) - d['east_killed_at']:.2f} s; "
+                  f"East killed at {d['east_killed_at']:.1f} s)  "
                   f"rejoin {d['rejoin_method']}  {time.perf_counter() - started:.0f} s  load {loadavg()}",
                   flush=True)
     ran = [r for r in rows if r is not None]
