@@ -148,8 +148,8 @@ class BclApp(App[int]):
         standby lost, this centre fenced …), once per change; and when it is well again."""
         try:
             alert = centre_alert(await self.runtime.centres.state())
-        except StoreError:
-            return
+        except StoreError as exc:
+            alert = f"this centre's database cannot be asked its role: {exc}"
         if alert != self._centre_alert:
             if alert is not None:
                 self.notify(alert, title="Centres (W)", severity="error", timeout=30)

@@ -118,6 +118,9 @@ def _init_standby(args: argparse.Namespace) -> int:
         raise CliError(str(exc), EXIT_REJECTED, "keys_differ") from None
     except (FileNotFoundError, NotADirectoryError) as exc:
         raise CliError(str(exc), EXIT_USAGE, "usage") from None
+    except PermissionError as exc:
+        raise CliError(f"the keys cannot be read or written: {exc.filename}: {exc.strerror}", EXIT_USAGE,
+                       "usage") from None
 
     def human() -> None:
         if copied:

@@ -22,7 +22,7 @@ from bcl_console.demo.drill import (
     past_drills,
     summary_line,
 )
-from bcl_console.domain.errors import InvalidInput
+from bcl_console.domain.errors import DomainError, InvalidInput
 from bcl_console.screens.base import LiveScreen
 from bcl_console.screens.widgets import FormDialog, FormField
 from bcl_console.screens.widgets.table import sync_rows
@@ -103,7 +103,18 @@ class CentresScreen(LiveScreen):
             self.query_one("#centres-state", Static).update(
                 f"[bold red]this centre's database cannot be asked its role:[/] {escape(str(exc))}")
             return
-        self.query_one("#centres-state", Static).update(state_text(state))
+        text = state_text(state)
+        peer_url = self.runtime.settings.peer_url
+        if peer_url:  # the other centre, asked of its own database
+            try:
+                other = await self.runtime.centres.peer(peer_url)
+                r = other.replication
+                text += (f"\nthe other centre: [b]{other.role.upper()}[/b]   epoch {other.epoch}   "
+                         f"replication: {escape(r.state) if r else '-'}   sync: "
+                         f"{('yes' if r.sync else 'NO') if r else '-'}")
+            except StoreError as exc:
+                text += f"\n[bold red]the other centre cannot be reached:[/] {escape(str(exc))[:120]}"
+        self.query_one("#centres-state", Static).update(text)
 
     async def reload(self) -> None:
         self.read_state()
@@ -163,7 +174,8 @@ class CentresScreen(LiveScreen):
         try:
             self.running = Drill(self.runtime, seconds=seconds, on_event=self._event)
             report = await self.running.run()
-        except (PostgresMissing, ConfigError, DrillFailed) as exc:
+        except (PostgresMissing, ConfigError, DrillFailed, DomainError, StoreError, OSError, RuntimeError,
+                ValueError) as exc:
             self.drill_log.append(f"[bold red]{escape(str(exc))}[/]")
             self._show_log()
             self.notify(f"The drill could not be run: {exc}", severity="error", timeout=10)

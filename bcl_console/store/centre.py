@@ -21,6 +21,9 @@ class SqliteCentre:
     async def peer(self, url: str) -> CentreState:
         raise StoreError(_SINGLE)
 
+    async def same_system(self, url: str) -> bool:
+        raise StoreError(_SINGLE)
+
     async def checkpoint_peer(self, url: str) -> None:
         raise StoreError(_SINGLE)
 

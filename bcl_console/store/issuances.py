@@ -161,6 +161,11 @@ def by_idempotency(conn: sqlite3.Connection, operator: str, key: str) -> Idempot
     return IdempotentRequest(_record(row), row["body_sha256"], row["copies"]) if row else None
 
 
+def operator_requests(conn: sqlite3.Connection, operator: str) -> list[tuple[str, str | None, str]]:
+    return [(r[0], r[1], r[2]) for r in conn.execute(
+        "SELECT request_id, idempotency_key, state FROM issuances WHERE operator = ? ORDER BY id", (operator,))]
+
+
 def idempotency_conflict() -> Conflict:
     return Conflict("this Idempotency-Key was used with another body", code="idempotency_conflict")
 
@@ -308,6 +313,9 @@ class SqliteIssuances:
 
     async def by_idempotency(self, operator: str, key: str) -> IdempotentRequest | None:
         return await self._db.lookup(by_idempotency, operator, key)
+
+    async def operator_requests(self, operator: str) -> list[tuple[str, str | None, str]]:
+        return await self._db.read(operator_requests, operator)
 
     async def open_request(self, record: IssuanceRecord, *, session_id: str, idempotency_key: str,
                            body_sha256: str, copies: int) -> IssuanceRecord:

@@ -79,7 +79,7 @@ def test_init_standby_gives_the_standby_the_active_centres_keys(demo_template: P
     done = bcl(west, "centre", "init-standby", "--keys-from", str(east), "--json", timeout=60)
     assert done.returncode == 0, done.stderr
     copied = json.loads(done.stdout)["copied"]
-    assert "backup.key" in copied and "document-signing.key" in copied
+    assert {"backup.key", "document-signing.key", "centre-ca.crt", "jpki-ca.pem", "jpki-ca-key.pem"} <= set(copied)
     for name in copied:
         assert (west / "keys" / name).read_bytes() == (east / "keys" / name).read_bytes()
         assert (west / "keys" / name).stat().st_mode & 0o077 == 0
@@ -95,3 +95,33 @@ def test_init_standby_gives_the_standby_the_active_centres_keys(demo_template: P
     assert (other / "keys" / "backup.key").read_bytes() == before
     missing = bcl(other, "centre", "init-standby", "--keys-from", str(tmp_path / "nowhere"), timeout=60)
     assert missing.returncode == 2 and "holds no centre's keys" in missing.stderr
+
+
+@pytest.mark.slow
+def test_a_drill_that_fails_half_way_stops_everything_it_started(demo_template: Path, tmp_path: Path) -> None:
+    """PostgreSQL installed without pg_basebackup: East's cluster runs and holds the copy of
+    the centre when West cannot be made. The drill says why in one sentence (exit 1), its
+    report says it failed, and nothing it started is left running or on disk."""
+    reason = missing_reason()
+    if reason:
+        skip_or_fail(reason)
+    from bcl_console.services.platform.postgres_local import find_bindir
+
+    real = find_bindir()
+    partial = tmp_path / "bin"
+    partial.mkdir()
+    partial.chmod(0o755)  # the server's own user runs them
+    for tool in ("initdb", "pg_ctl", "postgres", "psql", "pg_isready"):
+        (partial / tool).symlink_to(real / tool)
+    data = tmp_path / "trainer"
+    shutil.copytree(demo_template, data)
+    done = bcl(data, "drill", "two-centres", "--seconds", "8", env={"BCL_PG_BINDIR": str(partial)})
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert "could not be run" in lines[-1] and "pg_basebackup" in lines[-1], lines
+    (root,) = (data / "drills").iterdir()
+    report = json.loads((root / "report.json").read_text())
+    assert report["verdict"] == "fail" and "pg_basebackup" in report["problems"][0]
+    assert processes_under(root) == []
+    assert not (root / "east-pg").exists() and not (root / "west-pg").exists() and not (root / "east").exists()
+    assert (root / "east-pg.log").exists()  # the log of the cluster that ran is kept

@@ -25,7 +25,7 @@ from bcl_console.store.api import AuditEntry, CentreState, Store
 log = logging.getLogger(__name__)
 
 #: How a standby is named to its primary (``application_name``, ``synchronous_standby_names``).
-STANDBY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+STANDBY_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 METHODS = ("auto", "rewind", "basebackup")
 
 
@@ -76,6 +76,10 @@ class CentreService:
     async def state(self) -> CentreState:
         return await self._store.centre.state()
 
+    async def peer(self, url: str) -> CentreState:
+        """The other centre's state, asked of its database."""
+        return await self._store.centre.peer(url)
+
     async def promote(self, *, actor: Actor, force: bool = False, reason: str = "") -> CentreState:
         """Make this standby the active centre with the next epoch. Refused (Conflict, CLI
         exit 3, nothing changed) on an active or single centre, and on a standby still
@@ -110,7 +114,7 @@ class CentreService:
         if standby is None and not reason.strip():
             raise InvalidInput("sync off needs --reason: say why the centre serves on without its standby",
                                field="reason")
-        if standby is not None and not STANDBY_NAME.match(standby):
+        if standby is not None and not STANDBY_NAME.fullmatch(standby):
             raise InvalidInput(f"--name {standby!r} is not a standby name: lower-case letters, digits and _",
                                field="name")
         state = await self._store.centre.state()
@@ -137,7 +141,7 @@ class CentreService:
         is not the active centre, when this centre is a standby already, and when this
         centre is active with an epoch not older than the other's."""
         say = progress or (lambda _message: None)
-        if not STANDBY_NAME.match(name):
+        if not STANDBY_NAME.fullmatch(name):
             raise InvalidInput(f"--name {name!r} is not a standby name: lower-case letters, digits and _ "
                                "(starting with a letter)", field="name")
         if method not in METHODS:
@@ -155,10 +159,13 @@ class CentreService:
             raise Conflict(f"this centre is a standby already (epoch {state.epoch}, "
                            f"{state.replication.state if state.replication else '-'}); nothing changed",
                            code="already_standby")
-        if state.role == "active" and state.epoch >= peer.epoch:
-            raise Conflict(f"this centre is active with epoch {state.epoch} and the other's is {peer.epoch}: "
+        if state.epoch >= peer.epoch:
+            raise Conflict(f"this centre's epoch is {state.epoch} and the other's is {peer.epoch}: "
                            "it was not promoted over this one, so it is the other that must rejoin; "
                            "nothing changed", code="not_superseded")
+        if not await self._store.centre.same_system(source_url):
+            raise Conflict("the server at --from was not made from this centre's (another PostgreSQL system "
+                           "identifier): it is not this centre's pair; nothing changed", code="not_pair")
         directory = pgdata or await self._store.centre.data_directory()
         try:
             server = await asyncio.to_thread(ServerDirectory, Path(directory))
@@ -167,13 +174,18 @@ class CentreService:
         source = with_application_name(source_url, name)
         say(f"stopping this centre's server ({directory})")
         await asyncio.to_thread(server.stop)
+        outcome: dict[str, bool] = {"damaged": False}
         try:
-            used = await self._bring_onto(server, source_url, source, method, say)
+            used = await self._bring_onto(server, source_url, source, method, say, outcome)
         except BaseException:
-            try:  # as it was, if its files still allow it
-                await asyncio.to_thread(server.start)
-            except RuntimeError as exc:
-                log.error("this centre's server did not start again: %s", exc)
+            if outcome["damaged"]:  # a rewind stopped half-way: these files must not run as a primary
+                log.error("this centre's server is left stopped: a rewind stopped half-way through its files; "
+                          "run centre rejoin again with --method basebackup")
+            else:
+                try:  # as it was: nothing was changed in its files
+                    await asyncio.to_thread(server.start)
+                except RuntimeError as exc:
+                    log.error("this centre's server did not start again: %s", exc)
             raise
         say("starting it again as the active centre's standby")
         try:
@@ -188,25 +200,38 @@ class CentreService:
         return Rejoined(used, await self._state_when_streaming(within), active)
 
     async def _bring_onto(self, server: ServerDirectory, source_url: str, source: str, method: str,
-                          say: Callable[[str], None]) -> str:
+                          say: Callable[[str], None], outcome: dict[str, bool]) -> str:
+        """``rewind`` or ``basebackup``; ``outcome["damaged"]`` once this server's files may be
+        half rewritten (a rewind that failed after it began writing, and no base backup)."""
         if method in ("auto", "rewind"):
-            # a promoted server's control file names its new timeline only after a checkpoint:
-            # without one, pg_rewind would find "no rewind required" and the standby would
-            # never follow the active centre's history
-            await self._store.centre.checkpoint_peer(source_url)
-            say("pg_rewind: copying what changed since the two centres parted")
             try:
-                await asyncio.to_thread(server.rewind, source)
-                return "rewind"
-            except RuntimeError as exc:
+                # a promoted server's control file names its new timeline only after a
+                # checkpoint: without one, pg_rewind would find "no rewind required" and the
+                # standby would never follow the active centre's history
+                await self._store.centre.checkpoint_peer(source_url)
+                say("pg_rewind --dry-run: can this centre's files be rewound?")
+                await asyncio.to_thread(server.rewind, source, dry_run=True)
+            except (RuntimeError, StoreError) as exc:
                 if method == "rewind":
-                    raise StoreError(f"pg_rewind could not bring this centre onto the active centre: {exc}") from exc
-                log.warning("pg_rewind could not be used (%s); making a fresh base backup", exc)
+                    raise StoreError(f"pg_rewind cannot bring this centre onto the active centre: {exc}") from exc
+                log.warning("pg_rewind cannot be used (%s); making a fresh base backup", exc)
+            else:
+                say("pg_rewind: copying what changed since the two centres parted")
+                try:
+                    await asyncio.to_thread(server.rewind, source)
+                    return "rewind"
+                except RuntimeError as exc:
+                    outcome["damaged"] = True
+                    if method == "rewind":
+                        raise StoreError(f"pg_rewind failed half-way: {exc}; run centre rejoin again with "
+                                         "--method basebackup") from exc
+                    log.warning("pg_rewind failed half-way (%s); making a fresh base backup", exc)
         say("pg_basebackup: copying the active centre's files afresh")
         try:
             await asyncio.to_thread(server.copy_afresh, source)
-        except RuntimeError as exc:
+        except (RuntimeError, OSError) as exc:
             raise StoreError(f"the base backup of the active centre failed: {exc}") from exc
+        outcome["damaged"] = False
         return "basebackup"
 
     async def _state_when_streaming(self, within: float) -> CentreState:

@@ -150,6 +150,12 @@ class KeyStore:
         return (self.directory / SIGNING_CERT_FILE).read_bytes() + (self.directory / CA_CERT_FILE).read_bytes()
 
 
+#: A centre's key files, as ``KeyStore`` and the test JPKI CA (``services.issuance.pki``)
+#: keep them: what a standby must share with the active centre, and nothing else.
+CENTRE_KEY_FILES = (BACKUP_KEY_FILE, CA_KEY_FILE, CA_CERT_FILE, SIGNING_KEY_FILE, SIGNING_CERT_FILE,
+                    "jpki-ca-key.pem", "jpki-ca.pem")
+
+
 def provision_keys(source: Path, target: Path) -> list[str]:
     """``centre init-standby``: give the standby centre (``target``, its keys directory)
     the active centre's keys (``source``: its data directory or its keys directory), so
@@ -158,8 +164,11 @@ def provision_keys(source: Path, target: Path) -> list[str]:
     KeyMismatch (nothing changed) when ``target`` holds keys of its own that differ."""
     if not (source / BACKUP_KEY_FILE).is_file() and (source / "keys" / BACKUP_KEY_FILE).is_file():
         source = source / "keys"
-    names = sorted(p.name for p in source.iterdir() if p.is_file() and not p.name.startswith(".")) \
-        if source.is_dir() else []
+    names = [n for n in CENTRE_KEY_FILES if (source / n).is_file()] if source.is_dir() else []
+    linked = [n for n in names if (source / n).is_symlink()]
+    if linked:
+        raise KeyMismatch(f"{source} holds keys that are links to other files ({', '.join(linked)}): copy the "
+                          "key files themselves; nothing changed")
     if BACKUP_KEY_FILE not in names or SIGNING_CERT_FILE not in names:
         raise FileNotFoundError(f"{source} holds no centre's keys ({BACKUP_KEY_FILE}, {SIGNING_CERT_FILE}): "
                                 "name the active centre's data directory or its keys directory")

@@ -14,6 +14,7 @@ cluster of this module is for this machine's own processes.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -25,6 +26,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 
 class PostgresMissing(RuntimeError):
@@ -114,7 +116,13 @@ class LocalCluster:
     def _tool(self, name: str, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
         assert self.bindir is not None
         cmd = [*self._prefix, str(self.bindir / name), *args]
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=self.directory)
+        cwd = self.directory if self.directory.is_dir() else "/"
+        try:
+            result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+        except OSError as exc:
+            raise RuntimeError(f"{name} cannot be run: {exc.strerror or exc}: {exc.filename or cmd[0]}") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise RuntimeError(f"{name} did not finish within {timeout:.0f} s") from exc
         if check and result.returncode != 0:
             raise RuntimeError(f"{name} failed (exit {result.returncode}): "
                                f"{(result.stderr or result.stdout).strip()[-600:]}")
@@ -149,8 +157,9 @@ class LocalCluster:
                    timeout=600)
 
     def start(self, *, wait: float = 30) -> None:
-        options = [f"-p {self.port}", "-c listen_addresses=127.0.0.1",
-                   f"-c unix_socket_directories={self.directory}"]
+        # a Unix socket's path has at most 107 bytes: under a deep directory, TCP only
+        sockets = str(self.directory) if len(str(self.directory)) + len(f"/.s.PGSQL.{self.port}") <= 100 else "''"
+        options = [f"-p {self.port}", "-c listen_addresses=127.0.0.1", f"-c unix_socket_directories={sockets}"]
         for name, value in (self.settings or {}).items():
             options.append(f"-c {name}={value}")
         self._tool("pg_ctl", "-D", str(self.data), "-l", str(self.log_file), "-o", " ".join(options),
@@ -189,6 +198,17 @@ class LocalCluster:
 
 class NotADataDirectory(ValueError):
     """A path that is not a PostgreSQL data directory on this machine."""
+
+
+def without_password(url: str) -> tuple[str, str | None]:
+    """``url`` without its password, and the password: a command line is visible to every
+    user of the machine (``ps``), the environment of a process is not."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url, None
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc)), unquote(parts.password)
 
 
 def with_application_name(url: str, name: str) -> str:
@@ -236,9 +256,18 @@ class ServerDirectory:
         ours = self.data.parent / "server.log"  # a LocalCluster's
         return ours if ours.exists() else self.data / "startup.log"
 
-    def _tool(self, name: str, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _tool(self, name: str, *args: str, timeout: float = 600, check: bool = True,
+              password: str | None = None) -> subprocess.CompletedProcess[str]:
         cmd = [*self._prefix, str(self.bindir / name), *args]
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd="/")
+        env = {**os.environ, "PGPASSWORD": password} if password else None
+        if password and self._prefix:  # runuser starts a clean environment: hand it over explicitly
+            cmd = [*self._prefix, "env", f"PGPASSWORD={password}", str(self.bindir / name), *args]
+        try:
+            result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd="/", env=env)
+        except OSError as exc:
+            raise RuntimeError(f"{name} cannot be run: {exc.strerror or exc}: {exc.filename or cmd[0]}") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise RuntimeError(f"{name} did not finish within {timeout:.0f} s") from exc
         if check and result.returncode != 0:
             said = "; ".join(line for line in (result.stderr or result.stdout).splitlines() if line.strip())
             raise RuntimeError(f"{name} failed (exit {result.returncode}): {said[-900:]}")
@@ -256,12 +285,15 @@ class ServerDirectory:
                    " ".join(shlex.quote(o) for o in self._options), "-w", "-t", str(int(wait)), "start",
                    timeout=wait + 30)
 
-    def rewind(self, source: str) -> str:
+    def rewind(self, source: str, *, dry_run: bool = False) -> str:
         """``pg_rewind`` this (stopped) server onto ``source``'s timeline and write the
         standby's settings (``-R``): only the blocks that changed since the two parted
-        are copied. Needs data checksums or ``wal_log_hints`` on this server."""
-        return self._tool("pg_rewind", f"--target-pgdata={self.data}", f"--source-server={source}",
-                          "--write-recovery-conf").stderr.strip()
+        are copied. Needs data checksums or ``wal_log_hints`` on this server, and its WAL
+        back to where the two parted. ``dry_run`` changes nothing (whether it can)."""
+        conninfo, password = without_password(source)
+        return self._tool("pg_rewind", f"--target-pgdata={self.data}", f"--source-server={conninfo}",
+                          "--write-recovery-conf", *(["--dry-run"] if dry_run else []),
+                          password=password).stderr.strip()
 
     def copy_afresh(self, source: str) -> None:
         """Replace this (stopped) server's files by a new base backup of ``source`` as its
@@ -277,7 +309,9 @@ class ServerDirectory:
             self.data.mkdir(mode=mode)
             if self._uid is not None and self._gid is not None:
                 os.chown(self.data, self._uid, self._gid)
-            self._tool("pg_basebackup", "-D", str(self.data), "-R", "-X", "stream", "-c", "fast", "-d", source)
+            conninfo, password = without_password(source)
+            self._tool("pg_basebackup", "-D", str(self.data), "-R", "-X", "stream", "-c", "fast", "-d", conninfo,
+                       password=password)
         except BaseException:
             shutil.rmtree(self.data, ignore_errors=True)
             aside.rename(self.data)
@@ -291,16 +325,22 @@ class ServerDirectory:
 
 def kill_server(cluster_data: Path) -> list[int]:
     """SIGKILL a server and every process it started, at once (a machine lost, not a
-    shutdown); the pids killed."""
+    shutdown); the pids signalled. pg_ctl starts the postmaster in a session of its own,
+    so its process group is the server: one signal reaches a backend forked a moment ago
+    too; the postmaster's children found are signalled as well, in case it was not."""
     try:
         postmaster = int((cluster_data / "postmaster.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return []
-    children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()
-    pids = [postmaster, *(int(p) for p in children)]
+    pids = [postmaster]
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(postmaster) == postmaster:
+            os.killpg(postmaster, signal.SIGKILL)
+    for path in Path("/proc").glob("[0-9]*/stat"):  # its children (procps not needed)
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int(path.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                pids.append(int(path.parent.name))
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     return pids

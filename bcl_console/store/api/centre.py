@@ -51,6 +51,11 @@ class CentreStore(Protocol):
         when it cannot be reached)."""
         ...
 
+    async def same_system(self, url: str) -> bool:
+        """Whether the server at ``url`` was made from the same cluster as this centre's
+        (PostgreSQL's system identifier): a standby is only ever rejoined to its own pair."""
+        ...
+
     async def checkpoint_peer(self, url: str) -> None:
         """A CHECKPOINT at the other centre's server: a server promoted a moment ago says its
         new timeline in its control file only after one, and ``pg_rewind`` reads it there."""

@@ -138,6 +138,11 @@ class IssuanceStore(Protocol):
 
     async def by_idempotency(self, operator: str, key: str) -> IdempotentRequest | None: ...
 
+    async def operator_requests(self, operator: str) -> list[tuple[str, str | None, str]]:
+        """Every request of one kiosk operator: (request id, Idempotency-Key, state), oldest
+        first (the two-centres drill checks them against what its kiosks were answered)."""
+        ...
+
     async def open_request(self, record: IssuanceRecord, *, session_id: str, idempotency_key: str,
                            body_sha256: str, copies: int) -> IssuanceRecord:
         """A store request awaiting payment; a concurrent retry with the same key that

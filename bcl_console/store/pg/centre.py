@@ -5,6 +5,7 @@ from PostgreSQL's own views (``pg_is_in_recovery``, ``pg_stat_replication`` on t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from dataclasses import replace
@@ -99,6 +100,14 @@ async def _connect_peer(url: str) -> asyncpg.Connection:
     return conn
 
 
+async def _set_standby_names(conn: Conn, names: str) -> None:
+    """``synchronous_standby_names`` (ALTER SYSTEM takes no parameters: names are checked)."""
+    if names and not all(_STANDBY_NAME.fullmatch(n.strip()) for n in names.split(",")):
+        raise StoreError(f"{names!r} is not a list of standby names")
+    await conn.execute(f"ALTER SYSTEM SET synchronous_standby_names = '{names}'")
+    await conn.execute("SELECT pg_reload_conf()")
+
+
 async def _epoch(conn: Conn) -> int:
     return int(await conn.fetchval("SELECT coalesce(max(epoch), 1) FROM centre_epochs"))
 
@@ -134,12 +143,11 @@ class PgCentre:
 
     async def require_standby(self, name: str | None, at: str, audit: AuditEntry, *,
                               within: float = 60) -> CentreState:
-        if name is not None and not _STANDBY_NAME.match(name):
+        if name is not None and not _STANDBY_NAME.fullmatch(name):
             raise StoreError(f"{name!r} is not a standby name (lower-case letters, digits and _)")
 
-        async def configure(conn: Conn) -> None:  # ALTER SYSTEM takes no parameters: the name is checked above
-            await conn.execute(f"ALTER SYSTEM SET synchronous_standby_names = '{name or ''}'")
-            await conn.execute("SELECT pg_reload_conf()")
+        async def configure(conn: Conn) -> None:
+            await _set_standby_names(conn, name or "")
 
         async def record(conn: Conn) -> None:
             await conn.execute("INSERT INTO centre_sync (at, standby, reason) VALUES ($1, $2, $3)",
@@ -177,6 +185,17 @@ class PgCentre:
         finally:
             await conn.close()
 
+    async def same_system(self, url: str) -> bool:
+        async def ours(conn: Conn) -> int:
+            return int(await conn.fetchval("SELECT system_identifier FROM pg_control_system()"))
+
+        conn = await _connect_peer(url)
+        try:
+            theirs = int(await conn.fetchval("SELECT system_identifier FROM pg_control_system()"))
+        finally:
+            await conn.close()
+        return theirs == await self._db.outside_transaction(ours)
+
     async def checkpoint_peer(self, url: str) -> None:
         conn = await _connect_peer(url)
         try:
@@ -194,20 +213,29 @@ class PgCentre:
 
     async def name_standby(self, url: str, name: str, at: str, audit: AuditEntry, *,
                            within: float = 60) -> CentreState:
-        if not _STANDBY_NAME.match(name):
+        if not _STANDBY_NAME.fullmatch(name):
             raise StoreError(f"{name!r} is not a standby name (lower-case letters, digits and _)")
         conn = await _connect_peer(url)
         try:
-            deadline = asyncio.get_running_loop().time() + within
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + within
+            # first streaming, and only then waited for: naming a standby that never comes
+            # would make every write at the active centre wait for it
+            while not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_stat_replication "
+                                          "WHERE application_name = $1 AND state = 'streaming')", name):
+                if loop.time() > deadline:
+                    raise StoreError(f"the standby {name!r} did not stream from {masked(url)} within "
+                                     f"{within:.0f} s; the active centre does not wait for it")
+                await asyncio.sleep(0.1)
+            before = str(await conn.fetchval("SELECT current_setting('synchronous_standby_names')"))
+            await _set_standby_names(conn, name)
             while await conn.fetchval("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_replication "
                                       "WHERE application_name = $1 AND sync_state = 'sync')", name):
-                current = str(await conn.fetchval("SELECT current_setting('synchronous_standby_names')"))
-                if current.strip() != name:  # ALTER SYSTEM takes no parameters: the name is checked above
-                    await conn.execute(f"ALTER SYSTEM SET synchronous_standby_names = '{name}'")
-                    await conn.execute("SELECT pg_reload_conf()")
-                if asyncio.get_running_loop().time() > deadline:
+                if loop.time() > deadline:
+                    with contextlib.suppress(StoreError):  # as it was: writes must not hang
+                        await _set_standby_names(conn, before.strip())
                     raise StoreError(f"the standby {name!r} did not become the synchronous standby of "
-                                     f"{masked(url)} within {within:.0f} s")
+                                     f"{masked(url)} within {within:.0f} s; its setting is as it was")
                 await asyncio.sleep(0.1)
             async with conn.transaction():
                 await append_audit(conn, replace(audit, new_value=name))
@@ -218,4 +246,4 @@ class PgCentre:
             await conn.close()
 
 
-_STANDBY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_STANDBY_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")

@@ -166,6 +166,11 @@ async def by_idempotency(conn: Conn, operator: str, key: str) -> IdempotentReque
     return IdempotentRequest(_record(row), row["body_sha256"], row["copies"]) if row else None
 
 
+async def operator_requests(conn: Conn, operator: str) -> list[tuple[str, str | None, str]]:
+    return [(r[0], r[1], r[2]) for r in await conn.fetch(
+        "SELECT request_id, idempotency_key, state FROM issuances WHERE operator = $1 ORDER BY id", operator)]
+
+
 def idempotency_conflict() -> Conflict:
     return Conflict("this Idempotency-Key was used with another body", code="idempotency_conflict")
 
@@ -313,6 +318,9 @@ class PgIssuances:
 
     async def by_idempotency(self, operator: str, key: str) -> IdempotentRequest | None:
         return await self._db.lookup(by_idempotency, operator, key)
+
+    async def operator_requests(self, operator: str) -> list[tuple[str, str | None, str]]:
+        return await self._db.read(operator_requests, operator)
 
     async def open_request(self, record: IssuanceRecord, *, session_id: str, idempotency_key: str,
                            body_sha256: str, copies: int) -> IssuanceRecord:
