@@ -28,6 +28,7 @@ Everything it started is stopped at the end, whatever happens; the clusters are 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import os
@@ -193,6 +194,9 @@ class Drill:
     async def run(self) -> DrillReport:
         find_bindir()  # PostgresMissing, in one sentence, before anything is made
         self.root.mkdir(parents=True, mode=0o700)
+        # whatever ends this process before the drill's own cleanup (a console quit while
+        # it runs, a second Ctrl-C), its servers and serves are stopped on the way out
+        atexit.register(self._stop_processes)
         try:
             try:
                 await self._run()
@@ -552,13 +556,12 @@ class Drill:
                 await task
         self._tasks.clear()
         await asyncio.shield(asyncio.to_thread(self._stop_processes))
+        atexit.unregister(self._stop_processes)
         for runtime in list(self._runtimes):
             await self._close(runtime)
-        if not self.keep:
-            for name in ("east", "west", "outbox", "export", "batches"):
-                await asyncio.to_thread(shutil.rmtree, self.root / name, True)
 
     def _stop_processes(self) -> None:
+        """Idempotent: run by the cleanup, and at exit if that was cut short."""
         for proc in self._serves.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -582,6 +585,9 @@ class Drill:
                     shutil.copy(cluster.log_file, self.root / f"{cluster.directory.name}.log")
             if not self.keep:
                 shutil.rmtree(cluster.directory, True)
+        if not self.keep:
+            for name in ("east", "west", "outbox", "export", "batches"):
+                shutil.rmtree(self.root / name, True)
 
 
 def summary_line(report: DrillReport) -> str:
