@@ -30,6 +30,8 @@ CLI: dict[str, tuple[str, ...]] = {
     "DisasterScreen": ("bcl-console disaster …", "bcl-console resident find NAME"),
     "StagesScreen": ("bcl-console teststage run|confirm|show",),
     "LayoutsScreen": ("bcl-console layout list|stage|retest|activate",),
+    "CentresScreen": ("bcl-console centre status|promote|rejoin|sync|init-standby",
+                      "bcl-console drill two-centres [--seconds S]"),
 }
 
 

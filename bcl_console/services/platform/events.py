@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -183,11 +184,11 @@ class EventBus:
         self._channel = None
         if self._listener is not None:
             listener, self._listener = self._listener, None
-            listener.cancel()
-            try:
-                await listener
-            except asyncio.CancelledError:
-                pass
+            while not listener.done():  # a cancellation lost in a race is asked for again
+                listener.cancel()
+                await asyncio.wait({listener}, timeout=1)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                listener.result()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop

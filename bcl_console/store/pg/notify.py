@@ -83,10 +83,15 @@ class PgChannel:
                     on_resync()
                 first = False
                 while not lost.is_set():
+                    # asyncio.timeout, not wait_for: on 3.11 a wait_for whose inner await
+                    # finishes as the task is cancelled swallows the cancellation, and a
+                    # listener busy with notifications then outlived its runtime's stop
                     try:
-                        await asyncio.wait_for(lost.wait(), PING)
+                        async with asyncio.timeout(PING):
+                            await lost.wait()
                     except TimeoutError:
-                        await asyncio.wait_for(conn.execute("SELECT 1"), PING)
+                        async with asyncio.timeout(PING):
+                            await conn.execute("SELECT 1")
             except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("events from other processes: connection lost (%s); retrying", exc)
             finally:
