@@ -10,7 +10,9 @@ of the transaction stays and it is run again, a few times, before the caller hea
 more than once.
 
 Reads run in a REPEATABLE READ, READ ONLY transaction (one snapshot, as a read on
-SQLite's WAL sees). Inside a transaction an error aborts it: a function that expects a
+SQLite's WAL sees); a ``lookup`` (a function of one statement) runs with no transaction
+around it, since one statement is its own snapshot: two round trips fewer (BEGIN,
+COMMIT) on every point read of a kiosk's flow. Inside a transaction an error aborts it: a function that expects a
 statement to fail (a duplicate key it tolerates) wraps it in ``conn.transaction()``,
 which asyncpg makes a savepoint.
 
@@ -148,6 +150,15 @@ def _day_in(value: object) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """What a connection needs before it goes back to the pool. asyncpg has already rolled
+    back any transaction left open; its default reset query (``pg_advisory_unlock_all()``,
+    ``CLOSE ALL``, ``UNLISTEN *``, ``RESET ALL``) would be one more round trip per use, for
+    session state this program never leaves on a pooled connection: no session-level
+    advisory lock (only ``pg_advisory_xact_lock``), no cursor outside a transaction, no
+    LISTEN (the events listener has its own connection), no session ``SET``."""
+
+
 async def _setup_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("timestamptz", schema="pg_catalog", encoder=_instant_in,
                               decoder=_instant_out, format="text")
@@ -211,7 +222,7 @@ class PgDatabase:
         database and one whose schema is newer than this program."""
         try:
             self._pool = await asyncpg.create_pool(
-                self.url, min_size=1, max_size=self.pool_size, init=_setup_connection, timeout=10,
+                self.url, min_size=1, max_size=self.pool_size, init=_setup_connection, reset=_keep_session, timeout=10,
                 command_timeout=300,
                 server_settings={"TimeZone": "UTC", "DateStyle": "ISO", "application_name": "bcl-console"})
         except BaseException as exc:
@@ -330,14 +341,16 @@ class PgDatabase:
 
     async def write_committed(self, fn: Callable[Concatenate[Conn, P], Awaitable[T]], *args: P.args,
                               **kwargs: P.kwargs) -> T:
-        """Like ``write``, in READ COMMITTED: for a fact whose every statement is exact by
-        itself under any concurrency (one DELETE … RETURNING that takes a single-use row,
-        one UPDATE … RETURNING on a counter row that its lock serializes), where
-        SERIALIZABLE would only make a burst of callers undo and run again."""
-        return await self._write("read_committed", fn, *args, **kwargs)
+        """Like ``write``, for a fact of ONE statement that is exact by itself under any
+        concurrency (one DELETE … RETURNING that takes a single-use row, one INSERT … ON
+        CONFLICT DO UPDATE … RETURNING on a counter row that its lock serializes): run
+        with no transaction around it (READ COMMITTED, committed when it returns; two
+        round trips fewer), where SERIALIZABLE would only make a burst of callers undo and
+        run again."""
+        return await self._write(None, fn, *args, **kwargs)
 
-    async def _write(self, isolation: str, fn: Callable[Concatenate[Conn, P], Awaitable[T]], *args: P.args,
-                     **kwargs: P.kwargs) -> T:
+    async def _write(self, isolation: str | None, fn: Callable[Concatenate[Conn, P], Awaitable[T]],
+                     *args: P.args, **kwargs: P.kwargs) -> T:
         pool = self._require()
         if self.fenced is not None:
             await self._still_fenced(pool)
@@ -345,8 +358,11 @@ class PgDatabase:
             await self._still_standby(pool)
         for attempt in range(WRITE_ATTEMPTS):
             try:
-                async with pool.acquire() as conn, conn.transaction(isolation=isolation):
-                    return await fn(conn, *args, **kwargs)
+                async with pool.acquire() as conn:
+                    if isolation is None:  # one statement: its own transaction
+                        return await fn(conn, *args, **kwargs)
+                    async with conn.transaction(isolation=isolation):
+                        return await fn(conn, *args, **kwargs)
             except asyncpg.PostgresError as exc:
                 if exc.sqlstate not in _RETRY or attempt == WRITE_ATTEMPTS - 1:
                     raise engine_error(exc, self.url) from exc
@@ -367,7 +383,17 @@ class PgDatabase:
         except (TimeoutError, asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
             raise engine_error(exc, self.url) from exc
 
-    lookup = read
+    async def lookup(self, fn: Callable[Concatenate[Conn, P], Awaitable[T]], *args: P.args,
+                     **kwargs: P.kwargs) -> T:
+        """Run ``fn(conn, *args)``, a read of ONE statement, with no transaction around it
+        (that statement is its own snapshot). A function of several statements that must
+        agree with one another is a ``read``."""
+        pool = self._require()
+        try:
+            async with pool.acquire() as conn:
+                return await fn(conn, *args, **kwargs)
+        except (TimeoutError, asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            raise engine_error(exc, self.url) from exc
 
     async def outside_transaction(self, fn: Callable[Concatenate[Conn, P], Awaitable[T]], *args: P.args,
                                   **kwargs: P.kwargs) -> T:

@@ -219,8 +219,9 @@ async def certificate_source(conn: Conn, resident_code: str, ctype: CertificateT
 
 
 async def route(conn: Conn, code: str) -> Route | None:
-    m = await muni_store.get_municipality(conn, code)
-    return None if m is None else Route(m, await muni_store.get_fees(conn, code))
+    """One statement (a ``lookup``)."""
+    found = await muni_store.municipality_and_fees(conn, code)
+    return None if found is None else Route(*found)
 
 
 async def mark_issued(conn: Conn, d: IssuedDocumentPath, audit: AuditEntry | None = None) -> bool:
@@ -301,7 +302,7 @@ class PgIssuances:
 
     async def certificate_source(self, resident_code: str, ctype: CertificateType, options: dict[str, Any],
                                  municipality_code: str | None) -> CertificateSource:
-        return await self._db.lookup(certificate_source, resident_code, ctype, options, municipality_code)
+        return await self._db.read(certificate_source, resident_code, ctype, options, municipality_code)
 
     async def record_issued(self, record: IssuanceRecord) -> None:
         await self._db.write(insert_issued, record)

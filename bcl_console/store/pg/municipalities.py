@@ -28,14 +28,23 @@ from bcl_console.store.api import (
 from bcl_console.store.pg.audit import append_audit
 from bcl_console.store.pg.db import Conn, PgDatabase
 
+#: A municipality's row with what its ``Municipality`` needs besides, in one statement: the
+#: plan's override, the failure drill, and the stages whose newest run passed (or was
+#: recorded as not required), asked only when there is a plan.
 _SELECT = (
-    "SELECT code, name, kind, population, hosting, server_url, service_start, hours_open, "
-    "hours_close, suspended, suspension_reason, prefecture, mayor, "
-    "(SELECT p.override_reason IS NOT NULL FROM onboarding_plans p WHERE p.municipality_code = municipalities.code) "
-    "AS plan_override, "
-    "EXISTS (SELECT 1 FROM failure_drills d WHERE d.municipality_code = municipalities.code) AS drill "
-    "FROM municipalities"
+    "SELECT m.code, m.name, m.kind, m.population, m.hosting, m.server_url, m.service_start, m.hours_open, "
+    "m.hours_close, m.suspended, m.suspension_reason, m.prefecture, m.mayor, "
+    "p.override_reason IS NOT NULL AS plan_override, "
+    "EXISTS (SELECT 1 FROM failure_drills d WHERE d.municipality_code = m.code) AS drill, "
+    "CASE WHEN p.municipality_code IS NOT NULL THEN ARRAY("
+    "  SELECT s.stage FROM (SELECT DISTINCT ON (r.stage) r.stage, r.outcome FROM stage_runs r "
+    "    WHERE r.municipality_code = m.code ORDER BY r.stage, r.id DESC) s "
+    "  WHERE s.outcome IN ('passed', 'not-required')) END AS passed_stages"
 )
+_FROM = " FROM municipalities m LEFT JOIN onboarding_plans p ON p.municipality_code = m.code"
+#: The fees a municipality charges where they differ from the defaults, beside its row.
+_FEES = ("(SELECT coalesce(array_agg(f.cert_type || '=' || f.yen), '{}') FROM municipality_fees f "
+         "WHERE f.municipality_code = m.code) AS fees")
 
 
 async def passed_stage_set(conn: Conn, code: str) -> set[Stage]:
@@ -47,10 +56,10 @@ async def passed_stage_set(conn: Conn, code: str) -> set[Stage]:
     return {Stage(s) for s, o in latest.items() if o in (Outcome.PASSED.value, Outcome.NOT_REQUIRED.value)}
 
 
-async def _from_row(conn: Conn, row: asyncpg.Record) -> Municipality:
+def _from_row(row: asyncpg.Record) -> Municipality:
     hosting = Hosting(row["hosting"])
-    has_plan = row["plan_override"] is not None
-    passed = await passed_stage_set(conn, row["code"]) if has_plan else set()
+    has_plan = row["passed_stages"] is not None
+    passed = {Stage(s) for s in row["passed_stages"] or ()}
     awaiting = go_live_blockers(hosting, has_plan, passed, bool(row["plan_override"]))
     return Municipality(
         code=row["code"], name=row["name"], kind=Kind(row["kind"]), population=row["population"],
@@ -60,6 +69,14 @@ async def _from_row(conn: Conn, row: asyncpg.Record) -> Municipality:
         suspension_reason=row["suspension_reason"], prefecture=row["prefecture"], mayor=row["mayor"],
         awaiting_stages=tuple(s.value for s in awaiting), failure_drill=bool(row["drill"]),
     )
+
+
+def _fees_of(row: asyncpg.Record) -> dict[CertificateType, int]:
+    fees = dict(DEFAULT_FEES)
+    for pair in row["fees"]:
+        cert_type, yen = pair.rsplit("=", 1)
+        fees[CertificateType(cert_type)] = int(yen)
+    return fees
 
 
 async def insert_municipality(conn: Conn, m: Municipality, created_at: str) -> None:
@@ -73,13 +90,20 @@ async def insert_municipality(conn: Conn, m: Municipality, created_at: str) -> N
 
 
 async def get_municipality(conn: Conn, code: str) -> Municipality | None:
-    row = await conn.fetchrow(f"{_SELECT} WHERE code = $1", code)  # noqa: S608 - constant text
-    return None if row is None else await _from_row(conn, row)
+    """One statement (a ``lookup``)."""
+    row = await conn.fetchrow(f"{_SELECT}{_FROM} WHERE m.code = $1", code)  # noqa: S608 - constant text
+    return None if row is None else _from_row(row)
+
+
+async def municipality_and_fees(conn: Conn, code: str) -> tuple[Municipality, dict[CertificateType, int]] | None:
+    """A municipality with the fees it charges, in one statement (a ``lookup``)."""
+    row = await conn.fetchrow(f"{_SELECT}, {_FEES}{_FROM} WHERE m.code = $1", code)  # noqa: S608 - constant text
+    return None if row is None else (_from_row(row), _fees_of(row))
 
 
 async def list_municipalities(conn: Conn) -> list[Municipality]:
-    rows = await conn.fetch(f'{_SELECT} ORDER BY code COLLATE "C"')  # noqa: S608 - constant text
-    return [await _from_row(conn, r) for r in rows]
+    rows = await conn.fetch(f'{_SELECT}{_FROM} ORDER BY m.code COLLATE "C"')  # noqa: S608 - constant text
+    return [_from_row(r) for r in rows]
 
 
 async def get_fees(conn: Conn, code: str) -> dict[CertificateType, int]:
@@ -129,12 +153,11 @@ async def add_municipality(conn: Conn, m: Municipality, audit: AuditEntry) -> Fe
 
 
 async def municipalities_with_fees(conn: Conn) -> list[tuple[Municipality, Fees]]:
-    return [(m, await get_fees(conn, m.code)) for m in await list_municipalities(conn)]
+    rows = await conn.fetch(f'{_SELECT}, {_FEES}{_FROM} ORDER BY m.code COLLATE "C"')  # noqa: S608 - constant text
+    return [(_from_row(r), _fees_of(r)) for r in rows]
 
 
-async def municipality_with_fees(conn: Conn, code: str) -> tuple[Municipality, Fees] | None:
-    m = await get_municipality(conn, code)
-    return None if m is None else (m, await get_fees(conn, code))
+municipality_with_fees = municipality_and_fees
 
 
 async def change_control(conn: Conn, code: str, control: Control, audit: AuditEntry) -> bool:

@@ -14,14 +14,16 @@ from bcl_console.store.pg.db import Conn, PgDatabase
 
 
 async def open_challenge(conn: Conn, c: ChallengeRecord, now: str, max_open: int) -> None:
-    await conn.execute("DELETE FROM relay_challenges WHERE expires_at < $1", now)
-    await conn.execute("DELETE FROM relay_sessions WHERE expires_at < $1", now)
-    await conn.execute("INSERT INTO relay_challenges (challenge_id, operator, nonce, expires_at) "
-                       "VALUES ($1,$2,$3,$4)", c.challenge_id, c.operator, c.nonce, c.expires_at)
-    await conn.execute("DELETE FROM relay_challenges WHERE id <= (SELECT max(id) FROM relay_challenges) - $1",
-                       max_open)
-    await conn.execute("DELETE FROM relay_sessions WHERE id <= (SELECT max(id) FROM relay_sessions) - $1",
-                       max_open)
+    """The new challenge, with the expired challenges and sessions cleared and each table
+    kept to its newest ``max_open`` rows: one statement, one round trip (the sub-statements
+    share one snapshot, so the new row counts in ``+ 1``)."""
+    await conn.execute(
+        "WITH old_challenges AS (DELETE FROM relay_challenges WHERE expires_at < $1 "
+        "  OR id <= (SELECT max(id) FROM relay_challenges) + 1 - $5), "
+        "old_sessions AS (DELETE FROM relay_sessions WHERE expires_at < $1 "
+        "  OR id <= (SELECT max(id) FROM relay_sessions) - $5) "
+        "INSERT INTO relay_challenges (challenge_id, operator, nonce, expires_at) VALUES ($2,$3,$4,$6)",
+        now, c.challenge_id, c.operator, c.nonce, max_open, c.expires_at)
 
 
 async def take_challenge(conn: Conn, challenge_id: str) -> ChallengeRecord | None:
