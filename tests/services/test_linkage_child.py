@@ -5,8 +5,11 @@ reading it in the process."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
+import threading
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ import pytest
 
 from bcl_console.config import load_settings
 from bcl_console.domain.linkage import Problems
-from bcl_console.services.linkage.batch_rows import BatchReadFailed, chunks
+from bcl_console.services.linkage.batch_rows import READ_AHEAD, BatchReadFailed, _ReadAhead, chunks
 from bcl_console.services.linkage.batch_source import open_source
 from bcl_console.services.linkage.service import read_manifest
 from bcl_console.services.platform.actor import Actor
@@ -107,3 +110,52 @@ async def test_without_an_interpreter_to_start_the_batch_is_read_in_process(
     here, child = await link_both_ways(tmp_path, FIX / "valid-full")
     assert child == here and here["result"]["outcome"] == "applied"
     assert "cannot start a batch reader" in caplog.text
+
+
+def test_the_child_reads_ahead_while_the_writer_holds_a_chunk_and_stops_when_it_leaves(tmp_path: Path) -> None:
+    batch = make_batch(tmp_path / "b", sequence=2, n=40_000)  # eight chunks of residents, then seals, taxes
+    problems = Problems()
+    source = open_source(batch, problems)
+    assert source is not None
+    manifest = read_manifest(source, problems)
+    assert manifest is not None
+    before = {t.name for t in threading.enumerate()}
+    with chunks(source, batch, manifest, date(2026, 6, 17), in_child=True) as rows:
+        first = next(rows)
+        assert isinstance(rows, _ReadAhead)
+        deadline = time.monotonic() + 20
+        # the writer holds the first chunk; the child goes on validating the next ones
+        while rows.waiting() < READ_AHEAD and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert rows.waiting() == READ_AHEAD
+        children = psutil_children()
+        assert children
+    assert first.file == "residents.csv" and len(first.rows) == 5_000
+    # the caller left early: the child was ended and the reading thread is gone
+    assert all(not alive(pid) for pid in children)
+    assert "linkage-read-ahead" not in {t.name for t in threading.enumerate()} - before
+    with chunks(source, batch, manifest, date(2026, 6, 17), in_child=True) as rows:
+        assert sum(len(c.rows) for c in rows) == sum(e.records for e in manifest.files.values())
+    source.close()
+
+
+def psutil_children() -> list[int]:
+    """This process's child processes (from /proc)."""
+    me = str(os.getpid())
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -22,9 +22,11 @@ import logging
 import operator
 import os
 import pickle
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -285,17 +287,91 @@ def chunks(source: BatchSource, path: Path | None, manifest: Manifest, today: da
             yield read_chunks(source, manifest, today)
             return
         assert child.stdin is not None and child.stdout is not None
+        ahead: _ReadAhead | None = None
         try:
             pickle.dump((str(path), manifest, today), child.stdin)
             child.stdin.close()
-            yield _received(child, errors)
+            ahead = _ReadAhead(_received(child, errors))
+            yield ahead
         finally:
+            if ahead is not None and not ahead.finished():
+                child.kill()  # the writer gave up: the pipe closes and the reading thread ends
+                ahead.stop()
             child.stdout.close()  # a child still writing gets a broken pipe and ends
             try:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+
+
+#: Chunks received from the reading child ahead of the writer (about 5 MB each in memory).
+READ_AHEAD = 4
+
+
+class _ReadAhead:
+    """The child's chunks, received on a thread of their own up to ``READ_AHEAD`` ahead of
+    the writer. Without it the child could only run as far ahead as the pipe holds (64
+    KiB, a fraction of one chunk): it validated while the database waited and waited
+    while the database wrote. Errors (``BatchReadFailed``) reach the writer in order."""
+
+    _END = object()
+
+    def __init__(self, received: Iterator[Chunk]) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=READ_AHEAD)
+        self._stopping = threading.Event()
+        self._done = threading.Event()
+        self._ended = False
+        self._thread = threading.Thread(target=self._run, args=(received,), name="linkage-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self._stopping.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, received: Iterator[Chunk]) -> None:
+        try:
+            for chunk in received:
+                if not self._put(chunk):
+                    return
+            self._put(self._END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the writer, which raises it
+            self._put(exc)
+        finally:
+            self._done.set()
+
+    def __iter__(self) -> _ReadAhead:
+        return self
+
+    def __next__(self) -> Chunk:
+        if self._ended:
+            raise StopIteration
+        item = self._queue.get()
+        if item is self._END:
+            self._ended = True
+            raise StopIteration
+        if isinstance(item, BaseException):
+            self._ended = True
+            raise item
+        return item  # type: ignore[return-value]
+
+    def waiting(self) -> int:
+        """Chunks received and not yet taken by the writer."""
+        return self._queue.qsize()
+
+    def finished(self) -> bool:
+        """Whether the thread has received everything (or failed) and ended."""
+        return self._done.is_set() and not self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Stop receiving (the child has been killed) and wait for the thread."""
+        self._stopping.set()
+        self._thread.join(timeout=15)
 
 
 _CHILD = "import sys; from bcl_console.services.linkage.batch_rows import _child_main; sys.exit(_child_main())"
