@@ -96,6 +96,12 @@ def _feed(h: Any, row: Sequence[Any]) -> None:
     h.update(b"\x1e")
 
 
+#: The intermediate DB's references that PostgreSQL checks once per statement, by triggers
+#: (migration 0006_bulk_references.sql), where a foreign key would check every row.
+REFERENCES_BY_TRIGGER: dict[str, set[str]] = {
+    "residents": {"municipalities"}, "seals": {"residents", "seal_impressions"}, "taxes": {"residents"}}
+
+
 async def _tables_in_order(conn: asyncpg.Connection) -> list[str]:
     """The schema's tables, each after every table it refers to (and issuances after
     settlements)."""
@@ -112,6 +118,10 @@ async def _tables_in_order(conn: asyncpg.Connection) -> list[str]:
     # of a closed year is late or counted, not its year's): the closed years come first
     if "issuances" in refs and "settlements" in refs:
         refs["issuances"].add("settlements")
+    # references checked per statement by triggers, not by foreign keys (PostgreSQL migration 6)
+    for child, parents in REFERENCES_BY_TRIGGER.items():
+        if child in refs:
+            refs[child] |= parents & set(tables)
     ordered: list[str] = []
     while refs:
         ready = sorted(t for t, parents in refs.items() if not parents - set(ordered))

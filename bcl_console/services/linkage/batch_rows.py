@@ -306,7 +306,7 @@ def chunks(source: BatchSource, path: Path | None, manifest: Manifest, today: da
 
 
 #: Chunks received from the reading child ahead of the writer (about 5 MB each in memory).
-READ_AHEAD = 4
+READ_AHEAD = 2
 
 
 class _ReadAhead:
