@@ -19,7 +19,7 @@ ALTER TABLE seals DROP CONSTRAINT seals_municipality_code_resident_code_fkey;
 ALTER TABLE seals DROP CONSTRAINT seals_impression_sha256_fkey;
 ALTER TABLE taxes DROP CONSTRAINT taxes_municipality_code_resident_code_fkey;
 
--- The referring side: new rows (INSERT, COPY, or an UPDATE of the referring columns).
+-- The referring side: new rows (INSERT, COPY).
 CREATE FUNCTION bcl_residents_refer() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     missing text;
@@ -74,22 +74,14 @@ END $$;
 
 CREATE TRIGGER residents_refer_insert AFTER INSERT ON residents
     REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION bcl_residents_refer();
-CREATE TRIGGER residents_refer_update AFTER UPDATE ON residents
-    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION bcl_residents_refer();
 CREATE TRIGGER seals_refer_insert AFTER INSERT ON seals
-    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION bcl_residents_of_others();
-CREATE TRIGGER seals_refer_update AFTER UPDATE ON seals
     REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION bcl_residents_of_others();
 CREATE TRIGGER seals_impression_insert AFTER INSERT ON seals
     REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION bcl_seals_impressions();
-CREATE TRIGGER seals_impression_update AFTER UPDATE ON seals
-    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION bcl_seals_impressions();
 CREATE TRIGGER taxes_refer_insert AFTER INSERT ON taxes
     REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION bcl_residents_of_others();
-CREATE TRIGGER taxes_refer_update AFTER UPDATE ON taxes
-    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION bcl_residents_of_others();
 
--- The referred side: rows deleted (or their key changed) while something still refers to them.
+-- The referred side: rows deleted while something still refers to them.
 CREATE FUNCTION bcl_referred() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     found_in text;
@@ -129,13 +121,78 @@ END $$;
 
 CREATE TRIGGER municipalities_referred_delete AFTER DELETE ON municipalities
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION bcl_referred();
-CREATE TRIGGER municipalities_referred_update AFTER UPDATE ON municipalities
-    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION bcl_referred();
 CREATE TRIGGER residents_referred_delete AFTER DELETE ON residents
-    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION bcl_referred();
-CREATE TRIGGER residents_referred_update AFTER UPDATE ON residents
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION bcl_referred();
 CREATE TRIGGER seal_impressions_referred_delete AFTER DELETE ON seal_impressions
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION bcl_referred();
-CREATE TRIGGER seal_impressions_referred_update AFTER UPDATE ON seal_impressions
-    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION bcl_referred();
+
+-- An UPDATE that changes a key or a reference (this program never makes one: a resident's
+-- code, a municipality's code, a seal's impression stay what they were made with) is
+-- checked row by row. A row trigger with a WHEN clause costs nothing on the UPDATEs that
+-- change other columns (a delta's changes, a municipality's hours), where a statement
+-- trigger would run for each of them.
+CREATE FUNCTION bcl_key_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'residents' THEN
+        PERFORM 1 FROM municipalities m WHERE m.code = NEW.municipality_code FOR KEY SHARE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'insert or update on table "residents" violates foreign key "residents_municipality_code_fkey"'
+                USING ERRCODE = 'foreign_key_violation';
+        END IF;
+        IF (OLD.municipality_code, OLD.resident_code) IS DISTINCT FROM (NEW.municipality_code, NEW.resident_code)
+           AND NOT EXISTS (SELECT 1 FROM residents r WHERE r.municipality_code = OLD.municipality_code
+                                                       AND r.resident_code = OLD.resident_code)
+           AND (EXISTS (SELECT 1 FROM seals s WHERE s.municipality_code = OLD.municipality_code
+                                                AND s.resident_code = OLD.resident_code)
+                OR EXISTS (SELECT 1 FROM taxes t WHERE t.municipality_code = OLD.municipality_code
+                                                   AND t.resident_code = OLD.resident_code)) THEN
+            RAISE EXCEPTION 'update or delete on table "residents" violates a foreign key of table "seals" or "taxes"'
+                USING ERRCODE = 'foreign_key_violation';
+        END IF;
+    ELSIF TG_TABLE_NAME IN ('seals', 'taxes') THEN
+        PERFORM 1 FROM residents r WHERE r.municipality_code = NEW.municipality_code
+                                     AND r.resident_code = NEW.resident_code FOR KEY SHARE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'insert or update on table "%" violates foreign key "%_municipality_code_resident_code_fkey"',
+                            TG_TABLE_NAME, TG_TABLE_NAME
+                USING ERRCODE = 'foreign_key_violation';
+        END IF;
+        IF TG_TABLE_NAME = 'seals' THEN
+            PERFORM 1 FROM seal_impressions i WHERE i.sha256 = NEW.impression_sha256 FOR KEY SHARE;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'insert or update on table "seals" violates foreign key "seals_impression_sha256_fkey"'
+                    USING ERRCODE = 'foreign_key_violation';
+            END IF;
+        END IF;
+    ELSIF TG_TABLE_NAME = 'municipalities' THEN
+        IF NOT EXISTS (SELECT 1 FROM municipalities m WHERE m.code = OLD.code)
+           AND EXISTS (SELECT 1 FROM residents r WHERE r.municipality_code = OLD.code) THEN
+            RAISE EXCEPTION 'update or delete on table "municipalities" violates a foreign key of table "residents"'
+                USING ERRCODE = 'foreign_key_violation';
+        END IF;
+    ELSIF TG_TABLE_NAME = 'seal_impressions' THEN
+        IF NOT EXISTS (SELECT 1 FROM seal_impressions i WHERE i.sha256 = OLD.sha256)
+           AND EXISTS (SELECT 1 FROM seals s WHERE s.impression_sha256 = OLD.sha256) THEN
+            RAISE EXCEPTION 'update or delete on table "seal_impressions" violates a foreign key of table "seals"'
+                USING ERRCODE = 'foreign_key_violation';
+        END IF;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER residents_key_changed AFTER UPDATE ON residents FOR EACH ROW
+    WHEN ((OLD.municipality_code, OLD.resident_code) IS DISTINCT FROM (NEW.municipality_code, NEW.resident_code))
+    EXECUTE FUNCTION bcl_key_changed();
+CREATE TRIGGER seals_key_changed AFTER UPDATE ON seals FOR EACH ROW
+    WHEN ((OLD.municipality_code, OLD.resident_code, OLD.impression_sha256)
+          IS DISTINCT FROM (NEW.municipality_code, NEW.resident_code, NEW.impression_sha256))
+    EXECUTE FUNCTION bcl_key_changed();
+CREATE TRIGGER taxes_key_changed AFTER UPDATE ON taxes FOR EACH ROW
+    WHEN ((OLD.municipality_code, OLD.resident_code) IS DISTINCT FROM (NEW.municipality_code, NEW.resident_code))
+    EXECUTE FUNCTION bcl_key_changed();
+CREATE TRIGGER municipalities_key_changed AFTER UPDATE ON municipalities FOR EACH ROW
+    WHEN (OLD.code IS DISTINCT FROM NEW.code)
+    EXECUTE FUNCTION bcl_key_changed();
+CREATE TRIGGER seal_impressions_key_changed AFTER UPDATE ON seal_impressions FOR EACH ROW
+    WHEN (OLD.sha256 IS DISTINCT FROM NEW.sha256)
+    EXECUTE FUNCTION bcl_key_changed();
