@@ -395,16 +395,9 @@ class PgDatabase:
         except (TimeoutError, asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
             raise engine_error(exc, self.url) from exc
 
-    async def outside_transaction(self, fn: Callable[Concatenate[Conn, P], Awaitable[T]], *args: P.args,
-                                  **kwargs: P.kwargs) -> T:
-        """Run ``fn(conn, *args)`` on a connection of its own with no transaction around it
-        (server administration: ``ALTER SYSTEM`` refuses to run inside one)."""
-        pool = self._require()
-        try:
-            async with pool.acquire() as conn:
-                return await fn(conn, *args, **kwargs)
-        except (TimeoutError, asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
-            raise engine_error(exc, self.url) from exc
+    #: Server administration (``ALTER SYSTEM`` refuses to run inside a transaction) runs
+    #: the same way: on a connection of its own with no transaction around it.
+    outside_transaction = lookup
 
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
