@@ -185,7 +185,7 @@ async def copy_sqlite_to_postgres(
 async def _copy(source: sqlite3.Connection, conn: asyncpg.Connection,
                 progress: Callable[[str, int, int], None] | None, data_dir: Path) -> list[TableCopy]:
     results: list[TableCopy] = []
-    async with conn.transaction():
+    async with conn.transaction(isolation="read_committed"):
         tables = [t for t in await _tables_in_order(conn) if t not in POSTGRESQL_ONLY]
         for table in tables:
             if await conn.fetchval(f'SELECT EXISTS (SELECT 1 FROM "{table}")'):  # noqa: S608 - catalogue name

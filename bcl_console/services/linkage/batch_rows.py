@@ -365,8 +365,8 @@ class _ReadAhead:
         return self._queue.qsize()
 
     def finished(self) -> bool:
-        """Whether the thread has received everything (or failed) and ended."""
-        return self._done.is_set() and not self._thread.is_alive()
+        """Whether the thread has received everything (or failed): it is ending."""
+        return self._done.is_set()
 
     def stop(self) -> None:
         """Stop receiving (the child has been killed) and wait for the thread."""
@@ -383,7 +383,7 @@ def _received(child: subprocess.Popen[bytes], errors: IO[bytes]) -> Iterator[Chu
     while True:
         try:
             message = pickle.load(stream)  # noqa: S301 - our own child, over a private pipe
-        except EOFError:
+        except (EOFError, pickle.UnpicklingError):  # the child ended, or died mid-chunk
             code = child.wait()
             errors.seek(0)
             said = errors.read().decode("utf-8", "replace").strip().splitlines()

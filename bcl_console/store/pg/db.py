@@ -224,7 +224,10 @@ class PgDatabase:
             self._pool = await asyncpg.create_pool(
                 self.url, min_size=1, max_size=self.pool_size, init=_setup_connection, reset=_keep_session, timeout=10,
                 command_timeout=300,
-                server_settings={"TimeZone": "UTC", "DateStyle": "ISO", "application_name": "bcl-console"})
+                server_settings={"TimeZone": "UTC", "DateStyle": "ISO", "application_name": "bcl-console",
+                                 # what a statement with no transaction around it runs in
+                                 # (``lookup``, ``write_committed``), whatever the server's default
+                                 "default_transaction_isolation": "read committed"})
         except BaseException as exc:
             err = engine_error(exc)
             if isinstance(err, StoreUnavailable):

@@ -12,7 +12,19 @@
 --
 -- Concurrency is the foreign keys' too: the inserting side locks the rows it refers to
 -- FOR KEY SHARE (a concurrent delete of them waits, then the check sees the outcome), and
--- every write of this program is SERIALIZABLE besides.
+-- every write of these tables by this program is SERIALIZABLE besides (PgDatabase.write),
+-- where PostgreSQL's serializable checking catches what one snapshot cannot see. A
+-- foreign key also sees rows committed after its transaction's snapshot; these checks see
+-- the snapshot, which is exact under READ COMMITTED (a snapshot per statement) and under
+-- SERIALIZABLE, not under REPEATABLE READ: a write there is refused.
+
+CREATE FUNCTION bcl_references_isolation() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('transaction_isolation') = 'repeatable read' THEN
+        RAISE EXCEPTION 'residents, seals, taxes, seal impressions and municipalities are written in READ COMMITTED or SERIALIZABLE transactions only'
+            USING ERRCODE = 'feature_not_supported';
+    END IF;
+END $$;
 
 ALTER TABLE residents DROP CONSTRAINT residents_municipality_code_fkey;
 ALTER TABLE seals DROP CONSTRAINT seals_municipality_code_resident_code_fkey;
@@ -24,6 +36,7 @@ CREATE FUNCTION bcl_residents_refer() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     missing text;
 BEGIN
+    PERFORM bcl_references_isolation();
     PERFORM 1 FROM municipalities m WHERE m.code IN (SELECT DISTINCT municipality_code FROM added) FOR KEY SHARE;
     SELECT a.municipality_code INTO missing FROM (SELECT DISTINCT municipality_code FROM added) a
      WHERE NOT EXISTS (SELECT 1 FROM municipalities m WHERE m.code = a.municipality_code) LIMIT 1;
@@ -39,6 +52,7 @@ CREATE FUNCTION bcl_residents_of_others() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     missing record;
 BEGIN
+    PERFORM bcl_references_isolation();
     PERFORM 1 FROM residents r
       JOIN (SELECT DISTINCT municipality_code, resident_code FROM added) a
         ON r.municipality_code = a.municipality_code AND r.resident_code = a.resident_code
@@ -62,6 +76,7 @@ CREATE FUNCTION bcl_seals_impressions() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     missing text;
 BEGIN
+    PERFORM bcl_references_isolation();
     PERFORM 1 FROM seal_impressions i WHERE i.sha256 IN (SELECT DISTINCT impression_sha256 FROM added) FOR KEY SHARE;
     SELECT a.impression_sha256 INTO missing FROM (SELECT DISTINCT impression_sha256 FROM added) a
      WHERE NOT EXISTS (SELECT 1 FROM seal_impressions i WHERE i.sha256 = a.impression_sha256) LIMIT 1;
@@ -86,6 +101,7 @@ CREATE FUNCTION bcl_referred() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     found_in text;
 BEGIN
+    PERFORM bcl_references_isolation();
     IF TG_TABLE_NAME = 'municipalities' THEN
         IF EXISTS (SELECT 1 FROM gone g WHERE NOT EXISTS (SELECT 1 FROM municipalities m WHERE m.code = g.code)
                      AND EXISTS (SELECT 1 FROM residents r WHERE r.municipality_code = g.code)) THEN
@@ -133,6 +149,7 @@ CREATE TRIGGER seal_impressions_referred_delete AFTER DELETE ON seal_impressions
 -- trigger would run for each of them.
 CREATE FUNCTION bcl_key_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM bcl_references_isolation();
     IF TG_TABLE_NAME = 'residents' THEN
         PERFORM 1 FROM municipalities m WHERE m.code = NEW.municipality_code FOR KEY SHARE;
         IF NOT FOUND THEN
@@ -196,3 +213,32 @@ CREATE TRIGGER municipalities_key_changed AFTER UPDATE ON municipalities FOR EAC
 CREATE TRIGGER seal_impressions_key_changed AFTER UPDATE ON seal_impressions FOR EACH ROW
     WHEN (OLD.sha256 IS DISTINCT FROM NEW.sha256)
     EXECUTE FUNCTION bcl_key_changed();
+
+-- TRUNCATE: a referred table may be emptied only together with the tables referring to it
+-- (the wipe truncates them all in one statement; AFTER TRUNCATE runs once all are empty).
+CREATE FUNCTION bcl_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    found_in text;
+BEGIN
+    IF TG_TABLE_NAME = 'municipalities' AND EXISTS (SELECT 1 FROM residents) THEN
+        found_in := 'residents';
+    ELSIF TG_TABLE_NAME = 'residents' AND EXISTS (SELECT 1 FROM seals) THEN
+        found_in := 'seals';
+    ELSIF TG_TABLE_NAME = 'residents' AND EXISTS (SELECT 1 FROM taxes) THEN
+        found_in := 'taxes';
+    ELSIF TG_TABLE_NAME = 'seal_impressions' AND EXISTS (SELECT 1 FROM seals) THEN
+        found_in := 'seals';
+    END IF;
+    IF found_in IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot truncate table "%": table "%" refers to it', TG_TABLE_NAME, found_in
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER municipalities_truncated AFTER TRUNCATE ON municipalities
+    FOR EACH STATEMENT EXECUTE FUNCTION bcl_truncated();
+CREATE TRIGGER residents_truncated AFTER TRUNCATE ON residents
+    FOR EACH STATEMENT EXECUTE FUNCTION bcl_truncated();
+CREATE TRIGGER seal_impressions_truncated AFTER TRUNCATE ON seal_impressions
+    FOR EACH STATEMENT EXECUTE FUNCTION bcl_truncated();
