@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import date
@@ -18,7 +21,13 @@ import pytest
 
 from bcl_console.config import load_settings
 from bcl_console.domain.linkage import Problems
-from bcl_console.services.linkage.batch_rows import READ_AHEAD, BatchReadFailed, _ReadAhead, chunks
+from bcl_console.services.linkage.batch_rows import (
+    READ_AHEAD,
+    BatchReadFailed,
+    _ReadAhead,
+    _received,
+    chunks,
+)
 from bcl_console.services.linkage.batch_source import open_source
 from bcl_console.services.linkage.service import read_manifest
 from bcl_console.services.platform.actor import Actor
@@ -159,3 +168,18 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_a_child_dying_in_the_middle_of_a_chunk_is_a_read_failure_with_its_exit_code(tmp_path: Path) -> None:
+    # half of a pickled chunk on the pipe, then the child is gone
+    half = pickle.dumps(list(range(10_000)))[:5_000]
+    script = f"import sys; sys.stdout.buffer.write({half!r}); sys.stdout.flush(); sys.exit(3)"
+    with tempfile.TemporaryFile() as errors:
+        child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=errors)
+        try:
+            with pytest.raises(BatchReadFailed, match="exit code 3"):
+                list(_received(child, errors))
+        finally:
+            assert child.stdout is not None
+            child.stdout.close()
+            child.wait()
