@@ -12,9 +12,9 @@ more than once.
 Reads run in a REPEATABLE READ, READ ONLY transaction (one snapshot, as a read on
 SQLite's WAL sees); a ``lookup`` (a function of one statement) runs with no transaction
 around it, since one statement is its own snapshot: two round trips fewer (BEGIN,
-COMMIT) on every point read of a kiosk's flow. Inside a transaction an error aborts it: a function that expects a
-statement to fail (a duplicate key it tolerates) wraps it in ``conn.transaction()``,
-which asyncpg makes a savepoint.
+COMMIT) on every point read of a kiosk's flow. Inside a transaction an error aborts it:
+a function that expects a statement to fail (a duplicate key it tolerates) wraps it in
+``conn.transaction()``, which asyncpg makes a savepoint.
 
 Instants are ``timestamptz`` and days ``date`` in the schema, but the rest of the
 program speaks ISO text (``clock.iso_now``): the connection's codecs turn an instant into

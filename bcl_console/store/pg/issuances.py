@@ -220,7 +220,7 @@ async def certificate_source(conn: Conn, resident_code: str, ctype: CertificateT
 
 async def route(conn: Conn, code: str) -> Route | None:
     """One statement (a ``lookup``)."""
-    found = await muni_store.municipality_and_fees(conn, code)
+    found = await muni_store.municipality_with_fees(conn, code)
     return None if found is None else Route(*found)
 
 

@@ -28,32 +28,39 @@ from bcl_console.store.api import (
 from bcl_console.store.pg.audit import append_audit
 from bcl_console.store.pg.db import Conn, PgDatabase
 
+
+def _passed_stages(code: str) -> str:
+    """SQL: the stages of municipality ``code`` (a column or a parameter) whose newest run
+    passed or was recorded as not required, as an array."""
+    outcomes = f"'{Outcome.PASSED.value}', '{Outcome.NOT_REQUIRED.value}'"
+    # ``code`` is "m.code" or "$1" from this module, the outcomes the enum's: never input
+    return ("ARRAY(SELECT s.stage FROM (SELECT DISTINCT ON (r.stage) r.stage, r.outcome FROM stage_runs r "  # noqa: S608
+            f"WHERE r.municipality_code = {code} ORDER BY r.stage, r.id DESC) s WHERE s.outcome IN ({outcomes}))")
+
+
+def _fees_set(code: str) -> str:
+    """SQL: the fees municipality ``code`` charges where they differ from the defaults, as
+    an array of ``type=yen``."""
+    return ("(SELECT coalesce(array_agg(f.cert_type || '=' || f.yen), '{}') FROM municipality_fees f "  # noqa: S608
+            f"WHERE f.municipality_code = {code})")
+
+
 #: A municipality's row with what its ``Municipality`` needs besides, in one statement: the
-#: plan's override, the failure drill, and the stages whose newest run passed (or was
-#: recorded as not required), asked only when there is a plan.
+#: plan's override, the failure drill, and its passed stages, asked only when there is a plan.
 _SELECT = (
-    "SELECT m.code, m.name, m.kind, m.population, m.hosting, m.server_url, m.service_start, m.hours_open, "
+    "SELECT m.code, m.name, m.kind, m.population, m.hosting, m.server_url, m.service_start, m.hours_open, "  # noqa: S608
     "m.hours_close, m.suspended, m.suspension_reason, m.prefecture, m.mayor, "
     "p.override_reason IS NOT NULL AS plan_override, "
     "EXISTS (SELECT 1 FROM failure_drills d WHERE d.municipality_code = m.code) AS drill, "
-    "CASE WHEN p.municipality_code IS NOT NULL THEN ARRAY("
-    "  SELECT s.stage FROM (SELECT DISTINCT ON (r.stage) r.stage, r.outcome FROM stage_runs r "
-    "    WHERE r.municipality_code = m.code ORDER BY r.stage, r.id DESC) s "
-    "  WHERE s.outcome IN ('passed', 'not-required')) END AS passed_stages"
+    f"CASE WHEN p.municipality_code IS NOT NULL THEN {_passed_stages('m.code')} END AS passed_stages"
 )
 _FROM = " FROM municipalities m LEFT JOIN onboarding_plans p ON p.municipality_code = m.code"
-#: The fees a municipality charges where they differ from the defaults, beside its row.
-_FEES = ("(SELECT coalesce(array_agg(f.cert_type || '=' || f.yen), '{}') FROM municipality_fees f "
-         "WHERE f.municipality_code = m.code) AS fees")
+_FEES = f"{_fees_set('m.code')} AS fees"
 
 
 async def passed_stage_set(conn: Conn, code: str) -> set[Stage]:
     """Stages whose newest run passed (or was recorded as not required)."""
-    latest: dict[str, str] = {}
-    for stage, outcome in await conn.fetch(
-            "SELECT stage, outcome FROM stage_runs WHERE municipality_code = $1 ORDER BY id", code):
-        latest[stage] = outcome
-    return {Stage(s) for s, o in latest.items() if o in (Outcome.PASSED.value, Outcome.NOT_REQUIRED.value)}
+    return {Stage(s) for s in await conn.fetchval(f"SELECT {_passed_stages('$1')}", code)}
 
 
 def _from_row(row: asyncpg.Record) -> Municipality:
@@ -71,9 +78,10 @@ def _from_row(row: asyncpg.Record) -> Municipality:
     )
 
 
-def _fees_of(row: asyncpg.Record) -> dict[CertificateType, int]:
+def _fees(pairs: list[str]) -> dict[CertificateType, int]:
+    """The defaults with a municipality's own fees (``type=yen``, from ``_fees_set``) over them."""
     fees = dict(DEFAULT_FEES)
-    for pair in row["fees"]:
+    for pair in pairs:
         cert_type, yen = pair.rsplit("=", 1)
         fees[CertificateType(cert_type)] = int(yen)
     return fees
@@ -95,22 +103,13 @@ async def get_municipality(conn: Conn, code: str) -> Municipality | None:
     return None if row is None else _from_row(row)
 
 
-async def municipality_and_fees(conn: Conn, code: str) -> tuple[Municipality, dict[CertificateType, int]] | None:
-    """A municipality with the fees it charges, in one statement (a ``lookup``)."""
-    row = await conn.fetchrow(f"{_SELECT}, {_FEES}{_FROM} WHERE m.code = $1", code)  # noqa: S608 - constant text
-    return None if row is None else (_from_row(row), _fees_of(row))
-
-
 async def list_municipalities(conn: Conn) -> list[Municipality]:
     rows = await conn.fetch(f'{_SELECT}{_FROM} ORDER BY m.code COLLATE "C"')  # noqa: S608 - constant text
     return [_from_row(r) for r in rows]
 
 
 async def get_fees(conn: Conn, code: str) -> dict[CertificateType, int]:
-    fees = dict(DEFAULT_FEES)
-    for row in await conn.fetch("SELECT cert_type, yen FROM municipality_fees WHERE municipality_code = $1", code):
-        fees[CertificateType(row["cert_type"])] = int(row["yen"])
-    return fees
+    return _fees(await conn.fetchval(f"SELECT {_fees_set('$1')}", code))
 
 
 async def municipality_exists(conn: Conn, code: str) -> bool:
@@ -154,10 +153,13 @@ async def add_municipality(conn: Conn, m: Municipality, audit: AuditEntry) -> Fe
 
 async def municipalities_with_fees(conn: Conn) -> list[tuple[Municipality, Fees]]:
     rows = await conn.fetch(f'{_SELECT}, {_FEES}{_FROM} ORDER BY m.code COLLATE "C"')  # noqa: S608 - constant text
-    return [(_from_row(r), _fees_of(r)) for r in rows]
+    return [(_from_row(r), _fees(r["fees"])) for r in rows]
 
 
-municipality_with_fees = municipality_and_fees
+async def municipality_with_fees(conn: Conn, code: str) -> tuple[Municipality, Fees] | None:
+    """A municipality with the fees it charges, in one statement (a ``lookup``)."""
+    row = await conn.fetchrow(f"{_SELECT}, {_FEES}{_FROM} WHERE m.code = $1", code)  # noqa: S608 - constant text
+    return None if row is None else (_from_row(row), _fees(row["fees"]))
 
 
 async def change_control(conn: Conn, code: str, control: Control, audit: AuditEntry) -> bool:

@@ -156,8 +156,8 @@ BEGIN
             RAISE EXCEPTION 'insert or update on table "residents" violates foreign key "residents_municipality_code_fkey"'
                 USING ERRCODE = 'foreign_key_violation';
         END IF;
-        IF (OLD.municipality_code, OLD.resident_code) IS DISTINCT FROM (NEW.municipality_code, NEW.resident_code)
-           AND NOT EXISTS (SELECT 1 FROM residents r WHERE r.municipality_code = OLD.municipality_code
+        -- (the trigger's WHEN: the key changed)
+        IF NOT EXISTS (SELECT 1 FROM residents r WHERE r.municipality_code = OLD.municipality_code
                                                        AND r.resident_code = OLD.resident_code)
            AND (EXISTS (SELECT 1 FROM seals s WHERE s.municipality_code = OLD.municipality_code
                                                 AND s.resident_code = OLD.resident_code)
