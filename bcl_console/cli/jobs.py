@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from bcl_console.cli.common import Common, whole, with_runtime
 from bcl_console.cli.output import EXIT_FAILURE, EXIT_OK, emit, table
 from bcl_console.services.platform.runtime import Runtime
+from bcl_console.services.platform.scheduler import JOBS
 
 if TYPE_CHECKING:
     from bcl_console.cli.common import Subparsers
@@ -17,8 +18,9 @@ if TYPE_CHECKING:
 def register(sub: Subparsers, common: Common) -> None:
     j = sub.add_parser("jobs", help="scheduled jobs: run one now, or list past runs")
     jsub = j.add_subparsers(dest="action", metavar="ACTION", required=True)
-    x = jsub.add_parser("run", parents=common.json, help="run a job now (year-end-settlement, nightly-backup-check, onboarding-reminders)")
-    x.add_argument("job", choices=["year-end-settlement", "nightly-backup-check", "onboarding-reminders"])
+    names = [spec.name for spec in JOBS]
+    x = jsub.add_parser("run", parents=common.json, help=f"run a job now ({', '.join(names)})")
+    x.add_argument("job", choices=names)
     x = jsub.add_parser("history", parents=common.json, help="past runs with their outcomes")
     x.add_argument("--limit", type=whole, default=20)
     j.set_defaults(func=cmd_jobs)

@@ -9,6 +9,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 
@@ -28,12 +29,31 @@ class LocalFiles:
     async def remove(self, name: str) -> None:
         await asyncio.to_thread(self._path(name).unlink, missing_ok=True)
 
+    async def kept(self, folder: str, since: datetime, before: datetime) -> list[str]:
+        return await asyncio.to_thread(_kept, self._root, self._path(folder), since.timestamp(),
+                                       before.timestamp())
+
     @asynccontextmanager
     async def local(self, name: str) -> AsyncIterator[Path]:
         path = self._path(name)
         if not await asyncio.to_thread(path.is_file):
             raise FileNotFoundError(f"{name} is not in the data directory")
         yield path
+
+
+def _kept(root: Path, folder: Path, since: float, before: float) -> list[str]:
+    """The files under ``folder`` (links not followed) last written in [since, before)."""
+    found = []
+    for directory, _subdirectories, names in os.walk(folder):
+        for name in names:
+            path = Path(directory) / name
+            try:
+                info = path.lstat()
+            except OSError:  # removed meanwhile
+                continue
+            if path.is_file() and not path.is_symlink() and since <= info.st_mtime < before:
+                found.append(path.relative_to(root).as_posix())
+    return sorted(found)
 
 
 def write_durably(path: Path, data: bytes) -> None:

@@ -77,6 +77,12 @@ def by_request(conn: sqlite3.Connection, request_id: str) -> IssuanceRecord | No
     return _record(row) if row else None
 
 
+def document_paths(conn: sqlite3.Connection, request_ids: Sequence[str]) -> dict[str, str | None]:
+    rows = conn.execute("SELECT request_id, document_path FROM issuances WHERE request_id IN "
+                        "(SELECT value FROM json_each(?))", (json.dumps(list(request_ids)),)).fetchall()
+    return {str(r[0]): r[1] for r in rows}
+
+
 def active_seal(conn: sqlite3.Connection, code: str, resident_code: str) -> SealRecord | None:
     row = conn.execute(
         "SELECT s.seal_number, s.registered_on, i.png FROM seals s "
@@ -310,6 +316,9 @@ class SqliteIssuances:
 
     async def by_request(self, request_id: str) -> IssuanceRecord | None:
         return await self._db.lookup(by_request, request_id)
+
+    async def document_paths(self, request_ids: Sequence[str]) -> dict[str, str | None]:
+        return await self._db.lookup(document_paths, request_ids)
 
     async def by_idempotency(self, operator: str, key: str) -> IdempotentRequest | None:
         return await self._db.lookup(by_idempotency, operator, key)

@@ -163,6 +163,21 @@ def test_serve_killed_during_a_payment(demo_dir: Path, serving: list[Serve], poi
     out.write_bytes(pdf)
     verdict = cli("verify", str(out), "--json", data=demo_dir)
     assert verdict.returncode == 0 and json.loads(verdict.stdout)["status"] == "genuine", verdict.stdout
+    # the killed attempt kept a document of its own that nothing records; once it is an
+    # hour old the nightly sweep removes it, and only it
+    (kept,), = rows(db, "SELECT document_path FROM issuances WHERE request_id = ?", rid)
+    attempts = sorted(p for p in (demo_dir / kept).parent.glob(f"{rid}-*.pdf"))
+    assert demo_dir / kept in attempts
+    left = [p for p in attempts if p != demo_dir / kept]
+    assert len(left) == (1 if point == "pay:after-render" else 0)
+    documents = sorted((demo_dir / "documents").rglob("*.pdf"))
+    for path in left:
+        hours_ago = time.time() - 7200
+        os.utime(path, (hours_ago, hours_ago))
+    swept = cli("jobs", "run", "documents-sweep", "--json", data=demo_dir)
+    assert swept.returncode == 0, swept.stdout + swept.stderr
+    assert f"{len(left)} removed" in json.loads(swept.stdout)["detail"]
+    assert sorted((demo_dir / "documents").rglob("*.pdf")) == [p for p in documents if p not in left]
 
 
 def test_serve_killed_right_after_a_completion(demo_dir: Path, serving: list[Serve]) -> None:

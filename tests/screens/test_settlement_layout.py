@@ -71,7 +71,8 @@ async def test_the_job_prompt_lists_every_job_and_money_is_in_yen(demo_runtime: 
         dialog = app.screen
         assert isinstance(dialog, FormDialog)
         prompt = "\n".join(lines_of(app, dialog.query_one("Vertical")))  # the dialog's box, not what is behind
-        assert {spec.name for spec in JOBS} == {"year-end-settlement", "nightly-backup-check", "onboarding-reminders"}
+        assert {spec.name for spec in JOBS} == {"year-end-settlement", "nightly-backup-check", "documents-sweep",
+                                              "onboarding-reminders"}
         for spec in JOBS:
             assert spec.name in prompt, (spec.name, prompt)
         await pilot.press("escape")

@@ -21,8 +21,8 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -178,6 +178,30 @@ def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
 
 class _Lost(Exception):
     """The guarded change that would have recorded a document found another state."""
+
+
+#: The daily sweep of documents no issuance records looks this far back…
+SWEEP_WINDOW = timedelta(days=31)
+#: … at documents kept at least this long ago (an issuance records its document within
+#: seconds of keeping it).
+SWEEP_GRACE = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class DocumentSweep:
+    """What a sweep of the kept documents found: how many it looked at, those it removed."""
+
+    checked: int
+    removed: tuple[str, ...]
+
+
+def _requests_named(name: str) -> tuple[str, ...]:
+    """The requests a kept document's name can belong to (``document_path``): REQUEST.pdf
+    or REQUEST-ATTEMPT.pdf; none for a writer's temporary file (``.``-named)."""
+    stem = PurePosixPath(name).stem
+    if stem.startswith("."):
+        return ()
+    return (stem, stem.rsplit("-", 1)[0]) if "-" in stem else (stem,)
 
 
 def _render_job(content: CertificateContent, sheet: Sheet, material: SigningMaterial, created: datetime) -> bytes:
@@ -355,3 +379,24 @@ class IssuanceService:
     async def read_document(self, rel: str) -> bytes:
         """An issued document's bytes, from wherever the store keeps them."""
         return await self._store.files.read(rel)
+
+    async def sweep_documents(self, now: datetime | None = None) -> DocumentSweep:
+        """Remove the kept documents that no issuance records: what an issuance killed
+        between keeping its document and recording it left (a power failure there; the
+        retry keeps a document of its own). Only those kept within ``SWEEP_WINDOW`` and
+        longer ago than ``SWEEP_GRACE`` (wall-clock times, ``now``): a younger one may be
+        an issuance still under way in another process."""
+        wall = now or datetime.now(UTC)
+        names = await self._store.files.kept(self._documents.as_posix(), wall - SWEEP_WINDOW, wall - SWEEP_GRACE)
+        removed: list[str] = []
+        for start in range(0, len(names), 500):
+            part = {name: _requests_named(name) for name in names[start:start + 500]}
+            recorded = await self._store.issuances.document_paths(sorted({r for ids in part.values() for r in ids}))
+            for name, ids in part.items():
+                if not any(recorded.get(r) == name for r in ids):
+                    await self._store.files.remove(name)
+                    removed.append(name)
+        if removed:
+            log.warning("removed %d kept document(s) that no issuance records (cut off before their commit): %s",
+                        len(removed), ", ".join(removed[:10]))
+        return DocumentSweep(len(names), tuple(removed))

@@ -1,5 +1,6 @@
 """Scheduled jobs (APScheduler 3.x) whose state is in the centre's database: the year-end
-settlement after 31 March, a nightly check of the backups, the onboarding reminders.
+settlement after 31 March, a nightly check of the backups, a nightly sweep of documents
+no issuance records, the onboarding reminders.
 
 Every process that runs a scheduler (the console, `serve` worker 0, a second machine on the
 same PostgreSQL database) fires each job at its trigger's times, and each fire time is
@@ -26,6 +27,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bcl_console.domain.errors import NotFound
 from bcl_console.domain.fiscal import TOKYO
+from bcl_console.services.issuance.service import SWEEP_WINDOW
 from bcl_console.services.linkage.backup_crypto import BackupCorrupt, verify_backup
 from bcl_console.services.platform.actor import SYSTEM
 from bcl_console.services.platform.clock import SystemClock, iso_now
@@ -36,6 +38,7 @@ from bcl_console.store.jobs import legacy_next_runs
 
 if TYPE_CHECKING:
     from bcl_console.config import Settings
+    from bcl_console.services.issuance.service import IssuanceService
     from bcl_console.services.linkage.service import LinkageService
     from bcl_console.services.onboarding.service import OnboardingService
     from bcl_console.services.platform.clock import Clock
@@ -53,6 +56,7 @@ class Runtime(Protocol):
     keys: KeyStore
     store: Store
     linkage: LinkageService
+    issuance: IssuanceService
     onboarding: OnboardingService
     settlement: SettlementService
     scheduler: SchedulerService
@@ -82,6 +86,7 @@ JOBS = (
             CronTrigger(month=4, day=1, hour=2, minute=0, timezone=TOKYO), 30 * 24 * 3600),
     JobSpec("nightly-backup-check", "check that every linkage backup is present and readable (02:30 JST)",
             CronTrigger(hour=2, minute=30, timezone=TOKYO), 12 * 3600),
+    JobSpec("documents-sweep", "remove kept documents that no issuance records (03:15 JST)", CronTrigger(hour=3, minute=15, timezone=TOKYO), 12 * 3600),
     JobSpec("onboarding-reminders", "mark onboarding steps that became due or late (07:00 JST)",
             CronTrigger(hour=7, minute=0, timezone=TOKYO), 12 * 3600),
 )
@@ -144,6 +149,12 @@ def _whole(key: bytes, backup: Path, size: int) -> bool:
     return True
 
 
+async def documents_sweep(runtime: Runtime) -> str:
+    swept = await runtime.issuance.sweep_documents()
+    return (f"{swept.checked} document(s) kept in the last {SWEEP_WINDOW.days} days (and over an hour ago) "
+            f"checked; {len(swept.removed)} removed that no issuance records")
+
+
 async def onboarding_reminders(runtime: Runtime) -> str:
     given = await runtime.onboarding.remind()
     late = sum(1 for _, _, kind in given if kind == "late")
@@ -154,6 +165,7 @@ _FUNCTIONS: dict[str, Callable[[Runtime], Awaitable[str]]] = {
     "onboarding-reminders": onboarding_reminders,
     "year-end-settlement": year_end_settlement,
     "nightly-backup-check": nightly_backup_check,
+    "documents-sweep": documents_sweep,
 }
 
 

@@ -8,6 +8,7 @@ the document issued or the backup made by any other (contract §10)."""
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -24,6 +25,12 @@ class FileStore(Protocol):
 
     async def remove(self, name: str) -> None:
         """Drop what is kept under ``name`` (nothing there is no error)."""
+        ...
+
+    async def kept(self, folder: str, since: datetime, before: datetime) -> list[str]:
+        """The names kept under ``folder`` (e.g. ``documents``) whose bytes were stored at
+        ``since`` or later and before ``before`` (wall-clock times), in name order; on
+        SQLite a writer's temporary files are among them."""
         ...
 
     def local(self, name: str) -> AbstractAsyncContextManager[Path]:

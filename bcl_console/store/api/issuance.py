@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -135,6 +136,11 @@ class IssuanceStore(Protocol):
     async def by_code(self, code: str) -> IssuanceRecord | None: ...
 
     async def by_request(self, request_id: str) -> IssuanceRecord | None: ...
+
+    async def document_paths(self, request_ids: Sequence[str]) -> dict[str, str | None]:
+        """The document each of these requests records (request id → its path; None before
+        it is issued); requests not known are left out."""
+        ...
 
     async def by_idempotency(self, operator: str, key: str) -> IdempotentRequest | None: ...
 

@@ -10,6 +10,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 from bcl_console.store.files import checked_name
@@ -28,6 +29,12 @@ async def save_file(conn: Conn, name: str, data: bytes) -> None:
 async def read_file(conn: Conn, name: str) -> bytes | None:
     body = await conn.fetchval("SELECT body FROM files WHERE name = $1", name)
     return None if body is None else bytes(body)
+
+
+async def kept_names(conn: Conn, folder: str, since: datetime, before: datetime) -> list[str]:
+    rows = await conn.fetch('SELECT name FROM files WHERE starts_with(name, $1) AND stored_at >= $2 '
+                            'AND stored_at < $3 ORDER BY name COLLATE "C"', f"{folder}/", since, before)
+    return [r["name"] for r in rows]
 
 
 async def remove_file(conn: Conn, name: str) -> None:
@@ -52,6 +59,9 @@ class PgFiles:
 
     async def remove(self, name: str) -> None:
         await self._db.write_committed(remove_file, str(checked_name(name)))
+
+    async def kept(self, folder: str, since: datetime, before: datetime) -> list[str]:
+        return await self._db.lookup(kept_names, str(checked_name(folder)), since, before)
 
     @asynccontextmanager
     async def local(self, name: str) -> AsyncIterator[Path]:

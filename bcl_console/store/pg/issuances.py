@@ -98,6 +98,12 @@ async def by_request(conn: Conn, request_id: str) -> IssuanceRecord | None:
     return _record(row) if row else None
 
 
+async def document_paths(conn: Conn, request_ids: Sequence[str]) -> dict[str, str | None]:
+    rows = await conn.fetch("SELECT request_id, document_path FROM issuances WHERE request_id = ANY($1::text[])",
+                            list(request_ids))
+    return {r["request_id"]: r["document_path"] for r in rows}
+
+
 async def active_seal(conn: Conn, code: str, resident_code: str) -> SealRecord | None:
     row = await conn.fetchrow(
         "SELECT s.seal_number, s.registered_on, i.png FROM seals s "
@@ -316,6 +322,9 @@ class PgIssuances:
 
     async def by_request(self, request_id: str) -> IssuanceRecord | None:
         return await self._db.lookup(by_request, request_id)
+
+    async def document_paths(self, request_ids: Sequence[str]) -> dict[str, str | None]:
+        return await self._db.lookup(document_paths, request_ids)
 
     async def by_idempotency(self, operator: str, key: str) -> IdempotentRequest | None:
         return await self._db.lookup(by_idempotency, operator, key)
