@@ -123,6 +123,8 @@ class Manifest:
 
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+#: No text of a manifest holds a control character (a NUL no database keeps, a line break).
+_MANIFEST_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def parse_manifest(raw: Any, problems: Problems, file: str = "manifest.json") -> Manifest | None:
@@ -138,6 +140,9 @@ def parse_manifest(raw: Any, problems: Problems, file: str = "manifest.json") ->
             problems.add(file, None, key, f"{key} is missing")
         elif not isinstance(value, kind) or isinstance(value, bool):
             problems.add(file, None, key, f"{key} has the wrong type")
+            return None
+        elif isinstance(value, str) and _MANIFEST_CONTROL.search(value):
+            problems.add(file, None, key, f"{key} holds a control character")
             return None
         return value
 

@@ -187,6 +187,8 @@ def _check_text(text: str) -> None:
     except UnicodeEncodeError:
         raise bad_request("a string in the body holds a lone surrogate (not valid Unicode)",
                           "malformed_json") from None
+    if "\x00" in text:  # no text a centre keeps holds one (PostgreSQL refuses it)
+        raise bad_request("a string in the body holds a NUL character", "malformed_json")
 
 
 def _short(exc: ValueError) -> str:
@@ -212,6 +214,10 @@ _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
 def _header_problem(request: web.Request) -> str | None:
+    if "\x00" in request.path:  # %00: no name or code a route looks up holds one
+        return "the path holds a NUL character"
+    if "\x00" in request.query_string:
+        return "the query string holds a NUL character"
     for name, value in request.headers.items():
         if not value.isascii():
             try:
@@ -229,7 +235,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     stack trace. Header values are checked here, before any route sees them."""
     problem = _header_problem(request)
     if problem is not None:
-        return json_error(400, "bad_header", problem)
+        return json_error(400, "bad_path" if problem.startswith(("the path", "the query")) else "bad_header",
+                          problem)
     try:
         return await handler(request)
     except web.HTTPException as exc:

@@ -66,6 +66,7 @@ def _issued_json(r: CounterIssued) -> dict[str, object]:
 
 
 async def challenges(request: web.Request) -> web.Response:
+    await read_json(request)  # a challenge takes nothing, but a body sent is checked like any (§9)
     challenge = await _relay(request).challenge(client(request[TERMINAL]))
     return web.json_response(challenge_json(challenge), status=201)
 

@@ -184,6 +184,7 @@ def _accepted(r: RequestAccepted) -> web.Response:
 
 # --------------------------------------------------------------------------- routes
 async def challenges(request: web.Request) -> web.Response:
+    await read_json(request)  # a challenge takes nothing, but a body sent is checked like any (§9)
     return web.json_response(challenge_json(await _relay(request).challenge(request[OPERATOR])), status=201)
 
 

@@ -52,6 +52,7 @@ def _client(request: web.Request) -> str:
 
 
 async def challenges(request: web.Request) -> web.Response:
+    await read_json(request)  # a challenge takes nothing, but a body sent is checked like any (§9)
     return web.json_response(challenge_json(await request.app[RUNTIME_KEY].relay.challenge(_client(request))),
                              status=201)
 

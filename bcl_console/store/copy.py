@@ -32,7 +32,7 @@ import asyncpg
 from bcl_console.store.db import LATEST_VERSION as SQLITE_LATEST
 from bcl_console.store.errors import StoreCannotOpen, StoreError
 from bcl_console.store.files import checked_name
-from bcl_console.store.pg.db import PgDatabase, engine_error, masked
+from bcl_console.store.pg.db import ENGINE_ERRORS, PgDatabase, engine_error, masked
 
 #: Tables a SQLite centre has no counterpart of, kept as the target's migrations made them
 #: (the two centres' epochs: a copied centre starts at epoch 1).
@@ -173,7 +173,7 @@ async def copy_sqlite_to_postgres(
             raise StoreError(f"cannot connect to {masked(url)}: {exc}") from exc
         try:
             return await _copy(source, conn, progress, sqlite_path.parent)
-        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+        except ENGINE_ERRORS as exc:
             err = engine_error(exc, url)
             raise (err if isinstance(err, StoreError) else StoreError(str(err))) from exc
         finally:

@@ -152,6 +152,8 @@ HOSTILE: list[tuple[str, bytes]] = [
     ("not UTF-8", b'{"result": "\xff\xfe"}'),
     ("infinite number", b'{"amount": 1e400, "disaster_id": 1e400}'),
     ("not an object", b"[1, 2, 3]"),
+    ("NUL in strings", b'{"challenge_id": "a\\u0000b", "session_id": "a\\u0000b", "type": "residence\\u0000", '
+                       b'"result": "printed\\u0000", "amount": 1}'),
     ("truncated", b'{"amount": '),
 ]
 
@@ -196,8 +198,8 @@ async def test_hostile_bodies_and_headers_are_400_on_every_route(centre: tuple[R
         for what, body in HOSTILE:
             status, doc = await wire.send(method, path, body, headers=headers)
             assert status < 500, (path, what, status, doc)
-            if path.endswith(("/sessions", "/requests", "/payment", "/completion", "/checkins", "/checkouts",
-                              "/applications")):
+            if path.endswith(("/challenges", "/sessions", "/requests", "/payment", "/completion", "/checkins",
+                              "/checkouts", "/applications")):
                 assert status == 400 and doc["error"]["code"] in ("malformed_json", "bad_request"), \
                     (path, what, status, doc)
         for what, header in [("Idempotency-Key not UTF-8", {"Idempotency-Key": b"\xff\xfe-key"}),
@@ -208,6 +210,13 @@ async def test_hostile_bodies_and_headers_are_400_on_every_route(centre: tuple[R
             assert status < 500, (path, what, status, doc)
             if "not UTF-8" in what and method == "POST":
                 assert status == 400 and doc["error"]["code"] == "bad_header", (path, what, doc)
+    # a NUL in the path or the query string: no name or code a route looks up holds one
+    for method, path in [("GET", f"/kiosk/v1/requests/{rid[:4]}%00{rid[4:]}/document"),
+                         ("POST", f"/kiosk/v1/requests/{rid}%00/payment"), ("GET", "/verify/v1/AB%00CD"),
+                         ("GET", "/kiosk/v1/requests?state=%00")]:
+        status, doc = await wire.send(method, path, b'{"amount": 300}',
+                                      headers={"Authorization": f"Bearer {token}".encode()})
+        assert status == 400 and doc["error"]["code"] == "bad_path", (path, status, doc)
     assert _state(rt) == before  # nothing changed anywhere
     errors = (rt.settings.logs_dir / "bcl-console.log").read_text(encoding="utf-8")
     assert "Traceback" not in errors and "unhandled error" not in errors

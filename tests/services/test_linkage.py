@@ -385,3 +385,32 @@ async def test_a_journal_file_of_an_earlier_version_is_imported_at_start(demo_di
             await rt.stop()
         if attempt == 0:  # as if the first import had committed and then been killed
             journal.write_text(text, encoding="utf-8")
+
+
+async def test_a_nul_anywhere_in_a_batch_is_a_problem_with_its_place_and_changes_nothing(
+        demo_runtime: Runtime, tmp_path: Path) -> None:
+    # PostgreSQL keeps no NUL in a text: the same batch is refused the same way on both stores
+    before = query(demo_runtime.settings.db_path, "SELECT count(*), max(household_number) FROM residents "
+                                                  "WHERE municipality_code = ?", CODE)
+    batch = tmp_path / "csv"
+    batch.mkdir()
+    header = ("resident_code", "household_number", "name", "name_kana", "birth_date", "sex",
+              "relationship", "address", "resident_since", "status")
+    rows = [(f"2{i:010d}", "H\x001" if i == 1 else f"H{i}", "試験 太郎", "シケン タロウ", "1980-01-01", "1", "世帯主",
+             "東雲県北山町1番地", "2000-01-01", "active") for i in range(3)]
+    write_manifest(batch, municipality_code=CODE, sequence=2, kind="full", created_at="2026-06-01T00:00:00+09:00",
+                   files={"residents.csv": write_csv(batch / "residents.csv", header, rows)})
+    result = await demo_runtime.linkage.link(batch)
+    assert result.outcome == "rejected"
+    assert [(p.file, p.line, p.column, p.reason) for p in result.problems] == [
+        ("residents.csv", 3, "household_number", "household_number holds a NUL character")]
+
+    batch = make_batch(tmp_path / "manifest", sequence=2, n=3)
+    manifest = (batch / "manifest.json").read_text(encoding="utf-8")
+    (batch / "manifest.json").write_text(manifest.replace('+09:00"', '+09:00\\u0000"'), encoding="utf-8")
+    result = await demo_runtime.linkage.link(batch)
+    assert result.outcome == "rejected"
+    assert [(p.file, p.column, p.reason) for p in result.problems] == [
+        ("manifest.json", "created_at", "created_at holds a control character")]
+    assert query(demo_runtime.settings.db_path, "SELECT count(*), max(household_number) FROM residents "
+                                                "WHERE municipality_code = ?", CODE) == before

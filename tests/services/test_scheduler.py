@@ -33,7 +33,7 @@ async def test_jobs_are_listed_run_by_hand_and_recorded(tmp_path: Path) -> None:
                                     service_start="2025-10-01", actor=OP)
         await rt.scheduler.start()
         jobs = {j.name: j for j in await rt.scheduler.jobs()}
-        assert set(jobs) == {"year-end-settlement", "nightly-backup-check", "onboarding-reminders"}
+        assert set(jobs) == {"year-end-settlement", "nightly-backup-check", "documents-sweep", "onboarding-reminders"}
         next_year_end = jobs["year-end-settlement"].next_run
         assert next_year_end is not None and (next_year_end.month, next_year_end.day, next_year_end.hour) == (4, 1, 2)
         outcome, detail = await rt.scheduler.run_now("year-end-settlement")

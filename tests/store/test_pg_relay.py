@@ -10,13 +10,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
+from bcl_console.domain.errors import InvalidInput
+from bcl_console.store import StoreUnavailable
 from bcl_console.store import relay as sq_relay
 from bcl_console.store.api import ChallengeRecord, SessionRecord
 from bcl_console.store.db import Database
 from bcl_console.store.pg import relay as pg_relay
-from bcl_console.store.pg.db import Conn, PgDatabase
+from bcl_console.store.pg.db import Conn, PgDatabase, engine_error
 from bcl_console.store.pg.relay import PgRelay
 from bcl_console.store.relay import SqliteRelay
 from tests.conftest import _migrated
@@ -103,3 +106,16 @@ async def test_a_point_lookup_sees_the_last_commit_and_a_taken_challenge_is_gone
         assert await store.take_challenge("c9") is None
     assert await sq.read(sq_relay.get_session, "s9") is None
     assert await pg.lookup(pg_relay.get_session, "s9") is None
+
+
+async def test_what_the_engine_raises_is_an_answer_not_a_crash(both: tuple[Database, PgDatabase]) -> None:
+    """A NUL PostgreSQL cannot keep is the caller's bad input (400), never a 500 (the HTTP
+    layer refuses it first; this is the store's own guard); a connection asyncpg finds in
+    the middle of another operation when the server shuts down fast is 'unavailable'."""
+    _, pg = both
+    relay = PgRelay(pg)
+    with pytest.raises(InvalidInput, match="NUL"):
+        await relay.take_challenge("c\x00")
+    assert await relay.take_challenge("c1") is None  # the pool is fine afterwards
+    assert isinstance(engine_error(asyncpg.InternalClientError("cannot switch to state 15; another operation "
+                                                               "(2) is in progress")), StoreUnavailable)

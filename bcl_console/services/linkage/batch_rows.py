@@ -119,6 +119,10 @@ def csv_rows(
                 if width == 1 and not row[0].strip():
                     continue
                 counter[0] += 1
+                if "\x00" in "".join(row):  # no field may hold one (PostgreSQL keeps no NUL)
+                    column = next(c for c, v in zip(header, row, strict=True) if "\x00" in v)
+                    problems.add(name, reader.line_num, column, f"{column} holds a NUL character")
+                    continue
                 row.append("")
                 yield reader.line_num, ordered(row)
         except UnicodeDecodeError:

@@ -15,7 +15,14 @@ import asyncpg
 from bcl_console.store.api import AuditEntry, CentreState, ReplicationState
 from bcl_console.store.errors import StoreError, StoreUnavailable
 from bcl_console.store.pg.audit import append_audit
-from bcl_console.store.pg.db import Conn, PgDatabase, _setup_connection, check_url, masked
+from bcl_console.store.pg.db import (
+    ENGINE_ERRORS,
+    Conn,
+    PgDatabase,
+    _setup_connection,
+    check_url,
+    masked,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +71,7 @@ async def fence_against(db: PgDatabase, peer_url: str, *, quiet: bool = False) -
     check_url(peer_url)
     try:
         peer = await asyncio.wait_for(asyncpg.connect(peer_url, timeout=3), 5)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+    except ENGINE_ERRORS as exc:
         (log.debug if quiet else log.warning)(
             "the other centre (%s) cannot be asked whether it was promoted: %s", masked(peer_url), exc)
         return
@@ -94,7 +101,7 @@ async def _connect_peer(url: str) -> asyncpg.Connection:
     try:
         conn = await asyncio.wait_for(asyncpg.connect(
             url, timeout=5, server_settings={"TimeZone": "UTC", "DateStyle": "ISO"}), 10)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+    except ENGINE_ERRORS as exc:
         raise StoreUnavailable(f"the other centre's database ({masked(url)}) cannot be reached: {exc}") from exc
     await _setup_connection(conn)
     return conn

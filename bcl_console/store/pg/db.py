@@ -40,6 +40,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from bcl_console.domain.errors import InvalidInput
 from bcl_console.store.errors import (
     StorageFull,
     StoreBusy,
@@ -191,11 +192,18 @@ def engine_error(exc: BaseException, url: str = "") -> BaseException:
             return StoreError(f"PostgreSQL refused the credentials{where}: {exc}")
         if state == "3D000":
             return StoreError(f"the PostgreSQL database does not exist{where}: {exc}")
+        if state in ("22021", "22P05"):  # a NUL, or a character the database's encoding lacks
+            return InvalidInput("a text holds a character the database cannot keep (a NUL)")
         return StoreError(f"the database refused a statement: {exc}")
-    if isinstance(exc, (OSError, asyncpg.InterfaceError, asyncio.TimeoutError,
-                        asyncpg.exceptions.ConnectionDoesNotExistError)):
+    if isinstance(exc, (OSError, asyncpg.InterfaceError, asyncio.TimeoutError, asyncpg.InternalClientError)):
+        # InternalClientError: a connection the server closed under a statement (a fast
+        # shutdown) that asyncpg found in the middle of another operation
         return StoreUnavailable(f"{exc or type(exc).__name__}{where}")
     return exc
+
+
+#: What asyncpg and the socket raise; ``engine_error`` says what each is to the program.
+ENGINE_ERRORS = (TimeoutError, asyncpg.PostgresError, OSError, asyncpg.InterfaceError, asyncpg.InternalClientError)
 
 
 class PgDatabase:
@@ -244,7 +252,7 @@ class PgDatabase:
             return await self._migrate(target_version)
         except BaseException as exc:
             await self.close()
-            if isinstance(exc, asyncpg.PostgresError | OSError | asyncpg.InterfaceError):
+            if isinstance(exc, ENGINE_ERRORS):
                 raise engine_error(exc, self.url) from exc
             raise
 
@@ -254,7 +262,7 @@ class PgDatabase:
         try:
             async with pool.acquire() as conn:
                 in_recovery = bool(await conn.fetchval("SELECT pg_is_in_recovery()"))
-        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError, TimeoutError) as exc:
+        except ENGINE_ERRORS as exc:
             raise engine_error(exc, self.url) from exc
         if in_recovery:
             raise StoreStandby()
@@ -267,7 +275,7 @@ class PgDatabase:
         try:
             async with pool.acquire() as conn:
                 in_recovery = bool(await conn.fetchval("SELECT pg_is_in_recovery()"))
-        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError, TimeoutError) as exc:
+        except ENGINE_ERRORS as exc:
             raise engine_error(exc, self.url) from exc
         if not in_recovery and self.fenced is not None:
             raise StoreStandby(self.fenced)
@@ -328,7 +336,7 @@ class PgDatabase:
             pool, self._pool = self._pool, None
             try:
                 await asyncio.wait_for(pool.close(), 10)
-            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except ENGINE_ERRORS:
                 pool.terminate()
 
     def _require(self) -> asyncpg.Pool:
@@ -369,7 +377,7 @@ class PgDatabase:
             except asyncpg.PostgresError as exc:
                 if exc.sqlstate not in _RETRY or attempt == WRITE_ATTEMPTS - 1:
                     raise engine_error(exc, self.url) from exc
-            except (TimeoutError, OSError, asyncpg.InterfaceError) as exc:
+            except (TimeoutError, OSError, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
                 raise engine_error(exc, self.url) from exc
             await asyncio.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 6)))
         raise AssertionError("unreachable")
@@ -383,7 +391,7 @@ class PgDatabase:
         try:
             async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
                 return await fn(conn, *args, **kwargs)
-        except (TimeoutError, asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+        except ENGINE_ERRORS as exc:
             raise engine_error(exc, self.url) from exc
 
     async def lookup(self, fn: Callable[Concatenate[Conn, P], Awaitable[T]], *args: P.args,
@@ -395,7 +403,7 @@ class PgDatabase:
         try:
             async with pool.acquire() as conn:
                 return await fn(conn, *args, **kwargs)
-        except (TimeoutError, asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+        except ENGINE_ERRORS as exc:
             raise engine_error(exc, self.url) from exc
 
     #: Server administration (``ALTER SYSTEM`` refuses to run inside a transaction) runs

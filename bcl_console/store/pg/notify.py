@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 import asyncpg
 
+from bcl_console.store.pg.db import ENGINE_ERRORS
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "bcl_events"
@@ -61,7 +63,7 @@ class PgChannel:
                     if conn is None or conn.is_closed():
                         conn = await self._connect()
                     await conn.execute("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", CHANNEL, batch)
-                except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                except ENGINE_ERRORS as exc:
                     log.warning("%d event(s) could not be sent to other processes: %s", len(batch), exc)
                     conn = None
                     await asyncio.sleep(1)
@@ -92,7 +94,7 @@ class PgChannel:
                     except TimeoutError:
                         async with asyncio.timeout(PING):
                             await conn.execute("SELECT 1")
-            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except ENGINE_ERRORS as exc:
                 log.warning("events from other processes: connection lost (%s); retrying", exc)
             finally:
                 if conn is not None and not conn.is_closed():
