@@ -16,7 +16,7 @@ from bcl_console.http import linkage as web_linkage
 from bcl_console.http import manage as web_manage
 from bcl_console.http import shelter as web_disaster
 from bcl_console.http import verify as web_verify
-from bcl_console.http.common import RUNTIME_KEY, AccessLogger, errors
+from bcl_console.http.common import RUNTIME_KEY, AccessLogger, JsonErrorsRunner, errors
 from bcl_console.services.platform.clock import iso_now
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class HttpServer:
                     idle_timeout: float = IDLE_TIMEOUT, sock: socket.socket | None = None) -> HttpServer:
         """Serve on ``host:port``, or on ``sock``: a listening socket that several worker
         processes share (``serve --workers``), the kernel handing each connection to one."""
-        runner = web.AppRunner(app or build_app(runtime), handle_signals=False, access_log=access_log,
+        runner = JsonErrorsRunner(app or build_app(runtime), handle_signals=False, access_log=access_log,
                                access_log_class=AccessLogger, keepalive_timeout=idle_timeout)
         await runner.setup()
         site: web.BaseSite = (web.SockSite(runner, sock) if sock is not None

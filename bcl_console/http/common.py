@@ -19,11 +19,12 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import http_exceptions, web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.client_exceptions import ClientConnectionResetError
 from aiohttp.typedefs import Handler
-from aiohttp.web_protocol import RequestPayloadError
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
+from aiohttp.web_request import BaseRequest
 
 from bcl_console.domain.errors import (
     BadRequest,
@@ -297,3 +298,52 @@ def loggable_path(request: web.BaseRequest) -> str:
     """A request's path as logs may hold it: no query, no resident or verification code."""
     path = _VERIFICATION_CODE.sub(r"\1*", request.rel_url.raw_path)
     return _RESIDENT_CODE.sub("*" * 11, path)  # the own-server's /residents/{code}
+
+
+# --------------------------------------------------------------------------- the parser's own errors
+#: What aiohttp's HTTP parser refuses before any route runs, said without quoting the input.
+_PARSER_ERRORS: tuple[tuple[type[Exception], str], ...] = (
+    (http_exceptions.LineTooLong, "a request line or header is too long"),
+    (http_exceptions.BadHttpMethod, "the request method is not valid"),
+    (http_exceptions.BadStatusLine, "the request line is not valid HTTP/1.1"),
+    (http_exceptions.InvalidHeader, "a header is malformed"),
+    (http_exceptions.TransferEncodingError, "the body's chunked encoding is broken"),
+    (http_exceptions.ContentLengthError, "the body does not match its Content-Length"),
+)
+
+
+class JsonErrorsHandler(RequestHandler):
+    """aiohttp's connection handler, whose own parser errors (a header over 8190 bytes, too
+    many headers, a broken chunk size: no route ran, so the ``errors`` middleware did not
+    either) are answered in the contract's JSON shape like every other error, and logged as
+    one line that does not quote the input (a header line may hold a token; aiohttp logs
+    the whole line with a traceback)."""
+
+    def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        if status >= 500 or not isinstance(exc, http_exceptions.HttpProcessingError):
+            return super().handle_error(request, status, exc, message)
+        said = next((text for kind, text in _PARSER_ERRORS if isinstance(exc, kind)),
+                    "the request cannot be read as HTTP/1.1")
+        log.info("refused a request from %s that HTTP cannot read: %s", request.remote, said)
+        if request.writer.output_size > 0:  # as aiohttp: a response begun cannot become another
+            raise ConnectionError("a response was being sent; the connection is closed")
+        response = json_error(status, "bad_http", said)
+        response.force_close()
+        return response
+
+
+class JsonErrorsServer(web.Server):
+    def __call__(self) -> RequestHandler:
+        return JsonErrorsHandler(self, loop=self._loop, **self._kwargs)
+
+
+class JsonErrorsRunner(web.AppRunner):
+    """``web.AppRunner`` whose connections are ``JsonErrorsHandler``s (aiohttp 3.x builds
+    its server in ``_make_server``; this takes the one it built and keeps its settings)."""
+
+    async def _make_server(self) -> web.Server:
+        built = await super()._make_server()
+        return JsonErrorsServer(built.request_handler, request_factory=built.request_factory,
+                                handler_cancellation=built.handler_cancellation, loop=built._loop,
+                                **built._kwargs)

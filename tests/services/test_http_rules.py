@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import stat
 from collections.abc import AsyncIterator
 from typing import Any
@@ -367,3 +368,51 @@ async def test_the_own_servers_log_holds_no_resident_code(runtime: Runtime) -> N
         await server.stop()
     log = (runtime.settings.logs_dir / "bcl-console.log").read_text(encoding="utf-8")
     assert f"{BASE}/residents/" in log and "12345678901" not in log
+
+
+async def raw_exchange(url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """One request exactly as given (no framing added): status, headers, body."""
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    writer.write(request)
+    await writer.drain()
+    raw = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+async def test_what_the_http_parser_refuses_is_json_and_its_log_quotes_no_token(
+        centre: tuple[Runtime, str, str], caplog: pytest.LogCaptureFixture) -> None:
+    """Requests that aiohttp's parser refuses before any route runs: the contract's JSON
+    error like every other 400, and the line logged says what was wrong without the input
+    (the header that was too long held a real token)."""
+    rt, url, token = centre
+    caplog.set_level(logging.DEBUG)
+    start = b"POST /kiosk/v1/challenges HTTP/1.1\r\nHost: x\r\n"
+    bad = {
+        "header too long": start + f"Authorization: Bearer {token}".encode() + b"x" * 9000 + b"\r\n\r\n",
+        "request line too long": b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+        "header without a colon": start + f"Bearer {token}\r\n\r\n".encode(),
+        "too many headers": start + b"".join(b"X-%d: 1\r\n" % i for i in range(200)) + b"\r\n",
+        "broken chunk size": start + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+        "length and chunked": start + b"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        "length not a number": start + b"Content-Length: two\r\n\r\n{}",
+        "no method": b"G\x01T / HTTP/1.1\r\nHost: x\r\n\r\n",
+    }
+    for what, request in bad.items():
+        status, headers, body = await raw_exchange(url, request)
+        assert status == 400, (what, status, body)
+        assert headers["content-type"].startswith("application/json"), (what, headers)
+        error = json.loads(body)["error"]
+        assert error["code"] == "bad_http" and token not in error["message"], (what, error)
+        assert b"xxxx" not in body and b"zz" not in body, (what, body)
+    assert token not in caplog.text and "x" * 100 not in caplog.text
+    assert "that HTTP cannot read: a request line or header is too long" in caplog.text
+    logged = (rt.settings.logs_dir / "bcl-console.log").read_text(encoding="utf-8")
+    assert token not in logged and "Traceback" not in logged
+    # the server is fine afterwards
+    status, headers, body = await raw_exchange(url, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status == 200
