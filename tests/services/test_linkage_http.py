@@ -59,6 +59,10 @@ async def test_receiving_api(demo_runtime: Runtime, db_dump: Callable[[Path], li
     status, doc = await post(server.url, body, other_token)
     assert status == 422 and doc["outcome"] == "rejected"
     assert "the token is 994821's" in doc["problems"][0]["reason"]
+    # … nor its batch history: the rejection is the sender's, seen by the sender only
+    assert doc["municipality_code"] == "994821"
+    assert [b.outcome for b in await rt.linkage.batches("993611") if b.outcome == "rejected"] == []
+    assert [b.outcome for b in await rt.linkage.batches("994821") if b.outcome == "rejected"] == ["rejected"]
     status, doc = await post(server.url, (FIX / "invalid" / "zip-slip.zip").read_bytes(), token)
     assert status == 422 and "unsafe entry" in doc["problems"][0]["reason"]
     status, doc = await post(server.url, zipped(FIX / "invalid" / "bad-dates"), token)

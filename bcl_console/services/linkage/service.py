@@ -147,7 +147,8 @@ class LinkageService:
                 problems.add("manifest.json", None, "municipality_code",
                              f"the batch is for municipality {manifest.municipality_code}, "
                              f"but the token is {expected_code}'s")
-                result = IngestResult("rejected", manifest.municipality_code, manifest.sequence, manifest.kind)
+                # filed under the sender's own history: a token never writes another's
+                result = IngestResult("rejected", expected_code, manifest.sequence, manifest.kind)
             else:
                 await asyncio.to_thread(hash_pass, src, manifest, problems)
                 async with self._lock:  # one ingest at a time; the backup file name is per sequence
