@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import http_exceptions, web
@@ -64,6 +65,20 @@ def bearer_token(request: web.Request) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+@dataclass
+class SharedLimit:
+    """A limit per client address of a route anyone may call, counted by the store: every
+    worker and machine serving the centre takes from one bucket per address (§10)."""
+
+    name: str
+    per_second: float
+    burst: float
+
+    async def wait(self, request: web.Request, key: str) -> float:
+        """0 when the request may go ahead (one taken), else the seconds to wait."""
+        return await request.app[RUNTIME_KEY].store.limits.take(self.name, key, self.per_second, self.burst)
 
 
 def json_error(status: int, code: str, message: str) -> web.Response:

@@ -18,13 +18,13 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bcl_console.domain.errors import BadRequest
-from bcl_console.http.common import RUNTIME_KEY, bearer_token, json_error, read_json
-from bcl_console.http.kiosk import RateLimiter, card_proof, challenge_json
+from bcl_console.http.common import RUNTIME_KEY, SharedLimit, bearer_token, json_error, read_json
+from bcl_console.http.kiosk import card_proof, challenge_json
 from bcl_console.services.issuance.service import MAX_ROW_ID
 from bcl_console.services.platform.actor import Actor
 
 TERMINAL: web.RequestKey[str] = web.RequestKey("shelter-terminal", str)
-RESIDENT_LIMIT_KEY: web.AppKey[RateLimiter] = web.AppKey("resident-rate-limiter")
+RESIDENT_LIMIT_KEY: web.AppKey[SharedLimit] = web.AppKey("resident-rate-limiter")
 
 
 @web.middleware
@@ -39,7 +39,7 @@ async def disaster_auth(request: web.Request, handler: Handler) -> web.StreamRes
         if terminal is None:
             return json_error(401, "unauthorized", "a valid shelter-terminal token is required (Authorization: Bearer …)")
         request[TERMINAL] = terminal
-    elif not request.app[RESIDENT_LIMIT_KEY].allow(request.remote or "?"):
+    elif await request.app[RESIDENT_LIMIT_KEY].wait(request, request.remote or "?") > 0:
         return json_error(429, "rate_limited", "too many requests; slow down")
     return await handler(request)
 
@@ -100,7 +100,7 @@ async def applications(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app[RESIDENT_LIMIT_KEY] = RateLimiter(rate=5.0, burst=20.0)
+    app[RESIDENT_LIMIT_KEY] = SharedLimit("resident", 5.0, 20.0)
     app.router.add_post("/shelter/v1/challenges", challenges)
     app.router.add_post("/shelter/v1/checkins", checkins)
     app.router.add_post("/shelter/v1/checkouts", checkouts)

@@ -19,9 +19,6 @@ from __future__ import annotations
 import html
 import ipaddress
 import math
-import time
-from collections import OrderedDict
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -30,63 +27,18 @@ from aiohttp import web
 from bcl_console.domain.certificate import normalise_code
 from bcl_console.domain.errors import BadRequest, InvalidInput, NotFound
 from bcl_console.domain.municipality import CertificateType
-from bcl_console.http.common import RUNTIME_KEY, json_error
+from bcl_console.http.common import RUNTIME_KEY, SharedLimit, json_error
 
 #: Longest code text looked at (a code is 16 characters; typed with spaces or hyphens, ~20).
 MAX_CODE_TEXT = 64
 #: Lookups per minute and burst per client address (an IPv6 client: per /64 network).
 LOOKUPS_PER_MINUTE = 10
 BURST = 10
-#: Client addresses remembered at most; the oldest are forgotten first.
-MAX_CLIENTS = 10_000
 
 UNKNOWN_REASON = "no certificate with this code was issued by this centre"
 
 
-class VerifyLimiter:
-    """A token bucket per client address, bounded in memory.
-
-    A bucket idle long enough to have refilled is the same as no bucket, so it is dropped;
-    past ``max_clients`` the least recently seen address is forgotten (at worst it gets a
-    fresh burst back)."""
-
-    def __init__(self, per_minute: float = LOOKUPS_PER_MINUTE, burst: float = BURST, *,
-                 max_clients: int = MAX_CLIENTS, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = per_minute / 60.0
-        self.burst = burst
-        self.max_clients = max_clients
-        self._clock = clock
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._buckets)
-
-    def take(self, key: str) -> float:
-        """0 when the lookup may go ahead (one token taken), else the seconds to wait."""
-        now = self._clock()
-        self._forget_idle(now)
-        tokens, last = self._buckets.pop(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        wait = 0.0
-        if tokens < 1:
-            wait = (1 - tokens) / self.rate
-        else:
-            tokens -= 1
-        self._buckets[key] = (tokens, now)  # now the most recently seen
-        while len(self._buckets) > self.max_clients:
-            self._buckets.popitem(last=False)
-        return wait
-
-    def _forget_idle(self, now: float) -> None:
-        full_after = self.burst / self.rate
-        while self._buckets:
-            key, (_, last) = next(iter(self._buckets.items()))
-            if now - last < full_after:
-                break
-            del self._buckets[key]
-
-
-VERIFY_LIMIT_KEY: web.AppKey[VerifyLimiter] = web.AppKey("verify-rate-limiter")
+VERIFY_LIMIT_KEY: web.AppKey[SharedLimit] = web.AppKey("verify-rate-limiter")
 
 
 def client_key(request: web.Request) -> str:
@@ -121,7 +73,7 @@ def _code(text: str) -> str:
 
 async def lookup(request: web.Request, text: str) -> tuple[int, dict[str, Any]]:
     """The HTTP status and public answer for a code; RateLimited or BadRequest."""
-    wait = request.app[VERIFY_LIMIT_KEY].take(client_key(request))
+    wait = await request.app[VERIFY_LIMIT_KEY].wait(request, client_key(request))
     if wait:
         raise RateLimited(wait)
     code = _code(text)
@@ -317,6 +269,6 @@ async def page(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app[VERIFY_LIMIT_KEY] = VerifyLimiter()
+    app[VERIFY_LIMIT_KEY] = SharedLimit("verify", LOOKUPS_PER_MINUTE / 60.0, BURST)
     app.router.add_get("/verify/v1/{code}", api)
     app.router.add_get("/verify", page)

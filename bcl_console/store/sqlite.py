@@ -14,6 +14,7 @@ from bcl_console.store.api import (
     FileStore,
     IssuanceStore,
     LayoutStore,
+    LimitStore,
     LinkageStore,
     ManageStore,
     MonitorStore,
@@ -40,6 +41,7 @@ from bcl_console.store.files import LocalFiles
 from bcl_console.store.issuances import SqliteIssuances
 from bcl_console.store.jobs import SqliteScheduler
 from bcl_console.store.layouts import SqliteLayouts
+from bcl_console.store.limits import MemoryLimits
 from bcl_console.store.linkage import SqliteLinkage
 from bcl_console.store.manage import SqliteManage
 from bcl_console.store.monitor import SqliteMonitor
@@ -61,6 +63,7 @@ class SqliteStore:
         self.db = Database(path)
         self.files: FileStore = LocalFiles(path.parent)
         self.centre: CentreStore = SqliteCentre()
+        self.limits: LimitStore = MemoryLimits()  # one process serves a SQLite centre
         self.tokens: TokenStore = SqliteTokens(self.db)
         self.scheduler: SchedulerStore = SqliteScheduler(self.db)
         self.disaster: DisasterStore = SqliteDisaster(self.db)

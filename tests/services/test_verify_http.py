@@ -12,9 +12,10 @@ import aiohttp
 import pytest
 
 from bcl_console.http.app import start_http
-from bcl_console.http.verify import VERIFY_LIMIT_KEY, VerifyLimiter
+from bcl_console.http.verify import VERIFY_LIMIT_KEY
 from bcl_console.services.issuance.service import IssuedDocument
 from bcl_console.services.platform.runtime import Runtime
+from bcl_console.store.limits import TokenBuckets
 from tests.conftest import execute, query
 
 
@@ -95,6 +96,9 @@ async def test_genuine_voided_and_unknown(centre: tuple[Runtime, str]) -> None:
 async def test_malformed_codes_are_400(centre: tuple[Runtime, str], code: str) -> None:
     _, url = centre
     status, body, _ = await get(f"{url}/verify/v1/{code}")
+    if "%00" in code:  # a NUL in any path is refused before a route looks
+        assert status == 400 and body["error"]["code"] == "bad_path", body
+        return
     assert status == 400 and body["error"]["code"] == "bad_code", body
     assert "code" in body["error"]["message"]
 
@@ -121,7 +125,7 @@ async def test_the_eleventh_lookup_from_one_address_is_429(centre: tuple[Runtime
 
 def test_the_limiter_refills_and_stays_bounded() -> None:
     now = [0.0]
-    limiter = VerifyLimiter(per_minute=10, burst=10, max_clients=100, clock=lambda: now[0])
+    limiter = TokenBuckets(10 / 60, 10, max_clients=100, clock=lambda: now[0])
     assert [limiter.take("a") for _ in range(10)] == [0.0] * 10
     assert limiter.take("a") == pytest.approx(6.0)
     now[0] += 6.0

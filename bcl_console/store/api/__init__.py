@@ -139,6 +139,9 @@ from bcl_console.store.api.layouts import (
 from bcl_console.store.api.layouts import (
     RetestRecord as RetestRecord,
 )
+from bcl_console.store.api.limits import (
+    LimitStore as LimitStore,
+)
 from bcl_console.store.api.linkage import (
     BackupRecord as BackupRecord,
 )
@@ -303,6 +306,8 @@ class Store(Protocol):
     files: FileStore
     #: This centre's role among the two (contract §11).
     centre: CentreStore
+    #: The per-address limits of the routes anyone may call.
+    limits: LimitStore
 
     async def open(self, *, target_version: int | None = None) -> tuple[int, int]:
         """Open and migrate; the schema versions before and after."""

@@ -17,6 +17,7 @@ from bcl_console.store.api import (
     FileStore,
     IssuanceStore,
     LayoutStore,
+    LimitStore,
     LinkageStore,
     ManageStore,
     MonitorStore,
@@ -40,6 +41,7 @@ from bcl_console.store.pg.files import PgFiles
 from bcl_console.store.pg.issuances import PgIssuances
 from bcl_console.store.pg.jobs import PgScheduler
 from bcl_console.store.pg.layouts import PgLayouts
+from bcl_console.store.pg.limits import PgLimits
 from bcl_console.store.pg.linkage import PgLinkage
 from bcl_console.store.pg.manage import PgManage
 from bcl_console.store.pg.monitor import PgMonitor
@@ -69,6 +71,7 @@ class PgStore:
         self._watch: asyncio.Task[None] | None = None
         self.files: FileStore = PgFiles(self.db, tmp_dir or Path(tempfile.gettempdir()))
         self.centre: CentreStore = PgCentre(self.db)
+        self.limits: LimitStore = PgLimits(self.db)
         self.tokens: TokenStore = PgTokens(self.db)
         self.scheduler: SchedulerStore = PgScheduler(self.db)
         self.disaster: DisasterStore = PgDisaster(self.db)
