@@ -86,3 +86,26 @@ async def test_documents_on_another_volume_through_a_link_are_kept_there(demo_di
         assert kept.read_bytes() == doc.pdf == await rt.issuance.read_document(doc.record.document_path)
     finally:
         await rt.stop()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_a_link_on_postgresql_leaves_the_data_directorys_own_backups_alone(demo_dir: Path, backend: str) -> None:
+    """A data directory that was a SQLite centre's (moved by ``database copy``, or used for
+    both) keeps that centre's backup files: the PostgreSQL store stages its backup under a
+    name of its own and publishes it in the database only."""
+    theirs = demo_dir / "backups" / CODE / "00000002-full.bclbak"
+    theirs.parent.mkdir(parents=True, exist_ok=True)
+    theirs.write_bytes(b"the SQLite centre's backup of sequence 2")
+    rt = Runtime(load_settings(str(demo_dir)), clock=FixedClock(TEST_NOW))
+    await rt.start(create=False)
+    try:
+        result = await rt.linkage.link(FIX / "valid-full")
+        assert result.outcome == "applied" and result.sequence == 2
+        assert theirs.read_bytes() == b"the SQLite centre's backup of sequence 2"
+        assert [p for p in theirs.parent.iterdir()] == [theirs]  # nothing of this link's left beside it
+        outcome, detail = await rt.scheduler.run_now("nightly-backup-check")
+        assert outcome == "ok", detail
+        restored = await rt.linkage.restore(CODE, actor=OP)
+        assert restored.batches == (2,)
+    finally:
+        await rt.stop()

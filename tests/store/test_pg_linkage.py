@@ -104,12 +104,16 @@ class Load:
         finally:
             source.close()
 
-    def before_commit(self) -> int:
+    def before_commit(self) -> int:  # SQLite: published in the data directory
         self.published += 1
-        return 4096
+        return len(self._backup())
 
-    def backup_bytes(self) -> bytes:
-        return b"backup of " + self.path.name.encode()
+    def backup_bytes(self) -> bytes:  # PostgreSQL: handed over for the batch's transaction
+        self.published += 1
+        return self._backup()
+
+    def _backup(self) -> bytes:
+        return (b"backup of " + self.path.name.encode()).ljust(4096, b".")
 
     def drop_local(self) -> None:
         self.dropped = True
@@ -319,6 +323,11 @@ class _Gated(Load):
         if self._wait_commit is not None:
             assert self._wait_commit.wait(30)
         return super().before_commit()
+
+    def backup_bytes(self) -> bytes:
+        if self._wait_commit is not None:
+            assert self._wait_commit.wait(30)
+        return super().backup_bytes()
 
 
 async def test_the_same_batch_applied_twice_at_once_is_applied_once_then_already_applied(stores: Stores) -> None:

@@ -161,7 +161,8 @@ class IngestLoad:
         return self._size
 
     def backup_bytes(self) -> bytes:
-        return self.final.read_bytes()
+        fault_point("link:before-commit")
+        return self.partial.read_bytes()
 
     def drop_local(self) -> None:
         self.discard()

@@ -82,12 +82,15 @@ class BatchLoad(Protocol):
         ...
 
     def before_commit(self) -> int:
-        """Every row is written and nothing is wrong: publish the backup; its size."""
+        """Every row is written and nothing is wrong: publish the backup in the data
+        directory (a store that keeps the backups there); its size."""
         ...
 
     def backup_bytes(self) -> bytes:
-        """The published backup's bytes (a store that keeps the backups in the database
-        writes them in the batch's own transaction)."""
+        """Every row is written and nothing is wrong: the finished backup's bytes, for a
+        store that keeps the backups in the database and writes them in the batch's own
+        transaction. Nothing is published in the data directory (whose backups, if any,
+        are another store's)."""
         ...
 
     def drop_local(self) -> None:

@@ -211,10 +211,11 @@ async def apply_batch(conn: Conn, arrival: BatchArrival, load: BatchLoad, proble
         await off_loop(rows.__exit__, None, None, None)
     if problems:
         raise _Rejected
-    size = await off_loop(load.before_commit)
     # The backup is a row of the batch's own transaction: an applied batch always has it,
-    # on every machine of this database.
-    await save_file(conn, arrival.backup_path, await off_loop(load.backup_bytes))
+    # on every machine of this database (nothing is published in the data directory).
+    backup = await off_loop(load.backup_bytes)
+    size = len(backup)
+    await save_file(conn, arrival.backup_path, backup)
     await record_batch(
         conn, municipality_code=m.municipality_code, sequence=m.sequence, kind=m.kind,
         created_at=m.created_at, received_at=arrival.received_at, source=arrival.source,
