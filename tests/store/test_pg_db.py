@@ -201,3 +201,18 @@ def test_database_copy_of_a_bad_value_names_it_and_copies_nothing(
     assert done.returncode == 1
     assert "table issuances" in done.stderr and "column voided_at" in done.stderr
     assert pg_query(url, "SELECT count(*) FROM municipalities") == [(0,)]
+
+
+def test_init_on_a_server_that_refuses_makes_nothing(pg_server: TestServer, tmp_path: Path) -> None:
+    """`init --database URL` that cannot open the database (unreachable, missing, newer):
+    one sentence, exit 2, and no data directory, keys or log made for a centre that is not."""
+    newer = pg_server.fresh()
+    pg_query(newer, "CREATE TABLE bcl_schema (id integer PRIMARY KEY, version integer NOT NULL)")
+    pg_query(newer, "INSERT INTO bcl_schema VALUES (1, 999)")
+    for n, url in enumerate(["postgresql://postgres@127.0.0.1:1/bcl", pg_server.url("no_such_database"), newer]):
+        data = tmp_path / f"centre-{n}"
+        out = subprocess.run([sys.executable, "-m", "bcl_console", "--data-dir", str(data), "--database", url,
+                              "init", "--json"], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2, (url, out.stdout, out.stderr)
+        assert "error" in json.loads(out.stdout)
+        assert not data.exists(), (url, sorted(p.name for p in data.rglob("*")))

@@ -202,6 +202,12 @@ class Runtime:
         await asyncio.to_thread(recover_demo_swap, self.settings.data_dir)
         if not create:
             require_centre(self.settings.data_dir, self.settings.database_url)
+        on_server = bool(self.settings.database_url)
+        if on_server:
+            # A PostgreSQL centre's database is reached (and migrated) before anything is
+            # made in the data directory: an unreachable server, wrong credentials or a
+            # newer schema leave nothing behind, neither directory nor keys (contract §10).
+            self.schema_versions = await self.store.open(target_version=target_version)
         # Everything the centre writes is its own: the database, its journal, documents,
         # backups and logs are 0600 in 0700 directories, whoever's umask started us.
         os.umask(0o077)
@@ -210,7 +216,8 @@ class Runtime:
         self.keys.ensure()
         self.pki.ensure()
         self.bus.bind(asyncio.get_running_loop())
-        self.schema_versions = await self.store.open(target_version=target_version)
+        if not on_server:
+            self.schema_versions = await self.store.open(target_version=target_version)
         if self.store.channel is not None:  # live across processes (contract §10)
             await self.bus.share(self.store.channel)
         before, after = self.schema_versions
