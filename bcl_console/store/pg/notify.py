@@ -36,18 +36,22 @@ class PgChannel:
 
     def __init__(self, url: str) -> None:
         self._url = url
-        self._queue: asyncio.Queue[str] = asyncio.Queue(MAX_QUEUED)
+        #: Payloads to send; None asks the sender to finish (``close``).
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue(MAX_QUEUED + 1)
         self._sender: asyncio.Task[None] | None = None
 
     def send(self, payload: str) -> None:
         if len(payload.encode()) > MAX_PAYLOAD:
             return
+        self._put(payload)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._send_forever())
+
+    def _put(self, item: str | None) -> None:
         if self._queue.full():
             with contextlib.suppress(asyncio.QueueEmpty):
                 self._queue.get_nowait()
-        self._queue.put_nowait(payload)
-        if self._sender is None or self._sender.done():
-            self._sender = asyncio.get_running_loop().create_task(self._send_forever())
+        self._queue.put_nowait(item)
 
     async def _connect(self) -> asyncpg.Connection:
         return await asyncpg.connect(self._url, timeout=10, server_settings={"application_name": "bcl-events"})
@@ -55,10 +59,20 @@ class PgChannel:
     async def _send_forever(self) -> None:
         conn: asyncpg.Connection | None = None
         try:
-            while True:
-                batch = [await self._queue.get()]
-                while not self._queue.empty() and len(batch) < 500:
-                    batch.append(self._queue.get_nowait())
+            finished = False
+            while not finished:
+                batch: list[str] = []
+                item = await self._queue.get()
+                while True:
+                    if item is None:
+                        finished = True
+                    else:
+                        batch.append(item)
+                    if finished or self._queue.empty() or len(batch) >= 500:
+                        break
+                    item = self._queue.get_nowait()
+                if not batch:
+                    continue
                 try:
                     if conn is None or conn.is_closed():
                         conn = await self._connect()
@@ -66,8 +80,14 @@ class PgChannel:
                 except ENGINE_ERRORS as exc:
                     log.warning("%d event(s) could not be sent to other processes: %s", len(batch), exc)
                     conn = None
-                    await asyncio.sleep(1)
+                    if not finished:
+                        await asyncio.sleep(1)
+            if conn is not None:  # asked to finish, nothing in flight: a clean goodbye
+                with contextlib.suppress(*ENGINE_ERRORS):
+                    await conn.close(timeout=2)
         finally:
+            # cancelled (the close's wait ran out): a statement may be in flight, and a
+            # connection closed under it leaves asyncpg a future nobody reads
             if conn is not None and not conn.is_closed():
                 conn.terminate()
 
@@ -105,11 +125,13 @@ class PgChannel:
     async def close(self) -> None:
         if self._sender is not None:
             sender, self._sender = self._sender, None
-            # what is queued is sent first, briefly
-            for _ in range(20):
-                if self._queue.empty():
-                    break
-                await asyncio.sleep(0.05)
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            # what is queued (and the statement in flight) is sent first, briefly: a
+            # sender cancelled mid-statement has its connection closed under it
+            self._put(None)
+            try:
+                async with asyncio.timeout(2):
+                    await asyncio.shield(sender)
+            except TimeoutError:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sender
