@@ -229,19 +229,20 @@ def header_text(request: web.Request, name: str, limit: int) -> str | None:
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
-def _header_problem(request: web.Request) -> str | None:
+def _header_problem(request: web.Request) -> tuple[str, str] | None:
+    """(error code, message) of what no route may see in a request's path or headers."""
     if "\x00" in request.path:  # %00: no name or code a route looks up holds one
-        return "the path holds a NUL character"
+        return "bad_path", "the path holds a NUL character"
     if "\x00" in request.query_string:
-        return "the query string holds a NUL character"
+        return "bad_path", "the query string holds a NUL character"
     for name, value in request.headers.items():
         if not value.isascii():
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:
-                return f"the {name} header is not valid UTF-8"
+                return "bad_header", f"the {name} header is not valid UTF-8"
         if _CONTROL.search(value) is not None:
-            return f"the {name} header holds a control character"
+            return "bad_header", f"the {name} header holds a control character"
     return None
 
 
@@ -251,8 +252,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     stack trace. Header values are checked here, before any route sees them."""
     problem = _header_problem(request)
     if problem is not None:
-        return json_error(400, "bad_path" if problem.startswith(("the path", "the query")) else "bad_header",
-                          problem)
+        return json_error(400, *problem)
     try:
         return await handler(request)
     except web.HTTPException as exc:

@@ -8,8 +8,9 @@ fields of each page as issued out, so a person holding the paper can compare the
 - ``GET /verify`` is a self-contained HTML page (no script, font or stylesheet from
   anywhere) with one input; ``GET /verify?code=…`` renders the same verdict on the server.
 
-No token is asked. The code's 80 random bits and a per-address limit (``VerifyLimiter``:
-10 lookups a minute, burst 10; 429 with Retry-After) make guessing codes hopeless. An
+No token is asked. The code's 80 random bits and a per-address limit (``SharedLimit``,
+counted by the store across every worker: 10 lookups a minute, burst 10; 429 with
+Retry-After) make guessing codes hopeless. An
 unknown code and one that was never issued (an unpaid request) get the same answer, with
 nothing about the record: no type, no municipality, no time, no field.
 """

@@ -7,7 +7,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bcl_console.config import ConfigError, load_settings
+from bcl_console.config import ConfigError, Settings, load_settings
 from bcl_console.demo.make import demo_service
 from bcl_console.http.app import start_http
 from bcl_console.services.platform.clock import FixedClock
@@ -101,3 +101,19 @@ async def test_a_runtime_that_fails_to_start_stops_what_it_started(tmp_path: Pat
         await asyncio.sleep(0.05)
     assert ours() <= before
     await again.stop()  # and stopping twice is harmless
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_what_opening_the_database_logs_reaches_the_log_file(
+        settings: Settings, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
+    """On PostgreSQL the database is opened before the log file exists (so that a refused
+    server makes nothing): what was logged meanwhile (here: the other centre could not be
+    asked whether it was promoted) is written to the file once it is there."""
+    monkeypatch.setenv("BCL_PEER_URL", "postgresql://postgres@127.0.0.1:1/west")
+    rt = Runtime(load_settings(str(settings.data_dir)), clock=clock)
+    await rt.start()
+    try:
+        logged = (rt.settings.logs_dir / "bcl-console.log").read_text(encoding="utf-8")
+        assert "cannot be asked whether it was promoted" in logged
+    finally:
+        await rt.stop()

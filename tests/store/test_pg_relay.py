@@ -109,8 +109,8 @@ async def test_a_point_lookup_sees_the_last_commit_and_a_taken_challenge_is_gone
 
 
 async def test_what_the_engine_raises_is_an_answer_not_a_crash(both: tuple[Database, PgDatabase]) -> None:
-    """A NUL PostgreSQL cannot keep is the caller's bad input (400), never a 500 (the HTTP
-    layer refuses it first; this is the store's own guard); a connection asyncpg finds in
+    """A NUL PostgreSQL cannot keep is the caller's bad input (InvalidInput, 422), never a
+    500 (the HTTP layer refuses it first with 400; this is the store's own guard); a connection asyncpg finds in
     the middle of another operation when the server shuts down fast is 'unavailable'."""
     _, pg = both
     relay = PgRelay(pg)

@@ -203,16 +203,28 @@ class Runtime:
         if not create:
             require_centre(self.settings.data_dir, self.settings.database_url)
         on_server = bool(self.settings.database_url)
-        if on_server:
-            # A PostgreSQL centre's database is reached (and migrated) before anything is
-            # made in the data directory: an unreachable server, wrong credentials or a
-            # newer schema leave nothing behind, neither directory nor keys (contract §10).
-            self.schema_versions = await self.store.open(target_version=target_version)
-        # Everything the centre writes is its own: the database, its journal, documents,
-        # backups and logs are 0600 in 0700 directories, whoever's umask started us.
-        os.umask(0o077)
-        prepare_data_dir(self.settings.data_dir)
-        self._start_logging()
+        # What is logged before the log file exists (opening a PostgreSQL centre's database:
+        # a centre found fenced, a peer that cannot be asked) is kept, then written to it.
+        early = logging.handlers.MemoryHandler(capacity=10_000, flushLevel=logging.CRITICAL + 1)
+        log.addHandler(early)
+        if log.level == logging.NOTSET or log.level > logging.INFO:
+            log.setLevel(logging.INFO)
+        try:
+            if on_server:
+                # A PostgreSQL centre's database is reached (and migrated) before anything is
+                # made in the data directory: an unreachable server, wrong credentials or a
+                # newer schema leave nothing behind, neither directory nor keys (contract §10).
+                self.schema_versions = await self.store.open(target_version=target_version)
+            # Everything the centre writes is its own: the database, its journal, documents,
+            # backups and logs are 0600 in 0700 directories, whoever's umask started us.
+            os.umask(0o077)
+            prepare_data_dir(self.settings.data_dir)
+            self._start_logging()
+            early.setTarget(self._log_handler)
+            early.flush()
+        finally:
+            log.removeHandler(early)
+            early.close()
         self.keys.ensure()
         self.pki.ensure()
         self.bus.bind(asyncio.get_running_loop())

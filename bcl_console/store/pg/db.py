@@ -192,8 +192,10 @@ def engine_error(exc: BaseException, url: str = "") -> BaseException:
             return StoreError(f"PostgreSQL refused the credentials{where}: {exc}")
         if state == "3D000":
             return StoreError(f"the PostgreSQL database does not exist{where}: {exc}")
-        if state in ("22021", "22P05"):  # a NUL, or a character the database's encoding lacks
-            return InvalidInput("a text holds a character the database cannot keep (a NUL)")
+        if state == "22021":  # character_not_in_repertoire: a NUL, which no text column keeps
+            return InvalidInput("a text holds a NUL character, which the database cannot keep")
+        if state == "22P05":  # untranslatable_character: one the database's encoding lacks
+            return InvalidInput("a text holds a character the database's encoding cannot keep")
         return StoreError(f"the database refused a statement: {exc}")
     if isinstance(exc, (OSError, asyncpg.InterfaceError, asyncio.TimeoutError, asyncpg.InternalClientError)):
         # InternalClientError: a connection the server closed under a statement (a fast

@@ -14,8 +14,9 @@ from bcl_console.store.pg.db import Conn, PgDatabase
 #: One take in this many also drops the limit's buckets idle long enough to be full again.
 PRUNE_ONE_IN = 256
 
-#: A bucket is refilled since its last take (never past full: $3; a clock read a little
-#: earlier than the last take's counts as no time), then one is taken if there is one.
+#: A bucket is refilled since its last take (never past full: $3; a take whose statement
+#: began before the last one's, but waited for its row lock, counts as no time and leaves
+#: the bucket's time where it was), then one is taken if there is one.
 _TAKE = """
 INSERT INTO rate_buckets AS b (key, tokens, allowed, at) VALUES ($1, $3::float8 - 1, true, now())
 ON CONFLICT (key) DO UPDATE SET
@@ -23,7 +24,7 @@ ON CONFLICT (key) DO UPDATE SET
     tokens = least($3::float8, b.tokens + greatest(0, extract(epoch FROM now() - b.at)) * $2::float8)
              - CASE WHEN least($3::float8, b.tokens + greatest(0, extract(epoch FROM now() - b.at)) * $2::float8) >= 1
                     THEN 1 ELSE 0 END,
-    at = now()
+    at = greatest(b.at, now())
 RETURNING allowed, tokens
 """
 
