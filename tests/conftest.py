@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
-from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
+from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -214,6 +215,20 @@ async def kept_names(rt: Runtime, folder: str) -> set[str]:
         return {str(r[0]) for r in await execute(rt, "SELECT name FROM files WHERE name LIKE ?", f"{folder}/%")}
     return {p.relative_to(rt.settings.data_dir).as_posix()
             for p in (rt.settings.data_dir / folder).rglob("*") if p.is_file()}
+
+
+async def age_kept(rt: Runtime, names: Iterable[str], by: timedelta) -> None:
+    """Make kept documents or backups look stored ``by`` longer ago, by the clock that
+    stamped them: a file's mtime on SQLite, ``files.stored_at`` (the server's clock) on
+    PostgreSQL."""
+    for name in names:
+        if rt.settings.database_url:
+            await execute(rt, "UPDATE files SET stored_at = stored_at - make_interval(secs => ?) WHERE name = ?",
+                          by.total_seconds(), name)
+        else:
+            path = rt.settings.data_dir / name
+            then = path.stat().st_mtime - by.total_seconds()
+            os.utime(path, (then, then))
 
 
 async def execute(rt: Runtime, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]

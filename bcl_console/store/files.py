@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import timedelta
 from pathlib import Path, PurePosixPath
 
 
@@ -29,9 +30,10 @@ class LocalFiles:
     async def remove(self, name: str) -> None:
         await asyncio.to_thread(self._path(name).unlink, missing_ok=True)
 
-    async def kept(self, folder: str, since: datetime, before: datetime) -> list[str]:
-        return await asyncio.to_thread(_kept, self._root, self._path(folder), since.timestamp(),
-                                       before.timestamp())
+    async def kept(self, folder: str, older_than: timedelta, within: timedelta) -> list[str]:
+        now = time.time()  # the mtimes' clock: this machine's, whose files these are
+        return await asyncio.to_thread(_kept, self._root, self._path(folder), now - within.total_seconds(),
+                                       now - older_than.total_seconds())
 
     @asynccontextmanager
     async def local(self, name: str) -> AsyncIterator[Path]:

@@ -5,11 +5,11 @@ never a document an issuance records, voided ones included."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from bcl_console.services.issuance.service import SWEEP_GRACE, SWEEP_WINDOW
 from bcl_console.services.platform.runtime import Runtime
-from tests.conftest import kept_names, query
+from tests.conftest import age_kept, kept_names, query
 
 
 async def test_the_sweep_removes_documents_no_issuance_records_and_keeps_the_rest(demo_runtime: Runtime) -> None:
@@ -31,11 +31,12 @@ async def test_the_sweep_removes_documents_no_issuance_records_and_keeps_the_res
     assert {cut_off, nobody, issued.record.document_path, voided.record.document_path} <= before
 
     # kept just now: inside the grace, so nothing is removed (it may be an issuance under way)
-    swept = await rt.issuance.sweep_documents(datetime.now(UTC))
+    swept = await rt.issuance.sweep_documents()
     assert swept.removed == () and await kept_names(rt, "documents") == before
-    # an hour and more later: the two no issuance records, and only them
-    later = datetime.now(UTC) + SWEEP_GRACE + timedelta(minutes=1)
-    swept = await rt.issuance.sweep_documents(later)
+    # kept an hour and more ago (by the clock that stamped them): the two no issuance
+    # records, and only them
+    await age_kept(rt, before, SWEEP_GRACE + timedelta(minutes=1))
+    swept = await rt.issuance.sweep_documents()
     assert sorted(swept.removed) == sorted([cut_off, nobody])
     assert swept.checked == len(before)
     assert await kept_names(rt, "documents") == before - {cut_off, nobody}
@@ -44,9 +45,12 @@ async def test_the_sweep_removes_documents_no_issuance_records_and_keeps_the_res
     assert (await rt.verification.verify_bytes(issued.pdf)).status == "genuine"
     # one kept longer ago than the window is not looked at (the sweep stays a month's work)
     await rt.store.files.save(nobody, b"%PDF-1.7 again")
-    assert (await rt.issuance.sweep_documents(later + SWEEP_WINDOW)).removed == ()
+    await age_kept(rt, [nobody], SWEEP_WINDOW + timedelta(minutes=1))
+    assert (await rt.issuance.sweep_documents()).removed == ()
     assert nobody in await kept_names(rt, "documents")
-
+    # nor one stamped ahead of the clock that reads it (none is, by the same clock)
+    await age_kept(rt, [nobody], -SWEEP_WINDOW - timedelta(hours=2))
+    assert (await rt.issuance.sweep_documents()).removed == ()
 
 async def test_the_sweep_is_a_scheduled_job(demo_runtime: Runtime) -> None:
     rt = demo_runtime

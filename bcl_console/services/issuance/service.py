@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -380,14 +380,14 @@ class IssuanceService:
         """An issued document's bytes, from wherever the store keeps them."""
         return await self._store.files.read(rel)
 
-    async def sweep_documents(self, now: datetime | None = None) -> DocumentSweep:
+    async def sweep_documents(self) -> DocumentSweep:
         """Remove the kept documents that no issuance records: what an issuance killed
         between keeping its document and recording it left (a power failure there; the
         retry keeps a document of its own). Only those kept within ``SWEEP_WINDOW`` and
-        longer ago than ``SWEEP_GRACE`` (wall-clock times, ``now``): a younger one may be
-        an issuance still under way in another process."""
-        wall = now or datetime.now(UTC)
-        names = await self._store.files.kept(self._documents.as_posix(), wall - SWEEP_WINDOW, wall - SWEEP_GRACE)
+        longer ago than ``SWEEP_GRACE``, by the clock that stamped them (the database
+        server's, the file system's): a younger one may be an issuance still under way in
+        another process, and another machine's clock may be ahead."""
+        names = await self._store.files.kept(self._documents.as_posix(), SWEEP_GRACE, SWEEP_WINDOW)
         removed: list[str] = []
         for start in range(0, len(names), 500):
             part = {name: _requests_named(name) for name in names[start:start + 500]}

@@ -8,7 +8,7 @@ the document issued or the backup made by any other (contract §10)."""
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -27,10 +27,11 @@ class FileStore(Protocol):
         """Drop what is kept under ``name`` (nothing there is no error)."""
         ...
 
-    async def kept(self, folder: str, since: datetime, before: datetime) -> list[str]:
-        """The names kept under ``folder`` (e.g. ``documents``) whose bytes were stored at
-        ``since`` or later and before ``before`` (wall-clock times), in name order; on
-        SQLite a writer's temporary files are among them."""
+    async def kept(self, folder: str, older_than: timedelta, within: timedelta) -> list[str]:
+        """The names kept under ``folder`` (e.g. ``documents``) whose bytes were stored more
+        than ``older_than`` and less than ``within`` ago, by the clock of whatever keeps
+        them (the database server's, the file system's: never another machine's), in name
+        order; on SQLite a writer's temporary files are among them."""
         ...
 
     def local(self, name: str) -> AbstractAsyncContextManager[Path]:

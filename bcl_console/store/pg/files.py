@@ -10,7 +10,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 
 from bcl_console.store.files import checked_name
@@ -31,9 +31,11 @@ async def read_file(conn: Conn, name: str) -> bytes | None:
     return None if body is None else bytes(body)
 
 
-async def kept_names(conn: Conn, folder: str, since: datetime, before: datetime) -> list[str]:
-    rows = await conn.fetch('SELECT name FROM files WHERE starts_with(name, $1) AND stored_at >= $2 '
-                            'AND stored_at < $3 ORDER BY name COLLATE "C"', f"{folder}/", since, before)
+async def kept_names(conn: Conn, folder: str, older_than: timedelta, within: timedelta) -> list[str]:
+    # the span on the server's clock, the one stored_at was set by
+    rows = await conn.fetch('SELECT name FROM files WHERE starts_with(name, $1) AND stored_at > now() - $3::interval '
+                            'AND stored_at < now() - $2::interval ORDER BY name COLLATE "C"',
+                            f"{folder}/", older_than, within)
     return [r["name"] for r in rows]
 
 
@@ -60,8 +62,8 @@ class PgFiles:
     async def remove(self, name: str) -> None:
         await self._db.write_committed(remove_file, str(checked_name(name)))
 
-    async def kept(self, folder: str, since: datetime, before: datetime) -> list[str]:
-        return await self._db.lookup(kept_names, str(checked_name(folder)), since, before)
+    async def kept(self, folder: str, older_than: timedelta, within: timedelta) -> list[str]:
+        return await self._db.lookup(kept_names, str(checked_name(folder)), older_than, within)
 
     @asynccontextmanager
     async def local(self, name: str) -> AsyncIterator[Path]:
