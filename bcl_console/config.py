@@ -6,6 +6,7 @@ Only paths and settings live here; nothing is opened or created at import.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -58,6 +59,12 @@ class Settings:
     log_format: str = "human"
     """How the log file writes each event: ``human`` (a line of text) or ``json`` (one
     JSON object a line, for a data centre's log shipper)."""
+
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    """The load balancers and reverse proxies in front of ``serve`` (addresses or
+    networks): from a peer among them, the client is the nearest address of
+    ``X-Forwarded-For`` that is not one of them; from any other peer the header is
+    not believed (anyone may write it). Empty: every peer is the client."""
 
     extra: dict[str, Any] = field(default_factory=dict)
     """Keys of config.toml that this version does not know (kept, not used)."""
@@ -142,6 +149,18 @@ def _parse_now(text: str, source: str) -> datetime:
     return value
 
 
+def _networks(value: Any, source: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Addresses or networks, as a TOML list or a text of them apart by commas or spaces."""
+    items = value if isinstance(value, list) else str(value).replace(",", " ").split()
+    networks = []
+    for item in items:
+        try:
+            networks.append(ipaddress.ip_network(str(item).strip(), strict=False))
+        except ValueError:
+            raise ConfigError(f"{source}: {item!r} is not an address or a network (e.g. 10.0.0.0/8)") from None
+    return tuple(networks)
+
+
 def _coerce(name: str, value: Any, source: str) -> Any:
     try:
         if name == "port":
@@ -161,6 +180,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return str(value)
         if name in ("database_url", "peer_url"):
             return str(value).strip() or None
+        if name == "trusted_proxies":
+            return value if isinstance(value, tuple) else _networks(value, source)
         if name == "log_format":
             if str(value) not in ("human", "json"):
                 raise ConfigError(f"{source}: {value!r} is not a log format (human or json)")

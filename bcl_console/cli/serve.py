@@ -38,6 +38,10 @@ def register(sub: Subparsers, common: Common) -> None:
                    help="N processes serving one port (PostgreSQL only: --database or $BCL_DATABASE_URL); "
                         "the render pool is sized for the machine, not per worker; /metrics answers "
                         "with every worker's numbers added up")
+    p.add_argument("--trusted-proxies", default=None, metavar="NETWORKS",
+                   help="the load balancers in front (addresses or networks, comma-separated): "
+                        "from them, the client of a request is read from X-Forwarded-For "
+                        "(default: $BCL_TRUSTED_PROXIES, else trusted-proxies in config.toml, else none)")
     p.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_serve)
@@ -86,7 +90,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"bcl-console serve: {who}stopping", flush=True)
         return EXIT_OK
 
-    return with_runtime(args, body)
+    return with_runtime(args, body, trusted_proxies=args.trusted_proxies)
 
 
 def _supervise(args: argparse.Namespace) -> int:
@@ -105,7 +109,7 @@ def _supervise(args: argparse.Namespace) -> int:
     from bcl_console.cli.output import EXIT_USAGE, CliError
     from bcl_console.services.platform.metrics import MULTIPROC_ENV, prepare_shared_dir, worker_gone
 
-    settings = settings_from(args)
+    settings = settings_from(args, trusted_proxies=args.trusted_proxies)
     if not settings.database_url:
         raise CliError("serve --workers needs the PostgreSQL store (--database postgresql://… or "
                        "$BCL_DATABASE_URL); on SQLite one process serves", EXIT_USAGE, "usage")
@@ -122,7 +126,8 @@ def _supervise(args: argparse.Namespace) -> int:
     # worker adds up all of them (services/platform/metrics.py).
     shared = settings.tmp_dir / f"metrics-{os.getpid()}"
     prepare_shared_dir(shared)
-    env = {**os.environ, "BCL_DATABASE_URL": settings.database_url, MULTIPROC_ENV: str(shared)}
+    env = {**os.environ, "BCL_DATABASE_URL": settings.database_url, MULTIPROC_ENV: str(shared),
+           "BCL_TRUSTED_PROXIES": ",".join(str(network) for network in settings.trusted_proxies)}
 
     def spawn(index: int) -> subprocess.Popen[bytes]:
         return subprocess.Popen([*base, "serve", "--host", host, "--port", str(actual), "--workers",

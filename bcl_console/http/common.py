@@ -13,6 +13,7 @@ input, and never a stack trace.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import math
@@ -65,6 +66,50 @@ def bearer_token(request: web.Request) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):  # an IPv6 hop written as in a URL
+        text = text[1:-1]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_address(request: web.BaseRequest) -> str:
+    """The client a request came from, for per-address limits and the log: the peer,
+    unless the peer is one of the centre's trusted proxies (``trusted-proxies``); then
+    the nearest hop of ``X-Forwarded-For`` that is not a trusted proxy, read from the
+    right (the end the proxies appended to). A hop that is not an address ends the walk
+    at the proxy that passed it on, so a client cannot name an address of its choice."""
+    peer = request.remote or "?"
+    runtime = request.app.get(RUNTIME_KEY) if isinstance(request, web.Request) else None
+    proxies = runtime.settings.trusted_proxies if runtime is not None else ()
+    nearest = _address(peer)
+    if not proxies or nearest is None:
+        return peer
+
+    def trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        return any(address in network for network in proxies)
+
+    if not trusted(nearest):
+        return str(nearest)
+    hops = ",".join(request.headers.getall("X-Forwarded-For", ())).split(",")
+    for hop in reversed(hops):
+        if not hop.strip():
+            continue
+        address = _address(hop)
+        if address is None:
+            break
+        nearest = address
+        if not trusted(address):
+            break
+    return str(nearest)
 
 
 @dataclass
@@ -299,7 +344,7 @@ class AccessLogger(AbstractAccessLogger):
         path = loggable_path(request)
         fields = {**request.get(LOG_FIELDS, {}), "method": request.method, "path": path,
                   "status": response.status, "bytes": response.body_length, "latency_ms": round(time * 1000, 1)}
-        self.logger.info('%s "%s %s" %s %s %.3fs', request.remote, request.method, path,
+        self.logger.info('%s "%s %s" %s %s %.3fs', client_address(request), request.method, path,
                          response.status, response.body_length, time, extra={EXTRA: fields})
 
 
@@ -340,7 +385,7 @@ class JsonErrorsHandler(RequestHandler):
             return super().handle_error(request, status, exc, message)
         said = next((text for kind, text in _PARSER_ERRORS if isinstance(exc, kind)),
                     "the request cannot be read as HTTP/1.1")
-        log.info("refused a request from %s that HTTP cannot read: %s", request.remote, said)
+        log.info("refused a request from %s that HTTP cannot read: %s", client_address(request), said)
         if request.writer.output_size > 0:  # as aiohttp: a response begun cannot become another
             raise ConnectionError("a response was being sent; the connection is closed")
         response = json_error(status, "bad_http", said)

@@ -18,7 +18,14 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bcl_console.domain.errors import BadRequest
-from bcl_console.http.common import RUNTIME_KEY, SharedLimit, bearer_token, json_error, read_json
+from bcl_console.http.common import (
+    RUNTIME_KEY,
+    SharedLimit,
+    bearer_token,
+    client_address,
+    json_error,
+    read_json,
+)
 from bcl_console.http.kiosk import card_proof, challenge_json
 from bcl_console.services.issuance.service import MAX_ROW_ID
 from bcl_console.services.platform.actor import Actor
@@ -39,7 +46,7 @@ async def disaster_auth(request: web.Request, handler: Handler) -> web.StreamRes
         if terminal is None:
             return json_error(401, "unauthorized", "a valid shelter-terminal token is required (Authorization: Bearer …)")
         request[TERMINAL] = terminal
-    elif await request.app[RESIDENT_LIMIT_KEY].wait(request, request.remote or "?") > 0:
+    elif await request.app[RESIDENT_LIMIT_KEY].wait(request, client_address(request)) > 0:
         return json_error(429, "rate_limited", "too many requests; slow down")
     return await handler(request)
 
@@ -48,7 +55,7 @@ def _client(request: web.Request) -> str:
     """Whom the relay's challenges belong to: the terminal, or the resident's address."""
     if TERMINAL in request:
         return f"shelter:{request[TERMINAL]}"
-    return f"resident:{request.remote or '?'}"
+    return f"resident:{client_address(request)}"
 
 
 async def challenges(request: web.Request) -> web.Response:

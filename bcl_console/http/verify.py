@@ -28,7 +28,7 @@ from aiohttp import web
 from bcl_console.domain.certificate import normalise_code
 from bcl_console.domain.errors import BadRequest, InvalidInput, NotFound
 from bcl_console.domain.municipality import CertificateType
-from bcl_console.http.common import RUNTIME_KEY, SharedLimit, json_error
+from bcl_console.http.common import RUNTIME_KEY, SharedLimit, client_address, json_error
 
 #: Longest code text looked at (a code is 16 characters; typed with spaces or hyphens, ~20).
 MAX_CODE_TEXT = 64
@@ -43,9 +43,10 @@ VERIFY_LIMIT_KEY: web.AppKey[SharedLimit] = web.AppKey("verify-rate-limiter")
 
 
 def client_key(request: web.Request) -> str:
-    """Whom the limit counts: the peer address (a forwarded-for header is anyone's to
-    write, so it is not believed); an IPv6 peer by its /64, which one host commonly holds."""
-    remote = request.remote or "?"
+    """Whom the limit counts: the client's address (the peer, or what a trusted proxy
+    says it forwarded for: ``client_address``); an IPv6 client by its /64, which one host
+    commonly holds."""
+    remote = client_address(request)
     try:
         address = ipaddress.ip_address(remote)
     except ValueError:
