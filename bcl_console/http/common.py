@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -81,15 +82,25 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return address
 
 
-def client_address(request: web.BaseRequest) -> str:
+#: The client of a request (``client_address``), worked out once per request.
+CLIENT: web.RequestKey[str] = web.RequestKey("client-address", str)
+
+
+def client_address(request: web.Request) -> str:
     """The client a request came from, for per-address limits and the log: the peer,
     unless the peer is one of the centre's trusted proxies (``trusted-proxies``); then
     the nearest hop of ``X-Forwarded-For`` that is not a trusted proxy, read from the
     right (the end the proxies appended to). A hop that is not an address ends the walk
     at the proxy that passed it on, so a client cannot name an address of its choice."""
-    peer = request.remote or "?"
-    runtime = request.app.get(RUNTIME_KEY) if isinstance(request, web.Request) else None
-    proxies = runtime.settings.trusted_proxies if runtime is not None else ()
+    known = request.get(CLIENT)
+    if known is None:
+        known = request[CLIENT] = forwarded_client(request.remote or "?", request.headers.getall("X-Forwarded-For", ()),
+                                                   request.app[RUNTIME_KEY].settings.trusted_proxies)
+    return known
+
+
+def forwarded_client(peer: str, forwarded: Iterable[str],
+                     proxies: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> str:
     nearest = _address(peer)
     if not proxies or nearest is None:
         return peer
@@ -99,8 +110,7 @@ def client_address(request: web.BaseRequest) -> str:
 
     if not trusted(nearest):
         return str(nearest)
-    hops = ",".join(request.headers.getall("X-Forwarded-For", ())).split(",")
-    for hop in reversed(hops):
+    for hop in reversed(",".join(forwarded).split(",")):
         if not hop.strip():
             continue
         address = _address(hop)
@@ -344,7 +354,9 @@ class AccessLogger(AbstractAccessLogger):
         path = loggable_path(request)
         fields = {**request.get(LOG_FIELDS, {}), "method": request.method, "path": path,
                   "status": response.status, "bytes": response.body_length, "latency_ms": round(time * 1000, 1)}
-        self.logger.info('%s "%s %s" %s %s %.3fs', client_address(request), request.method, path,
+        # the client once a route has seen the request (a trusted proxy's forwarded-for),
+        # else the peer (what HTTP could not read is logged by its connection's peer)
+        self.logger.info('%s "%s %s" %s %s %.3fs', request.get(CLIENT) or request.remote, request.method, path,
                          response.status, response.body_length, time, extra={EXTRA: fields})
 
 
@@ -385,7 +397,7 @@ class JsonErrorsHandler(RequestHandler):
             return super().handle_error(request, status, exc, message)
         said = next((text for kind, text in _PARSER_ERRORS if isinstance(exc, kind)),
                     "the request cannot be read as HTTP/1.1")
-        log.info("refused a request from %s that HTTP cannot read: %s", client_address(request), said)
+        log.info("refused a request from %s that HTTP cannot read: %s", request.remote, said)
         if request.writer.output_size > 0:  # as aiohttp: a response begun cannot become another
             raise ConnectionError("a response was being sent; the connection is closed")
         response = json_error(status, "bad_http", said)

@@ -20,6 +20,7 @@ from bcl_console.http.common import (
     LOG_FIELDS,
     RUNTIME_KEY,
     bearer_token,
+    client_address,
     header_text,
     json_error,
     read_json,
@@ -91,6 +92,7 @@ async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "unmatched"
     request[LOG_FIELDS], logged = begin_request(route, request.method, request.headers.get("X-Request-Id"))
+    client_address(request)  # the access log's client, worked out while the route's app is known
     try:
         response = await handler(request)
         status = response.status
