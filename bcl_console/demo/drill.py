@@ -40,7 +40,7 @@ import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -142,11 +142,15 @@ def past_drills(settings: Settings, limit: int = 10) -> list[dict[str, Any]]:
 
 
 def drill_now(source: datetime) -> datetime:
-    """The centres' clock for the drill: the source centre's now, moved to 10:00 that day
-    (Tokyo) when kiosks would be closed then, so a drill at night still has traffic."""
+    """The centres' clock for the drill: the source centre's now, moved on to the next
+    10:00 (Tokyo) when kiosks would be closed then, so a drill at night still has traffic.
+    Never back: the test cards the demo made before the drill are valid from when they
+    were made (an evening drill moved to that morning's 10:00 met only cards not yet valid)."""
     local = source.astimezone(TOKYO)
     if 8 <= local.hour < 20:
         return source
+    if local.hour >= 20:
+        local += timedelta(days=1)
     return local.replace(hour=10, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 

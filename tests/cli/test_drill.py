@@ -125,3 +125,21 @@ def test_a_drill_that_fails_half_way_stops_everything_it_started(demo_template: 
     assert processes_under(root) == []
     assert not (root / "east-pg").exists() and not (root / "west-pg").exists() and not (root / "east").exists()
     assert (root / "east-pg.log").exists()  # the log of the cluster that ran is kept
+
+
+@pytest.mark.parametrize("hour", range(24))
+def test_the_drills_clock_is_in_service_hours_and_never_before_the_centres(hour: int) -> None:
+    """The drill's centres run at the trainer's centre's now, or at the next 10:00 in
+    Tokyo when kiosks are closed then: never earlier, or the test cards the demo made just
+    before are not yet valid and every kiosk is refused (an evening drill did that)."""
+    from datetime import datetime, timedelta
+
+    from bcl_console.demo.drill import drill_now
+    from bcl_console.domain.fiscal import TOKYO
+
+    source = datetime(2026, 12, 3, hour, 59, tzinfo=TOKYO)
+    moved = drill_now(source)
+    assert source <= moved < source + timedelta(hours=15)
+    assert 8 <= moved.astimezone(TOKYO).hour < 20
+    if 8 <= hour < 20:
+        assert moved == source
