@@ -4,6 +4,8 @@ machine, East killed mid-traffic, West promoted, the figures, East rejoined."""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -47,9 +49,27 @@ def cmd_drill(args: argparse.Namespace) -> int:
                     else:
                         print(line, file=sys.stderr, flush=True)
 
+            drill = Drill(runtime, seconds=args.seconds, keep=args.keep, seed=args.seed, on_event=event)
+            # SIGTERM (a job system's stop, timeout(1)) ends the drill as Ctrl-C does: its
+            # servers and serves stopped, its report written (the default would kill this
+            # process with both clusters left running)
+            task, loop = asyncio.current_task(), asyncio.get_running_loop()
+            assert task is not None
+            terminated: list[int] = []
+
+            def on_term() -> None:
+                terminated.append(signal.SIGTERM)
+                task.cancel()
+
+            loop.add_signal_handler(signal.SIGTERM, on_term)
             try:
-                report = await Drill(runtime, seconds=args.seconds, keep=args.keep, seed=args.seed,
-                                     on_event=event).run()
+                report = await drill.run()
+            except asyncio.CancelledError:
+                if not terminated:
+                    raise
+                task.uncancel()
+                raise CliError(f"the drill was stopped (SIGTERM) before its end; everything it started is "
+                               f"stopped; its report and logs: {drill.root}", EXIT_FAILURE, "drill_stopped") from None
             except PostgresMissing as exc:
                 raise CliError(f"the drill needs PostgreSQL: {exc}", EXIT_USAGE, "postgresql_missing") from None
             except DrillFailed as exc:

@@ -24,8 +24,10 @@ def bcl(data: Path, *args: str, env: dict[str, str] | None = None,
 
 
 def processes_under(directory: Path) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if str(directory) in line and "ps -eo" not in line]
+    # -ww: whole command lines (without it ps cuts them at the terminal's or $COLUMNS' width,
+    # and a deep test directory was never seen at all)
+    out = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if str(directory) in line and "ps -ww" not in line]
 
 
 @pytest.mark.slow
@@ -143,3 +145,48 @@ def test_the_drills_clock_is_in_service_hours_and_never_before_the_centres(hour:
     assert 8 <= moved.astimezone(TOKYO).hour < 20
     if 8 <= hour < 20:
         assert moved == source
+
+
+@pytest.mark.slow
+def test_a_drill_stopped_by_sigterm_stops_everything_it_started(demo_template: Path, tmp_path: Path) -> None:
+    """A job system stops the drill with SIGTERM once East's cluster runs: the drill ends as
+    on Ctrl-C (one sentence, exit 1, its report says why), and no server or serve is left."""
+    reason = missing_reason()
+    if reason:
+        skip_or_fail(reason)
+    import signal
+    import time
+
+    data = tmp_path / "trainer"
+    shutil.copytree(demo_template, data)
+    proc = subprocess.Popen([sys.executable, "-m", "bcl_console", "--data-dir", str(data), "drill", "two-centres",
+                             "--seconds", "8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:  # the drill's log: wait until East's server runs
+            seen.append(line)
+            if "copying this centre into East" in line:
+                break
+        else:
+            raise AssertionError("".join(seen))
+        (root,) = (data / "drills").iterdir()
+        assert processes_under(root)  # East's server runs (the check sees it: it would see one left)
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.stderr.read()
+        assert proc.wait(120) == 1, rest
+    finally:
+        if proc.poll() is None:  # a failed check above: stopped the way under test, then harder
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    assert "stopped (SIGTERM)" in rest.strip().splitlines()[-1], rest
+    deadline = time.monotonic() + 10
+    while processes_under(root) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_under(root) == []
+    report = json.loads((root / "report.json").read_text())
+    assert report["verdict"] == "fail" and "stopped before its end" in report["problems"][0]
+    assert not (root / "east-pg").exists()
