@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import os
 import re
+import subprocess
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -104,7 +105,11 @@ class TestServer:
         return name
 
     def stop(self) -> None:
-        self.cluster.remove()
+        # The session's databases are gigabytes of template copies: a process of their own
+        # removes them, so the run does not wait (10 s and more at the end of a worker).
+        self.cluster.stop("immediate")
+        subprocess.Popen(["rm", "-rf", "--", str(self.cluster.directory)], start_new_session=True,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def to_postgres(sql: str) -> str:

@@ -96,7 +96,7 @@ def test_restore_and_settle_draw_their_bars(demo_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_draws_the_residents_and_its_steps(tmp_path: Path) -> None:
-    rc, out, terminal = on_terminal(cli(tmp_path / "d", "demo"))
+    rc, out, terminal = on_terminal(cli(tmp_path / "d", "demo", "--residents", "3000"))
     assert rc == 0, terminal
     text = ANSI.sub("", terminal)
     total = re.search(r"residents: \S+\s+━+\s+([\d,]+)/\1\s+residents\s+100%\s+[\d,]+ residents/s", text)

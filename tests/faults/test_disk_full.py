@@ -160,7 +160,7 @@ def test_demo_on_a_full_disk_leaves_the_previous_centre(full_centre: tuple[Disk,
     assert dump(db) == before and sorted(p.name for p in (data / "cards").iterdir()) == cards
     assert not (data / ".demo-staging").exists()
     assert integrity_ok(db)
-    # and with room, demo replaces the set whole
-    done = cli("demo", "--seed", "3", "--json", data=data)
+    # and with room, demo replaces the set whole (a small one: the size is not what is tested)
+    done = cli("demo", "--seed", "3", "--residents", "3000", "--json", data=data)
     assert done.returncode == 0, done.stderr
     assert dump(db) != before and os.listdir(data / "cards")
