@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bcl_console.clients.simulator import Simulator, load_cards
@@ -35,7 +36,7 @@ async def test_two_workers_serve_one_centre_and_the_console_sees_them_live(
     console.bus.subscribe(heard)
     server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any traffic
         [sys.executable, "-m", "bcl_console", "--data-dir", str(demo_dir), "--now", TEST_NOW.isoformat(),
-         "serve", "--port", "0", "--workers", "2"],
+         "serve", "--port", "0", "--workers", "2", "--trusted-proxies", "127.0.0.1"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
     try:
         assert server.stdout is not None
@@ -66,6 +67,16 @@ async def test_two_workers_serve_one_centre_and_the_console_sees_them_live(
         pids = await execute(console, "SELECT count(DISTINCT pid) FROM pg_stat_activity "
                                       "WHERE application_name = 'bcl-console'")
         assert pids[0][0] >= 3  # two workers' pools and the console's
+        # the per-address limit is one bucket across the workers, and each worker believes
+        # the trusted proxy (--trusted-proxies, handed down to the workers) about the client
+        (code,), *_ = await execute(console, "SELECT verification_code FROM issuances WHERE operator = 'simulator' "
+                                             "AND state = 'printed'")
+        statuses = []
+        for forwarded in ["203.0.113.5"] * 11 + ["203.0.113.6"]:
+            async with aiohttp.ClientSession() as http, http.get(  # a new connection: either worker
+                    f"{url}/verify/v1/{code}", headers={"X-Forwarded-For": forwarded}) as r:
+                statuses.append(r.status)
+        assert statuses == [200] * 10 + [429, 200]
     finally:
         stop_gracefully(server)
         await console.stop()
